@@ -1,0 +1,87 @@
+"""The application factory: the only place that knows every package."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config import Config, config_from_env
+
+
+def create_app(config: Config | type[Config] | dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=None)
+    _load_config(app, config)
+    _import_models()
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from app.errorhandlers import register_error_handlers
+    from app.templating import register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def _load_config(app: Flask, config: Config | type[Config] | dict | None) -> None:
+    if config is None:
+        config = config_from_env()
+    if isinstance(config, dict):
+        base = config_from_env()
+        app.config.from_object(base)
+        app.config.update(config)
+    else:
+        app.config.from_object(config() if isinstance(config, type) else config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set")
+
+
+def _import_models() -> None:
+    """Every model module, so the metadata (and Alembic) sees every table."""
+    import app.audit.models
+    import app.auth.models
+    import app.crm.models  # noqa: F401
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import database
+    from app.auth.guard import refuse_undeclared_routes
+    from app.auth.models import User
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_dir() / "migrations"))
+    limiter.init_app(app)  # before CSRF, so requests refused for a bad token still count
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+    database.configure_sqlite(app)
+    app.before_request(refuse_undeclared_routes)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app import auth, crm, dashboard, health
+
+    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.auth.cli import users_cli
+    from app.demo.cli import demo_cli
+
+    for group in (users_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+def _project_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent

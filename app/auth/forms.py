@@ -1,0 +1,28 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from app.auth.models import Role
+from app.auth.service import MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+    phone = StringField(
+        "Phone for click-to-call",
+        validators=[Optional(), Length(max=32)],
+        description="Callers only; international format, e.g. +1 415 555 0100.",
+    )
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters; share it with the person directly.",
+    )

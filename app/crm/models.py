@@ -1,0 +1,159 @@
+"""The CRM side of the domain: accounts, contacts, opportunities and competitors."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime, str_enum, utcnow
+from app.extensions import db
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    CALL = "call"
+
+
+class Origin(enum.StrEnum):
+    CRM = "crm"
+    RECYCLED = "recycled"
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Account(TimestampMixin, db.Model):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("crm_source", "crm_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_source: Mapped[str] = mapped_column(String(32))
+    crm_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    domain: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(120))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    employees: Mapped[int | None]
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="account")
+    opportunities: Mapped[list[Opportunity]] = relationship(
+        back_populates="account", foreign_keys="Opportunity.account_id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Account {self.crm_source}:{self.crm_id} {self.name}>"
+
+
+class Contact(TimestampMixin, db.Model):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "crm_id"),
+        UniqueConstraint("account_id", "email"),
+        Index("ix_contacts_email", "email"),
+        Index("ix_contacts_phone", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    crm_id: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name
+    # Opt-outs per channel: when, and where it came from (link, SMS reply, caller, import...).
+    email_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    sms_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    call_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # do not call
+    call_opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(back_populates="contacts")
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or "(no name)"
+
+    @property
+    def do_not_call(self) -> bool:
+        return self.call_opt_out_at is not None
+
+    def opted_out(self, channel: Channel) -> bool:
+        return getattr(self, f"{channel.value}_opt_out_at") is not None
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id} {self.full_name}>"
+
+
+class Competitor(TimestampMixin, db.Model):
+    __tablename__ = "competitors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    website: Mapped[str | None] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"<Competitor {self.name}>"
+
+
+class Opportunity(TimestampMixin, db.Model):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        UniqueConstraint("crm_source", "crm_id"),
+        Index("ix_opportunities_lost", "is_closed", "is_won", "close_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_source: Mapped[str] = mapped_column(String(32))
+    crm_id: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    primary_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    stage: Mapped[str] = mapped_column(String(120))
+    is_closed: Mapped[bool] = mapped_column(default=False)
+    is_won: Mapped[bool] = mapped_column(default=False)
+    close_date: Mapped[date | None]
+    owner: Mapped[str | None] = mapped_column(String(255))
+    crm_loss_reason: Mapped[str | None] = mapped_column(String(255))  # as the CRM said it
+    competitor_raw: Mapped[str | None] = mapped_column(String(255))
+    competitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("competitors.id", ondelete="SET NULL"), index=True
+    )
+    product: Mapped[str | None] = mapped_column(String(255))
+    notes: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the source row, as imported
+    origin: Mapped[Origin] = mapped_column(str_enum(Origin, 16), default=Origin.CRM)
+    recycled_from_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
+
+    account: Mapped[Account] = relationship(back_populates="opportunities", foreign_keys=[account_id])
+    primary_contact: Mapped[Contact | None] = relationship()
+    competitor: Mapped[Competitor | None] = relationship()
+    recycled_from: Mapped[Opportunity | None] = relationship(remote_side=[id])
+
+    @property
+    def is_lost(self) -> bool:
+        return self.is_closed and not self.is_won
+
+    @property
+    def status(self) -> str:
+        if not self.is_closed:
+            return "open"
+        return "won" if self.is_won else "lost"
+
+    def __repr__(self) -> str:
+        return f"<Opportunity {self.crm_source}:{self.crm_id} {self.stage}>"

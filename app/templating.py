@@ -1,0 +1,61 @@
+"""Template filters and the role-aware navigation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask
+from flask_login import current_user
+
+from app.auth.models import Role
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    roles: frozenset[Role]
+
+
+# Each role sees its own work first; later floors (call queue, coding, review) add their items here.
+NAV_ITEMS = (
+    NavItem("Dashboard", "dashboard.home", frozenset(Role)),
+    NavItem("Lost deals", "crm.opportunities", frozenset(Role)),
+    NavItem("Accounts", "crm.accounts", frozenset(Role)),
+    NavItem("Users", "auth.users", frozenset({Role.ADMIN})),
+)
+
+
+def nav_for(user) -> list[NavItem]:
+    if not user.is_authenticated:
+        return []
+    return [item for item in NAV_ITEMS if user.role in item.roles]
+
+
+def format_money(amount: Decimal | None, currency: str = "USD") -> str:
+    if amount is None:
+        return "—"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    text = f"{amount:,.0f}" if amount == amount.to_integral() else f"{amount:,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["day"] = format_date
+
+    @app.context_processor
+    def inject_navigation():
+        return {"nav_items": nav_for(current_user)}

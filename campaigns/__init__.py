@@ -1,0 +1,1 @@
+"""Campaigns: targeting, enrollment and suppression, the call queue."""

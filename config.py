@@ -1,0 +1,133 @@
+"""Configuration classes; every setting comes from an environment variable with a safe default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("WINBACK_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _sqlite_default() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'winback.sqlite3'}"
+
+
+def _development_secret_key() -> str:
+    """Generate a key once and keep it in instance/, so sessions survive restarts."""
+    key_file = INSTANCE_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
+    MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
+
+    # Rate limiting: memory by default, Redis (e.g. redis://127.0.0.1:6379/0) when several workers run.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+
+    # Public address, used in links sent to customers and to check Twilio signatures behind a proxy.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    # Email (SMTP). With no SMTP_HOST, development writes .eml files under instance/mail/.
+    SMTP_HOST = os.environ.get("SMTP_HOST")
+    SMTP_PORT = _env_int("SMTP_PORT", 587)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    SMTP_SSL = _env_bool("SMTP_SSL", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Winback <winback@localhost>")
+
+    # Twilio (SMS and voice). With no credentials, development logs SMS instead of sending them.
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM")
+    TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID")
+
+    # Import defaults.
+    DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+    DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
+
+    INSTANCE_DIR = str(INSTANCE_DIR)
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False  # `flask run --debug` turns the debugger on explicitly
+
+    def __init__(self) -> None:
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _development_secret_key()
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    PUBLIC_BASE_URL = "http://winback.test"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    def __init__(self) -> None:
+        if not self.SECRET_KEY:
+            raise RuntimeError(
+                "SECRET_KEY is not set: production refuses to start without one "
+                '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> Config:
+    """Pick the config class named by WINBACK_ENV (development by default)."""
+    name = os.environ.get("WINBACK_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"WINBACK_ENV={name!r} is not one of {sorted(CONFIGS)}") from None

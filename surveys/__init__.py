@@ -1,0 +1,1 @@
+"""Surveys: definitions, versions, invitations, respondent pages and responses."""

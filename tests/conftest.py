@@ -1,0 +1,235 @@
+"""Fixtures after the Flask tutorial: app, client, runner, and callable factories.
+
+The schema is built once per session by the real migrations; every test then starts on empty tables
+(TRUNCATE on PostgreSQL, DELETE on SQLite), on both databases. Set TEST_DATABASE_URL to run the
+suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask import Flask, has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from app.auth.models import Role, User
+from app.auth.service import create_user
+from app.crm.models import Account, Contact, Opportunity
+from app.extensions import db
+from config import TestingConfig
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PASSWORD = "correct horse battery"
+
+
+class IsolatedClient(FlaskClient):
+    """Run each request in a context of its own, as a real server would: a fresh `g` and session.
+
+    Without it the request would share the test's app context, so Flask-Login's cached user and
+    the session's identity map would leak from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():  # redirects come back here from inside the request's own context
+            db.session.expire_all()  # the test sees what the request committed
+        return response
+
+
+def _reset_database(url: str) -> None:
+    """Start the session on an empty database: drop whatever an earlier run left."""
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'winback-test.sqlite3'}"
+    _reset_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+        INSTANCE_DIR = str(tmp_path_factory.mktemp("instance"))
+
+    application = create_app(Config)
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Another app like the test app with some settings changed; its connections are closed after."""
+    made: list[Flask] = []
+
+    def factory(**overrides) -> Flask:
+        settings = dict(app.config)
+        settings.update(overrides)
+        other = create_app(settings)
+        other.test_client_class = app.test_client_class
+        made.append(other)
+        return other
+
+    yield factory
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+        db.session.rollback()
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user() -> Callable[..., User]:
+    counter = itertools.count(1)
+
+    def factory(role: Role = Role.ADMIN, **overrides) -> User:
+        n = next(counter)
+        email = overrides.pop("email", f"{role.value}{n}@example.com")
+        user = create_user(email, overrides.pop("password", PASSWORD), role, **overrides)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
+    def do_login(user: User, password: str = PASSWORD) -> FlaskClient:
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def make_account() -> Callable[..., Account]:
+    counter = itertools.count(1)
+
+    def factory(**fields) -> Account:
+        n = next(counter)
+        values = {
+            "crm_source": "salesforce",
+            "crm_id": f"001T{n:05d}",
+            "name": f"Account {n}",
+            "segment": "Mid-Market",
+            "region": "Central",
+            "country": "US",
+            "industry": "retail",
+        }
+        values.update(fields)
+        account = Account(**values)
+        db.session.add(account)
+        db.session.commit()
+        return account
+
+    return factory
+
+
+@pytest.fixture
+def make_contact(make_account) -> Callable[..., Contact]:
+    counter = itertools.count(1)
+
+    def factory(account: Account | None = None, **fields) -> Contact:
+        n = next(counter)
+        values = {
+            "first_name": "Pat",
+            "last_name": f"Doe{n}",
+            "email": f"pat{n}@customer.example",
+            "phone": f"+1415555{n % 10000:04d}",
+            "crm_id": f"003T{n:05d}",
+        }
+        values.update(fields)
+        contact = Contact(account=account or make_account(), **values)
+        db.session.add(contact)
+        db.session.commit()
+        return contact
+
+    return factory
+
+
+@pytest.fixture
+def make_opportunity(make_account) -> Callable[..., Opportunity]:
+    counter = itertools.count(1)
+
+    def factory(account: Account | None = None, **fields) -> Opportunity:
+        n = next(counter)
+        values = {
+            "crm_source": "salesforce",
+            "crm_id": f"006T{n:05d}",
+            "name": f"Deal {n}",
+            "stage": "Closed Lost",
+            "is_closed": True,
+            "is_won": False,
+            "amount": Decimal("12500.00"),
+            "currency": "USD",
+            "close_date": date(2026, 10, 1),
+        }
+        values.update(fields)
+        opportunity = Opportunity(account=account or make_account(), **values)
+        db.session.add(opportunity)
+        db.session.commit()
+        return opportunity
+
+    return factory
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the public sample data is not beside the project ({SHARED_DATA})")
+    return SHARED_DATA

@@ -1,0 +1,96 @@
+"""Every route states who may use it, and the app enforces it."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from app.auth.guard import ACCESS_ATTR, BUILTIN_PUBLIC_ENDPOINTS, access_of
+from app.auth.models import Role
+
+# Adding a public route means adding it here, on purpose.
+EXPECTED_PUBLIC = {"auth.login", "dashboard.index", "health.healthz"}
+
+
+def _routes(app: Flask) -> list[Rule]:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint not in BUILTIN_PUBLIC_ENDPOINTS]
+
+
+def _url_for_rule(rule: Rule) -> str:
+    values = {
+        arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
+        for arg in rule.arguments
+    }
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _method(rule: Rule) -> str:
+    return "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+
+
+def test_every_route_declares_who_may_use_it(app: Flask):
+    undeclared = [
+        rule.endpoint for rule in _routes(app) if access_of(app.view_functions[rule.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_public_routes_are_exactly_the_expected_ones(app: Flask):
+    public = {r.endpoint for r in _routes(app) if access_of(app.view_functions[r.endpoint]) == "public"}
+    assert public == EXPECTED_PUBLIC
+
+
+def test_every_non_public_route_refuses_an_anonymous_visitor(app: Flask, client):
+    checked = 0
+    for rule in _routes(app):
+        if access_of(app.view_functions[rule.endpoint]) == "public":
+            continue
+        response = client.open(_url_for_rule(rule), method=_method(rule))
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"], rule.endpoint
+        else:
+            assert response.status_code == 401, rule.endpoint
+        checked += 1
+    assert checked >= 6
+
+
+def test_every_role_restricted_route_refuses_the_other_roles(app: Flask, make_user, login):
+    users = {role: make_user(role) for role in Role}
+    refused = 0
+    for role, user in users.items():
+        client = app.test_client()
+        client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+        for rule in _routes(app):
+            allowed = access_of(app.view_functions[rule.endpoint])
+            if not isinstance(allowed, frozenset) or role in allowed:
+                continue
+            response = client.open(_url_for_rule(rule), method=_method(rule))
+            assert response.status_code == 403, (rule.endpoint, role)
+            refused += 1
+    assert refused >= 3  # /users at least refuses three roles
+
+
+def test_a_route_without_declaration_is_refused(app: Flask, client):
+    """Deny by default: a view someone forgot to guard answers 403, not its content."""
+    test_app = Flask(__name__)
+    from app.auth.guard import refuse_undeclared_routes
+
+    test_app.before_request(refuse_undeclared_routes)
+
+    @test_app.get("/forgotten")
+    def forgotten():
+        return "secret"
+
+    response = test_app.test_client().get("/forgotten")
+    assert response.status_code == 403
+    assert b"secret" not in response.data
+    assert not hasattr(forgotten, ACCESS_ATTR)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_sees_its_dashboard(role: Role, make_user, login):
+    client = login(make_user(role))
+    response = client.get("/dashboard")
+    assert response.status_code == 200
+    assert "deals lost" in response.get_data(as_text=True)
