@@ -40,7 +40,9 @@ def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
     import app.audit.models
     import app.auth.models
-    import app.crm.models  # noqa: F401
+    import app.coding.models
+    import app.crm.models
+    import app.messaging.models  # noqa: F401
 
 
 def _init_extensions(app: Flask) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import Role, User
 from app.auth.service import create_user
+from app.coding.codebook import ensure_default_codebook
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
 from app.errors import Conflict
@@ -138,5 +139,6 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     if not database_is_empty():
         raise Conflict("The database already has users: demo data loads only into an empty database")
     logins = _create_demo_users()
+    ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
     return DemoResult(logins=logins, **counts)

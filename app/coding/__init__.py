@@ -1,0 +1,1 @@
+"""The codebook of win/loss reasons, and coding answers into it."""

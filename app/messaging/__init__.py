@@ -1,0 +1,1 @@
+"""The outbox: every email and SMS is a row first, delivered by a worker after commit."""
