@@ -57,3 +57,12 @@ def test_merge_fields_fill_in_and_unknown_fields_are_errors():
         render_merge("Hi {{ frist_name }}", {"first_name": "Rita"})
     with pytest.raises(ValidationError, match="syntax error"):
         render_merge("Hi {{ first_name ", {"first_name": "Rita"})
+
+
+def test_opt_out_tokens_round_trip_and_refuse_forgeries(app):
+    from app.messaging.optout import make_opt_out_token, read_opt_out_token
+
+    token = make_opt_out_token(42, Channel.SMS)
+    assert read_opt_out_token(token) == (42, Channel.SMS)
+    assert read_opt_out_token(token[:-2] + "xx") is None
+    assert read_opt_out_token("not-a-token") is None

@@ -1,0 +1,33 @@
+"""Opt-out links: a signed, non-expiring token naming the contact and the channel."""
+
+from __future__ import annotations
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.crm.models import Channel, Contact
+
+_SALT = "winback-opt-out"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def make_opt_out_token(contact_id: int, channel: Channel) -> str:
+    return _serializer().dumps([contact_id, channel.value])
+
+
+def read_opt_out_token(token: str) -> tuple[int, Channel] | None:
+    """The (contact id, channel) a token names, or None for a forged or damaged token."""
+    try:
+        contact_id, channel = _serializer().loads(token)
+        return int(contact_id), Channel(channel)
+    except (BadSignature, ValueError, TypeError):
+        return None
+
+
+def opt_out_url(contact: Contact, channel: Channel) -> str:
+    """The public unsubscribe link for emails, SMS footers and survey pages."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/unsubscribe/{make_opt_out_token(contact.id, channel)}"
