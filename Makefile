@@ -27,9 +27,6 @@ demo: migrate
 
 run: demo
 	@echo
-	@echo "Demo logins:"
-	@$(FLASK) demo logins
-	@echo
 	@echo "Winback is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

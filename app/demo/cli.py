@@ -30,6 +30,9 @@ def load_command(seed: int, if_empty: bool) -> None:
     """Create demo users (one per role) and a realistic lost-deal data set."""
     if if_empty and not database_is_empty():
         click.echo("Demo data already loaded; nothing to do.")
+        if _logins_path().exists():
+            click.echo(f"Demo logins (kept in {_logins_path()}):")
+            click.echo(_logins_path().read_text().rstrip())
         return
     try:
         result = load_demo(seed=seed, today=date.today(), now=utcnow())
