@@ -93,7 +93,7 @@ def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
         )
         .on_conflict_do_nothing(index_elements=["campaign_id", "opportunity_id", "contact_id"])
     )
-    created = db.session.execute(statement).rowcount
+    created = db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
     result = EnrollmentResult(campaign_id=campaign.id, campaign=campaign.name, created=created)
     if created:
         counts = db.session.execute(

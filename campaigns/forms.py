@@ -10,6 +10,7 @@ from sqlalchemy import select
 from wtforms import (
     DecimalField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -34,9 +35,10 @@ def _keywords(text: str | None) -> list[str]:
 
 class CampaignForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=160)])
-    kind = SelectField("Kind", choices=[(kind.value, kind.label) for kind in CampaignKind])
+    kind = SelectField("Kind", choices=[SelectChoice(kind.value, kind.label) for kind in CampaignKind])
     survey_channel = SelectField(
-        "Survey channel", choices=[(Channel.EMAIL.value, "Email"), (Channel.SMS.value, "SMS")]
+        "Survey channel",
+        choices=[SelectChoice(Channel.EMAIL.value, "Email"), SelectChoice(Channel.SMS.value, "SMS")],
     )
 
     lost_within_days = IntegerField(
@@ -125,9 +127,9 @@ class CampaignForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = filter_choices()
-        self.loss_reasons.choices = [(value, value) for value in choices["loss_reasons"]]
-        self.segments.choices = [(value, value) for value in choices["segments"]]
-        self.regions.choices = [(value, value) for value in choices["regions"]]
+        self.loss_reasons.choices = [SelectChoice(value, value) for value in choices["loss_reasons"]]
+        self.segments.choices = [SelectChoice(value, value) for value in choices["segments"]]
+        self.regions.choices = [SelectChoice(value, value) for value in choices["regions"]]
         self.competitor_ids.choices = [
             (competitor.id, competitor.name) for competitor in choices["competitors"]
         ]
@@ -137,8 +139,8 @@ class CampaignForm(FlaskForm):
             .distinct()
             .order_by(Opportunity.owner)
         )
-        self.owners.choices = [(value, value) for value in owners]
-        self.callers.choices = [(user.id, user.name) for user in eligible_callers()]
+        self.owners.choices = [SelectChoice(value, value) for value in owners]
+        self.callers.choices = [SelectChoice(user.id, user.name) for user in eligible_callers()]
 
     def validate_amount_max(self, field: DecimalField) -> None:
         if field.data is not None and self.amount_min.data is not None and field.data < self.amount_min.data:
