@@ -42,8 +42,8 @@ def _import_models() -> None:
     import app.auth.models
     import app.coding.models
     import app.crm.models
-    import app.messaging.models
-    import campaigns.models
+    import app.messaging.models  # noqa: F401
+    import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
 
