@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.crm.models import Channel
 from app.db_types import UTCDateTime
 from app.extensions import db
+from campaigns.invitations import invite_new_enrollments, send_campaign_reminders
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -28,6 +29,7 @@ class EnrollmentResult:
     campaign_id: int
     campaign: str
     created: int = 0
+    invited: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -36,6 +38,7 @@ class EnrollmentResult:
             "campaign_id": self.campaign_id,
             "campaign": self.campaign,
             "created": self.created,
+            "invited": self.invited,
             "by_status": self.by_status,
             "by_reason": self.by_reason,
         }
@@ -94,7 +97,11 @@ def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
         .on_conflict_do_nothing(index_elements=["campaign_id", "opportunity_id", "contact_id"])
     )
     created = db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
-    result = EnrollmentResult(campaign_id=campaign.id, campaign=campaign.name, created=created)
+    # Survey campaigns: invitations for the new active enrollments (may suppress some at send time).
+    invited = invite_new_enrollments(campaign, now=now)
+    result = EnrollmentResult(
+        campaign_id=campaign.id, campaign=campaign.name, created=created, invited=invited
+    )
     if created:
         counts = db.session.execute(
             select(table.c.status, table.c.suppression_reason, func.count())
@@ -118,6 +125,16 @@ def enroll_active_campaigns(*, now: datetime) -> list[EnrollmentResult]:
         select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE).order_by(Campaign.id)
     ).all()
     return [enroll_campaign(campaign, now=now) for campaign in campaigns]
+
+
+def run_periodic_enrollment(*, now: datetime) -> dict[str, int]:
+    """The worker's periodic job: enroll new matches, invite them, and queue the reminders due."""
+    results = enroll_active_campaigns(now=now)
+    return {
+        "enrolled": sum(result.created for result in results),
+        "invited": sum(result.invited for result in results),
+        "reminders": send_campaign_reminders(now=now),
+    }
 
 
 def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:

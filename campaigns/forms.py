@@ -25,6 +25,7 @@ from app.extensions import db
 from campaigns.models import RETRY_OUTCOMES, CampaignKind
 from campaigns.service import MERGE_FIELDS, TEMPLATE_FIELDS, eligible_callers, template_error
 from campaigns.targeting import TargetingRules
+from surveys.models import SurveyVersion, VersionStatus
 
 MERGE_HELP = "Merge fields: " + ", ".join("{{ " + name + " }}" for name in MERGE_FIELDS)
 
@@ -39,6 +40,12 @@ class CampaignForm(FlaskForm):
     survey_channel = SelectField(
         "Survey channel",
         choices=[SelectChoice(Channel.EMAIL.value, "Email"), SelectChoice(Channel.SMS.value, "SMS")],
+    )
+    survey_version_id = SelectField(
+        "Survey",
+        choices=[],
+        coerce=int,
+        description="A published survey version; needed to start a survey campaign.",
     )
 
     lost_within_days = IntegerField(
@@ -140,6 +147,14 @@ class CampaignForm(FlaskForm):
             .order_by(Opportunity.owner)
         )
         self.owners.choices = [SelectChoice(value, value) for value in owners]
+        versions = db.session.scalars(
+            select(SurveyVersion)
+            .where(SurveyVersion.status == VersionStatus.PUBLISHED)
+            .order_by(SurveyVersion.survey_id, SurveyVersion.number)
+        )
+        self.survey_version_id.choices = [SelectChoice(0, "None yet")] + [
+            SelectChoice(v.id, f"{v.survey.name} (version {v.number})") for v in versions
+        ]
         self.callers.choices = [SelectChoice(user.id, user.name) for user in eligible_callers()]
 
     def validate_amount_max(self, field: DecimalField) -> None:
@@ -164,6 +179,7 @@ class CampaignForm(FlaskForm):
         self.process(obj=campaign)
         self.kind.data = campaign.kind.value
         self.survey_channel.data = campaign.survey_channel.value
+        self.survey_version_id.data = campaign.survey_version_id or 0
         self.title_keywords.data = ", ".join(campaign.title_keywords or [])
         retry = campaign.call_retry_hours or {}
         self.retry_no_answer.data = retry.get("no_answer", RETRY_OUTCOMES["no_answer"])
@@ -177,6 +193,7 @@ class CampaignForm(FlaskForm):
             "name": self.name.data.strip(),
             "kind": CampaignKind(self.kind.data),
             "survey_channel": Channel(self.survey_channel.data),
+            "survey_version_id": self.survey_version_id.data or None,
             "lost_within_days": self.lost_within_days.data,
             "wait_days_after_close": self.wait_days_after_close.data or 0,
             "amount_min": self.amount_min.data,

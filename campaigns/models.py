@@ -15,6 +15,7 @@ from app.crm.models import Channel, Contact, Opportunity
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from surveys.models import Invitation, SurveyVersion
 
 
 class CampaignStateError(DomainError):
@@ -67,6 +68,9 @@ class Campaign(db.Model):
     kind: Mapped[CampaignKind] = mapped_column(str_enum(CampaignKind, 8))
     status: Mapped[CampaignStatus] = mapped_column(str_enum(CampaignStatus, 10), default=CampaignStatus.DRAFT)
     survey_channel: Mapped[Channel] = mapped_column(str_enum(Channel, 8), default=Channel.EMAIL)
+    survey_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("survey_versions.id", ondelete="RESTRICT"), index=True
+    )
 
     # Targeting rules over lost opportunities; an empty list means "any".
     lost_within_days: Mapped[int | None]
@@ -106,6 +110,7 @@ class Campaign(db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    survey_version: Mapped[SurveyVersion | None] = relationship()
     callers: Mapped[list[User]] = relationship(secondary=campaign_callers, order_by=User.name)
 
     @property
@@ -128,6 +133,12 @@ class Campaign(db.Model):
         target = _TRANSITIONS[self.status].get(action)
         if target is None:
             raise CampaignStateError(f"A {self.status.value} campaign cannot be {_PAST[action]}.")
+        if (
+            target is CampaignStatus.ACTIVE
+            and self.kind != CampaignKind.CALL
+            and self.survey_version_id is None
+        ):
+            raise CampaignStateError("Choose the survey to send before starting a survey campaign.")
         self.status = target
         if target is CampaignStatus.ACTIVE and self.activated_at is None:
             self.activated_at = now
@@ -211,10 +222,15 @@ class Enrollment(db.Model):
     )
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The survey invitation this enrollment sent (survey and survey-then-call campaigns).
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("survey_invitations.id", ondelete="SET NULL"), unique=True
+    )
 
     campaign: Mapped[Campaign] = relationship()
     opportunity: Mapped[Opportunity] = relationship()
     contact: Mapped[Contact] = relationship()
+    invitation: Mapped[Invitation | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<Enrollment {self.id} campaign={self.campaign_id} {self.status}>"

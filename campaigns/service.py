@@ -19,7 +19,8 @@ from app.messaging.optout import opt_out_url
 from campaigns.models import CAMPAIGN_ACTIONS, Campaign, CampaignStatus, campaign_callers
 from campaigns.targeting import TargetingRules, candidates
 
-MERGE_FIELDS = ("first_name", "last_name", "full_name", "company", "survey_link", "opt_out_link", "sender")
+# The same fields surveys.invitations.merge_fields fills when the message is queued.
+MERGE_FIELDS = ("first_name", "last_name", "company", "survey_link", "opt_out_link", "sender")
 
 # (attribute, label, renders HTML)
 TEMPLATE_FIELDS = (
@@ -36,6 +37,7 @@ EDITABLE = (
     "name",
     "kind",
     "survey_channel",
+    "survey_version_id",
     "lost_within_days",
     "wait_days_after_close",
     "amount_min",
@@ -63,9 +65,8 @@ def merge_fields(contact: Contact, *, sender: str, survey_link: str | None = Non
     """The merge fields for one real contact (the survey link is a placeholder until one exists)."""
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     return {
-        "first_name": contact.first_name or "",
+        "first_name": contact.first_name or "there",
         "last_name": contact.last_name or "",
-        "full_name": contact.full_name,
         "company": contact.account.name if contact.account else "",
         "survey_link": survey_link or f"{base}/s/preview",
         "opt_out_link": opt_out_url(contact, Channel.EMAIL),
@@ -76,7 +77,6 @@ def merge_fields(contact: Contact, *, sender: str, survey_link: str | None = Non
 SAMPLE_FIELDS = {
     "first_name": "Jordan",
     "last_name": "Lee",
-    "full_name": "Jordan Lee",
     "company": "Acme Corp",
     "survey_link": "https://winback.example/s/sample",
     "opt_out_link": "https://winback.example/unsubscribe/sample",

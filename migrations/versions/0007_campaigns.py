@@ -1,8 +1,8 @@
 """campaigns and enrollments
 
 Revision ID: 0007_campaigns
-Revises: 0003_do_not_contact
-Create Date: 2026-11-23 09:39:04.949944
+Revises: 0006_surveys
+Create Date: 2026-11-23 09:44:41.245751
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '0007_campaigns'
-down_revision = '0003_do_not_contact'
+down_revision = '0006_surveys'
 branch_labels = None
 depends_on = None
 
@@ -26,6 +26,7 @@ def upgrade():
     sa.Column('kind', sa.Enum('call', 'survey', 'both', name='campaignkind', native_enum=False, length=8), nullable=False),
     sa.Column('status', sa.Enum('draft', 'active', 'paused', 'finished', name='campaignstatus', native_enum=False, length=10), nullable=False),
     sa.Column('survey_channel', sa.Enum('email', 'sms', 'call', name='channel', native_enum=False, length=8), nullable=False),
+    sa.Column('survey_version_id', sa.Integer(), nullable=True),
     sa.Column('lost_within_days', sa.Integer(), nullable=True),
     sa.Column('wait_days_after_close', sa.Integer(), nullable=False),
     sa.Column('amount_min', sa.Numeric(precision=18, scale=2), nullable=True),
@@ -56,9 +57,13 @@ def upgrade():
     sa.Column('updated_at', app.db_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('activated_at', app.db_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', app.db_types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['survey_version_id'], ['survey_versions.id'], name=op.f('fk_campaigns_survey_version_id_survey_versions'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
     sa.UniqueConstraint('name', name=op.f('uq_campaigns_name'))
     )
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaigns_survey_version_id'), ['survey_version_id'], unique=False)
+
     op.create_table('campaign_callers',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -75,11 +80,14 @@ def upgrade():
     sa.Column('suppression_reason', sa.Enum('erased', 'opted_out', 'no_address', 'do_not_contact', 'open_opportunity', 'cool_down', name='enrollmentsuppression', native_enum=False, length=20), nullable=True),
     sa.Column('enrolled_at', app.db_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status_changed_at', app.db_types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('invitation_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_enrollments_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_enrollments_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['invitation_id'], ['survey_invitations.id'], name=op.f('fk_enrollments_invitation_id_survey_invitations'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_enrollments_opportunity_id_opportunities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollments')),
-    sa.UniqueConstraint('campaign_id', 'opportunity_id', 'contact_id', name=op.f('uq_enrollments_campaign_id_opportunity_id_contact_id'))
+    sa.UniqueConstraint('campaign_id', 'opportunity_id', 'contact_id', name=op.f('uq_enrollments_campaign_id_opportunity_id_contact_id')),
+    sa.UniqueConstraint('invitation_id', name=op.f('uq_enrollments_invitation_id'))
     )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.create_index('ix_enrollments_campaign_status', ['campaign_id', 'status'], unique=False)
@@ -98,5 +106,8 @@ def downgrade():
 
     op.drop_table('enrollments')
     op.drop_table('campaign_callers')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaigns_survey_version_id'))
+
     op.drop_table('campaigns')
     # ### end Alembic commands ###

@@ -186,6 +186,7 @@ def test_enrolling_twice_creates_nothing_new(runner, make_campaign, make_contact
                 "campaign_id": campaign.id,
                 "campaign": "Lost to Globex",
                 "created": 0,
+                "invited": 0,
                 "by_status": {},
                 "by_reason": {},
             }

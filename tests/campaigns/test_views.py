@@ -17,6 +17,7 @@ FORM = {
     "name": "Lost on price, Q4",
     "kind": "both",
     "survey_channel": "email",
+    "survey_version_id": "0",
     "lost_within_days": "365",
     "wait_days_after_close": "0",
     "max_contacts_per_account": "1",
@@ -122,7 +123,7 @@ def test_preview_json_reports_template_errors_beside_the_counts(admin_client, ma
     _deal(make_contact, make_opportunity, first_name="Ana")
     data = admin_client.post("/campaigns/preview", data={**FORM, "email_subject": "{{ nope }}"}).get_json()
     assert data["errors"]["email_subject"] == [
-        "Unknown merge field: 'nope' is undefined. Known fields: company, first_name, full_name, last_name, "
+        "Unknown merge field: 'nope' is undefined. Known fields: company, first_name, last_name, "
         "opt_out_link, sender, survey_link"
     ]
     rendered = {t["name"]: t for t in data["templates"]}
