@@ -43,6 +43,8 @@ def _import_models() -> None:
     import app.coding.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
+    import campaigns.models  # noqa: F401
+    import surveys.models  # noqa: F401
 
 
 def _init_extensions(app: Flask) -> None:
@@ -69,17 +71,24 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import campaigns
+    import surveys.public
+    import surveys.views
     from app import auth, crm, dashboard, health
 
-    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp):
+    blueprints = (auth.bp, crm.bp, dashboard.bp, health.bp, surveys.views.bp, surveys.public.bp, campaigns.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    campaigns.connect_signals()
 
 
 def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from campaigns.cli import campaigns_cli
+    from surveys.cli import surveys_cli
 
-    for group in (users_cli, demo_cli):
+    for group in (users_cli, demo_cli, surveys_cli, campaigns_cli):
         app.cli.add_command(group)
 
 

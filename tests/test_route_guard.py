@@ -10,7 +10,13 @@ from app.auth.guard import ACCESS_ATTR, BUILTIN_PUBLIC_ENDPOINTS, access_of
 from app.auth.models import Role
 
 # Adding a public route means adding it here, on purpose.
-EXPECTED_PUBLIC = {"auth.login", "dashboard.index", "health.healthz"}
+EXPECTED_PUBLIC = {
+    "auth.login",
+    "dashboard.index",
+    "health.healthz",
+    "survey_public.respond",
+    "survey_public.thanks",
+}
 
 
 def _routes(app: Flask) -> list[Rule]:

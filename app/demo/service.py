@@ -134,6 +134,13 @@ def _mark_some_contacts_unreachable(contacts: list[Contact], *, now: datetime) -
             contact.call_opt_out_source = "caller: do not call"
 
 
+def _load_feature_demos(*, now: datetime) -> None:
+    """The feature packages' own demo data (app/demo is the top layer: it may import them)."""
+    from campaigns.demo import load_demo_campaigns
+
+    load_demo_campaigns(now=now)
+
+
 def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     """Create one user per role and a realistic CRM; refuse if the database already has users."""
     if not database_is_empty():
@@ -141,4 +148,5 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     logins = _create_demo_users()
     ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
+    _load_feature_demos(now=now)
     return DemoResult(logins=logins, **counts)

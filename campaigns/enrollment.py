@@ -1,0 +1,198 @@
+"""Enroll new matches of active campaigns, idempotently; preview what a campaign's rules would match."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.crm.models import Channel
+from app.db_types import UTCDateTime
+from app.extensions import db
+from campaigns.invitations import invite_new_enrollments, send_campaign_reminders
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStateError,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
+from campaigns.targeting import TargetingRules, candidates, matched_opportunities, status_for
+
+
+@dataclass
+class EnrollmentResult:
+    campaign_id: int
+    campaign: str
+    created: int = 0
+    invited: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "campaign_id": self.campaign_id,
+            "campaign": self.campaign,
+            "created": self.created,
+            "invited": self.invited,
+            "by_status": self.by_status,
+            "by_reason": self.by_reason,
+        }
+
+
+@dataclass(frozen=True)
+class Preview:
+    deals: int
+    contacts: int
+    eligible: int
+    suppressed: int
+    by_reason: dict[str, int]
+
+    def to_json(self) -> dict:
+        return {
+            "deals": self.deals,
+            "contacts": self.contacts,
+            "eligible": self.eligible,
+            "suppressed": self.suppressed,
+            "by_reason": self.by_reason,
+        }
+
+
+def _insert(table):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
+    """Insert every new (opportunity, contact) match of an active campaign in one statement.
+
+    Pairs already enrolled are skipped, and the unique constraint makes a concurrent run harmless.
+    """
+    if campaign.status is not CampaignStatus.ACTIVE:
+        raise CampaignStateError(
+            f"Only an active campaign enrolls; {campaign.name} is {campaign.status.value}."
+        )
+    db.session.flush()
+    source = candidates(TargetingRules.of(campaign), now=now, campaign_id=campaign.id).subquery("new")
+    rows = select(
+        literal(campaign.id).label("campaign_id"),
+        source.c.opportunity_id,
+        source.c.contact_id,
+        status_for(source.c.suppression_reason).label("status"),
+        source.c.suppression_reason,
+        literal(now, UTCDateTime()).label("enrolled_at"),
+    ).where(literal(True))
+    table = Enrollment.__table__
+    statement = (
+        _insert(table)
+        .from_select(
+            ["campaign_id", "opportunity_id", "contact_id", "status", "suppression_reason", "enrolled_at"],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "opportunity_id", "contact_id"])
+    )
+    created = db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+    # Survey campaigns: invitations for the new active enrollments (may suppress some at send time).
+    invited = invite_new_enrollments(campaign, now=now)
+    result = EnrollmentResult(
+        campaign_id=campaign.id, campaign=campaign.name, created=created, invited=invited
+    )
+    if created:
+        counts = db.session.execute(
+            select(table.c.status, table.c.suppression_reason, func.count())
+            .where(table.c.campaign_id == campaign.id, table.c.enrolled_at == literal(now, UTCDateTime()))
+            .group_by(table.c.status, table.c.suppression_reason)
+        ).all()
+        by_status: Counter[str] = Counter()
+        by_reason: Counter[str] = Counter()
+        for status, reason, count in counts:
+            by_status[str(status)] += count
+            if reason:
+                by_reason[str(reason)] += count
+        result.by_status = dict(sorted(by_status.items()))
+        result.by_reason = dict(sorted(by_reason.items()))
+    return result
+
+
+def enroll_active_campaigns(*, now: datetime) -> list[EnrollmentResult]:
+    """What the worker calls every few minutes, and `flask campaigns enroll`: every active campaign."""
+    campaigns = db.session.scalars(
+        select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE).order_by(Campaign.id)
+    ).all()
+    return [enroll_campaign(campaign, now=now) for campaign in campaigns]
+
+
+def run_periodic_enrollment(*, now: datetime) -> dict[str, int]:
+    """The worker's periodic job: enroll new matches, invite them, and queue the reminders due."""
+    results = enroll_active_campaigns(now=now)
+    return {
+        "enrolled": sum(result.created for result in results),
+        "invited": sum(result.invited for result in results),
+        "reminders": send_campaign_reminders(now=now),
+    }
+
+
+def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
+    """How many deals and contacts the rules match, and how many would be suppressed and why."""
+    deals = db.session.scalar(
+        select(func.count()).select_from(matched_opportunities(rules, now=now).subquery())
+    )
+    source = candidates(rules, now=now).subquery()
+    rows = db.session.execute(
+        select(source.c.suppression_reason, func.count()).group_by(source.c.suppression_reason)
+    ).all()
+    by_reason = {str(reason): count for reason, count in rows if reason is not None}
+    eligible = sum(count for reason, count in rows if reason is None)
+    suppressed = sum(by_reason.values())
+    return Preview(
+        deals=deals or 0,
+        contacts=eligible + suppressed,
+        eligible=eligible,
+        suppressed=suppressed,
+        by_reason=dict(sorted(by_reason.items())),
+    )
+
+
+def enrollment_counts(campaign_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Enrollments of a campaign by status, and the suppressed ones by reason."""
+    rows = db.session.execute(
+        select(Enrollment.status, Enrollment.suppression_reason, func.count())
+        .where(Enrollment.campaign_id == campaign_id)
+        .group_by(Enrollment.status, Enrollment.suppression_reason)
+    ).all()
+    by_status: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    for status, reason, count in rows:
+        by_status[status.value] += count
+        if reason is not None:
+            by_reason[reason.value] += count
+    return dict(by_status), dict(by_reason)
+
+
+def _campaign_ids_using(channel: Channel | None):
+    if channel is None:
+        return select(Campaign.id)
+    if channel is Channel.CALL:
+        return select(Campaign.id).where(Campaign.kind.in_([CampaignKind.CALL, CampaignKind.BOTH]))
+    return select(Campaign.id).where(
+        Campaign.kind.in_([CampaignKind.SURVEY, CampaignKind.BOTH]), Campaign.survey_channel == channel
+    )
+
+
+def mark_opted_out(contact_id: int, *, channel: Channel | None, now: datetime) -> int:
+    """End the contact's active enrollments in every campaign that reaches them on that channel."""
+    statement = (
+        update(Enrollment)
+        .where(
+            Enrollment.contact_id == contact_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.campaign_id.in_(_campaign_ids_using(channel)),
+        )
+        .values(status=EnrollmentStatus.OPTED_OUT, status_changed_at=now)
+    )
+    return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount

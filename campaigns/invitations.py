@@ -1,0 +1,120 @@
+"""Survey campaigns: each new enrollment gets a survey invitation, queued through the surveys package."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.messaging.suppression import contact_suppression_reason
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentSuppression,
+)
+from surveys.invitations import (
+    DEFAULT_TEMPLATES,
+    InvitationNotSendable,
+    MessageTemplates,
+    create_invitation,
+    due_reminders,
+    queue_invitation_message,
+)
+
+
+def invitation_templates(campaign: Campaign) -> MessageTemplates:
+    """The campaign's invitation words; the surveys defaults fill what the admin left empty."""
+    return MessageTemplates(
+        email_subject=campaign.email_subject or DEFAULT_TEMPLATES.email_subject,
+        email_text=campaign.email_text or DEFAULT_TEMPLATES.email_text,
+        email_html=campaign.email_html or (None if campaign.email_text else DEFAULT_TEMPLATES.email_html),
+        sms_text=campaign.sms_text or DEFAULT_TEMPLATES.sms_text,
+    )
+
+
+def reminder_templates(campaign: Campaign) -> MessageTemplates:
+    invitation = invitation_templates(campaign)
+    return MessageTemplates(
+        email_subject=campaign.reminder_subject or f"Reminder: {invitation.email_subject}",
+        email_text=campaign.reminder_text or invitation.email_text,
+        email_html=campaign.reminder_html or (None if campaign.reminder_text else invitation.email_html),
+        sms_text=campaign.sms_text or invitation.sms_text,
+    )
+
+
+def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
+    """Create and queue an invitation for every active enrollment that has none yet; return how many.
+
+    Suppression is checked again as the message is queued: a contact who opted out in between is
+    marked suppressed instead.
+    """
+    if campaign.kind is CampaignKind.CALL or campaign.survey_version is None:
+        return 0
+    templates = invitation_templates(campaign)
+    pending = db.session.scalars(
+        select(Enrollment)
+        .where(
+            Enrollment.campaign_id == campaign.id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.invitation_id.is_(None),
+        )
+        .options(joinedload(Enrollment.contact), joinedload(Enrollment.opportunity))
+        .order_by(Enrollment.id)
+    ).all()
+    queued = 0
+    for enrollment in pending:
+        invitation = create_invitation(
+            campaign.survey_version,
+            enrollment.contact,
+            channel=campaign.survey_channel,
+            now=now,
+            opportunity=enrollment.opportunity,
+            reminder_max=campaign.reminder_max,
+            reminder_min_days=campaign.reminder_min_days,
+        )
+        enrollment.invitation_id = invitation.id
+        try:
+            queue_invitation_message(
+                invitation, templates, kind="invitation", now=now, sender=campaign.sender_name
+            )
+        except InvitationNotSendable:
+            reason = contact_suppression_reason(enrollment.contact, campaign.survey_channel)
+            enrollment.status = EnrollmentStatus.SUPPRESSED
+            enrollment.suppression_reason = EnrollmentSuppression(reason.value) if reason else None
+            enrollment.status_changed_at = now
+            continue
+        queued += 1
+    db.session.flush()
+    return queued
+
+
+def send_campaign_reminders(*, now: datetime) -> int:
+    """Queue the reminders that are due for invitations of active campaigns, in each campaign's words."""
+    due = {invitation.id: invitation for invitation in due_reminders(now=now)}
+    if not due:
+        return 0
+    enrollments = db.session.scalars(
+        select(Enrollment)
+        .join(Campaign)
+        .where(
+            Enrollment.invitation_id.in_(due),
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Campaign.status == CampaignStatus.ACTIVE,
+        )
+        .options(joinedload(Enrollment.campaign))
+    ).all()
+    for enrollment in enrollments:
+        campaign = enrollment.campaign
+        queue_invitation_message(
+            due[enrollment.invitation_id],
+            reminder_templates(campaign),
+            kind="reminder",
+            now=now,
+            sender=campaign.sender_name,
+        )
+    return len(enrollments)

@@ -1,0 +1,170 @@
+"""Campaign pages: list, detail, create and edit with a live preview, status changes, enroll now."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth.guard import roles_required
+from app.auth.models import Role
+from app.db_types import utcnow
+from app.errors import DomainError
+from app.extensions import db
+from campaigns.enrollment import enroll_campaign, enrollment_counts, preview_rules
+from campaigns.forms import CampaignForm, StatusForm
+from campaigns.models import SUPPRESSION_LABELS, Campaign, EnrollmentStatus, EnrollmentSuppression
+from campaigns.service import (
+    campaigns_for,
+    change_status,
+    may_see,
+    preview_contact,
+    render_templates,
+    save_campaign,
+)
+from campaigns.targeting import TargetingRules
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns", template_folder="templates")
+
+admin_only = roles_required(Role.ADMIN)
+REASON_LABELS = {reason.value: label for reason, label in SUPPRESSION_LABELS.items()}
+
+
+@bp.app_context_processor
+def _labels():
+    return {"suppression_labels": REASON_LABELS, "enrollment_statuses": [s.value for s in EnrollmentStatus]}
+
+
+@bp.get("")
+@roles_required(Role.ADMIN, Role.CALLER)
+def index():
+    campaigns = campaigns_for(current_user)
+    counts = {campaign.id: enrollment_counts(campaign.id)[0] for campaign in campaigns}
+    return render_template("campaigns/index.html", campaigns=campaigns, counts=counts)
+
+
+@bp.get("/<int:campaign_id>")
+@roles_required(Role.ADMIN, Role.CALLER)
+def detail(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    if not may_see(current_user, campaign):
+        abort(404)
+    by_status, by_reason = enrollment_counts(campaign.id)
+    return render_template(
+        "campaigns/detail.html",
+        campaign=campaign,
+        by_status=by_status,
+        by_reason=by_reason,
+        form=StatusForm(),
+    )
+
+
+def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: TargetingRules, status: int = 200):
+    now = utcnow()
+    preview = preview_rules(rules, now=now)
+    contact = preview_contact(rules, now=now, contact_id=request.args.get("contact", type=int))
+    values = form.values() if form.name.data else {}
+    rendered = render_templates(values, contact, sender=form.sender_name.data or "") if contact else []
+    return (
+        render_template(
+            "campaigns/edit.html",
+            form=form,
+            campaign=campaign,
+            preview=preview,
+            contact=contact,
+            rendered=rendered,
+        ),
+        status,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_only
+def new():
+    form = CampaignForm()
+    if form.validate_on_submit():
+        try:
+            campaign = save_campaign(Campaign(), form.values(), caller_ids=form.callers.data or [])
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Campaign {campaign.name} created as a draft.", "success")
+            return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    return _render_edit(form, None, form.rules(), 422 if form.is_submitted() else 200)
+
+
+@bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    form = CampaignForm()
+    if not form.is_submitted():
+        form.fill_from(campaign)
+        return _render_edit(form, campaign, TargetingRules.of(campaign))
+    if form.validate():
+        try:
+            save_campaign(campaign, form.values(), caller_ids=form.callers.data or [])
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("Campaign saved.", "success")
+            return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    return _render_edit(form, campaign, form.rules(), 422)
+
+
+@bp.post("/preview")
+@admin_only
+def preview():
+    """The live preview the edit form calls as the admin types: counts for the rules as they stand."""
+    form = CampaignForm()
+    form.validate()
+    rules = form.rules()
+    now = utcnow()
+    result = preview_rules(rules, now=now).to_json()
+    contact = preview_contact(rules, now=now)
+    rendered = render_templates(form.values(), contact, sender=form.sender_name.data or "") if contact else []
+    result["contact"] = {"id": contact.id, "name": contact.full_name} if contact else None
+    result["templates"] = [
+        {"name": r.name, "label": r.label, "text": r.text, "error": r.error} for r in rendered
+    ]
+    result["errors"] = {name: errors for name, errors in form.errors.items() if name != "csrf_token"}
+    result["reason_labels"] = {reason.value: reason.label for reason in EnrollmentSuppression}
+    return jsonify(result)
+
+
+@bp.post("/<int:campaign_id>/status")
+@admin_only
+def status(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    if not StatusForm().validate_on_submit():
+        abort(400)
+    try:
+        change_status(campaign, request.form.get("action", ""), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Campaign {campaign.name} is now {campaign.status.value}.", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+
+
+@bp.post("/<int:campaign_id>/enroll")
+@admin_only
+def enroll(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    if not StatusForm().validate_on_submit():
+        abort(400)
+    try:
+        result = enroll_campaign(campaign, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        suppressed = result.by_status.get(EnrollmentStatus.SUPPRESSED.value, 0)
+        flash(f"{result.created} new enrollments ({suppressed} suppressed).", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

@@ -1,0 +1,241 @@
+"""Invitations and reminders: the contract campaigns/ builds on. Services flush, callers commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from app.crm.models import Channel, Contact, Opportunity
+from app.errors import Conflict, ValidationError
+from app.extensions import db
+from app.messaging.merge import render_merge
+from app.messaging.models import OutboundMessage
+from app.messaging.optout import opt_out_url
+from app.messaging.service import enqueue_message
+from app.messaging.suppression import contact_suppression_reason
+from surveys.models import Invitation, Response, ResponseStatus, SurveyVersion, VersionStatus
+from surveys.tokens import hash_token, new_nonce, token_for
+
+MessageKind = Literal["invitation", "reminder"]
+INVITATION_CHANNELS = (Channel.EMAIL, Channel.SMS)
+
+
+@dataclass(frozen=True)
+class MessageTemplates:
+    """The words of an invitation or reminder; merge fields in {{ double braces }}."""
+
+    email_subject: str
+    email_text: str
+    email_html: str | None
+    sms_text: str
+
+
+DEFAULT_TEMPLATES = MessageTemplates(
+    email_subject="Two minutes on why you chose another vendor?",
+    email_text=(
+        "Hello {{ first_name }},\n\n"
+        "You recently chose another solution over ours at {{ company }}. We would value your honest "
+        "view: it takes about two minutes, and you can stop and continue later with the same link.\n\n"
+        "{{ survey_link }}\n\n"
+        "Thank you,\n{{ sender }}\n\n"
+        "Don't want these emails? {{ opt_out_link }}\n"
+    ),
+    email_html=(
+        "<p>Hello {{ first_name }},</p>"
+        "<p>You recently chose another solution over ours at {{ company }}. We would value your honest "
+        "view: it takes about two minutes, and you can stop and continue later with the same link.</p>"
+        '<p><a href="{{ survey_link }}">Answer the survey</a></p>'
+        "<p>Thank you,<br>{{ sender }}</p>"
+        '<p><small><a href="{{ opt_out_link }}">Unsubscribe</a></small></p>'
+    ),
+    sms_text=(
+        "Hi {{ first_name }}, {{ sender }} here: 2 minutes on why you chose another vendor? "
+        "{{ survey_link }} Opt out: {{ opt_out_link }}"
+    ),
+)
+
+
+class InvitationNotSendable(Conflict):
+    code = "invitation_not_sendable"
+
+
+def create_invitation(
+    version: SurveyVersion,
+    contact: Contact,
+    *,
+    channel: Channel,
+    now: datetime,
+    opportunity: Opportunity | None = None,
+    expires_at: datetime | None = None,
+    reminder_max: int = 2,
+    reminder_min_days: int = 3,
+) -> Invitation:
+    """A personal link for a contact to a published version (nothing is sent yet)."""
+    if version.status is not VersionStatus.PUBLISHED:
+        raise ValidationError("Invitations go to a published survey version.")
+    if channel not in INVITATION_CHANNELS:
+        raise ValidationError("Survey invitations go by email or SMS.", field="channel")
+    if reminder_max < 0 or reminder_min_days < 0:
+        raise ValidationError("Reminder counts and delays cannot be negative.")
+    nonce = new_nonce()
+    invitation = Invitation(
+        version=version,
+        contact=contact,
+        opportunity=opportunity,
+        channel=channel,
+        nonce=nonce,
+        token_hash=hash_token(token_for(nonce)),
+        created_at=now,
+        expires_at=expires_at,
+        reminder_max=reminder_max,
+        reminder_min_days=reminder_min_days,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    return invitation
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return token_for(invitation.nonce)
+
+
+def invitation_link(invitation: Invitation) -> str:
+    """The absolute public link, the same for the invitation and every reminder."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/s/{invitation_token(invitation)}"
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The invitation a token opens, by its hash; None when no invitation has it."""
+    return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+
+
+def merge_fields(invitation: Invitation, *, sender: str) -> dict[str, str]:
+    contact = invitation.contact
+    return {
+        "first_name": contact.first_name or "there",
+        "last_name": contact.last_name or "",
+        "company": contact.account.name if contact.account else "",
+        "survey_link": invitation_link(invitation),
+        "opt_out_link": opt_out_url(contact, invitation.channel),
+        "sender": sender,
+    }
+
+
+def queue_invitation_message(
+    invitation: Invitation,
+    templates: MessageTemplates,
+    *,
+    kind: MessageKind,
+    now: datetime,
+    sender: str,
+) -> OutboundMessage:
+    """Write the invitation or the next reminder to the outbox, once (idempotency key)."""
+    if kind not in ("invitation", "reminder"):
+        raise ValidationError("kind is 'invitation' or 'reminder'")
+    if not invitation.is_open(now):
+        raise InvitationNotSendable("This invitation is completed or expired: nothing more is sent.")
+    reason = contact_suppression_reason(invitation.contact, invitation.channel)
+    if reason is not None:
+        raise InvitationNotSendable(f"The contact cannot be reached by {invitation.channel.value}: {reason}.")
+    if kind == "reminder":
+        if invitation.sent_at is None:
+            raise InvitationNotSendable("A reminder follows an invitation that was sent.")
+        if invitation.reminders_sent >= invitation.reminder_max:
+            raise InvitationNotSendable("The maximum number of reminders was sent.")
+        n = invitation.reminders_sent + 1
+    else:
+        n = 0
+    fields = merge_fields(invitation, sender=sender)
+    contact = invitation.contact
+    common = {
+        "idempotency_key": f"invitation:{invitation.id}:{kind}:{n}",
+        "contact": contact,
+        "template": kind,
+        "now": now,
+        "meta": {
+            "unsubscribe_url": fields["opt_out_link"],
+            "invitation_id": invitation.id,
+            "kind": kind,
+            "n": n,
+        },
+    }
+    if invitation.channel is Channel.EMAIL:
+        message = enqueue_message(
+            channel=Channel.EMAIL,
+            recipient=contact.email or "",
+            subject=render_merge(templates.email_subject, fields),
+            body_text=render_merge(templates.email_text, fields),
+            body_html=render_merge(templates.email_html, fields, html=True) if templates.email_html else None,
+            **common,
+        )
+    else:
+        message = enqueue_message(
+            channel=Channel.SMS,
+            recipient=contact.phone or "",
+            body_text=render_merge(templates.sms_text, fields),
+            **common,
+        )
+    if kind == "invitation":
+        invitation.sent_at = invitation.sent_at or now
+        invitation.last_sent_at = invitation.last_sent_at or now
+    elif invitation.reminders_sent < n:
+        invitation.reminders_sent = n
+        invitation.last_sent_at = now
+    db.session.flush()
+    return message
+
+
+def due_reminders(*, now: datetime) -> list[Invitation]:
+    """Invitations sent, not completed, not expired, under their maximum, quiet for long enough."""
+    candidates = db.session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.completed_at.is_(None),
+            Invitation.sent_at.is_not(None),
+            Invitation.reminders_sent < Invitation.reminder_max,
+            or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+            ~select(Response.id)
+            .where(Response.invitation_id == Invitation.id, Response.status == ResponseStatus.CLOSED)
+            .exists(),
+        )
+        .order_by(Invitation.id)
+    )
+    return [
+        invitation
+        for invitation in candidates
+        if invitation.last_sent_at is not None
+        and invitation.last_sent_at + timedelta(days=invitation.reminder_min_days) <= now
+        and contact_suppression_reason(invitation.contact, invitation.channel) is None
+    ]
+
+
+def send_due_reminders(
+    *, now: datetime, templates_for: Callable[[Invitation], MessageTemplates], sender: str
+) -> int:
+    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued."""
+    count = 0
+    for invitation in due_reminders(now=now):
+        queue_invitation_message(
+            invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
+        )
+        count += 1
+    return count
+
+
+def close_stale_responses(*, now: datetime, after_days: int = 14) -> int:
+    """Close responses left incomplete for `after_days`; they stay as partial data."""
+    cutoff = now - timedelta(days=after_days)
+    result = db.session.execute(
+        update(Response)
+        .where(Response.status == ResponseStatus.IN_PROGRESS, Response.updated_at <= cutoff)
+        .values(status=ResponseStatus.CLOSED, closed_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire_all()
+    return result.rowcount

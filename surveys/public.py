@@ -1,0 +1,181 @@
+"""The respondent's pages at /s/<token>: no login, no staff navigation, rate-limited, no JS needed."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.datastructures import MultiDict
+
+from app.auth.guard import public
+from app.db_types import utcnow
+from app.extensions import db, limiter
+from app.messaging.optout import opt_out_url
+from surveys.invitations import find_invitation
+from surveys.models import Invitation, Response, ResponseChannel, ResponseStatus
+from surveys.responding import (
+    ResponseClosed,
+    ResponseIncomplete,
+    complete_response,
+    move_to,
+    navigate,
+    save_page,
+    start_response,
+    stored_values,
+    visible_pages,
+)
+from surveys.tokens import hash_token, looks_like_token
+from surveys.view_helpers import page_context
+
+bp = Blueprint("survey_public", __name__, template_folder="templates")
+
+SEEN_KEY = "surveys_seen"
+
+
+def _ip_limit() -> str:
+    return current_app.config.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
+
+
+def _token_limit() -> str:
+    return current_app.config.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
+
+
+def _token_key() -> str:
+    return "survey-token:" + hash_token((request.view_args or {}).get("token", ""))[:32]
+
+
+def _lookup(token: str) -> Invitation | None:
+    # Malformed tokens still cost one hash and one indexed query, like real ones.
+    return find_invitation(token if looks_like_token(token) else "-")
+
+
+def _unavailable():
+    """One page for unknown, expired, completed and closed links: same words, same status."""
+    return render_template("surveys/respondent/unavailable.html"), 404
+
+
+def _seen(invitation: Invitation) -> bool:
+    return invitation.token_hash[:16] in session.get(SEEN_KEY, [])
+
+
+def _mark_seen(invitation: Invitation) -> None:
+    seen = [h for h in session.get(SEEN_KEY, []) if h != invitation.token_hash[:16]]
+    session[SEEN_KEY] = [*seen[-9:], invitation.token_hash[:16]]
+
+
+def _existing_response(invitation: Invitation) -> Response | None:
+    return db.session.scalar(
+        db.select(Response).where(
+            Response.invitation_id == invitation.id, Response.version_id == invitation.version_id
+        )
+    )
+
+
+def _render_page(invitation, response, page, *, form=None, errors=None, status=200):
+    context = page_context(
+        invitation.version,
+        response,
+        page,
+        form=form,
+        errors=errors or {},
+    )
+    return (
+        render_template(
+            "surveys/respondent/page.html",
+            **context,
+            action=url_for("survey_public.respond", token=request.view_args["token"]),
+            unsubscribe_url=opt_out_url(invitation.contact, invitation.channel),
+            preview=False,
+        ),
+        status,
+    )
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+@limiter.limit(_ip_limit)
+@limiter.limit(_token_limit, key_func=_token_key)
+@public
+def respond(token: str):
+    now = utcnow()
+    invitation = _lookup(token)
+    if invitation is None:
+        return _unavailable()
+    response = _existing_response(invitation)
+    closed = response is not None and response.status is ResponseStatus.CLOSED
+    if not invitation.is_open(now) or closed:
+        if request.method == "POST" and invitation.completed_at is not None and _seen(invitation):
+            return redirect(url_for("survey_public.thanks", token=token))  # a replayed final submit
+        return _unavailable()
+    _mark_seen(invitation)
+    if request.method == "GET":
+        if invitation.opened_at is None:
+            invitation.opened_at = now
+            db.session.commit()
+        page = request.args.get("page", type=int)
+        return _render_page(invitation, response, _allowed_page(invitation, response, page))
+    for _attempt in range(3):  # a concurrent double submit loses the race once, then sees the result
+        try:
+            return _handle_post(invitation, now)
+        except (IntegrityError, OperationalError):
+            db.session.rollback()
+    return _unavailable()
+
+
+def _allowed_page(invitation: Invitation, response: Response | None, page: int | None) -> int:
+    values = stored_values(response) if response else {}
+    numbers = [number for number, _ in visible_pages(invitation.version, values)]
+    if not numbers:
+        return 1
+    furthest = response.furthest_page if response else numbers[0]
+    if page in numbers and page <= furthest:
+        return page
+    if response and response.current_page in numbers:
+        return response.current_page
+    return numbers[0]
+
+
+def _handle_post(invitation: Invitation, now):
+    token = request.view_args["token"]
+    response = start_response(invitation.version, channel=ResponseChannel.WEB, now=now, invitation=invitation)
+    if response.status is ResponseStatus.COMPLETE:
+        db.session.commit()
+        return redirect(url_for("survey_public.thanks", token=token))
+    page = request.form.get("page", type=int) or response.current_page
+    action = request.form.get("action", "next")
+    try:
+        errors = save_page(response, page, request.form, now=now, check_required=action != "back")
+    except ResponseClosed:
+        db.session.rollback()
+        return redirect(url_for("survey_public.thanks", token=token))
+    if errors:
+        db.session.commit()  # the valid answers on the page are kept
+        return _render_page(invitation, response, page, form=request.form, errors=errors, status=422)
+    target = navigate(response, page, direction=-1 if action == "back" else 1)
+    if target is not None:
+        move_to(response, target)
+        db.session.commit()
+        return redirect(url_for("survey_public.respond", token=token, page=target))
+    try:
+        complete_response(response, now=now)
+    except ResponseIncomplete as incomplete:
+        move_to(response, incomplete.page)
+        db.session.commit()
+        return _render_page(
+            invitation, response, incomplete.page, form=MultiDict(), errors=incomplete.errors, status=422
+        )
+    db.session.commit()
+    return redirect(url_for("survey_public.thanks", token=token))
+
+
+@bp.get("/s/<token>/thanks")
+@limiter.limit(_ip_limit)
+@limiter.limit(_token_limit, key_func=_token_key)
+@public
+def thanks(token: str):
+    invitation = _lookup(token)
+    if invitation is None or invitation.completed_at is None or not _seen(invitation):
+        return _unavailable()
+    return render_template(
+        "surveys/respondent/thanks.html",
+        version=invitation.version,
+        unsubscribe_url=opt_out_url(invitation.contact, invitation.channel),
+    )

@@ -1,0 +1,32 @@
+"""Factories for campaign tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from app.extensions import db
+from campaigns.models import Campaign, CampaignKind, CampaignStatus
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_campaign() -> Callable[..., Campaign]:
+    def factory(**fields) -> Campaign:
+        values = {
+            "name": f"Campaign {db.session.query(Campaign).count() + 1}",
+            "kind": CampaignKind.CALL,
+            "status": CampaignStatus.ACTIVE,
+            "cooldown_days": 90,
+            "max_contacts_per_account": 1,
+        }
+        values.update(fields)
+        campaign = Campaign(**values)
+        db.session.add(campaign)
+        db.session.commit()
+        return campaign
+
+    return factory
