@@ -170,16 +170,23 @@ def _apply(question: Question, spec: QuestionSpec, version: SurveyVersion) -> No
         values = [option.value or slugify(option.label) for option in spec.options]
         if len(set(values)) != len(values):
             raise ValidationError("Two options have the same label.", field="options")
-        old = {option.value: option for option in question.options}
-        question.options = []
+        kept = {option.value: option for option in question.options if option.value in values}
+        for option in list(question.options):
+            if option.value not in kept:
+                question.options.remove(option)
+        for option in kept.values():  # out of the way of the (question, position) unique constraint
+            option.position += 10_000
         db.session.flush()
         for position, (option_spec, value) in enumerate(zip(spec.options, values, strict=True), start=1):
-            option = old.get(value) or Option(value=value)
+            option = kept.get(value)
+            if option is None:
+                option = Option(value=value)
+                question.options.append(option)
             option.position = position
             option.label = option_spec.label.strip()
             option.reason_code_id = _reason_code_id(option_spec.reason_code)
             option.requalification_weight = option_spec.weight
-            question.options.append(option)
+        question.options.sort(key=lambda option: option.position)
     else:
         question.options = []
     if spec.show_if_position is not None:
@@ -249,12 +256,18 @@ def move_question(question: Question, direction: int) -> None:
     if not 0 <= target < len(ordered):
         return
     other = ordered[target]
-    first, second = (question, other) if direction < 0 else (other, question)
-    if second.show_if_question_id == first.id:
+    upper, lower = (question, other) if direction < 0 else (other, question)
+    if upper.show_if_question_id == lower.id:
         raise ValidationError("A question cannot move above the question its logic depends on.")
     ordered[index], ordered[target] = ordered[target], ordered[index]
-    if question.page != other.page:
-        question.page = other.page
+    new_page = other.page
+    if any(
+        (q.show_if_question is question and q.page <= new_page)
+        or (q is question and q.show_if_question is not None and q.show_if_question.page >= new_page)
+        for q in ordered
+    ):
+        raise ValidationError("Logic must point to a question on an earlier page; move it to another page.")
+    question.page = new_page
     for offset, item in enumerate(ordered, start=1):
         item.position = 10_000 + offset
     db.session.flush()
