@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.coding.models import ReasonCode
 from app.errors import ValidationError
 from app.extensions import db
+from surveys import cache
 from surveys.models import (
     Option,
     Question,
@@ -79,14 +80,16 @@ def has_responses(version: SurveyVersion) -> bool:
 
 
 def editable_version(survey: Survey, *, now: datetime) -> SurveyVersion:
-    """The version edits go to: the draft; else the published one if nobody answered it; else a new draft."""
+    """The version edits go to: the draft, else a new draft copied from the published version.
+
+    Publishing freezes a version for good (invitations and cached pages point to it), so a live
+    version is never edited in place, with or without responses.
+    """
     if survey.draft is not None:
         return survey.draft
     published = survey.published
     if published is None:
         raise VersionFrozen("This survey has no version that can be edited.")
-    if not has_responses(published):
-        return published
     return copy_to_draft(published, now=now)
 
 
@@ -137,10 +140,8 @@ def copy_to_draft(source: SurveyVersion, *, now: datetime) -> SurveyVersion:
 
 
 def _ensure_draft_editable(version: SurveyVersion) -> None:
-    if version.status is VersionStatus.RETIRED:
-        raise VersionFrozen("A retired version is never edited.")
-    if version.status is VersionStatus.PUBLISHED and has_responses(version):
-        raise VersionFrozen("This version has responses: edit a new draft instead.")
+    if version.status is not VersionStatus.DRAFT:
+        raise VersionFrozen("A published version is frozen: edit a new draft instead.")
 
 
 def _reason_code_id(code: str | None) -> int | None:
@@ -298,6 +299,7 @@ def publish(version: SurveyVersion, *, now: datetime) -> SurveyVersion:
         db.session.flush()
     version.publish(now)
     db.session.flush()
+    cache.clear()  # status changes; other processes never cached the draft, so they need nothing
     return version
 
 

@@ -146,11 +146,9 @@ def test_stale_responses_are_closed_and_stay_partial(make_contact, client):
     )
 
 
-def test_editing_a_published_version_with_responses_makes_a_new_draft(make_contact):
+def test_editing_a_published_version_makes_a_new_draft_and_keeps_responses_on_theirs(make_contact):
     survey = published_survey()
     v1 = survey.published
-    # No responses yet: edits go to the published version itself.
-    assert editable_version(survey, now=NOW) is v1
     invitation, _ = invite(v1, make_contact())
     start_response(v1, channel=ResponseChannel.WEB, now=NOW, invitation=invitation)
     db.session.commit()
@@ -162,6 +160,7 @@ def test_editing_a_published_version_with_responses_makes_a_new_draft(make_conta
     date_question = draft.questions[5]
     assert date_question.show_if_question is draft.questions[4]  # logic points inside the copy
     add_question(draft, QuestionSpec(QuestionKind.SHORT_TEXT, "New question", page=4))
+    assert editable_version(survey, now=NOW) is draft  # further edits go to the same draft
     with pytest.raises(Exception, match="edit a new draft"):
         add_question(v1, QuestionSpec(QuestionKind.SHORT_TEXT, "Sneaky", page=4))
     assert len(v1.questions) == 8
@@ -174,7 +173,7 @@ def test_editing_a_published_version_with_responses_makes_a_new_draft(make_conta
 
 def test_builder_edits_moves_and_deletes_questions():
     survey = published_survey()
-    version = survey.published
+    version = editable_version(survey, now=NOW)
     q = version.questions
     update_question(
         q[0],
