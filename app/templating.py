@@ -27,6 +27,7 @@ NAV_ITEMS = (
     NavItem("Lost deals", "crm.opportunities", frozenset(Role)),
     NavItem("Accounts", "crm.accounts", frozenset(Role)),
     NavItem("Campaigns", "campaigns.index", frozenset({Role.ADMIN, Role.CALLER})),
+    NavItem("Surveys", "surveys.index", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Users", "auth.users", frozenset({Role.ADMIN})),
 )
 

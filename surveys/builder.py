@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.coding.models import ReasonCode
 from app.errors import ValidationError
 from app.extensions import db
+from surveys import cache
 from surveys.models import (
     Option,
     Question,
@@ -79,14 +80,16 @@ def has_responses(version: SurveyVersion) -> bool:
 
 
 def editable_version(survey: Survey, *, now: datetime) -> SurveyVersion:
-    """The version edits go to: the draft; else the published one if nobody answered it; else a new draft."""
+    """The version edits go to: the draft, else a new draft copied from the published version.
+
+    Publishing freezes a version for good (invitations and cached pages point to it), so a live
+    version is never edited in place, with or without responses.
+    """
     if survey.draft is not None:
         return survey.draft
     published = survey.published
     if published is None:
         raise VersionFrozen("This survey has no version that can be edited.")
-    if not has_responses(published):
-        return published
     return copy_to_draft(published, now=now)
 
 
@@ -137,10 +140,8 @@ def copy_to_draft(source: SurveyVersion, *, now: datetime) -> SurveyVersion:
 
 
 def _ensure_draft_editable(version: SurveyVersion) -> None:
-    if version.status is VersionStatus.RETIRED:
-        raise VersionFrozen("A retired version is never edited.")
-    if version.status is VersionStatus.PUBLISHED and has_responses(version):
-        raise VersionFrozen("This version has responses: edit a new draft instead.")
+    if version.status is not VersionStatus.DRAFT:
+        raise VersionFrozen("A published version is frozen: edit a new draft instead.")
 
 
 def _reason_code_id(code: str | None) -> int | None:
@@ -170,16 +171,23 @@ def _apply(question: Question, spec: QuestionSpec, version: SurveyVersion) -> No
         values = [option.value or slugify(option.label) for option in spec.options]
         if len(set(values)) != len(values):
             raise ValidationError("Two options have the same label.", field="options")
-        old = {option.value: option for option in question.options}
-        question.options = []
+        kept = {option.value: option for option in question.options if option.value in values}
+        for option in list(question.options):
+            if option.value not in kept:
+                question.options.remove(option)
+        for option in kept.values():  # out of the way of the (question, position) unique constraint
+            option.position += 10_000
         db.session.flush()
         for position, (option_spec, value) in enumerate(zip(spec.options, values, strict=True), start=1):
-            option = old.get(value) or Option(value=value)
+            option = kept.get(value)
+            if option is None:
+                option = Option(value=value)
+                question.options.append(option)
             option.position = position
             option.label = option_spec.label.strip()
             option.reason_code_id = _reason_code_id(option_spec.reason_code)
             option.requalification_weight = option_spec.weight
-            question.options.append(option)
+        question.options.sort(key=lambda option: option.position)
     else:
         question.options = []
     if spec.show_if_position is not None:
@@ -249,12 +257,18 @@ def move_question(question: Question, direction: int) -> None:
     if not 0 <= target < len(ordered):
         return
     other = ordered[target]
-    first, second = (question, other) if direction < 0 else (other, question)
-    if second.show_if_question_id == first.id:
+    upper, lower = (question, other) if direction < 0 else (other, question)
+    if upper.show_if_question_id == lower.id:
         raise ValidationError("A question cannot move above the question its logic depends on.")
     ordered[index], ordered[target] = ordered[target], ordered[index]
-    if question.page != other.page:
-        question.page = other.page
+    new_page = other.page
+    if any(
+        (q.show_if_question is question and q.page <= new_page)
+        or (q is question and q.show_if_question is not None and q.show_if_question.page >= new_page)
+        for q in ordered
+    ):
+        raise ValidationError("Logic must point to a question on an earlier page; move it to another page.")
+    question.page = new_page
     for offset, item in enumerate(ordered, start=1):
         item.position = 10_000 + offset
     db.session.flush()
@@ -285,6 +299,7 @@ def publish(version: SurveyVersion, *, now: datetime) -> SurveyVersion:
         db.session.flush()
     version.publish(now)
     db.session.flush()
+    cache.clear()  # status changes; other processes never cached the draft, so they need nothing
     return version
 
 

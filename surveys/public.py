@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from app.auth.guard import public
 from app.db_types import utcnow
 from app.extensions import db, limiter
-from app.messaging.optout import opt_out_url
+from app.messaging.optout import make_opt_out_token
+from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
 from surveys.models import Invitation, Response, ResponseChannel, ResponseStatus
 from surveys.responding import (
@@ -58,21 +60,28 @@ def _seen(invitation: Invitation) -> bool:
 
 
 def _mark_seen(invitation: Invitation) -> None:
-    seen = [h for h in session.get(SEEN_KEY, []) if h != invitation.token_hash[:16]]
+    if _seen(invitation):
+        return  # the cookie is not rewritten on every page
+    seen = session.get(SEEN_KEY, [])
     session[SEEN_KEY] = [*seen[-9:], invitation.token_hash[:16]]
+
+
+def _unsubscribe_url(invitation: Invitation) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/unsubscribe/{make_opt_out_token(invitation.contact_id, invitation.channel)}"
 
 
 def _existing_response(invitation: Invitation) -> Response | None:
     return db.session.scalar(
-        db.select(Response).where(
-            Response.invitation_id == invitation.id, Response.version_id == invitation.version_id
-        )
+        db.select(Response)
+        .where(Response.invitation_id == invitation.id, Response.version_id == invitation.version_id)
+        .options(selectinload(Response.answers))
     )
 
 
 def _render_page(invitation, response, page, *, form=None, errors=None, status=200):
     context = page_context(
-        invitation.version,
+        frozen_version(invitation.version_id),
         response,
         page,
         form=form,
@@ -83,7 +92,7 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
             "surveys/respondent/page.html",
             **context,
             action=url_for("survey_public.respond", token=request.view_args["token"]),
-            unsubscribe_url=opt_out_url(invitation.contact, invitation.channel),
+            unsubscribe_url=_unsubscribe_url(invitation),
             preview=False,
         ),
         status,
@@ -122,7 +131,7 @@ def respond(token: str):
 
 def _allowed_page(invitation: Invitation, response: Response | None, page: int | None) -> int:
     values = stored_values(response) if response else {}
-    numbers = [number for number, _ in visible_pages(invitation.version, values)]
+    numbers = [number for number, _ in visible_pages(frozen_version(invitation.version_id), values)]
     if not numbers:
         return 1
     furthest = response.furthest_page if response else numbers[0]
@@ -135,7 +144,9 @@ def _allowed_page(invitation: Invitation, response: Response | None, page: int |
 
 def _handle_post(invitation: Invitation, now):
     token = request.view_args["token"]
-    response = start_response(invitation.version, channel=ResponseChannel.WEB, now=now, invitation=invitation)
+    response = start_response(
+        frozen_version(invitation.version_id), channel=ResponseChannel.WEB, now=now, invitation=invitation
+    )
     if response.status is ResponseStatus.COMPLETE:
         db.session.commit()
         return redirect(url_for("survey_public.thanks", token=token))
@@ -176,6 +187,6 @@ def thanks(token: str):
         return _unavailable()
     return render_template(
         "surveys/respondent/thanks.html",
-        version=invitation.version,
-        unsubscribe_url=opt_out_url(invitation.contact, invitation.channel),
+        version=frozen_version(invitation.version_id),
+        unsubscribe_url=_unsubscribe_url(invitation),
     )

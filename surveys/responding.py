@@ -12,11 +12,13 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from surveys.cache import peek
 from surveys.models import (
     Answer,
     Invitation,
@@ -171,6 +173,11 @@ def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]
     return value, None
 
 
+def _structure(response: Response) -> SurveyVersion:
+    """The version's questions: the shared frozen copy when this process has it, else the ORM's."""
+    return peek(response.version_id) or response.version
+
+
 def stored_values(response: Response) -> dict[int, Value]:
     return {answer.question_id: value_of(answer) for answer in response.answers}
 
@@ -188,18 +195,20 @@ def start_response(
     """The invitation's response to this version, created on first use (a race creates one, not two)."""
     if invitation is not None:
         existing = db.session.scalar(
-            select(Response).where(Response.invitation_id == invitation.id, Response.version_id == version.id)
+            select(Response)
+            .where(Response.invitation_id == invitation.id, Response.version_id == version.id)
+            .options(selectinload(Response.answers))
         )
         if existing is not None:
             return existing
-        contact = contact or invitation.contact
-        opportunity = opportunity or invitation.opportunity
+    contact_id = contact.id if contact else (invitation.contact_id if invitation else None)
+    opportunity_id = opportunity.id if opportunity else (invitation.opportunity_id if invitation else None)
     first_page = version.pages()[0][0].page if version.questions else 1
     response = Response(
-        version=version,
-        invitation=invitation,
-        contact=contact,
-        opportunity=opportunity,
+        version_id=version.id,
+        invitation_id=invitation.id if invitation else None,
+        contact_id=contact_id,
+        opportunity_id=opportunity_id,
         caller_id=caller.id if caller else None,
         channel=channel,
         started_at=now,
@@ -225,7 +234,7 @@ def _store(response: Response, question: Question, value: Value, *, now: datetim
         if existing is not None:
             response.answers.remove(existing)
         return
-    answer = existing or Answer(question=question)
+    answer = existing or Answer(question_id=question.id)  # by id: the question may be a shared copy
     answer.choices = value.choices
     answer.text = value.text
     answer.number = value.number
@@ -236,7 +245,7 @@ def _store(response: Response, question: Question, value: Value, *, now: datetim
 
 
 def _page_questions(response: Response, page: int) -> list[Question]:
-    for number, questions in visible_pages(response.version, stored_values(response)):
+    for number, questions in visible_pages(_structure(response), stored_values(response)):
         if number == page:
             return questions
     return []
@@ -262,7 +271,7 @@ def save_page(
 
 def navigate(response: Response, page: int, *, direction: int) -> int | None:
     """The page before/after `page` given the answers so far; None past the last page."""
-    numbers = [number for number, _ in visible_pages(response.version, stored_values(response))]
+    numbers = [number for number, _ in visible_pages(_structure(response), stored_values(response))]
     if page not in numbers:
         return numbers[0] if numbers else None
     index = numbers.index(page) + direction
@@ -279,7 +288,7 @@ def move_to(response: Response, page: int) -> None:
 def missing_answers(response: Response) -> tuple[int, dict[int, str]] | None:
     """The first page with a required visible question unanswered, and its errors."""
     values = stored_values(response)
-    for number, questions in visible_pages(response.version, values):
+    for number, questions in visible_pages(_structure(response), values):
         errors = {
             q.id: "This question needs an answer."
             for q in questions
@@ -303,7 +312,7 @@ def complete_response(response: Response, *, now: datetime) -> bool:
         )
     # Answers to questions the logic hides are not part of the response.
     values = stored_values(response)
-    shown = {q.id for _, questions in visible_pages(response.version, values) for q in questions}
+    shown = {q.id for _, questions in visible_pages(_structure(response), values) for q in questions}
     for answer in list(response.answers):
         if answer.question_id not in shown:
             response.answers.remove(answer)

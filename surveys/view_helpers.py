@@ -60,10 +60,14 @@ def page_context(
     form: Any = None,
     errors: dict[int, str],
     values: dict[int, Value] | None = None,
+    ignore_logic: bool = False,
 ) -> dict[str, Any]:
     if values is None:
         values = stored_values(response) if response else {}
-    pages = visible_pages(version, values)
+    if ignore_logic:  # the preview shows every page, conditional ones included
+        pages = [(questions[0].page, questions) for questions in version.pages()]
+    else:
+        pages = visible_pages(version, values)
     numbers = [number for number, _ in pages]
     if page not in numbers:
         page = numbers[0] if numbers else 1

@@ -48,6 +48,9 @@ def load_command(seed: int, if_empty: bool) -> None:
         f"Loaded {result.accounts} accounts, {result.contacts} contacts, "
         f"{result.opportunities} opportunities ({result.lost} lost)."
     )
+    if result.survey_link:
+        click.echo(result.survey_summary)
+        click.echo(f"Survey link: {result.survey_link}")
     click.echo(f"Demo logins (also kept in {path}):")
     click.echo("\n".join(lines))
 

@@ -40,6 +40,8 @@ class DemoResult:
     contacts: int
     opportunities: int
     lost: int
+    survey_link: str | None = None
+    survey_summary: str | None = None
 
 
 def database_is_empty() -> bool:
@@ -148,5 +150,17 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     logins = _create_demo_users()
     ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
-    _load_feature_demos(now=now)
-    return DemoResult(logins=logins, **counts)
+    surveys = _load_surveys(seed=seed, now=now)
+    _load_feature_demos(now=now)  # after the surveys: campaigns use the published win/loss survey
+    return DemoResult(logins=logins, **counts, **surveys)
+
+
+def _load_surveys(*, seed: int, now: datetime) -> dict[str, str]:
+    from surveys.demo import load_survey_demo
+
+    demo = load_survey_demo(seed=seed, now=now)
+    summary = (
+        f"Win/loss survey: {demo.invitations} invitations, {demo.completed} complete and "
+        f"{demo.partial} partial responses."
+    )
+    return {"survey_link": demo.link, "survey_summary": summary}

@@ -1,0 +1,37 @@
+"""`demo load` publishes the win/loss survey with invitations and answers, and prints a working link."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.auth.models import Role
+from app.extensions import db
+from surveys.models import Invitation, Response, ResponseStatus, Survey
+
+
+def test_demo_load_prints_a_working_survey_link(runner, app, make_user, login):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Survey link: ")]
+    assert len(lines) == 1
+    link = lines[0].removeprefix("Survey link: ")
+    assert link.startswith(app.config["PUBLIC_BASE_URL"] + "/s/")
+    survey = db.session.scalar(select(Survey))
+    assert survey.published is not None
+    statuses = db.session.scalars(select(Response.status)).all()
+    assert statuses.count(ResponseStatus.COMPLETE) >= 5
+    assert statuses.count(ResponseStatus.IN_PROGRESS) >= 3
+    invitations = db.session.scalars(select(Invitation)).all()
+    assert all(i.opportunity.stage == "Closed Lost" for i in invitations)
+    # The printed link opens the survey for its customer.
+    client = app.test_client()
+    page = client.get(link.removeprefix(app.config["PUBLIC_BASE_URL"]))
+    assert page.status_code == 200
+    assert "What was the main reason you chose another option?" in page.get_data(as_text=True)
+    # And the responses page has realistic content.
+    analyst = db.session.scalar(select(func.count()).select_from(Invitation))
+    assert analyst >= 20
+    staff = login(make_user(Role.ANALYST))
+    html = staff.get(f"/surveys/{survey.id}/responses").get_data(as_text=True)
+    assert "Invitation funnel" in html
+    assert "Price" in html
