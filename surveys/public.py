@@ -26,8 +26,10 @@ from surveys.responding import (
     complete_response,
     move_to,
     navigate,
+    parse_page,
     save_page,
     start_response,
+    upsert_answers,
     visible_pages,
 )
 from surveys.tokens import hash_token, looks_like_token
@@ -93,6 +95,7 @@ class _InvitationRow:
 
 @dataclass(frozen=True)
 class _ResponseRow:
+    id: int
     status: ResponseStatus
     current_page: int
     furthest_page: int
@@ -105,6 +108,7 @@ _INVITATION_COLUMNS = tuple(
 _READ = (
     select(
         *_INVITATION_COLUMNS,
+        Response.__table__.c.id.label("response_id"),
         Response.__table__.c.status,
         Response.__table__.c.current_page,
         Response.__table__.c.furthest_page,
@@ -136,8 +140,8 @@ def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     first = rows[0]
     width = len(_INVITATION_COLUMNS)
     invitation = _InvitationRow(*first[:width])
-    status, current_page, furthest_page = first[width : width + 3]
-    if status is None:
+    response_id, status, current_page, furthest_page = first[width : width + 4]
+    if response_id is None:
         return invitation, None
     values = {
         row.question_id: Value(
@@ -146,7 +150,7 @@ def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
         for row in rows
         if row.question_id is not None
     }
-    return invitation, _ResponseRow(status, current_page, furthest_page, values)
+    return invitation, _ResponseRow(response_id, status, current_page, furthest_page, values)
 
 
 def _unavailable():
@@ -197,7 +201,7 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
 @public
 def respond(token: str):
     now = utcnow()
-    invitation, response = _read(token) if request.method == "GET" else _load(token)
+    invitation, response = _read(token)
     if invitation is None:
         return _unavailable()
     closed = response is not None and response.status is ResponseStatus.CLOSED
@@ -217,6 +221,11 @@ def respond(token: str):
         values = response.values if response else {}
         page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
         return _render_page(invitation, None, page, values=values)
+    if response is not None and response.status is ResponseStatus.IN_PROGRESS:
+        moved = _save_page_and_move(invitation, response, now)
+        if moved is not None:
+            return moved
+    invitation, response = _load(token)  # first page, errors or the final submit: the full path
     for _attempt in range(3):  # a concurrent double submit loses the race once, then sees the result
         try:
             return _handle_post(invitation, response, now)
@@ -226,6 +235,40 @@ def respond(token: str):
             if invitation is None:
                 break
     return _unavailable()
+
+
+def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now: datetime):
+    """The common POST, set-based: the page's answers upserted, the response moved on, one commit.
+
+    Returns the redirect, or None (nothing written) when the page has errors, is the last one or the
+    response changed meanwhile: the ORM path handles those.
+    """
+    version = frozen_version(invitation.version_id)
+    page = request.form.get("page", type=int) or response.current_page
+    action = request.form.get("action", "next")
+    parsed, errors = parse_page(version, response.values, page, request.form, check_required=action != "back")
+    if errors or not parsed:
+        return None
+    values = {**response.values, **parsed}
+    numbers = [number for number, _ in visible_pages(version, values)]
+    if page not in numbers:
+        return None
+    index = numbers.index(page) + (-1 if action == "back" else 1)
+    if index >= len(numbers):
+        return None  # the final submit
+    target = numbers[max(index, 0)]
+    moved = db.session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
+        .values(current_page=target, furthest_page=max(response.furthest_page, target), updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if moved != 1:
+        db.session.rollback()
+        return None
+    upsert_answers(response.id, parsed, now=now)
+    db.session.commit()
+    return redirect(url_for("survey_public.respond", token=request.view_args["token"], page=target))
 
 
 def _allowed_page(invitation, response, values: dict[int, Value], page: int | None) -> int:
