@@ -5,6 +5,7 @@ Used by the public respondent pages (channel web) and by callers during a call (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -271,6 +272,19 @@ def parse_page(
     return parsed, errors
 
 
+@functools.cache
+def _upsert_statement(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Answer)
+    return statement.on_conflict_do_update(
+        index_elements=[Answer.response_id, Answer.question_id],
+        set_={
+            name: statement.excluded[name]
+            for name in ("choices", "text", "number", "date_value", "updated_at")
+        },
+    )
+
+
 def upsert_answers(response_id: int, parsed: Mapping[int, Value], *, now: datetime) -> None:
     """Write one page's answers set-based: one INSERT .. ON CONFLICT DO UPDATE, one DELETE for emptied ones.
 
@@ -290,18 +304,8 @@ def upsert_answers(response_id: int, parsed: Mapping[int, Value], *, now: dateti
         if not value.empty
     ]
     emptied = [question_id for question_id, value in parsed.items() if value.empty]
-    if rows:
-        insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(Answer).values(rows)
-        db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Answer.response_id, Answer.question_id],
-                set_={
-                    name: statement.excluded[name]
-                    for name in ("choices", "text", "number", "date_value", "updated_at")
-                },
-            )
-        )
+    if rows:  # one statement per dialect, so SQLAlchemy compiles it once and caches it
+        db.session.execute(_upsert_statement(db.engine.dialect.name), rows)
     if emptied:
         db.session.execute(
             delete(Answer).where(Answer.response_id == response_id, Answer.question_id.in_(emptied)),
