@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
 from app.auth.guard import public
+from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db, limiter
 from app.messaging.optout import make_opt_out_token
 from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
-from surveys.models import Invitation, Response, ResponseChannel, ResponseStatus
+from surveys.models import Answer, Invitation, Response, ResponseChannel, ResponseStatus
 from surveys.responding import (
     ResponseClosed,
     ResponseIncomplete,
+    Value,
     complete_response,
     move_to,
     navigate,
+    parse_page,
     save_page,
     start_response,
-    stored_values,
+    upsert_answers,
     visible_pages,
 )
 from surveys.tokens import hash_token, looks_like_token
@@ -50,6 +57,102 @@ def _lookup(token: str) -> Invitation | None:
     return find_invitation(token if looks_like_token(token) else "-")
 
 
+def _load(token: str) -> tuple[Invitation | None, Response | None]:
+    """The invitation, its response to the invitation's version and the answers: one query.
+
+    Malformed tokens still cost one hash and the same indexed query, like real ones.
+    """
+    token_hash = hash_token(token if looks_like_token(token) else "-")
+    rows = db.session.execute(
+        select(Invitation, Response)
+        .outerjoin(
+            Response,
+            and_(Response.invitation_id == Invitation.id, Response.version_id == Invitation.version_id),
+        )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Invitation.token_hash == token_hash)
+        .options(contains_eager(Response.answers))
+    ).unique()
+    row = rows.first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+@dataclass(frozen=True)
+class _InvitationRow:
+    """The invitation columns a respondent GET needs (read with Core: no ORM objects on that path)."""
+
+    id: int
+    version_id: int
+    contact_id: int
+    channel: Channel
+    token_hash: str
+    opened_at: datetime | None
+    completed_at: datetime | None
+    expires_at: datetime | None
+
+    is_open = Invitation.is_open
+
+
+@dataclass(frozen=True)
+class _ResponseRow:
+    id: int
+    status: ResponseStatus
+    current_page: int
+    furthest_page: int
+    values: dict[int, Value]
+
+
+_INVITATION_COLUMNS = tuple(
+    getattr(Invitation.__table__.c, name) for name in _InvitationRow.__dataclass_fields__
+)
+_READ = (
+    select(
+        *_INVITATION_COLUMNS,
+        Response.__table__.c.id.label("response_id"),
+        Response.__table__.c.status,
+        Response.__table__.c.current_page,
+        Response.__table__.c.furthest_page,
+        Answer.__table__.c.question_id,
+        Answer.__table__.c.choices,
+        Answer.__table__.c.text,
+        Answer.__table__.c.number,
+        Answer.__table__.c.date_value,
+    )
+    .select_from(
+        Invitation.__table__.outerjoin(
+            Response.__table__,
+            and_(
+                Response.__table__.c.invitation_id == Invitation.__table__.c.id,
+                Response.__table__.c.version_id == Invitation.__table__.c.version_id,
+            ),
+        ).outerjoin(Answer.__table__, Answer.__table__.c.response_id == Response.__table__.c.id)
+    )
+    .where(Invitation.__table__.c.token_hash == bindparam("token_hash"))
+)
+
+
+def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
+    """What a GET shows: invitation, response and answers in one Core query (one row per answer)."""
+    token_hash = hash_token(token if looks_like_token(token) else "-")
+    rows = db.session.execute(_READ, {"token_hash": token_hash}).all()
+    if not rows:
+        return None, None
+    first = rows[0]
+    width = len(_INVITATION_COLUMNS)
+    invitation = _InvitationRow(*first[:width])
+    response_id, status, current_page, furthest_page = first[width : width + 4]
+    if response_id is None:
+        return invitation, None
+    values = {
+        row.question_id: Value(
+            choices=list(row.choices or []), text=row.text, number=row.number, date_value=row.date_value
+        )
+        for row in rows
+        if row.question_id is not None
+    }
+    return invitation, _ResponseRow(response_id, status, current_page, furthest_page, values)
+
+
 def _unavailable():
     """One page for unknown, expired, completed and closed links: same words, same status."""
     return render_template("surveys/respondent/unavailable.html"), 404
@@ -71,21 +174,14 @@ def _unsubscribe_url(invitation: Invitation) -> str:
     return f"{base}/unsubscribe/{make_opt_out_token(invitation.contact_id, invitation.channel)}"
 
 
-def _existing_response(invitation: Invitation) -> Response | None:
-    return db.session.scalar(
-        db.select(Response)
-        .where(Response.invitation_id == invitation.id, Response.version_id == invitation.version_id)
-        .options(selectinload(Response.answers))
-    )
-
-
-def _render_page(invitation, response, page, *, form=None, errors=None, status=200):
+def _render_page(invitation, response, page, *, form=None, errors=None, status=200, values=None):
     context = page_context(
         frozen_version(invitation.version_id),
         response,
         page,
         form=form,
         errors=errors or {},
+        values=values,
     )
     return (
         render_template(
@@ -105,10 +201,9 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
 @public
 def respond(token: str):
     now = utcnow()
-    invitation = _lookup(token)
+    invitation, response = _read(token)
     if invitation is None:
         return _unavailable()
-    response = _existing_response(invitation)
     closed = response is not None and response.status is ResponseStatus.CLOSED
     if not invitation.is_open(now) or closed:
         if request.method == "POST" and invitation.completed_at is not None and _seen(invitation):
@@ -117,20 +212,66 @@ def respond(token: str):
     _mark_seen(invitation)
     if request.method == "GET":
         if invitation.opened_at is None:
-            invitation.opened_at = now
+            db.session.execute(
+                update(Invitation)
+                .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
+                .values(opened_at=now)
+            )
             db.session.commit()
-        page = request.args.get("page", type=int)
-        return _render_page(invitation, response, _allowed_page(invitation, response, page))
+        values = response.values if response else {}
+        page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
+        return _render_page(invitation, None, page, values=values)
+    if response is not None and response.status is ResponseStatus.IN_PROGRESS:
+        moved = _save_page_and_move(invitation, response, now)
+        if moved is not None:
+            return moved
+    invitation, response = _load(token)  # first page, errors or the final submit: the full path
     for _attempt in range(3):  # a concurrent double submit loses the race once, then sees the result
         try:
-            return _handle_post(invitation, now)
+            return _handle_post(invitation, response, now)
         except (IntegrityError, OperationalError):
             db.session.rollback()
+            invitation, response = _load(token)
+            if invitation is None:
+                break
     return _unavailable()
 
 
-def _allowed_page(invitation: Invitation, response: Response | None, page: int | None) -> int:
-    values = stored_values(response) if response else {}
+def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now: datetime):
+    """The common POST, set-based: the page's answers upserted, the response moved on, one commit.
+
+    Returns the redirect, or None (nothing written) when the page has errors, is the last one or the
+    response changed meanwhile: the ORM path handles those.
+    """
+    version = frozen_version(invitation.version_id)
+    page = request.form.get("page", type=int) or response.current_page
+    action = request.form.get("action", "next")
+    parsed, errors = parse_page(version, response.values, page, request.form, check_required=action != "back")
+    if errors or not parsed:
+        return None
+    values = {**response.values, **parsed}
+    numbers = [number for number, _ in visible_pages(version, values)]
+    if page not in numbers:
+        return None
+    index = numbers.index(page) + (-1 if action == "back" else 1)
+    if index >= len(numbers):
+        return None  # the final submit
+    target = numbers[max(index, 0)]
+    moved = db.session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
+        .values(current_page=target, furthest_page=max(response.furthest_page, target), updated_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if moved != 1:
+        db.session.rollback()
+        return None
+    upsert_answers(response.id, parsed, now=now)
+    db.session.commit()
+    return redirect(url_for("survey_public.respond", token=request.view_args["token"], page=target))
+
+
+def _allowed_page(invitation, response, values: dict[int, Value], page: int | None) -> int:
     numbers = [number for number, _ in visible_pages(frozen_version(invitation.version_id), values)]
     if not numbers:
         return 1
@@ -142,11 +283,12 @@ def _allowed_page(invitation: Invitation, response: Response | None, page: int |
     return numbers[0]
 
 
-def _handle_post(invitation: Invitation, now):
+def _handle_post(invitation: Invitation, response: Response | None, now):
     token = request.view_args["token"]
-    response = start_response(
-        frozen_version(invitation.version_id), channel=ResponseChannel.WEB, now=now, invitation=invitation
-    )
+    if response is None:  # the first page sent; a lost race is retried with the winner's response
+        response = start_response(
+            frozen_version(invitation.version_id), channel=ResponseChannel.WEB, now=now, invitation=invitation
+        )
     if response.status is ResponseStatus.COMPLETE:
         db.session.commit()
         return redirect(url_for("survey_public.thanks", token=token))

@@ -5,12 +5,15 @@ Used by the public respondent pages (channel web) and by callers during a call (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -249,6 +252,65 @@ def _page_questions(response: Response, page: int) -> list[Question]:
         if number == page:
             return questions
     return []
+
+
+def parse_page(
+    version: SurveyVersion, values: Mapping[int, Value], page: int, form: FormData, *, check_required: bool
+) -> tuple[dict[int, Value], dict[int, str]]:
+    """The answers given on one visible page ({question id: value}, empty ones included) and the errors."""
+    parsed: dict[int, Value] = {}
+    errors: dict[int, str] = {}
+    for number, questions in visible_pages(version, values):
+        if number != page:
+            continue
+        for question in questions:
+            value, error = parse_answer(question, form)
+            if error and not (not check_required and value.empty and question.required):
+                errors[question.id] = error
+            else:
+                parsed[question.id] = value
+    return parsed, errors
+
+
+@functools.cache
+def _upsert_statement(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Answer)
+    return statement.on_conflict_do_update(
+        index_elements=[Answer.response_id, Answer.question_id],
+        set_={
+            name: statement.excluded[name]
+            for name in ("choices", "text", "number", "date_value", "updated_at")
+        },
+    )
+
+
+def upsert_answers(response_id: int, parsed: Mapping[int, Value], *, now: datetime) -> None:
+    """Write one page's answers set-based: one INSERT .. ON CONFLICT DO UPDATE, one DELETE for emptied ones.
+
+    Bypasses the ORM (callers must not hold the response's answers loaded in the session).
+    """
+    rows = [
+        {
+            "response_id": response_id,
+            "question_id": question_id,
+            "choices": value.choices,
+            "text": value.text,
+            "number": value.number,
+            "date_value": value.date_value,
+            "updated_at": now,
+        }
+        for question_id, value in parsed.items()
+        if not value.empty
+    ]
+    emptied = [question_id for question_id, value in parsed.items() if value.empty]
+    if rows:  # one statement per dialect, so SQLAlchemy compiles it once and caches it
+        db.session.execute(_upsert_statement(db.engine.dialect.name), rows)
+    if emptied:
+        db.session.execute(
+            delete(Answer).where(Answer.response_id == response_id, Answer.question_id.in_(emptied)),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def save_page(
