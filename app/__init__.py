@@ -69,17 +69,20 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import auth, crm, dashboard, health
+    from app import auth, crm, dashboard, health, messaging
+    from app.messaging.worker import install_dev_worker_thread
 
-    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp):
+    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp, messaging.bp):
         app.register_blueprint(blueprint)
+    install_dev_worker_thread(app)
 
 
 def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from app.messaging.cli import worker_command
 
-    for group in (users_cli, demo_cli):
+    for group in (users_cli, demo_cli, worker_command):
         app.cli.add_command(group)
 
 

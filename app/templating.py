@@ -26,6 +26,9 @@ NAV_ITEMS = (
     NavItem("Dashboard", "dashboard.home", frozenset(Role)),
     NavItem("Lost deals", "crm.opportunities", frozenset(Role)),
     NavItem("Accounts", "crm.accounts", frozenset(Role)),
+    NavItem("Outbox", "messaging.outbox", frozenset({Role.ADMIN})),
+    NavItem("Replies", "messaging.replies", frozenset({Role.ADMIN})),
+    NavItem("Do not contact", "messaging.do_not_contact", frozenset({Role.ADMIN})),
     NavItem("Users", "auth.users", frozenset({Role.ADMIN})),
 )
 

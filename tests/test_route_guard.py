@@ -10,7 +10,16 @@ from app.auth.guard import ACCESS_ATTR, BUILTIN_PUBLIC_ENDPOINTS, access_of
 from app.auth.models import Role
 
 # Adding a public route means adding it here, on purpose.
-EXPECTED_PUBLIC = {"auth.login", "dashboard.index", "health.healthz"}
+EXPECTED_PUBLIC = {
+    "auth.login",
+    "dashboard.index",
+    "health.healthz",
+    # Customers unsubscribe without an account (the signed token is the credential); Twilio's
+    # webhooks are checked by X-Twilio-Signature instead of a session.
+    "messaging.unsubscribe",
+    "messaging.twilio_sms_inbound",
+    "messaging.twilio_sms_status",
+}
 
 
 def _routes(app: Flask) -> list[Rule]:
