@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.crm.models import Channel
 from app.extensions import db
-from app.messaging.models import DoNotContactEntry, MessageStatus, OutboundMessage
+from app.messaging.models import DoNotContactEntry, MessageStatus
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, Transports
 from app.messaging.worker import claim_due_messages, deliver_claimed
