@@ -178,6 +178,35 @@ def deliver_claimed(
     stats = DeliveryStats()
     if not message_ids:
         return stats
+    session = db.session()
+    # Each outcome is committed on its own; expiring the whole batch at every commit would reload it.
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        _deliver_each(
+            message_ids,
+            transports,
+            stats,
+            worker_id=worker_id,
+            clock=clock,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+        )
+    finally:
+        session.expire_on_commit = expire_on_commit
+        db.session.expire_all()
+    return stats
+
+
+def _deliver_each(
+    message_ids: list[int],
+    transports: Transports,
+    stats: DeliveryStats,
+    *,
+    worker_id: str,
+    clock: Callable[[], datetime],
+    max_attempts: int,
+    backoff_seconds: float,
+) -> None:
     messages = db.session.scalars(
         select(OutboundMessage).where(OutboundMessage.id.in_(message_ids)).order_by(OutboundMessage.id)
     ).all()
@@ -227,14 +256,19 @@ def deliver_claimed(
             now=clock(),
         )
         stats.sent += 1
-    db.session.expire_all()
-    return stats
 
 
 def _record_sent(
     message_id: int, *, worker_id: str, provider_id: str | None, provider_status: str, now: datetime
 ) -> None:
-    """Provider id and `sent` in one guarded UPDATE: a reconciler that took the row back wins."""
+    """Provider id and `sent` in one guarded UPDATE: a reconciler that took the row back wins.
+
+    On PostgreSQL this commit does not wait for the disk (synchronous_commit off, this transaction
+    only). The claim was committed durably before sending, so if the database server crashed and lost
+    this commit the row would be `sending` again and be reconciled, never sent twice.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.execute(
         update(OutboundMessage)
         .where(
