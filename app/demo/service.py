@@ -14,6 +14,7 @@ from app.auth.service import create_user
 from app.coding.codebook import ensure_default_codebook
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
+from app.demo.messaging import load_messaging_demo
 from app.errors import Conflict
 from app.extensions import db
 
@@ -141,4 +142,5 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     logins = _create_demo_users()
     ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
+    load_messaging_demo(now=now)
     return DemoResult(logins=logins, **counts)

@@ -156,3 +156,16 @@ def test_no_banner_when_smtp_and_twilio_are_configured(make_app, make_user):
     page = client.get("/dashboard").get_data(as_text=True)
     assert "deals lost" in page
     assert "Messages are not really being sent" not in page
+
+
+def test_demo_data_fills_the_messaging_pages(runner, client):
+    from app.auth.models import User
+
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    password = next(line.split()[2] for line in result.output.splitlines() if line.startswith("admin "))
+    admin = db.session.scalar(select(User).where(User.email == "admin@winback.demo"))
+    client.post("/login", data={"email": admin.email, "password": password})
+    assert "User unknown" in client.get("/outbox").get_data(as_text=True)
+    assert "competitor-rival.example" in client.get("/do-not-contact").get_data(as_text=True)
+    assert "Who is this?" in client.get("/replies").get_data(as_text=True)
