@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import smtplib
 import ssl
@@ -58,11 +57,15 @@ class Transport(Protocol):
 # ---------------------------------------------------------------------------------------------- email
 
 
-def message_id_for(message: OutboundMessage, mail_from: str) -> str:
-    """A Message-ID fixed by the outbox row, known before sending: it is the email's provider id."""
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "winback.invalid"
-    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:16]
-    return f"<outbox.{message.id}.{digest}@{domain}>"
+def message_id_domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "winback.invalid"
+
+
+def message_id_for(message_id: int, mail_from: str) -> str:
+    """The Message-ID of outbox row `message_id`: fixed by the row, so it is known (and recorded as the
+    provider id when the worker claims the row) before the email is sent. Keep in step with
+    worker._claimed_message_id, which computes the same value in SQL."""
+    return f"<outbox-{message_id}@{message_id_domain(mail_from)}>"
 
 
 def _header(value: str) -> str | Header:
@@ -86,7 +89,8 @@ def build_email(message: OutboundMessage, *, mail_from: str, now: datetime | Non
     email["To"] = _header(message.recipient)
     email["Subject"] = _header(message.subject or "")
     email["Date"] = formatdate(now.timestamp() if now else None, usegmt=True)
-    email["Message-ID"] = message_id_for(message, mail_from)
+    # The worker recorded it as the provider id when it claimed the row; otherwise derive it the same way.
+    email["Message-ID"] = message.provider_id or message_id_for(message.id, mail_from)
     unsubscribe = [f"<{meta['unsubscribe_url']}>"] if meta.get("unsubscribe_url") else []
     if meta.get("unsubscribe_mailto"):
         unsubscribe.append(f"<mailto:{meta['unsubscribe_mailto']}>")

@@ -1,13 +1,16 @@
 """The outbox worker: claim due messages, send them, record the outcome; and run periodic jobs.
 
-Delivery is at most once per message the provider accepted:
+Delivery is at most once per message the provider accepted. The worker works in batches:
 
-1. claim: `UPDATE .. SET status='sending', claimed_by, claimed_at WHERE id IN (SELECT .. FOR UPDATE
-   SKIP LOCKED)` and commit, so two workers never hold the same row (SQLite serialises writers);
-2. send through the transport;
-3. record the provider id and `sent` in one UPDATE guarded by `claimed_by = me`, and commit.
+1. claim: `UPDATE .. SET status='sending', claimed_by, claimed_at, provider_id WHERE id IN (SELECT ..
+   FOR UPDATE SKIP LOCKED)` and commit, so two workers never hold the same row (SQLite serialises
+   writers). An email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the
+   claim already records it as the provider id, before anything is sent;
+2. send each message of the batch through the transport, keeping the outcomes in memory;
+3. mark the sent rows in one UPDATE guarded by `claimed_by = me` (SMS: one executemany with their
+   SIDs), record failures and cancellations, and commit once for the batch.
 
-A worker killed between 2 and 3 leaves a `sending` row. `reconcile_stale_messages` finds rows that
+A worker killed between 1 and 3 leaves the batch's rows `sending`. `reconcile_stale_messages` finds rows that
 stayed `sending` longer than OUTBOX_STALE_SECONDS and never resends them blindly:
 - SMS: Twilio is asked (by SID, or by recipient, body and time when the SID was not recorded); a
   message Twilio has is marked sent with its SID, one it does not have is queued again.
@@ -28,15 +31,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import String, bindparam, case, cast, literal, select, text, update
 
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.service import opt_out_contact
-from app.messaging.suppression import contact_suppression_reason
-from app.messaging.transports import DeliveryError, Transports, transports_from_config
+from app.messaging.suppression import SuppressionCheck
+from app.messaging.transports import (
+    DeliveryError,
+    SendResult,
+    Transports,
+    message_id_domain,
+    transports_from_config,
+)
 
 log = logging.getLogger("winback.worker")
 
@@ -130,8 +139,20 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def claim_due_messages(*, worker_id: str, now: datetime, limit: int = 50) -> list[int]:
-    """Claim up to `limit` due messages for this worker and commit; other workers skip them."""
+def _claimed_message_id(domain: str):
+    """SQL for transports.message_id_for: `<outbox-{id}@{domain}>` (`||` on PostgreSQL and SQLite)."""
+    return literal("<outbox-") + cast(OutboundMessage.id, String) + literal(f"@{domain}>")
+
+
+def claim_due_messages(
+    *, worker_id: str, now: datetime, limit: int = 50, mail_from: str | None = None
+) -> list[int]:
+    """Claim up to `limit` due messages for this worker and commit; other workers skip them.
+
+    The same statement records each email's Message-ID as its provider id, so a row left `sending`
+    by a worker that died already names the email a person may look for.
+    """
+    domain = message_id_domain(mail_from or current_app.config["MAIL_FROM"])
     due = (
         select(OutboundMessage.id)
         .where(OutboundMessage.status == MessageStatus.QUEUED, OutboundMessage.next_attempt_at <= now)
@@ -147,6 +168,10 @@ def claim_due_messages(*, worker_id: str, now: datetime, limit: int = 50) -> lis
             claimed_by=worker_id,
             claimed_at=now,
             attempts=OutboundMessage.attempts + 1,
+            provider_id=case(
+                (OutboundMessage.channel == Channel.EMAIL, _claimed_message_id(domain)),
+                else_=OutboundMessage.provider_id,
+            ),
         )
         .returning(OutboundMessage.id),
         execution_options={"synchronize_session": False},
@@ -174,15 +199,22 @@ def deliver_claimed(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
 ) -> DeliveryStats:
-    """Send messages this worker claimed, committing each outcome on its own."""
+    """Send a batch this worker claimed, then record every outcome and commit once.
+
+    Contacts and matching do-not-contact entries are read for the whole batch (two queries); sends
+    happen outside any open transaction; the sent rows are marked in one guarded UPDATE per
+    provider status (emails: their provider id was recorded at claim time), failures and
+    cancellations row by row (rare), all in one commit. A worker killed mid-batch leaves its rows
+    `sending`: reconciliation settles them without sending again.
+    """
     stats = DeliveryStats()
     if not message_ids:
         return stats
     session = db.session()
-    # Each outcome is committed on its own; expiring the whole batch at every commit would reload it.
+    # Objects stay usable after the commit that ends the read transaction (no reload per attribute).
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        _deliver_each(
+        _deliver_batch(
             message_ids,
             transports,
             stats,
@@ -197,7 +229,7 @@ def deliver_claimed(
     return stats
 
 
-def _deliver_each(
+def _deliver_batch(
     message_ids: list[int],
     transports: Transports,
     stats: DeliveryStats,
@@ -208,7 +240,13 @@ def _deliver_each(
     backoff_seconds: float,
 ) -> None:
     messages = db.session.scalars(
-        select(OutboundMessage).where(OutboundMessage.id.in_(message_ids)).order_by(OutboundMessage.id)
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(message_ids),
+            OutboundMessage.status == MessageStatus.SENDING,
+            OutboundMessage.claimed_by == worker_id,
+        )
+        .order_by(OutboundMessage.id)
     ).all()
     contact_ids = {m.contact_id for m in messages if m.contact_id}
     contacts = (
@@ -216,15 +254,17 @@ def _deliver_each(
         if contact_ids
         else {}
     )
+    suppression = SuppressionCheck.load(contacts.values())
+    db.session.commit()  # end the read transaction: nothing stays open while the providers are slow
+
+    sent: list[tuple[OutboundMessage, SendResult]] = []
     for message in messages:
-        if message.status is not MessageStatus.SENDING or message.claimed_by != worker_id:
-            continue
         contact = contacts.get(message.contact_id) if message.contact_id else None
         if contact is not None:
-            reason = contact_suppression_reason(contact, message.channel)
+            # In memory: also sees an opt-out made earlier in this batch (Twilio 21610).
+            reason = suppression.reason(contact, message.channel)
             if reason is not None:  # things change between enqueue and send
                 message.cancel(f"suppressed at send time: {reason.value}")
-                db.session.commit()
                 stats.cancelled += 1
                 continue
         try:
@@ -242,51 +282,64 @@ def _deliver_each(
             )
             if error.opt_out and contact is not None:
                 opt_out_contact(contact, Channel.SMS, source="twilio 21610 (recipient unsubscribed)", now=now)
-            db.session.commit()
             if message.status is MessageStatus.FAILED:
                 stats.failed += 1
             else:
                 stats.retried += 1
             continue
-        _record_sent(
-            message.id,
-            worker_id=worker_id,
-            provider_id=result.provider_id,
-            provider_status=result.provider_status,
-            now=clock(),
-        )
-        stats.sent += 1
+        sent.append((message, result))
+    stats.sent += _record_sent(sent, worker_id=worker_id, now=clock())
 
 
-def _record_sent(
-    message_id: int, *, worker_id: str, provider_id: str | None, provider_status: str, now: datetime
-) -> None:
-    """Provider id and `sent` in one guarded UPDATE: a reconciler that took the row back wins.
+def _record_sent(sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: str, now: datetime) -> int:
+    """Mark the batch's sent rows, guarded by `claimed_by = me`: a reconciler that took a row back wins.
+
+    Rows whose provider id is already stored (emails: recorded at claim) are marked in one UPDATE per
+    provider status; the others (SMS: Twilio's SID) by one executemany UPDATE. Together with the
+    failures and cancellations flushed from the session, committed once. Returns the rows marked.
 
     On PostgreSQL this commit does not wait for the disk (synchronous_commit off, this transaction
-    only). The claim was committed durably before sending, so if the database server crashed and lost
-    this commit the row would be `sending` again and be reconciled, never sent twice.
+    only). The claims were committed durably before sending, so if the database server crashed and
+    lost this commit the rows would be `sending` again and be reconciled, never sent twice.
     """
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.execute(
-        update(OutboundMessage)
-        .where(
-            OutboundMessage.id == message_id,
-            OutboundMessage.status == MessageStatus.SENDING,
-            OutboundMessage.claimed_by == worker_id,
+    db.session.flush()  # failures and cancellations of this batch
+    guard = (OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_by == worker_id)
+    outcome = {"status": MessageStatus.SENT, "sent_at": now, "error": None, "error_code": None}
+    by_status: dict[str, list[int]] = {}
+    one_by_one: list[dict[str, object]] = []
+    for message, result in sent:
+        if result.provider_id is not None and result.provider_id == message.provider_id:
+            by_status.setdefault(result.provider_status, []).append(message.id)
+        else:
+            one_by_one.append(
+                {"m_id": message.id, "m_provider_id": result.provider_id, "m_status": result.provider_status}
+            )
+    marked = 0
+    for provider_status, ids in by_status.items():
+        marked += db.session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(ids), *guard)
+            .values(provider_status=provider_status, **outcome),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    if one_by_one:
+        table = OutboundMessage.__table__
+        marked += (
+            db.session.connection()
+            .execute(
+                table.update()
+                .where(table.c.id == bindparam("m_id"), *guard)
+                .values(
+                    provider_id=bindparam("m_provider_id"), provider_status=bindparam("m_status"), **outcome
+                ),
+                one_by_one,
+            )
+            .rowcount
         )
-        .values(
-            status=MessageStatus.SENT,
-            provider_id=provider_id,
-            provider_status=provider_status,
-            sent_at=now,
-            error=None,
-            error_code=None,
-        ),
-        execution_options={"synchronize_session": False},
-    )
     db.session.commit()
+    return marked
 
 
 def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_seconds: float) -> int:
@@ -339,7 +392,7 @@ def resend_message(message: OutboundMessage, *, now: datetime) -> None:
 
 
 class Worker:
-    """Deliver the outbox and run periodic jobs until stopped (SIGTERM/SIGINT finish the current message)."""
+    """Deliver the outbox and run periodic jobs until stopped (SIGTERM/SIGINT finish the current batch)."""
 
     def __init__(
         self,
@@ -370,7 +423,12 @@ class Worker:
         """Deliver everything due now, batch by batch; returns what happened."""
         stats = DeliveryStats()
         while not self.stop_event.is_set():
-            ids = claim_due_messages(worker_id=self.worker_id, now=self.clock(), limit=self.batch_size)
+            ids = claim_due_messages(
+                worker_id=self.worker_id,
+                now=self.clock(),
+                limit=self.batch_size,
+                mail_from=getattr(self.transports.email, "mail_from", None),
+            )
             if not ids:
                 break
             stats.add(
@@ -428,7 +486,7 @@ class Worker:
 
 @contextlib.contextmanager
 def stop_on_signals(worker: Worker) -> Iterator[None]:
-    """SIGTERM and SIGINT ask the worker to finish the message in hand and exit."""
+    """SIGTERM and SIGINT ask the worker to finish the batch in hand and exit."""
     previous = {sig: signal.signal(sig, worker.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield

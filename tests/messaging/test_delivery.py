@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.crm.models import Channel
 from app.extensions import db
-from app.messaging.models import DoNotContactEntry, MessageStatus
+from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, Transports
 from app.messaging.worker import claim_due_messages, deliver_claimed
@@ -232,3 +232,88 @@ def test_only_queued_due_messages_are_claimed(make_contact, status):
     db.session.expire_all()
     assert due.status is MessageStatus.SENDING
     assert due.claimed_by == "w1"
+
+
+def test_a_batch_with_one_refused_recipient_marks_the_others_sent_and_the_failure_on_its_row(
+    make_contact, smtp_server, smtp_transport
+):
+    sink, _ = smtp_server
+    addresses = [
+        "ann@customer.example",
+        "gone@customer.example",
+        "bo@customer.example",
+        "cy@customer.example",
+    ]
+    sink.refuse.add("gone@customer.example")
+    messages = [_email(make_contact(email=a), key=f"invitation:{n}") for n, a in enumerate(addresses)]
+    ids = claim_due_messages(worker_id="w1", now=NOW)
+    assert ids == [m.id for m in messages]  # one batch
+    stats = deliver_claimed(
+        ids, Transports(email=smtp_transport, sms=LogSmsTransport()), worker_id="w1", clock=lambda: NOW
+    )
+    assert (stats.sent, stats.failed, stats.retried) == (3, 1, 0)
+    db.session.expire_all()
+    by_address = {m.recipient: m for m in messages}
+    refused = by_address.pop("gone@customer.example")
+    assert refused.status is MessageStatus.FAILED
+    assert refused.error_code == "smtp_550"
+    assert "User unknown" in refused.error
+    assert refused.sent_at is None
+    received = {r.rcpt_tos[0]: r.message["Message-ID"] for r in sink.received}
+    assert sorted(received) == sorted(by_address)  # each once, the refused one never
+    assert len(sink.received) == 3
+    for address, message in by_address.items():
+        assert message.status is MessageStatus.SENT
+        assert message.sent_at == NOW
+        assert message.error is None
+        assert message.provider_id == received[address]
+        assert message.provider_id.startswith(f"<outbox-{message.id}@")
+    assert claim_due_messages(worker_id="w1", now=NOW + timedelta(days=30)) == []
+
+
+def test_twilio_21610_in_a_batch_suppresses_the_contacts_next_sms_in_the_same_batch(
+    make_contact, twilio_http, sms_transport
+):
+    contact = make_contact()
+    first, second = _sms(contact), _sms(contact, key="sms:reminder")
+    other = _sms(make_contact(phone="+14155550199"), key="sms:other")
+    twilio_http.fail_next.append((400, 21610, "Attempt to send to unsubscribed recipient"))
+    stats = _deliver(Transports(email=LogSmsTransport(), sms=sms_transport))
+    assert (stats.failed, stats.cancelled, stats.sent) == (1, 1, 1)
+    db.session.expire_all()
+    assert first.status is MessageStatus.FAILED
+    assert second.status is MessageStatus.CANCELLED
+    assert second.cancelled_reason == "suppressed at send time: opted_out"
+    assert other.status is MessageStatus.SENT
+    assert other.provider_id == list(twilio_http.messages)[-1]  # the SID Twilio returned, recorded per row
+    assert [c["data"]["To"] for c in twilio_http.creates] == [contact.phone, "+14155550199"]
+
+
+def test_a_batch_reads_contacts_and_the_do_not_contact_list_with_a_fixed_number_of_queries(
+    app, make_contact, smtp_server, smtp_transport
+):
+    from sqlalchemy import event
+
+    def batch_of(count, start):
+        for n in range(start, start + count):
+            _email(make_contact(email=f"p{n}@customer.example"), key=f"invitation:{n}")
+        db.session.add(
+            DoNotContactEntry(kind=DoNotContactKind.DOMAIN, value="blocked.example", source="admin")
+        )
+        statements = []
+
+        def count_statement(*args):
+            statements.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count_statement)
+        try:
+            stats = _deliver(Transports(email=smtp_transport, sms=LogSmsTransport()))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count_statement)
+        assert stats.sent == count
+        return len(statements)
+
+    small = batch_of(2, 0)
+    db.session.execute(DoNotContactEntry.__table__.delete())
+    db.session.commit()
+    assert batch_of(30, 100) == small  # not one query per message

@@ -150,6 +150,51 @@ def test_an_email_worker_killed_after_the_smtp_server_accepted_does_not_send_aga
     assert len(sink.received) == 1
 
 
+class DiesOnSend:
+    """Hands messages to the real provider; the worker is killed after the n-th one was accepted."""
+
+    def __init__(self, inner, n):
+        self.inner, self.n, self.simulated = inner, n, False
+
+    def send(self, message):
+        result = self.inner.send(message)
+        self.n -= 1
+        if self.n == 0:
+            raise Killed
+        return result
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_worker_killed_mid_batch_leaves_the_whole_batch_unresolved_and_resends_none(
+    make_contact, smtp_server, smtp_transport
+):
+    sink, _ = smtp_server
+    messages = [_queue(make_contact(email=f"p{n}@customer.example"), key=f"k{n}") for n in range(4)]
+    ids = claim_due_messages(worker_id="dying", now=NOW)
+    with pytest.raises(Killed):
+        deliver_claimed(
+            ids,
+            Transports(email=DiesOnSend(smtp_transport, 2), sms=LogSmsTransport()),
+            worker_id="dying",
+            clock=lambda: NOW,
+        )
+    db.session.rollback()
+    assert len(sink.received) == 2
+    transports = Transports(email=smtp_transport, sms=LogSmsTransport())
+    assert deliver_claimed(claim_due_messages(worker_id="w2", now=NOW), transports, worker_id="w2").sent == 0
+    assert reconcile_stale_messages(transports, now=NOW + timedelta(minutes=11), stale_seconds=600) == 4
+    assert claim_due_messages(worker_id="w2", now=NOW + timedelta(days=1)) == []
+    db.session.expire_all()
+    # Accepted or not, an email whose outcome was not recorded is never resent blindly; its Message-ID
+    # (recorded at claim time) lets a person find the ones that did arrive.
+    assert [m.status for m in messages] == [MessageStatus.UNKNOWN] * 4
+    arrived = {r.message["Message-ID"] for r in sink.received}
+    assert arrived == {messages[0].provider_id, messages[1].provider_id}
+    assert len(sink.received) == 2
+
+
 def test_an_sms_worker_killed_after_twilio_accepted_is_reconciled_from_twilio_not_resent(
     make_contact, twilio_http, sms_transport
 ):
