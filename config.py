@@ -77,6 +77,17 @@ class Config:
     TWILIO_FROM = os.environ.get("TWILIO_FROM")
     TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID")
 
+    # Outbox delivery by `flask worker`.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)
+    OUTBOX_BACKOFF_SECONDS = _env_int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_STALE_SECONDS = _env_int("OUTBOX_STALE_SECONDS", 600)
+
+    # Campaigns and surveys.
+    ENROLLMENT_INTERVAL_SECONDS = _env_int("ENROLLMENT_INTERVAL_SECONDS", 300)
+    SURVEY_RESPONSE_DEADLINE_DAYS = _env_int("SURVEY_RESPONSE_DEADLINE_DAYS", 14)
+    SURVEY_IP_RATE_LIMIT = os.environ.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
+    SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
+
     # Import defaults.
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")

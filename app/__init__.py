@@ -14,6 +14,7 @@ def create_app(config: Config | type[Config] | dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
+    _register_periodic_jobs(app)
 
     from app.errorhandlers import register_error_handlers
     from app.templating import register_template_helpers
@@ -74,22 +75,53 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns
     import surveys.public
     import surveys.views
-    from app import auth, crm, dashboard, health
+    from app import auth, crm, dashboard, health, messaging
+    from app.messaging.worker import install_dev_worker_thread
 
-    blueprints = (auth.bp, crm.bp, dashboard.bp, health.bp, surveys.views.bp, surveys.public.bp, campaigns.bp)
+    blueprints = (
+        auth.bp,
+        crm.bp,
+        dashboard.bp,
+        health.bp,
+        messaging.bp,
+        surveys.views.bp,
+        surveys.public.bp,
+        campaigns.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     campaigns.connect_signals()
+    install_dev_worker_thread(app)
 
 
 def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from app.messaging.cli import worker_command
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
-    for group in (users_cli, demo_cli, surveys_cli, campaigns_cli):
+    for group in (users_cli, demo_cli, worker_command, surveys_cli, campaigns_cli):
         app.cli.add_command(group)
+
+
+def _register_periodic_jobs(app: Flask) -> None:
+    """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
+    from app.messaging.worker import register_periodic_job
+    from campaigns.enrollment import run_periodic_enrollment
+    from surveys.invitations import close_stale_responses
+
+    deadline_days = app.config["SURVEY_RESPONSE_DEADLINE_DAYS"]
+    register_periodic_job(
+        "campaigns.enroll_and_remind",
+        app.config["ENROLLMENT_INTERVAL_SECONDS"],
+        lambda now: run_periodic_enrollment(now=now),
+    )
+    register_periodic_job(
+        "surveys.close_stale_responses",
+        3600,
+        lambda now: close_stale_responses(now=now, after_days=deadline_days),
+    )
 
 
 def _project_dir():

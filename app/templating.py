@@ -28,6 +28,9 @@ NAV_ITEMS = (
     NavItem("Accounts", "crm.accounts", frozenset(Role)),
     NavItem("Campaigns", "campaigns.index", frozenset({Role.ADMIN, Role.CALLER})),
     NavItem("Surveys", "surveys.index", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("Outbox", "messaging.outbox", frozenset({Role.ADMIN})),
+    NavItem("Replies", "messaging.replies", frozenset({Role.ADMIN})),
+    NavItem("Do not contact", "messaging.do_not_contact", frozenset({Role.ADMIN})),
     NavItem("Users", "auth.users", frozenset({Role.ADMIN})),
 )
 

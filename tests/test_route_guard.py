@@ -16,6 +16,11 @@ EXPECTED_PUBLIC = {
     "health.healthz",
     "survey_public.respond",
     "survey_public.thanks",
+    # Customers unsubscribe without an account (the signed token is the credential); Twilio's
+    # webhooks are checked by X-Twilio-Signature instead of a session.
+    "messaging.unsubscribe",
+    "messaging.twilio_sms_inbound",
+    "messaging.twilio_sms_status",
 }
 
 

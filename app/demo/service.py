@@ -14,6 +14,7 @@ from app.auth.service import create_user
 from app.coding.codebook import ensure_default_codebook
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
+from app.demo.messaging import load_messaging_demo
 from app.errors import Conflict
 from app.extensions import db
 
@@ -151,6 +152,7 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
     surveys = _load_surveys(seed=seed, now=now)
+    load_messaging_demo(now=now)
     _load_feature_demos(now=now)  # after the surveys: campaigns use the published win/loss survey
     return DemoResult(logins=logins, **counts, **surveys)
 

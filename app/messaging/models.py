@@ -21,6 +21,9 @@ class MessageStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The worker died mid-send and the provider cannot tell us whether it accepted the email:
+    # a person decides, rather than risk a second delivery (see reconcile_stale_messages).
+    UNKNOWN = "unknown"
 
 
 class InvalidTransition(DomainError):
@@ -58,10 +61,38 @@ class OutboundMessage(db.Model):
     cancelled_reason: Mapped[str | None] = mapped_column(String(120))
 
     def cancel(self, reason: str) -> None:
-        if self.status is not MessageStatus.QUEUED:
+        """Cancel a queued message, or one a worker claimed and found suppressed before sending."""
+        if self.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
             raise InvalidTransition(f"A {self.status.value} message cannot be cancelled")
         self.status = MessageStatus.CANCELLED
         self.cancelled_reason = reason
+        self.claimed_by = None
+
+    def mark_sent(self, provider_id: str | None, *, now: datetime, provider_status: str = "accepted") -> None:
+        if self.status is not MessageStatus.SENDING:
+            raise InvalidTransition(f"A {self.status.value} message cannot be marked sent")
+        self.status = MessageStatus.SENT
+        self.provider_id = provider_id or self.provider_id
+        self.provider_status = provider_status
+        self.sent_at = now
+        self.error = None
+        self.error_code = None
+
+    def mark_failed(
+        self, error: str, *, code: str | None, permanent: bool, retry_at: datetime | None
+    ) -> None:
+        """Record a failed attempt: retry at retry_at, or stop for good when permanent or out of tries."""
+        if self.status is not MessageStatus.SENDING:
+            raise InvalidTransition(f"A {self.status.value} message cannot fail")
+        self.error = error[:2000]
+        self.error_code = code
+        self.claimed_by = None
+        self.claimed_at = None
+        if permanent or retry_at is None:
+            self.status = MessageStatus.FAILED
+        else:
+            self.status = MessageStatus.QUEUED
+            self.next_attempt_at = retry_at
 
     def __repr__(self) -> str:
         return f"<OutboundMessage {self.id} {self.channel} {self.status}>"
@@ -86,3 +117,35 @@ class DoNotContactEntry(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ReplyIntent(enum.StrEnum):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    UNCLEAR = "unclear"
+
+
+class InboundMessage(db.Model):
+    """A reply that came in (SMS through Twilio); unclear ones wait for a person."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_review", "needs_review", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 8))
+    # Twilio's MessageSid: a replayed webhook finds the row it already stored and changes nothing.
+    provider_id: Mapped[str] = mapped_column(String(120), unique=True)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    intent: Mapped[ReplyIntent] = mapped_column(str_enum(ReplyIntent, 12))
+    action_taken: Mapped[str | None] = mapped_column(String(200))
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    def __repr__(self) -> str:
+        return f"<InboundMessage {self.id} {self.sender} {self.intent}>"

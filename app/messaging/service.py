@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.service import record_event
 from app.crm.models import Channel, Contact
 from app.extensions import db
-from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
+from app.messaging.signals import contact_opted_out
 
 
 def enqueue_message(
@@ -67,3 +69,99 @@ def cancel_queued_messages(contact_id: int, *, reason: str, channel: Channel | N
     if channel is not None:
         statement = statement.where(OutboundMessage.channel == channel)
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+
+
+# ------------------------------------------------------------------------------------------- opt-out
+
+_DNC_KIND_FOR_CHANNEL = {
+    Channel.EMAIL: DoNotContactKind.EMAIL,
+    Channel.SMS: DoNotContactKind.PHONE,
+    Channel.CALL: DoNotContactKind.PHONE,
+}
+
+
+def add_do_not_contact(
+    kind: DoNotContactKind,
+    value: str,
+    *,
+    source: str,
+    now: datetime,
+    note: str | None = None,
+    created_by_id: int | None = None,
+) -> tuple[DoNotContactEntry, bool]:
+    """Put a normalised value on the list; returns (entry, created). An existing entry is kept as it is."""
+    existing = db.session.scalar(
+        select(DoNotContactEntry).where(DoNotContactEntry.kind == kind, DoNotContactEntry.value == value)
+    )
+    if existing is not None:
+        return existing, False
+    entry = DoNotContactEntry(
+        kind=kind, value=value, source=source[:120], note=note, created_at=now, created_by_id=created_by_id
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except IntegrityError:  # added concurrently: the list holds it once, which is all that matters
+        return db.session.scalars(
+            select(DoNotContactEntry).where(DoNotContactEntry.kind == kind, DoNotContactEntry.value == value)
+        ).one(), False
+    return entry, True
+
+
+def opt_out_contact(
+    contact: Contact,
+    channel: Channel | None,
+    *,
+    source: str,
+    now: datetime,
+    actor_id: int | None = None,
+) -> int:
+    """Opt a contact out of one channel (None: every channel), everywhere, at once.
+
+    Sets the contact's opt-out fields, puts the address on the do-not-contact list with its source,
+    cancels every queued message of the contact (the list entry suppresses them anyway) and sends
+    `contact_opted_out` so campaigns cancel call tasks. Returns the number of messages cancelled.
+    """
+    channels = list(Channel) if channel is None else [channel]
+    for each in channels:
+        if getattr(contact, f"{each.value}_opt_out_at") is None:
+            setattr(contact, f"{each.value}_opt_out_at", now)
+            setattr(contact, f"{each.value}_opt_out_source", source[:64])
+    for each in channels:
+        kind = _DNC_KIND_FOR_CHANNEL[each]
+        value = contact.email if kind is DoNotContactKind.EMAIL else contact.phone
+        if value:
+            add_do_not_contact(kind, value, source=source, now=now, created_by_id=actor_id)
+    db.session.flush()
+    cancelled = cancel_queued_messages(contact.id, reason=f"opted out ({source})"[:120])
+    record_event(
+        "contact.opted_out",
+        "contact",
+        contact.id,
+        actor_label=source,
+        details={"channel": channel.value if channel else "all", "cancelled_messages": cancelled},
+        now=now,
+    )
+    contact_opted_out.send(contact, channel=channel, source=source, now=now)
+    return cancelled
+
+
+def opt_in_contact_sms(contact: Contact, *, source: str, now: datetime) -> None:
+    """START: texts allowed again. Only list entries an SMS opt-out added are removed, never an admin's."""
+    contact.sms_opt_out_at = None
+    contact.sms_opt_out_source = None
+    if contact.phone:
+        db.session.execute(
+            delete(DoNotContactEntry).where(
+                DoNotContactEntry.kind == DoNotContactKind.PHONE,
+                DoNotContactEntry.value == contact.phone,
+                DoNotContactEntry.source.like(f"{SMS_SOURCE_PREFIX}%"),
+            )
+        )
+    record_event(
+        "contact.opted_in", "contact", contact.id, actor_label=source, details={"channel": "sms"}, now=now
+    )
+    db.session.flush()
+
+
+SMS_SOURCE_PREFIX = "sms reply"

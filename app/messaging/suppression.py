@@ -1,8 +1,15 @@
-"""Who must not be contacted, on which channel, and why. Checked at enrollment and again at send time."""
+"""Who must not be contacted, on which channel, and why. Checked at enrollment and again at send time.
+
+The rules live in `_reason` only. `contact_suppression_reason` checks one contact (one query);
+`SuppressionCheck.load` fetches the do-not-contact entries that can match a whole batch of contacts in
+one query, so the worker checks a batch of messages without a query per message.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
@@ -22,34 +29,80 @@ def _address(contact: Contact, channel: Channel) -> str | None:
     return contact.email if channel is Channel.EMAIL else contact.phone
 
 
-def on_do_not_contact_list(contact: Contact) -> bool:
-    """True when the contact's email, email domain or phone is on the list."""
-    conditions = []
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1]
+
+
+def _list_keys(contact: Contact) -> set[tuple[DoNotContactKind, str]]:
+    """The (kind, value) entries of the do-not-contact list that would match this contact."""
+    keys: set[tuple[DoNotContactKind, str]] = set()
     if contact.email:
-        domain = contact.email.rsplit("@", 1)[-1]
-        conditions.append(
-            (DoNotContactEntry.kind == DoNotContactKind.EMAIL) & (DoNotContactEntry.value == contact.email)
-        )
-        conditions.append(
-            (DoNotContactEntry.kind == DoNotContactKind.DOMAIN) & (DoNotContactEntry.value == domain)
-        )
+        keys.add((DoNotContactKind.EMAIL, contact.email))
+        keys.add((DoNotContactKind.DOMAIN, _domain(contact.email)))
     if contact.phone:
-        conditions.append(
-            (DoNotContactEntry.kind == DoNotContactKind.PHONE) & (DoNotContactEntry.value == contact.phone)
-        )
-    if not conditions:
-        return False
-    return db.session.scalar(select(DoNotContactEntry.id).where(or_(*conditions)).limit(1)) is not None
+        keys.add((DoNotContactKind.PHONE, contact.phone))
+    return keys
 
 
-def contact_suppression_reason(contact: Contact, channel: Channel) -> SuppressionReason | None:
-    """Why this contact may not be reached on this channel right now, or None when they may."""
+def _listed_keys(keys: set[tuple[DoNotContactKind, str]]) -> set[tuple[DoNotContactKind, str]]:
+    """Which of these keys are on the list: one query, whatever the number of keys."""
+    if not keys:
+        return set()
+    by_kind: dict[DoNotContactKind, set[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, set()).add(value)
+    conditions = [
+        (DoNotContactEntry.kind == kind) & DoNotContactEntry.value.in_(sorted(values))
+        for kind, values in by_kind.items()
+    ]
+    rows = db.session.execute(
+        select(DoNotContactEntry.kind, DoNotContactEntry.value).where(or_(*conditions))
+    ).all()
+    return {(kind, value) for kind, value in rows}
+
+
+def _reason(
+    contact: Contact, channel: Channel, listed: set[tuple[DoNotContactKind, str]]
+) -> SuppressionReason | None:
+    """The rules, in order; `listed` holds the matching do-not-contact entries already fetched."""
     if contact.erased_at is not None:
         return SuppressionReason.ERASED
     if contact.opted_out(channel):
         return SuppressionReason.OPTED_OUT
     if not _address(contact, channel):
         return SuppressionReason.NO_ADDRESS
-    if on_do_not_contact_list(contact):
+    if _list_keys(contact) & listed:
         return SuppressionReason.DO_NOT_CONTACT
     return None
+
+
+def on_do_not_contact_list(contact: Contact) -> bool:
+    """True when the contact's email, email domain or phone is on the list."""
+    keys = _list_keys(contact)
+    return bool(keys & _listed_keys(keys))
+
+
+def contact_suppression_reason(contact: Contact, channel: Channel) -> SuppressionReason | None:
+    """Why this contact may not be reached on this channel right now, or None when they may."""
+    return SuppressionCheck.load([contact]).reason(contact, channel)
+
+
+@dataclass
+class SuppressionCheck:
+    """The do-not-contact entries matching a batch of contacts, fetched once; the rules applied in memory.
+
+    Opt-outs and erasure are read from the Contact objects at each call, so a contact opted out
+    while the batch is being worked on (Twilio 21610) is suppressed for the rest of the batch.
+    """
+
+    listed: set[tuple[DoNotContactKind, str]]
+
+    @classmethod
+    def load(cls, contacts: Iterable[Contact]) -> SuppressionCheck:
+        keys: set[tuple[DoNotContactKind, str]] = set()
+        for contact in contacts:
+            keys |= _list_keys(contact)
+        return cls(_listed_keys(keys))
+
+    def reason(self, contact: Contact, channel: Channel) -> SuppressionReason | None:
+        return _reason(contact, channel, self.listed)

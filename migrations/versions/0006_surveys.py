@@ -1,7 +1,7 @@
 """surveys
 
 Revision ID: 0006_surveys
-Revises: 0003_do_not_contact
+Revises: 0005_messaging
 Create Date: 2026-11-23 09:39:37.723890
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '0006_surveys'
-down_revision = '0003_do_not_contact'
+down_revision = '0005_messaging'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,353 @@
+"""How messages leave: SMTP and Twilio, or the development sinks (.eml files, the log) without settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.messaging.models import OutboundMessage
+
+log = logging.getLogger("winback.messaging")
+
+# Twilio errors after which trying again cannot help.
+TWILIO_INVALID_NUMBER = 21211
+TWILIO_UNSUBSCRIBED = 21610
+TWILIO_PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614})
+TWILIO_STATUS_CALLBACK_PATH = "/twilio/sms/status"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_id: str | None
+    provider_status: str = "accepted"
+
+
+class DeliveryError(Exception):
+    """The provider refused the message; permanent errors are never retried."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, permanent: bool = False, opt_out: bool = False
+    ):
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent
+        self.opt_out = opt_out  # the recipient told the provider to stop (Twilio 21610)
+
+
+class Transport(Protocol):
+    simulated: bool
+
+    def send(self, message: OutboundMessage) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------- email
+
+
+def message_id_domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "winback.invalid"
+
+
+def message_id_for(message_id: int, mail_from: str) -> str:
+    """The Message-ID of outbox row `message_id`: fixed by the row, so it is known (and recorded as the
+    provider id when the worker claims the row) before the email is sent. Keep in step with
+    worker._claimed_message_id, which computes the same value in SQL."""
+    return f"<outbox-{message_id}@{message_id_domain(mail_from)}>"
+
+
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def build_email(message: OutboundMessage, *, mail_from: str, now: datetime | None = None) -> Message:
+    """The email for an outbox row: text (and HTML) parts and the RFC 8058 one-click unsubscribe headers.
+
+    Built with the compat32 MIME classes: the header parsing of EmailMessage costs more than the send.
+    """
+    meta: Mapping[str, Any] = message.meta or {}
+    text = MIMEText(message.body_text, "plain", "utf-8")
+    if message.body_html:
+        email: Message = MIMEMultipart("alternative")
+        email.attach(text)
+        email.attach(MIMEText(message.body_html, "html", "utf-8"))
+    else:
+        email = text
+    email["From"] = _header(mail_from)
+    email["To"] = _header(message.recipient)
+    email["Subject"] = _header(message.subject or "")
+    email["Date"] = formatdate(now.timestamp() if now else None, usegmt=True)
+    # The worker recorded it as the provider id when it claimed the row; otherwise derive it the same way.
+    email["Message-ID"] = message.provider_id or message_id_for(message.id, mail_from)
+    unsubscribe = [f"<{meta['unsubscribe_url']}>"] if meta.get("unsubscribe_url") else []
+    if meta.get("unsubscribe_mailto"):
+        unsubscribe.append(f"<mailto:{meta['unsubscribe_mailto']}>")
+    if unsubscribe:
+        email["List-Unsubscribe"] = ", ".join(unsubscribe)
+        if meta.get("unsubscribe_url"):  # RFC 8058: one POST to the URL unsubscribes, no page needed
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return email
+
+
+class SmtpTransport:
+    """One SMTP connection kept open across messages; reconnects when the server hangs up."""
+
+    simulated = False
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        mail_from: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        use_ssl: bool = False,
+        timeout: float = 30,
+    ) -> None:
+        self.host, self.port = host, port
+        self.mail_from = mail_from
+        self.username, self.password = username, password
+        self.starttls, self.use_ssl = starttls, use_ssl
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp.ehlo()
+            if self.starttls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+        if self.username:
+            smtp.login(self.username, self.password or "")
+        return smtp
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        email = build_email(message, mail_from=self.mail_from)
+        envelope_from = parseaddr(self.mail_from)[1]
+        for attempt in (1, 2):
+            try:
+                if self._smtp is None:
+                    self._smtp = self._connect()
+                self._smtp.send_message(email, from_addr=envelope_from, to_addrs=[message.recipient])
+                return SendResult(provider_id=email["Message-ID"], provider_status="accepted")
+            except smtplib.SMTPServerDisconnected as error:
+                self._smtp = None
+                if attempt == 2:
+                    raise DeliveryError(
+                        f"SMTP server disconnected: {error}", code="smtp_disconnected"
+                    ) from None
+            except smtplib.SMTPRecipientsRefused as error:
+                code, text = next(iter(error.recipients.values()))
+                raise DeliveryError(
+                    f"Recipient refused: {code} {_text(text)}",
+                    code=f"smtp_{code}",
+                    permanent=500 <= code < 600,
+                ) from None
+            except smtplib.SMTPResponseException as error:
+                self._reset()
+                raise DeliveryError(
+                    f"SMTP error: {error.smtp_code} {_text(error.smtp_error)}",
+                    code=f"smtp_{error.smtp_code}",
+                    permanent=500 <= error.smtp_code < 600 and error.smtp_code not in (530, 535, 554),
+                ) from None
+            except (OSError, smtplib.SMTPException) as error:
+                self._reset()
+                raise DeliveryError(f"SMTP connection failed: {error}", code="smtp_connection") from None
+        raise AssertionError("unreachable")
+
+    def _reset(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+class FileEmailTransport:
+    """Development: each email becomes an .eml file under instance/mail/, nothing leaves the machine."""
+
+    simulated = True
+
+    def __init__(self, directory: str | Path, *, mail_from: str) -> None:
+        self.directory = Path(directory)
+        self.mail_from = mail_from
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        email = build_email(message, mail_from=self.mail_from)
+        path = self.directory / f"outbox-{message.id:08d}.eml"
+        path.write_bytes(email.as_bytes())
+        log.info("email %s to %s written to %s (no SMTP_HOST set)", message.id, message.recipient, path)
+        return SendResult(provider_id=email["Message-ID"], provider_status="written")
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------ SMS
+
+
+class TwilioSmsTransport:
+    """SMS through the real twilio library; pass http_client to replace its HTTP transport (tests)."""
+
+    simulated = False
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
+        http_client: Any = None,
+    ) -> None:
+        from twilio.rest import Client
+
+        if not from_number and not messaging_service_sid:
+            raise ValueError("Twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.status_callback = status_callback
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        fields: dict[str, Any] = {"to": message.recipient, "body": message.body_text}
+        if self.messaging_service_sid:
+            fields["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            fields["from_"] = self.from_number
+        if self.status_callback:
+            fields["status_callback"] = self.status_callback
+        try:
+            created = self.client.messages.create(**fields)
+        except TwilioRestException as error:
+            code = error.code
+            permanent = code in TWILIO_PERMANENT_CODES or (400 <= error.status < 500 and error.status != 429)
+            raise DeliveryError(
+                f"Twilio error {code}: {error.msg}",
+                code=f"twilio_{code}" if code else f"http_{error.status}",
+                permanent=permanent,
+                opt_out=code == TWILIO_UNSUBSCRIBED,
+            ) from None
+        except TwilioException as error:
+            raise DeliveryError(f"Twilio request failed: {error}", code="twilio_connection") from None
+        return SendResult(provider_id=created.sid, provider_status=created.status or "queued")
+
+    def find_accepted(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
+        """Ask Twilio whether it already took this message (a worker died before recording the SID)."""
+        if message.provider_id:
+            fetched = self.client.messages(message.provider_id).fetch()
+            return SendResult(provider_id=fetched.sid, provider_status=fetched.status)
+        for candidate in self.client.messages.list(to=message.recipient, date_sent_after=since, limit=50):
+            if (candidate.body or "").strip() == message.body_text.strip():
+                return SendResult(provider_id=candidate.sid, provider_status=candidate.status)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class LogSmsTransport:
+    """Development: SMS go to the log, nothing leaves the machine."""
+
+    simulated = True
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        log.info("SMS %s to %s (no Twilio settings): %s", message.id, message.recipient, message.body_text)
+        return SendResult(provider_id=f"log-{message.id}", provider_status="logged")
+
+    def find_accepted(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
+        return SendResult(provider_id=f"log-{message.id}", provider_status="logged")
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------ selection
+
+
+@dataclass
+class Transports:
+    email: Transport
+    sms: Transport
+
+    def close(self) -> None:
+        self.email.close()
+        self.sms.close()
+
+
+def email_is_simulated(config: Mapping[str, Any]) -> bool:
+    return not config.get("SMTP_HOST")
+
+
+def sms_is_simulated(config: Mapping[str, Any]) -> bool:
+    return not (
+        config.get("TWILIO_ACCOUNT_SID")
+        and config.get("TWILIO_AUTH_TOKEN")
+        and (config.get("TWILIO_FROM") or config.get("TWILIO_MESSAGING_SERVICE_SID"))
+    )
+
+
+def status_callback_url(config: Mapping[str, Any]) -> str:
+    return config["PUBLIC_BASE_URL"].rstrip("/") + TWILIO_STATUS_CALLBACK_PATH
+
+
+def transports_from_config(config: Mapping[str, Any], *, twilio_http_client: Any = None) -> Transports:
+    """SMTP and Twilio when configured; otherwise the development sinks."""
+    mail_from = config["MAIL_FROM"]
+    if email_is_simulated(config):
+        email: Transport = FileEmailTransport(Path(config["INSTANCE_DIR"]) / "mail", mail_from=mail_from)
+    else:
+        email = SmtpTransport(
+            config["SMTP_HOST"],
+            int(config["SMTP_PORT"]),
+            mail_from=mail_from,
+            username=config.get("SMTP_USERNAME"),
+            password=config.get("SMTP_PASSWORD"),
+            starttls=bool(config.get("SMTP_STARTTLS")),
+            use_ssl=bool(config.get("SMTP_SSL")),
+        )
+    if sms_is_simulated(config):
+        sms: Transport = LogSmsTransport()
+    else:
+        sms = TwilioSmsTransport(
+            config["TWILIO_ACCOUNT_SID"],
+            config["TWILIO_AUTH_TOKEN"],
+            from_number=config.get("TWILIO_FROM"),
+            messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID"),
+            status_callback=status_callback_url(config),
+            http_client=twilio_http_client,
+        )
+    return Transports(email=email, sms=sms)

@@ -1,0 +1,534 @@
+"""The outbox worker: claim due messages, send them, record the outcome; and run periodic jobs.
+
+Delivery is at most once per message the provider accepted. The worker works in batches:
+
+1. claim: `UPDATE .. SET status='sending', claimed_by, claimed_at, provider_id WHERE id IN (SELECT ..
+   FOR UPDATE SKIP LOCKED)` and commit, so two workers never hold the same row (SQLite serialises
+   writers). An email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the
+   claim already records it as the provider id, before anything is sent;
+2. send each message of the batch through the transport, keeping the outcomes in memory;
+3. mark the sent rows in one UPDATE guarded by `claimed_by = me` (SMS: one executemany with their
+   SIDs), record failures and cancellations, and commit once for the batch.
+
+A worker killed between 1 and 3 leaves the batch's rows `sending`. `reconcile_stale_messages` finds rows that
+stayed `sending` longer than OUTBOX_STALE_SECONDS and never resends them blindly:
+- SMS: Twilio is asked (by SID, or by recipient, body and time when the SID was not recorded); a
+  message Twilio has is marked sent with its SID, one it does not have is queued again.
+- Email: SMTP cannot be asked whether it accepted a message, so the row becomes `unknown` (shown in
+  the outbox for a person to resend or drop). A duplicate email is worse than a person looking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import String, bindparam, case, cast, literal, select, text, update
+
+from app.crm.models import Channel, Contact
+from app.db_types import utcnow
+from app.extensions import db
+from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.service import opt_out_contact
+from app.messaging.suppression import SuppressionCheck
+from app.messaging.transports import (
+    DeliveryError,
+    SendResult,
+    Transports,
+    message_id_domain,
+    transports_from_config,
+)
+
+log = logging.getLogger("winback.worker")
+
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_BACKOFF_SECONDS = 60  # 1, 2, 4, 8, 16 minutes...
+MAX_BACKOFF_SECONDS = 6 * 3600
+DEFAULT_STALE_SECONDS = 600
+
+
+# ------------------------------------------------------------------------------------- periodic jobs
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    func: Callable[[datetime], object]
+    last_run: datetime | None = field(default=None, compare=False)
+
+
+_PERIODIC_JOBS: dict[str, PeriodicJob] = {}
+
+
+def register_periodic_job(name: str, every_seconds: float, func: Callable[[datetime], object]) -> None:
+    """Have every worker run func(now) about every `every_seconds`, in an app context.
+
+    The worker commits after func returns and rolls back if it raises. On PostgreSQL one worker at a
+    time runs a given job (an advisory lock); jobs must still be idempotent (enrollment, reminders).
+    Registering the same name again replaces the job.
+    """
+    if every_seconds <= 0:
+        raise ValueError("every_seconds must be positive")
+    _PERIODIC_JOBS[name] = PeriodicJob(name, every_seconds, func)
+
+
+def unregister_periodic_job(name: str) -> None:
+    _PERIODIC_JOBS.pop(name, None)
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    return list(_PERIODIC_JOBS.values())
+
+
+def _advisory_key(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(f"winback-job:{name}".encode())
+
+
+def run_due_jobs(*, now: datetime) -> list[str]:
+    """Run the registered jobs whose interval has passed; returns the names run."""
+    ran = []
+    for job in periodic_jobs():
+        if job.last_run is not None and (now - job.last_run).total_seconds() < job.every_seconds:
+            continue
+        job.last_run = now
+        try:
+            if db.engine.dialect.name == "postgresql":
+                locked = db.session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _advisory_key(job.name)}
+                )
+                if not locked:
+                    db.session.rollback()
+                    continue
+            job.func(now)
+            db.session.commit()
+            ran.append(job.name)
+        except Exception:
+            db.session.rollback()
+            log.exception("periodic job %s failed", job.name)
+    return ran
+
+
+# ------------------------------------------------------------------------------------------ delivery
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    reconciled: int = 0
+
+    def add(self, other: DeliveryStats) -> None:
+        for name in ("sent", "failed", "retried", "cancelled", "reconciled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _claimed_message_id(domain: str):
+    """SQL for transports.message_id_for: `<outbox-{id}@{domain}>` (`||` on PostgreSQL and SQLite)."""
+    return literal("<outbox-") + cast(OutboundMessage.id, String) + literal(f"@{domain}>")
+
+
+def claim_due_messages(
+    *, worker_id: str, now: datetime, limit: int = 50, mail_from: str | None = None
+) -> list[int]:
+    """Claim up to `limit` due messages for this worker and commit; other workers skip them.
+
+    The same statement records each email's Message-ID as its provider id, so a row left `sending`
+    by a worker that died already names the email a person may look for.
+    """
+    domain = message_id_domain(mail_from or current_app.config["MAIL_FROM"])
+    due = (
+        select(OutboundMessage.id)
+        .where(OutboundMessage.status == MessageStatus.QUEUED, OutboundMessage.next_attempt_at <= now)
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # SQLite renders no lock: its single writer serialises claims
+    )
+    claimed = db.session.scalars(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == MessageStatus.QUEUED)
+        .values(
+            status=MessageStatus.SENDING,
+            claimed_by=worker_id,
+            claimed_at=now,
+            attempts=OutboundMessage.attempts + 1,
+            provider_id=case(
+                (OutboundMessage.channel == Channel.EMAIL, _claimed_message_id(domain)),
+                else_=OutboundMessage.provider_id,
+            ),
+        )
+        .returning(OutboundMessage.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
+def retry_time(attempts: int, *, now: datetime, base_seconds: float) -> datetime:
+    """Exponential backoff: base, 2x base, 4x base..., capped at six hours."""
+    delay = min(base_seconds * (2 ** max(attempts - 1, 0)), MAX_BACKOFF_SECONDS)
+    return now + timedelta(seconds=delay)
+
+
+def _transport_for(transports: Transports, message: OutboundMessage):
+    return transports.sms if message.channel is Channel.SMS else transports.email
+
+
+def deliver_claimed(
+    message_ids: list[int],
+    transports: Transports,
+    *,
+    worker_id: str,
+    clock: Callable[[], datetime] = utcnow,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+) -> DeliveryStats:
+    """Send a batch this worker claimed, then record every outcome and commit once.
+
+    Contacts and matching do-not-contact entries are read for the whole batch (two queries); sends
+    happen outside any open transaction; the sent rows are marked in one guarded UPDATE per
+    provider status (emails: their provider id was recorded at claim time), failures and
+    cancellations row by row (rare), all in one commit. A worker killed mid-batch leaves its rows
+    `sending`: reconciliation settles them without sending again.
+    """
+    stats = DeliveryStats()
+    if not message_ids:
+        return stats
+    session = db.session()
+    # Objects stay usable after the commit that ends the read transaction (no reload per attribute).
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        _deliver_batch(
+            message_ids,
+            transports,
+            stats,
+            worker_id=worker_id,
+            clock=clock,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+        )
+    finally:
+        session.expire_on_commit = expire_on_commit
+        db.session.expire_all()
+    return stats
+
+
+def _deliver_batch(
+    message_ids: list[int],
+    transports: Transports,
+    stats: DeliveryStats,
+    *,
+    worker_id: str,
+    clock: Callable[[], datetime],
+    max_attempts: int,
+    backoff_seconds: float,
+) -> None:
+    messages = db.session.scalars(
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(message_ids),
+            OutboundMessage.status == MessageStatus.SENDING,
+            OutboundMessage.claimed_by == worker_id,
+        )
+        .order_by(OutboundMessage.id)
+    ).all()
+    contact_ids = {m.contact_id for m in messages if m.contact_id}
+    contacts = (
+        {c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+        if contact_ids
+        else {}
+    )
+    suppression = SuppressionCheck.load(contacts.values())
+    db.session.commit()  # end the read transaction: nothing stays open while the providers are slow
+
+    sent: list[tuple[OutboundMessage, SendResult]] = []
+    for message in messages:
+        contact = contacts.get(message.contact_id) if message.contact_id else None
+        if contact is not None:
+            # In memory: also sees an opt-out made earlier in this batch (Twilio 21610).
+            reason = suppression.reason(contact, message.channel)
+            if reason is not None:  # things change between enqueue and send
+                message.cancel(f"suppressed at send time: {reason.value}")
+                stats.cancelled += 1
+                continue
+        try:
+            result = _transport_for(transports, message).send(message)
+        except DeliveryError as error:
+            now = clock()
+            exhausted = message.attempts >= max_attempts
+            message.mark_failed(
+                str(error),
+                code=error.code,
+                permanent=error.permanent,
+                retry_at=None
+                if exhausted
+                else retry_time(message.attempts, now=now, base_seconds=backoff_seconds),
+            )
+            if error.opt_out and contact is not None:
+                opt_out_contact(contact, Channel.SMS, source="twilio 21610 (recipient unsubscribed)", now=now)
+            if message.status is MessageStatus.FAILED:
+                stats.failed += 1
+            else:
+                stats.retried += 1
+            continue
+        sent.append((message, result))
+    stats.sent += _record_sent(sent, worker_id=worker_id, now=clock())
+
+
+def _record_sent(sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: str, now: datetime) -> int:
+    """Mark the batch's sent rows, guarded by `claimed_by = me`: a reconciler that took a row back wins.
+
+    Rows whose provider id is already stored (emails: recorded at claim) are marked in one UPDATE per
+    provider status; the others (SMS: Twilio's SID) by one executemany UPDATE. Together with the
+    failures and cancellations flushed from the session, committed once. Returns the rows marked.
+
+    On PostgreSQL this commit does not wait for the disk (synchronous_commit off, this transaction
+    only). The claims were committed durably before sending, so if the database server crashed and
+    lost this commit the rows would be `sending` again and be reconciled, never sent twice.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    db.session.flush()  # failures and cancellations of this batch
+    guard = (OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_by == worker_id)
+    outcome = {"status": MessageStatus.SENT, "sent_at": now, "error": None, "error_code": None}
+    by_status: dict[str, list[int]] = {}
+    one_by_one: list[dict[str, object]] = []
+    for message, result in sent:
+        if result.provider_id is not None and result.provider_id == message.provider_id:
+            by_status.setdefault(result.provider_status, []).append(message.id)
+        else:
+            one_by_one.append(
+                {"m_id": message.id, "m_provider_id": result.provider_id, "m_status": result.provider_status}
+            )
+    marked = 0
+    for provider_status, ids in by_status.items():
+        marked += db.session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(ids), *guard)
+            .values(provider_status=provider_status, **outcome),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    if one_by_one:
+        table = OutboundMessage.__table__
+        marked += (
+            db.session.connection()
+            .execute(
+                table.update()
+                .where(table.c.id == bindparam("m_id"), *guard)
+                .values(
+                    provider_id=bindparam("m_provider_id"), provider_status=bindparam("m_status"), **outcome
+                ),
+                one_by_one,
+            )
+            .rowcount
+        )
+    db.session.commit()
+    return marked
+
+
+def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_seconds: float) -> int:
+    """Settle rows left `sending` by a worker that died, without sending anything again."""
+    cutoff = now - timedelta(seconds=stale_seconds)
+    stale = db.session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_at < cutoff)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message in stale:
+        since = (message.claimed_at or cutoff) - timedelta(minutes=5)
+        if message.channel is Channel.SMS and hasattr(transports.sms, "find_accepted"):
+            try:
+                found = transports.sms.find_accepted(message, since=since)
+            except Exception as error:  # Twilio unreachable: leave the row for the next pass
+                log.warning("could not reconcile SMS %s: %s", message.id, error)
+                continue
+            if found is not None:
+                message.mark_sent(found.provider_id, now=now, provider_status=found.provider_status)
+            else:
+                message.status = MessageStatus.QUEUED  # Twilio never took it: sending it now is safe
+                message.next_attempt_at = now
+                message.error = "worker stopped before Twilio accepted the message; queued again"
+        else:
+            message.status = MessageStatus.UNKNOWN
+            message.error = (
+                "The worker stopped while sending this email; the SMTP server may have accepted it. "
+                "Not resent automatically: check the recipient's mailbox or resend it from the outbox."
+            )
+            message.error_code = "outcome_unknown"
+        message.claimed_by = None
+    db.session.commit()
+    return len(stale)
+
+
+def resend_message(message: OutboundMessage, *, now: datetime) -> None:
+    """A person decided an `unknown` or `failed` message should go out (again)."""
+    if message.status not in (MessageStatus.UNKNOWN, MessageStatus.FAILED):
+        from app.messaging.models import InvalidTransition
+
+        raise InvalidTransition(f"A {message.status.value} message cannot be resent")
+    message.status = MessageStatus.QUEUED
+    message.next_attempt_at = now
+    message.error = None
+    message.error_code = None
+
+
+# ---------------------------------------------------------------------------------------- the loop
+
+
+class Worker:
+    """Deliver the outbox and run periodic jobs until stopped (SIGTERM/SIGINT finish the current batch)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        transports: Transports | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 50,
+        poll_seconds: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.app = app
+        self.transports = transports or transports_from_config(app.config)
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.max_attempts = int(app.config.get("OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+        self.backoff_seconds = float(app.config.get("OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS))
+        self.stale_seconds = float(app.config.get("OUTBOX_STALE_SECONDS", DEFAULT_STALE_SECONDS))
+        self._last_reconcile: datetime | None = None
+
+    def stop(self, *_args: object) -> None:
+        self.stop_event.set()
+
+    def deliver_due(self) -> DeliveryStats:
+        """Deliver everything due now, batch by batch; returns what happened."""
+        stats = DeliveryStats()
+        while not self.stop_event.is_set():
+            ids = claim_due_messages(
+                worker_id=self.worker_id,
+                now=self.clock(),
+                limit=self.batch_size,
+                mail_from=getattr(self.transports.email, "mail_from", None),
+            )
+            if not ids:
+                break
+            stats.add(
+                deliver_claimed(
+                    ids,
+                    self.transports,
+                    worker_id=self.worker_id,
+                    clock=self.clock,
+                    max_attempts=self.max_attempts,
+                    backoff_seconds=self.backoff_seconds,
+                )
+            )
+        return stats
+
+    def tick(self) -> DeliveryStats:
+        """One pass: reconcile stale rows now and then, run due jobs, deliver due messages."""
+        now = self.clock()
+        stats = DeliveryStats()
+        if self._last_reconcile is None or (now - self._last_reconcile).total_seconds() >= 60:
+            self._last_reconcile = now
+            stats.reconciled = reconcile_stale_messages(
+                self.transports, now=now, stale_seconds=self.stale_seconds
+            )
+        run_due_jobs(now=now)
+        stats.add(self.deliver_due())
+        return stats
+
+    def run_once(self) -> DeliveryStats:
+        with self.app.app_context():
+            try:
+                return self.tick()
+            finally:
+                self.transports.close()
+                db.session.remove()
+
+    def run_forever(self) -> None:
+        with self.app.app_context():
+            log.info("worker %s started", self.worker_id)
+            try:
+                while not self.stop_event.is_set():
+                    try:
+                        stats = self.tick()
+                    except Exception:
+                        db.session.rollback()
+                        log.exception("worker pass failed; trying again shortly")
+                        stats = DeliveryStats()
+                    if stats.sent or stats.failed or stats.retried or stats.cancelled:
+                        log.info("worker %s: %s", self.worker_id, stats)
+                    db.session.remove()
+                    self.stop_event.wait(self.poll_seconds)
+            finally:
+                self.transports.close()
+                log.info("worker %s stopped", self.worker_id)
+
+
+@contextlib.contextmanager
+def stop_on_signals(worker: Worker) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the worker to finish the batch in hand and exit."""
+    previous = {sig: signal.signal(sig, worker.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# ------------------------------------------------------------------------------- dev server thread
+
+_dev_thread_lock = threading.Lock()
+_dev_thread: threading.Thread | None = None
+
+
+def _dev_thread_wanted(app: Flask) -> bool:
+    import sys
+
+    return (
+        not app.testing
+        and app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        and not os.environ.get("WINBACK_DISABLE_WORKER_THREAD")
+        and os.environ.get("FLASK_RUN_FROM_CLI") == "true"
+        and "run" in sys.argv[1:]
+    )
+
+
+def install_dev_worker_thread(app: Flask) -> None:
+    """`flask run` on SQLite: one worker thread, started by the first request.
+
+    Starting on the first request, not at import, means the reloader's watching parent process
+    (which serves nothing) never starts one; only the process that serves does.
+    """
+    if not _dev_thread_wanted(app):
+        return
+
+    @app.before_request
+    def _start_worker_thread() -> None:
+        global _dev_thread
+        if _dev_thread is not None:
+            return
+        with _dev_thread_lock:
+            if _dev_thread is None:
+                worker = Worker(current_app._get_current_object(), worker_id=f"{default_worker_id()}:dev")
+                _dev_thread = threading.Thread(target=worker.run_forever, name="outbox-worker", daemon=True)
+                _dev_thread.start()
