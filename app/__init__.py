@@ -38,9 +38,11 @@ def _load_config(app: Flask, config: Config | type[Config] | dict | None) -> Non
 
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
+    import app.api.models
     import app.audit.models
     import app.auth.models
     import app.coding.models
+    import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
 
@@ -70,16 +72,20 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app import auth, crm, dashboard, health
+    from app.api.views import bp as api_bp
+    from app.crm.importing.views import bp as imports_bp
 
-    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp):
+    for blueprint in (auth.bp, crm.bp, dashboard.bp, health.bp, api_bp, imports_bp):
         app.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
+    from app.api.cli import api_tokens_cli
     from app.auth.cli import users_cli
+    from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
 
-    for group in (users_cli, demo_cli):
+    for group in (users_cli, demo_cli, crm_cli, api_tokens_cli):
         app.cli.add_command(group)
 
 

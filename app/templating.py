@@ -26,6 +26,7 @@ NAV_ITEMS = (
     NavItem("Dashboard", "dashboard.home", frozenset(Role)),
     NavItem("Lost deals", "crm.opportunities", frozenset(Role)),
     NavItem("Accounts", "crm.accounts", frozenset(Role)),
+    NavItem("Imports", "imports.history", frozenset({Role.ADMIN})),
     NavItem("Users", "auth.users", frozenset({Role.ADMIN})),
 )
 
