@@ -48,6 +48,13 @@ class Table:
     rows: Iterator[Row]
     tell: callable = field(default=lambda: 0)  # bytes read so far, for the progress bar
     close: callable = field(default=lambda: None)
+    keep: object = None  # the text wrapper: collecting it would close the file under the reader
+
+    def position(self) -> int:
+        try:
+            return self.tell()
+        except ValueError:  # already closed
+            return 0
 
 
 def detect_encoding(head: bytes) -> str:
@@ -118,7 +125,9 @@ def _csv_table(stream: BinaryIO) -> Table:
             if any(cells):  # blank lines are skipped
                 yield Row(start, cells)
 
-    return Table(header=header, encoding=encoding, delimiter=delimiter, rows=rows(), tell=stream.tell)
+    return Table(
+        header=header, encoding=encoding, delimiter=delimiter, rows=rows(), tell=stream.tell, keep=text
+    )
 
 
 def _xlsx_cell(value) -> str:

@@ -255,7 +255,7 @@ def run_import(
                 db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
             for name, value in counts.items():
                 setattr(batch, name, value)
-            batch.bytes_read = table.tell()
+            batch.bytes_read = table.position()
             db.session.flush()
             if checkpoint:
                 checkpoint()
