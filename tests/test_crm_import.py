@@ -24,26 +24,113 @@ from app.extensions import db
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 SF_HEADER = [
-    "Opportunity ID", "Opportunity Name", "Account Name", "Account ID", "Stage", "Amount", "Close Date",
-    "Opportunity Owner", "Closed Lost Reason", "Competitor", "First Name", "Last Name", "Email", "Phone",
+    "Opportunity ID",
+    "Opportunity Name",
+    "Account Name",
+    "Account ID",
+    "Stage",
+    "Amount",
+    "Close Date",
+    "Opportunity Owner",
+    "Closed Lost Reason",
+    "Competitor",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone",
     "Billing Country",
-]  # fmt: skip
+]
 
 
 def sf_rows():
     return [
-        ["006A1", "Acme – Pro\nrenewal", "Acme Corp ", "001A", "Closed Lost", "$12,500.00", "11/23/2026",
-         "Dana Owner", "Price", "Northwind", "Ann", "Lee", "Ann.Lee@Acme.example", "(415) 555-0132", "US"],
-        ["006A2", "Acme – Plus", "Acme Corp", "001A", "Closed Won", "USD 12500", "2026-10-01",
-         "Dana Owner", "", "", "Bob", "Ray", "bob@acme.example", "", "US"],
+        [
+            "006A1",
+            "Acme – Pro\nrenewal",
+            "Acme Corp ",
+            "001A",
+            "Closed Lost",
+            "$12,500.00",
+            "11/23/2026",
+            "Dana Owner",
+            "Price",
+            "Northwind",
+            "Ann",
+            "Lee",
+            "Ann.Lee@Acme.example",
+            "(415) 555-0132",
+            "US",
+        ],
+        [
+            "006A2",
+            "Acme – Plus",
+            "Acme Corp",
+            "001A",
+            "Closed Won",
+            "USD 12500",
+            "2026-10-01",
+            "Dana Owner",
+            "",
+            "",
+            "Bob",
+            "Ray",
+            "bob@acme.example",
+            "",
+            "US",
+        ],
         ["", "", "", "", "", "", "", "", "", "", "", "", "", "", ""],
-        ["006A3", "Globex – Starter", "Globex", "001B", "Closed Lost", "twelve", "11/23/2026",
-         "Eve", "Timing", "", "", "", "", "", "US"],
-        ["006A4", "Initech – Pro", "Initech", "001C", "Closed Lost", "900", "11/23/2026",
-         "Eve", "Budget", "northwind analytics inc.", "Cy", "Ho", "not-an-email", "", "US"],
-        ["006A1", "Acme – duplicate", "Acme Corp", "001A", "Closed Lost", "1", "11/23/2026",
-         "Eve", "", "", "", "", "", "", "US"],
-    ]  # fmt: skip
+        [
+            "006A3",
+            "Globex – Starter",
+            "Globex",
+            "001B",
+            "Closed Lost",
+            "twelve",
+            "11/23/2026",
+            "Eve",
+            "Timing",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "US",
+        ],
+        [
+            "006A4",
+            "Initech – Pro",
+            "Initech",
+            "001C",
+            "Closed Lost",
+            "900",
+            "11/23/2026",
+            "Eve",
+            "Budget",
+            "northwind analytics inc.",
+            "Cy",
+            "Ho",
+            "not-an-email",
+            "",
+            "US",
+        ],
+        [
+            "006A1",
+            "Acme – duplicate",
+            "Acme Corp",
+            "001A",
+            "Closed Lost",
+            "1",
+            "11/23/2026",
+            "Eve",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "US",
+        ],
+    ]
 
 
 def write_csv(path: Path, header, rows, *, encoding="utf-8", delimiter=",", bom=False) -> Path:
@@ -70,27 +157,36 @@ def import_path(runner, path: Path, *args: str) -> dict:
 def test_salesforce_report_with_nasty_cells_stores_clean_values_and_reports_bad_rows(runner, tmp_path):
     path = write_csv(tmp_path / "sf.csv", SF_HEADER, sf_rows(), bom=True)
     counts = import_path(runner, path)
-    assert counts["created"] == 2 and counts["failed"] == 3 and counts["updated"] == 0
+    assert counts["created"] == 2
+    assert counts["failed"] == 3
+    assert counts["updated"] == 0
 
     first = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == "006A1"))
     assert first.crm_source == "salesforce"
     assert first.name == "Acme – Pro\nrenewal"  # quoted newline kept
-    assert first.amount == Decimal("12500.00") and first.currency == "USD"
+    assert first.amount == Decimal("12500.00")
+    assert first.currency == "USD"
     assert first.close_date == date(2026, 11, 23)
     assert (first.is_closed, first.is_won, first.stage) == (True, False, "Closed Lost")
-    assert first.crm_loss_reason == "Price" and first.competitor_raw == "Northwind"
+    assert first.crm_loss_reason == "Price"
+    assert first.competitor_raw == "Northwind"
     assert first.account.name == "Acme Corp"  # trailing space trimmed
     assert first.primary_contact.email == "ann.lee@acme.example"
     assert first.primary_contact.phone == "+14155550132"
     won = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == "006A2"))
-    assert won.is_won and won.amount == Decimal("12500.00") and won.account_id == first.account_id
+    assert won.is_won
+    assert won.amount == Decimal("12500.00")
+    assert won.account_id == first.account_id
     assert count(Account) == 1  # Globex and Initech rows failed entirely
 
     errors = db.session.scalars(select(ImportRowError).order_by(ImportRowError.line)).all()
     by_line = {e.line: e for e in errors}
-    assert by_line[6].message == "Amount 'twelve' is not a number" and by_line[6].column == "Amount"
-    assert by_line[7].column == "Email" and "not-an-email" in by_line[7].message
-    assert "006A1" in by_line[8].message and "twice" in by_line[8].message
+    assert by_line[6].message == "Amount 'twelve' is not a number"
+    assert by_line[6].column == "Amount"
+    assert by_line[7].column == "Email"
+    assert "not-an-email" in by_line[7].message
+    assert "006A1" in by_line[8].message
+    assert "twice" in by_line[8].message
     assert set(by_line) == {6, 7, 8}  # lines counted with the multi-line cell and the blank line
 
 
@@ -108,7 +204,9 @@ def test_reimport_changes_nothing_and_a_changed_row_updates_with_an_audit_trail(
     changed = import_path(runner, write_csv(tmp_path / "sf2.csv", SF_HEADER, rows))
     assert (changed["updated"], changed["unchanged"]) == (1, 1)
     opp = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == "006A2"))
-    assert opp.stage == "Closed Lost" and not opp.is_won and opp.amount == Decimal("13000.00")
+    assert opp.stage == "Closed Lost"
+    assert not opp.is_won
+    assert opp.amount == Decimal("13000.00")
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "opportunity.import_updated"))
     assert event.entity_id == opp.id
     assert event.details["changes"]["stage"] == ["Closed Won", "Closed Lost"]
@@ -117,53 +215,147 @@ def test_reimport_changes_nothing_and_a_changed_row_updates_with_an_audit_trail(
 
 
 def test_cp1252_semicolon_export_with_european_amounts_and_day_first_dates(runner, tmp_path):
-    rows = [["006E1", "Café Müller – Pro", "Café Müller GmbH", "Closed Lost", "12.500,00 €", "23.11.2026",
-             "Jörg", "Preis zu hoch", "+49 30 901820", "DE"]]  # fmt: skip
-    header = ["Opportunity ID", "Opportunity Name", "Account Name", "Stage", "Amount", "Close Date",
-              "Opportunity Owner", "Loss Reason", "Phone", "Billing Country"]  # fmt: skip
+    rows = [
+        [
+            "006E1",
+            "Café Müller – Pro",
+            "Café Müller GmbH",
+            "Closed Lost",
+            "12.500,00 €",
+            "23.11.2026",
+            "Jörg",
+            "Preis zu hoch",
+            "+49 30 901820",
+            "DE",
+        ]
+    ]
+    header = [
+        "Opportunity ID",
+        "Opportunity Name",
+        "Account Name",
+        "Stage",
+        "Amount",
+        "Close Date",
+        "Opportunity Owner",
+        "Loss Reason",
+        "Phone",
+        "Billing Country",
+    ]
     path = write_csv(tmp_path / "de.csv", header, rows, encoding="cp1252", delimiter=";")
     wrong = import_path(runner, path)  # month-first by default: 23 is no month, and it says so
     assert wrong["failed"] == 1
     message = db.session.scalar(select(ImportRowError.message))
-    assert "23.11.2026" in message and "month first" in message
+    assert "23.11.2026" in message
+    assert "month first" in message
     right = import_path(runner, path, "--day-first")
     assert right["created"] == 1
     opp = db.session.scalar(select(Opportunity))
-    assert opp.name == "Café Müller – Pro" and opp.account.name == "Café Müller GmbH"
-    assert opp.amount == Decimal("12500.00") and opp.currency == "EUR"
-    assert opp.close_date == date(2026, 11, 23) and opp.owner == "Jörg"
+    assert opp.name == "Café Müller – Pro"
+    assert opp.account.name == "Café Müller GmbH"
+    assert opp.amount == Decimal("12500.00")
+    assert opp.currency == "EUR"
+    assert opp.close_date == date(2026, 11, 23)
+    assert opp.owner == "Jörg"
     assert opp.account.country == "DE"
 
 
 def test_utf16_tab_separated_hubspot_export(runner, tmp_path):
-    header = ["Record ID", "Deal Name", "Deal Stage", "Amount", "Close Date", "Deal owner", "Closed Lost Reason",
-              "Associated Company", "Associated Company IDs", "Associated Contact", "Email"]  # fmt: skip
+    header = [
+        "Record ID",
+        "Deal Name",
+        "Deal Stage",
+        "Amount",
+        "Close Date",
+        "Deal owner",
+        "Closed Lost Reason",
+        "Associated Company",
+        "Associated Company IDs",
+        "Associated Contact",
+        "Email",
+    ]
     rows = [
-        ["9001", "Umbrella deal", "Closed Lost", "USD 12500", "2026-11-20 14:05", "Hal", "Went with competitor",
-         "Umbrella Ltd", "555", "Jo Smith", "jo@umbrella.example"],
-        ["9002", "Umbrella upsell", "closedwon", "1,250.50", "2026-11-21", "Hal", "", "Umbrella Ltd", "555", "", ""],
-    ]  # fmt: skip
+        [
+            "9001",
+            "Umbrella deal",
+            "Closed Lost",
+            "USD 12500",
+            "2026-11-20 14:05",
+            "Hal",
+            "Went with competitor",
+            "Umbrella Ltd",
+            "555",
+            "Jo Smith",
+            "jo@umbrella.example",
+        ],
+        [
+            "9002",
+            "Umbrella upsell",
+            "closedwon",
+            "1,250.50",
+            "2026-11-21",
+            "Hal",
+            "",
+            "Umbrella Ltd",
+            "555",
+            "",
+            "",
+        ],
+    ]
     path = write_csv(tmp_path / "hs.csv", header, rows, encoding="utf-16", delimiter="\t")
     assert import_path(runner, path)["created"] == 2
     lost, won = db.session.scalars(select(Opportunity).order_by(Opportunity.crm_id)).all()
-    assert lost.crm_source == "hubspot" and lost.is_lost and lost.amount == Decimal("12500.00")
-    assert lost.close_date == date(2026, 11, 20) and lost.crm_loss_reason == "Went with competitor"
-    assert lost.primary_contact.first_name == "Jo" and lost.primary_contact.last_name == "Smith"
-    assert won.is_won and won.amount == Decimal("1250.50")
+    assert lost.crm_source == "hubspot"
+    assert lost.is_lost
+    assert lost.amount == Decimal("12500.00")
+    assert lost.close_date == date(2026, 11, 20)
+    assert lost.crm_loss_reason == "Went with competitor"
+    assert lost.primary_contact.first_name == "Jo"
+    assert lost.primary_contact.last_name == "Smith"
+    assert won.is_won
+    assert won.amount == Decimal("1250.50")
     assert lost.account.crm_id == "555"
     assert db.session.scalar(select(LossReasonMapping.raw_value)) == "Went with competitor"
 
 
 def test_salesforce_api_names_export_uses_is_won_and_custom_fields(runner, tmp_path):
-    header = ["Id", "AccountId", "Name", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon", "OwnerId",
-              "Loss_Reason__c", "Competitor__c", "Region__c"]  # fmt: skip
-    rows = [["0065g00000XyZ1", "0015g000001", "Big deal", "Lost - Budget", "5000", "2026-09-30", "true", "false",
-             "0055g0001", "Budget", "Globex", "EMEA"]]  # fmt: skip
+    header = [
+        "Id",
+        "AccountId",
+        "Name",
+        "StageName",
+        "Amount",
+        "CloseDate",
+        "IsClosed",
+        "IsWon",
+        "OwnerId",
+        "Loss_Reason__c",
+        "Competitor__c",
+        "Region__c",
+    ]
+    rows = [
+        [
+            "0065g00000XyZ1",
+            "0015g000001",
+            "Big deal",
+            "Lost - Budget",
+            "5000",
+            "2026-09-30",
+            "true",
+            "false",
+            "0055g0001",
+            "Budget",
+            "Globex",
+            "EMEA",
+        ]
+    ]
     path = write_csv(tmp_path / "api.csv", header, rows)
     assert import_path(runner, path, "--format", "salesforce")["created"] == 1
     opp = db.session.scalar(select(Opportunity))
-    assert opp.is_closed and not opp.is_won and opp.stage == "Lost - Budget"
-    assert opp.raw["Region__c"] == "EMEA" and opp.account.crm_id == "0015g000001"
+    assert opp.is_closed
+    assert not opp.is_won
+    assert opp.stage == "Lost - Budget"
+    assert opp.raw["Region__c"] == "EMEA"
+    assert opp.account.crm_id == "0015g000001"
     assert opp.competitor.name == "Globex"
 
 
@@ -171,8 +363,25 @@ def test_competitor_spellings_normalise_to_one_record(runner, tmp_path):
     db.session.add(Competitor(name="Northwind Analytics"))
     db.session.commit()
     rows = [r for r in sf_rows() if r[0] in ("006A1",)]
-    rows.append(["006A9", "Initech – Pro", "Initech", "001C", "Closed Lost", "900", "11/23/2026", "Eve", "", "NORTHWIND",
-                 "", "", "", "", "US"])  # fmt: skip
+    rows.append(
+        [
+            "006A9",
+            "Initech – Pro",
+            "Initech",
+            "001C",
+            "Closed Lost",
+            "900",
+            "11/23/2026",
+            "Eve",
+            "",
+            "NORTHWIND",
+            "",
+            "",
+            "",
+            "",
+            "US",
+        ]
+    )
     import_path(runner, write_csv(tmp_path / "c.csv", SF_HEADER, rows))
     assert count(Competitor) == 1
     assert {o.competitor.name for o in db.session.scalars(select(Opportunity))} == {"Northwind Analytics"}
@@ -183,7 +392,8 @@ def test_file_without_id_column_needs_the_natural_key_confirmed(runner, tmp_path
     rows = [r[1:] for r in sf_rows()[:2]]
     path = write_csv(tmp_path / "noid.csv", header, rows)
     refused = runner.invoke(args=["crm", "import", str(path), "--json"])
-    assert refused.exit_code == 2 and "natural-key" in refused.output
+    assert refused.exit_code == 2
+    assert "natural-key" in refused.output
     assert count(Opportunity) == 0
     assert import_path(runner, path, "--natural-key")["created"] == 2
     assert import_path(runner, path, "--natural-key")["unchanged"] == 2
@@ -198,7 +408,8 @@ def test_error_file_round_trips(runner, tmp_path):
     text = error_file(batch)
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == [*SF_HEADER, "error"]
-    assert len(table) == 4 and "Amount 'twelve' is not a number" in table[1][-1]
+    assert len(table) == 4
+    assert "Amount 'twelve' is not a number" in table[1][-1]
     # The admin fixes the two real errors and drops the duplicate, then uploads the file again.
     fixed = [row for row in table[1:] if "twice" not in row[-1]]
     fixed[0][5] = "$12.00"
@@ -218,13 +429,15 @@ def test_cli_unreadable_file_exits_2_and_dry_run_changes_nothing(runner, tmp_pat
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     result = runner.invoke(args=["crm", "import", str(empty), "--json"])
-    assert result.exit_code == 2 and "empty" in json.loads(result.output)["error"]
+    assert result.exit_code == 2
+    assert "empty" in json.loads(result.output)["error"]
     missing = runner.invoke(args=["crm", "import", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2
     path = write_csv(tmp_path / "sf.csv", SF_HEADER, sf_rows())
     dry = import_path(runner, path, "--dry-run")
     assert (dry["created"], dry["failed"], dry["dry_run"]) == (2, 3, True)
-    assert count(Opportunity) == 0 and count(Account) == 0
+    assert count(Opportunity) == 0
+    assert count(Account) == 0
     assert db.session.get(ImportBatch, dry["batch_id"]).failed == 3
     assert count(ImportRowError) == 3
 
@@ -235,20 +448,45 @@ def test_xlsx_export_imports(runner, tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.append(SF_HEADER)
-    sheet.append(["006X1", "Sheet deal", "Xl Co", "001X", "Closed Lost", 4200.5, datetime(2026, 11, 2),
-                  "Ola", "Price", "", "", "", "", "", "US"])  # fmt: skip
+    sheet.append(
+        [
+            "006X1",
+            "Sheet deal",
+            "Xl Co",
+            "001X",
+            "Closed Lost",
+            4200.5,
+            datetime(2026, 11, 2),
+            "Ola",
+            "Price",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "US",
+        ]
+    )
     book.save(tmp_path / "export.xlsx")
     assert import_path(runner, tmp_path / "export.xlsx")["created"] == 1
     opp = db.session.scalar(select(Opportunity))
-    assert opp.amount == Decimal("4200.50") and opp.close_date == date(2026, 11, 2)
+    assert opp.amount == Decimal("4200.50")
+    assert opp.close_date == date(2026, 11, 2)
 
 
 def _import_in_thread(app, path: Path, results: list, errors: list) -> None:
     try:
         with app.app_context():
-            mapping = Mapping(format="salesforce", columns=dict(zip(
-                ("crm_id", "name", "account_name", "account_crm_id", "stage", "amount", "close_date"),
-                SF_HEADER[:7], strict=True)))  # fmt: skip
+            mapping = Mapping(
+                format="salesforce",
+                columns=dict(
+                    zip(
+                        ("crm_id", "name", "account_name", "account_crm_id", "stage", "amount", "close_date"),
+                        SF_HEADER[:7],
+                        strict=True,
+                    )
+                ),
+            )
             batch = start_batch(filename=path.name, via="cli", actor_label="test", now=NOW)
             db.session.commit()
             run_import(
@@ -263,8 +501,26 @@ def _import_in_thread(app, path: Path, results: list, errors: list) -> None:
 
 def test_two_overlapping_imports_at_once_neither_duplicate_nor_lose_rows(app, tmp_path):
     def rows(start, stop):
-        return [[f"006C{n:05d}", f"Deal {n}", f"Account {n % 40}", f"001C{n % 40:03d}", "Closed Lost", str(n),
-                 "2026-11-01", "", "", "", "", "", "", "", ""] for n in range(start, stop)]  # fmt: skip
+        return [
+            [
+                f"006C{n:05d}",
+                f"Deal {n}",
+                f"Account {n % 40}",
+                f"001C{n % 40:03d}",
+                "Closed Lost",
+                str(n),
+                "2026-11-01",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+            for n in range(start, stop)
+        ]
 
     first = write_csv(tmp_path / "a.csv", SF_HEADER, rows(0, 600))
     second = write_csv(tmp_path / "b.csv", SF_HEADER, rows(300, 900))
@@ -278,20 +534,30 @@ def test_two_overlapping_imports_at_once_neither_duplicate_nor_lose_rows(app, tm
         thread.join(120)
     assert errors == []
     db.session.expire_all()
-    assert count(Opportunity) == 900 and count(Account) == 40
+    assert count(Opportunity) == 900
+    assert count(Account) == 40
     assert sum(r[0] for r in results) == 900  # each row created exactly once
-    assert sum(r[0] + r[2] for r in results) == 1200 and all(r[1] == 0 and r[3] == 0 for r in results)
+    assert sum(r[0] + r[2] for r in results) == 1200
+    assert all(r[1] == 0 and r[3] == 0 for r in results)
 
 
 @pytest.mark.shared_data
 def test_maven_pipeline_imports_through_a_saved_generic_mapping(runner, shared_data):
     mapping = Mapping(
         format="generic",
-        columns={"crm_id": "opportunity_id", "name": "{account} – {product}", "account_name": "account",
-                 "stage": "deal_stage", "amount": "close_value", "close_date": "close_date",
-                 "owner": "sales_agent", "product": "product"},
-        lost_stages=["Lost"], won_stages=["Won"],
-    )  # fmt: skip
+        columns={
+            "crm_id": "opportunity_id",
+            "name": "{account} – {product}",
+            "account_name": "account",
+            "stage": "deal_stage",
+            "amount": "close_value",
+            "close_date": "close_date",
+            "owner": "sales_agent",
+            "product": "product",
+        },
+        lost_stages=["Lost"],
+        won_stages=["Won"],
+    )
     save_mapping("maven", mapping, ImportSettings(), crm_source="maven")
     db.session.commit()
     path = shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
@@ -300,14 +566,17 @@ def test_maven_pipeline_imports_through_a_saved_generic_mapping(runner, shared_d
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     with_account = [r for r in rows if r["account"]]
-    assert first["created"] == len(with_account) and first["failed"] == len(rows) - len(with_account)
+    assert first["created"] == len(with_account)
+    assert first["failed"] == len(rows) - len(with_account)
     assert count(Account) == len({r["account"] for r in with_account})
     lost = db.session.scalar(select(func.count()).where(Opportunity.is_closed, ~Opportunity.is_won))
     assert lost == sum(1 for r in with_account if r["deal_stage"] == "Lost")
     sample = next(r for r in with_account if r["deal_stage"] == "Won")
     opp = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == sample["opportunity_id"]))
-    assert opp.amount == Decimal(sample["close_value"]) and opp.close_date.isoformat() == sample["close_date"]
-    assert opp.crm_source == "generic" and opp.owner == sample["sales_agent"]
+    assert opp.amount == Decimal(sample["close_value"])
+    assert opp.close_date.isoformat() == sample["close_date"]
+    assert opp.crm_source == "generic"
+    assert opp.owner == sample["sales_agent"]
     again = import_path(runner, path, "--mapping", "maven")
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, len(with_account))
 
@@ -320,19 +589,28 @@ def test_salvirt_semicolon_file_imports_with_a_column_key(runner, shared_data):
     header, body = rows[0], rows[1:]
     mapping = Mapping(
         format="generic",
-        columns={"name": "{Product} {Deal_type} ({Seller})", "account_name": "Salvirt {Client} client",
-                 "stage": "Status", "owner": "Seller", "product": "Product", "account_segment": "Comp_size"},
-        lost_stages=["Lost"], won_stages=["Won"], key="columns", key_columns=header,
-    )  # fmt: skip
+        columns={
+            "name": "{Product} {Deal_type} ({Seller})",
+            "account_name": "Salvirt {Client} client",
+            "stage": "Status",
+            "owner": "Seller",
+            "product": "Product",
+            "account_segment": "Comp_size",
+        },
+        lost_stages=["Lost"],
+        won_stages=["Won"],
+        key="columns",
+        key_columns=header,
+    )
     save_mapping("salvirt", mapping, ImportSettings(), crm_source="salvirt")
     db.session.commit()
     result = import_path(runner, path, "--mapping", "salvirt")
     distinct = {tuple(r) for r in body}
-    assert result["created"] == len(distinct) and result["failed"] == len(body) - len(distinct)
+    assert result["created"] == len(distinct)
+    assert result["failed"] == len(body) - len(distinct)
     lost = db.session.scalar(select(func.count()).where(Opportunity.is_closed, ~Opportunity.is_won))
     assert lost == len({tuple(r) for r in body if r[-1] == "Lost"})
-    assert {a.name for a in db.session.scalars(select(Account))} == {
-        "Salvirt Current client",
-        "Salvirt New client",
-    }
+    client = header.index("Client")
+    expected = {f"Salvirt {r[client]} client" for r in body}
+    assert {a.name for a in db.session.scalars(select(Account))} == expected
     assert import_path(runner, path, "--mapping", "salvirt")["unchanged"] == len(distinct)
