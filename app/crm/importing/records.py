@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from app.crm.importing.formats import Mapping, fold, resolve, template_columns
 from app.crm.importing.values import parse_amount, parse_bool, parse_date, parse_int
@@ -100,8 +101,12 @@ class Record:
     contacts: list[ContactIn] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
 
+    fingerprint: str | None = None  # set by the file import: the digest of the raw row and the mapping
+
     def digest(self) -> str:
         """A fingerprint of everything the import stores: equal digests mean nothing changed."""
+        if self.fingerprint:
+            return self.fingerprint
         text = repr(
             (
                 self.crm_id,
@@ -122,6 +127,17 @@ class Record:
             )
         )
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@lru_cache(maxsize=65536)
+def _email(raw: str, field: str) -> str:
+    return normalize_email(raw, field=field)
+
+
+@lru_cache(maxsize=65536)
+def _phone(raw: str, region: str, field: str) -> str:
+    # The same contact sits on many deals: parse each number once per process.
+    return normalize_phone(raw, region, field=field)
 
 
 def country_code(text: str) -> str | None:
@@ -236,10 +252,10 @@ def row_to_record(header: list[str], cells: list[str], mapping: Mapping, setting
     if not (contact.first_name or contact.last_name) and get("contact_name"):
         contact.first_name, contact.last_name = split_name(get("contact_name"))
     if get("contact_email"):
-        contact.email = attempt(normalize_email, get("contact_email"), field=label("contact_email"))
+        contact.email = attempt(_email, get("contact_email"), label("contact_email"))
     if get("contact_phone"):
         region = country or settings.default_country
-        contact.phone = attempt(normalize_phone, get("contact_phone"), region, field=label("contact_phone"))
+        contact.phone = attempt(_phone, get("contact_phone"), region, label("contact_phone"))
     contacts = [contact] if any(vars(contact).values()) else []
 
     if mapping.key == "natural":

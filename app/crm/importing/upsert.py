@@ -265,6 +265,10 @@ class Upserter:
         )
         return {row.crm_id: (row.id, row.import_hash) for row in rows}
 
+    def stored_hashes(self, keys) -> dict[str, str | None]:
+        """The import hash stored for each of these CRM ids (missing ids are left out)."""
+        return {key: found[1] for key, found in self._load_hashes(sorted(keys)).items()}
+
     def _values(self, record: Record, account_ids, primary_contacts, digest: str) -> dict:
         return {
             "crm_source": self.crm_source,
