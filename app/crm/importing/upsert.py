@@ -299,16 +299,16 @@ class Upserter:
         created: set[str] = set()
         new = [key for key in keys if key not in existing]
         if new:
-            db.session.execute(
-                insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]),
+            # RETURNING names exactly the rows this statement inserted; the others were inserted meanwhile
+            # by a concurrent import, and their stored hash says whether they are unchanged or to update.
+            inserted = db.session.execute(
+                insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]).returning(
+                    OPPORTUNITIES.c.crm_id
+                ),
                 [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
             )
-            # Rows another import inserted meanwhile were skipped: their hash tells what to do with them.
-            after = self._load_hashes(new)
-            for key in new:
-                if after[key][1] == digests[key] and key not in existing:
-                    created.add(key)
-            existing.update(after)
+            created.update(inserted.scalars())
+            existing.update(self._load_hashes(new))
         # A concurrent import may have created a "new" row first with the same values: count it unchanged.
         changed = [key for key in keys if key not in created and existing[key][1] != digests[key]]
         if changed:
