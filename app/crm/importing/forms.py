@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 FORMAT_OPTIONS = [
-    ("", "Recognise from the header"),
-    ("salesforce", "Salesforce"),
-    ("hubspot", "HubSpot"),
-    ("generic", "Other (map the columns yourself)"),
+    SelectChoice("", "Recognise from the header"),
+    SelectChoice("salesforce", "Salesforce"),
+    SelectChoice("hubspot", "HubSpot"),
+    SelectChoice("generic", "Other (map the columns yourself)"),
 ]
 
 

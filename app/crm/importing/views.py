@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from app.api.models import ApiToken
 from app.api.service import create_token, revoke_token
@@ -63,7 +64,7 @@ def history():
 def upload():
     form = UploadForm()
     names = db.session.scalars(select(ImportMapping.name).order_by(ImportMapping.name)).all()
-    form.mapping.choices = [("", "None")] + [(n, n) for n in names]
+    form.mapping.choices = [SelectChoice("", "None")] + [SelectChoice(n, n) for n in names]
     if form.validate_on_submit():
         folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
         folder.mkdir(parents=True, exist_ok=True)
@@ -215,7 +216,7 @@ def errors_csv(batch_id: int):
 def competitors():
     form = AliasForm()
     form.competitor.choices = [
-        (c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
+        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
     ]
     if form.validate_on_submit():
         try:
