@@ -39,9 +39,11 @@ def _load_config(app: Flask, config: Config | type[Config] | dict | None) -> Non
 
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
+    import app.api.models
     import app.audit.models
     import app.auth.models
     import app.coding.models
+    import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
     import campaigns.models  # noqa: F401
@@ -76,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
     import surveys.public
     import surveys.views
     from app import auth, crm, dashboard, health, messaging
+    from app.api.views import bp as api_bp
+    from app.crm.importing.views import bp as imports_bp
     from app.messaging.worker import install_dev_worker_thread
 
     blueprints = (
@@ -87,6 +91,8 @@ def _register_blueprints(app: Flask) -> None:
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
+        api_bp,
+        imports_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -95,13 +101,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from app.api.cli import api_tokens_cli
     from app.auth.cli import users_cli
+    from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
-    for group in (users_cli, demo_cli, worker_command, surveys_cli, campaigns_cli):
+    for group in (users_cli, demo_cli, crm_cli, api_tokens_cli, worker_command, surveys_cli, campaigns_cli):
         app.cli.add_command(group)
 
 

@@ -6,11 +6,12 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from app.auth.guard import ACCESS_ATTR, BUILTIN_PUBLIC_ENDPOINTS, access_of
+from app.auth.guard import ACCESS_ATTR, API_TOKEN, BUILTIN_PUBLIC_ENDPOINTS, access_of
 from app.auth.models import Role
 
 # Adding a public route means adding it here, on purpose.
 EXPECTED_PUBLIC = {
+    "api.openapi",
     "auth.login",
     "dashboard.index",
     "health.healthz",
@@ -105,3 +106,38 @@ def test_each_role_sees_its_dashboard(role: Role, make_user, login):
     response = client.get("/dashboard")
     assert response.status_code == 200
     assert "deals lost" in response.get_data(as_text=True)
+
+
+def _token_routes(app: Flask) -> list[Rule]:
+    return [r for r in _routes(app) if access_of(app.view_functions[r.endpoint]) == API_TOKEN]
+
+
+def test_token_routes_refuse_missing_wrong_and_revoked_tokens_even_to_a_signed_in_admin(
+    app: Flask, make_user, login
+):
+    from app.api.service import create_token, revoke_token
+    from app.db_types import utcnow
+    from app.extensions import db
+
+    token, secret = create_token("guard-test", now=utcnow())
+    db.session.commit()
+    client = login(make_user(Role.ADMIN))  # a browser session is not an API credential
+    routes = _token_routes(app)
+    assert len(routes) >= 2
+    for rule in routes:
+        method = _method(rule)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {secret}"}):
+            response = client.open(_url_for_rule(rule), method=method, headers=headers)
+            assert response.status_code == 401, (rule.endpoint, headers)
+            assert response.get_json()["error"]["code"] == "unauthorized"
+        ok = client.open(
+            _url_for_rule(rule), method=method, json=[], headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert ok.status_code == 200, rule.endpoint
+    revoke_token(token, now=utcnow())
+    db.session.commit()
+    for rule in routes:
+        response = client.open(
+            _url_for_rule(rule), method=_method(rule), headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert response.status_code == 401, rule.endpoint

@@ -137,6 +137,8 @@ class Opportunity(TimestampMixin, db.Model):
     product: Mapped[str | None] = mapped_column(String(255))
     notes: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the source row, as imported
+    # Digest of the imported values: a re-import skips rows whose digest did not change.
+    import_hash: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[Origin] = mapped_column(str_enum(Origin, 16), default=Origin.CRM)
     recycled_from_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from rapidfuzz import process
 from sqlalchemy import func, select
 
 from app.auth.models import Role, User
@@ -59,69 +60,55 @@ def _create_demo_users() -> list[DemoLogin]:
 
 
 def _store_crm(crm: DemoCrm, *, now: datetime) -> dict[str, int]:
+    """Write the CRM as a Salesforce export and bring it in through the import service, like a customer."""
+    from app.crm.importing.formats import mapping_for
+    from app.crm.importing.models import CompetitorAlias
+    from app.crm.importing.records import ImportSettings
+    from app.crm.importing.service import run_import, start_batch
+    from app.demo.crm_export import HEADER, write_salesforce_export
+
     competitors = {name: Competitor(name=name) for name in COMPETITORS}
     db.session.add_all(competitors.values())
-    aliases = {alias: name for name, spellings in COMPETITORS.items() for alias in spellings}
-    accounts: dict[str, Account] = {}
-    contacts: dict[str, Contact] = {}
+    db.session.flush()
+    for name, spellings in COMPETITORS.items():  # the aliases an admin would have entered
+        for alias in {s.strip().lower() for s in spellings} - {name.lower()}:
+            db.session.add(CompetitorAlias(alias=alias, competitor_id=competitors[name].id))
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_salesforce_export(crm, Path(folder) / "salesforce-opportunities.csv")
+        batch = start_batch(filename=path.name, via="demo", actor_label="demo", now=now)
+        run_import(batch, path, mapping_for("salesforce", HEADER), ImportSettings(), now=now)
+    if batch.failed:
+        raise RuntimeError(f"the demo export did not import cleanly: {batch.failed} rows failed")
+    # Contacts without a deal in the export come from the CRM's contact list.
+    known = set(db.session.scalars(select(Contact.crm_id)))
+    accounts = {a.crm_id: a for a in db.session.scalars(select(Account))}
+    timezones = {}
     for demo in crm.accounts:
-        account = Account(
-            crm_source=CRM_SOURCE,
-            crm_id=demo.crm_id,
-            name=demo.name,
-            domain=demo.domain,
-            industry=demo.industry,
-            segment=demo.segment,
-            region=demo.region,
-            country=demo.country,
-            employees=demo.employees,
-        )
-        accounts[demo.crm_id] = account
         for person in demo.contacts:
-            contacts[person.crm_id] = Contact(
-                account=account,
-                crm_id=person.crm_id,
-                first_name=person.first_name,
-                last_name=person.last_name,
-                title=person.title,
-                email=person.email,
-                phone=person.phone,
-                timezone=person.timezone,
-            )
-    _mark_some_contacts_unreachable(list(contacts.values()), now=now)
-    db.session.add_all(accounts.values())
+            timezones[person.crm_id] = person.timezone
+            if person.crm_id not in known:
+                db.session.add(
+                    Contact(
+                        account=accounts[demo.crm_id],
+                        crm_id=person.crm_id,
+                        first_name=person.first_name,
+                        last_name=person.last_name,
+                        title=person.title,
+                        email=person.email,
+                        phone=person.phone,
+                    )
+                )
     db.session.flush()
-    lost = 0
-    for demo in crm.opportunities:
-        competitor = None
-        if demo.competitor:
-            match = process.extractOne(demo.competitor, aliases.keys())
-            competitor = competitors[aliases[match[0]]]
-        opportunity = Opportunity(
-            crm_source=CRM_SOURCE,
-            crm_id=demo.crm_id,
-            account=accounts[demo.account.crm_id],
-            primary_contact=contacts[demo.contact.crm_id] if demo.contact else None,
-            name=demo.name,
-            amount=demo.amount,
-            currency="USD",
-            stage=demo.stage,
-            is_closed=demo.stage.startswith("Closed"),
-            is_won=demo.stage == "Closed Won",
-            close_date=demo.close_date,
-            owner=demo.owner,
-            product=demo.product,
-            crm_loss_reason=demo.loss_reason,
-            competitor_raw=demo.competitor,
-            competitor=competitor,
-        )
-        lost += opportunity.is_lost
-        db.session.add(opportunity)
+    contacts = list(db.session.scalars(select(Contact).order_by(Contact.crm_id)))
+    for contact in contacts:
+        contact.timezone = timezones.get(contact.crm_id)
+    _mark_some_contacts_unreachable(contacts, now=now)
     db.session.flush()
+    lost = db.session.scalar(select(func.count()).where(Opportunity.is_closed, ~Opportunity.is_won))
     return {
         "accounts": len(accounts),
         "contacts": len(contacts),
-        "opportunities": len(crm.opportunities),
+        "opportunities": batch.created,
         "lost": lost,
     }
 

@@ -1,7 +1,7 @@
 """messaging inbound replies
 
 Revision ID: 0005_messaging
-Revises: 0003_do_not_contact
+Revises: 0004_crm_import
 Create Date: 2026-11-23 09:39:39.734338
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '0005_messaging'
-down_revision = '0003_do_not_contact'
+down_revision = '0004_crm_import'
 branch_labels = None
 depends_on = None
 

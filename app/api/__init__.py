@@ -1,0 +1,1 @@
+"""The JSON push API for CRMs."""

@@ -1,0 +1,175 @@
+"""API tokens and the JSON shape of opportunities, in and out."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from app.api.models import ApiToken, hash_token
+from app.crm.importing.formats import Mapping
+from app.crm.importing.records import AccountIn, ContactIn, Record, stage_flags
+from app.crm.importing.values import parse_amount
+from app.crm.models import Opportunity
+from app.errors import Conflict, ValidationError
+from app.extensions import db
+from app.validation import normalize_currency, normalize_email, normalize_phone
+
+TOKEN_PREFIX = "wb_"  # noqa: S105 (a prefix, not a secret)
+
+
+def create_token(name: str, *, created_by_id: int | None = None, now: datetime) -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned once and only its hash is stored."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the token a name (the integration it is for)", field="name")
+    if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)):
+        raise Conflict(f"A token named '{name}' already exists", field="name")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        token_hash=hash_token(secret),
+        prefix=secret[:10],
+        created_by_id=created_by_id,
+        created_at=now,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def revoke_token(token: ApiToken, *, now: datetime) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = now
+        db.session.flush()
+
+
+def token_for(secret: str) -> ApiToken | None:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    return token if token is not None and token.active else None
+
+
+def _text(item: dict, key: str, limit: int = 255) -> str | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise ValidationError(f"'{key}' must be a string", field=key)
+    text = str(value).strip()
+    return text[:limit] or None
+
+
+def record_from_json(item: Any, *, default_country: str = "US") -> Record:
+    """Validate one pushed opportunity; raise ValidationError naming the field."""
+    if not isinstance(item, dict):
+        raise ValidationError("Each item must be a JSON object")
+    crm_id, name, stage = _text(item, "crm_id"), _text(item, "name"), _text(item, "stage", 120)
+    for key, value in (("crm_id", crm_id), ("name", name), ("stage", stage)):
+        if not value:
+            raise ValidationError(f"'{key}' is required", field=key)
+    account = item.get("account")
+    if not isinstance(account, dict) or not (_text(account, "crm_id") or _text(account, "name")):
+        raise ValidationError("'account' with a crm_id or a name is required", field="account")
+    account_name = _text(account, "name") or _text(account, "crm_id")
+    account_in = AccountIn(
+        crm_id=_text(account, "crm_id") or f"name:{account_name.lower()}",
+        name=account_name,
+        domain=_text(account, "domain"),
+        industry=_text(account, "industry", 120),
+        segment=_text(account, "segment", 64),
+        region=_text(account, "region", 64),
+        country=(_text(account, "country", 2) or "").upper() or None,
+    )
+    amount, symbol_currency = (None, None)
+    if item.get("amount") not in (None, ""):
+        amount, symbol_currency = parse_amount(str(item["amount"]), column="amount")
+    currency = normalize_currency(item["currency"]) if item.get("currency") else symbol_currency or "USD"
+    close_date = None
+    if item.get("close_date"):
+        try:
+            close_date = date.fromisoformat(str(item["close_date"])[:10])
+        except ValueError:
+            raise ValidationError(
+                f"close_date '{item['close_date']}' is not an ISO date", field="close_date"
+            ) from None
+    is_closed, is_won = stage_flags(stage, Mapping(format="api", columns={}))
+    if "is_closed" in item:
+        is_closed = bool(item["is_closed"])
+    if "is_won" in item:
+        is_won = bool(item["is_won"])
+        is_closed = is_closed or is_won
+    contacts = []
+    raw_contacts = item.get("contacts") or []
+    if not isinstance(raw_contacts, list):
+        raise ValidationError("'contacts' must be a list", field="contacts")
+    for index, person in enumerate(raw_contacts):
+        if not isinstance(person, dict):
+            raise ValidationError("each contact must be an object", field=f"contacts[{index}]")
+        email = (
+            normalize_email(person["email"], field=f"contacts[{index}].email")
+            if person.get("email")
+            else None
+        )
+        phone = None
+        if person.get("phone"):
+            phone = normalize_phone(
+                str(person["phone"]), account_in.country or default_country, field=f"contacts[{index}].phone"
+            )
+        contacts.append(
+            ContactIn(
+                crm_id=_text(person, "crm_id"),
+                first_name=_text(person, "first_name", 120),
+                last_name=_text(person, "last_name", 120),
+                title=_text(person, "title"),
+                email=email,
+                phone=phone,
+            )
+        )
+    return Record(
+        crm_id=crm_id,
+        name=name,
+        stage=stage,
+        is_closed=is_closed,
+        is_won=is_won,
+        account=account_in,
+        amount=amount,
+        currency=currency,
+        close_date=close_date,
+        owner=_text(item, "owner"),
+        loss_reason=_text(item, "crm_loss_reason"),
+        competitor=_text(item, "competitor"),
+        product=_text(item, "product"),
+        contacts=contacts,
+    )
+
+
+def opportunity_json(opp: Opportunity) -> dict[str, Any]:
+    contacts = [c for c in opp.account.contacts if c.erased_at is None]
+    if opp.primary_contact is not None:
+        contacts.sort(key=lambda c: c.id != opp.primary_contact_id)
+    return {
+        "id": opp.id,
+        "crm_source": opp.crm_source,
+        "crm_id": opp.crm_id,
+        "name": opp.name,
+        "stage": opp.stage,
+        "status": opp.status,
+        "is_closed": opp.is_closed,
+        "is_won": opp.is_won,
+        "amount": str(opp.amount.quantize(Decimal("0.01"))) if opp.amount is not None else None,
+        "currency": opp.currency,
+        "close_date": opp.close_date.isoformat() if opp.close_date else None,
+        "owner": opp.owner,
+        "crm_loss_reason": opp.crm_loss_reason,
+        "competitor": opp.competitor.name if opp.competitor else opp.competitor_raw,
+        "product": opp.product,
+        "updated_at": opp.updated_at.isoformat(),
+        "account": {"crm_id": opp.account.crm_id, "name": opp.account.name},
+        "contacts": [
+            {"first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone}
+            for c in contacts
+        ],
+    }

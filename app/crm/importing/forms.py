@@ -1,0 +1,65 @@
+"""Forms of the import pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+FORMAT_OPTIONS = [
+    SelectChoice("", "Recognise from the header"),
+    SelectChoice("salesforce", "Salesforce"),
+    SelectChoice("hubspot", "HubSpot"),
+    SelectChoice("generic", "Other (map the columns yourself)"),
+]
+
+
+class UploadForm(FlaskForm):
+    file = FileField(
+        "Export file",
+        validators=[
+            FileRequired("Choose a file to import"),
+            FileAllowed(["csv", "txt", "tsv", "xlsx"], "A CSV, TSV or XLSX export, please"),
+        ],
+        description="CSV (any delimiter, UTF-8, UTF-16 or Windows-1252) or XLSX, with a header row.",
+    )
+    format = SelectField("Format", choices=FORMAT_OPTIONS, validators=[Optional()])
+    mapping = SelectField("Saved mapping", choices=[], validators=[Optional()])
+    day_first = BooleanField("Dates are day first (23.11.2026, 23/11/2026)")
+    default_country = StringField(
+        "Default country for phone numbers",
+        default="US",
+        validators=[DataRequired(), Length(2, 2)],
+        description="Two letters, e.g. US, GB, DE: used when a number has no +country code.",
+    )
+
+
+class MappingForm(FlaskForm):
+    """The column choices come from the file; the view reads them from request.form."""
+
+    lost_stages = StringField("Stage values meaning closed-lost", description="Separate values with commas.")
+    won_stages = StringField("Stage values meaning closed-won", description="Separate values with commas.")
+    confirm_natural_key = BooleanField("Use account name + opportunity name + close date as the key")
+    save_as = StringField(
+        "Save this mapping as",
+        validators=[Optional(), Length(max=120)],
+        description="Reuse it next time (and with --mapping NAME in the CLI).",
+    )
+
+
+class AliasForm(FlaskForm):
+    alias = StringField("Spelling in the CRM", validators=[DataRequired(), Length(max=255)])
+    competitor = SelectField("Competitor", coerce=int, choices=[])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Integration name",
+        validators=[DataRequired(), Length(max=120)],
+        description="E.g. salesforce-production. The token is shown once.",
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button-only form (CSRF only)."""

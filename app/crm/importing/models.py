@@ -1,0 +1,123 @@
+"""Import batches and their failed rows, saved column mappings, competitor aliases, loss-reason mapping."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime, str_enum, utcnow
+from app.extensions import db
+
+
+class BatchStatus(enum.StrEnum):
+    DRAFT = "draft"  # uploaded, waiting for the admin to check the mapping
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # the file could not be read at all
+
+
+class ImportBatch(db.Model):
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str | None] = mapped_column(String(120))  # "cli", "api:<token>", "demo"
+    via: Mapped[str] = mapped_column(String(16), default="ui")  # ui, cli, api, demo
+    filename: Mapped[str | None] = mapped_column(String(255))
+    stored_path: Mapped[str | None] = mapped_column(String(500))  # the upload, kept for background runs
+    format: Mapped[str | None] = mapped_column(String(32))
+    mapping_name: Mapped[str | None] = mapped_column(String(120))
+    crm_source: Mapped[str] = mapped_column(String(32), default="salesforce")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    header: Mapped[list[str]] = mapped_column(JSON, default=list)  # for the error file
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, 16), default=BatchStatus.DRAFT)
+    message: Mapped[str | None] = mapped_column(Text)
+    size_bytes: Mapped[int | None]
+    bytes_read: Mapped[int] = mapped_column(default=0)
+    rows_read: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+
+    errors: Mapped[list[ImportRowError]] = relationship(
+        back_populates="batch", order_by="ImportRowError.line", cascade="all, delete-orphan"
+    )
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status is BatchStatus.DONE:
+            return 100
+        if not self.size_bytes:
+            return 0
+        return min(99, int(100 * self.bytes_read / self.size_bytes))
+
+    def __repr__(self) -> str:
+        return f"<ImportBatch {self.id} {self.status}>"
+
+
+class ImportRowError(db.Model):
+    __tablename__ = "import_row_errors"
+    __table_args__ = (Index("ix_import_row_errors_batch_line", "batch_id", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"))
+    line: Mapped[int]  # line of the file where the row starts (the header is line 1)
+    column: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    raw: Mapped[list[str]] = mapped_column(JSON, default=list)  # the original cells, for the error file
+
+    batch: Mapped[ImportBatch] = relationship(back_populates="errors")
+
+
+class ImportMapping(db.Model):
+    """A saved column mapping for a generic CSV/XLSX, reused by name (`--mapping NAME`)."""
+
+    __tablename__ = "import_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # field -> column header, or a template with {Column} placeholders, or "=constant".
+    columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    lost_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    won_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # crm_source, day_first, default_country, currency, key ("id", "natural" or "columns"), key_columns
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CompetitorAlias(db.Model):
+    """Another spelling of a competitor's name, as sales reps type it into the CRM."""
+
+    __tablename__ = "competitor_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(255), unique=True)  # stored folded (lower case, trimmed)
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    competitor = relationship("Competitor")
+
+
+class LossReasonMapping(db.Model):
+    """A raw CRM loss reason and the reason code it means (unmapped until an admin says)."""
+
+    __tablename__ = "loss_reason_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_value: Mapped[str] = mapped_column(String(255), unique=True)
+    reason_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reason_codes.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    reason_code = relationship("ReasonCode")

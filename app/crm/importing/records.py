@@ -1,0 +1,287 @@
+"""One row of a file (or one item of the API) turned into clean values for the upsert."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+from app.crm.importing.formats import Mapping, fold, resolve, template_columns
+from app.crm.importing.values import parse_amount, parse_bool, parse_date, parse_int
+from app.errors import ValidationError
+from app.validation import CURRENCIES, normalize_email, normalize_phone
+
+ERROR_COLUMN = "error"  # added by the error file; ignored when it comes back
+COUNTRIES = {
+    "united states": "US",
+    "usa": "US",
+    "us": "US",
+    "united states of america": "US",
+    "canada": "CA",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "germany": "DE",
+    "deutschland": "DE",
+    "france": "FR",
+    "netherlands": "NL",
+    "japan": "JP",
+    "australia": "AU",
+    "china": "CN",
+    "philipines": "PH",
+    "philippines": "PH",
+    "norway": "NO",
+    "kenya": "KE",
+    "italy": "IT",
+    "spain": "ES",
+    "belgium": "BE",
+    "poland": "PL",
+    "brazil": "BR",
+    "korea": "KR",
+    "panama": "PA",
+    "jordan": "JO",
+    "romania": "RO",
+    "switzerland": "CH",
+    "austria": "AT",
+    "sweden": "SE",
+    "denmark": "DK",
+    "ireland": "IE",
+    "india": "IN",
+    "mexico": "MX",
+    "slovenia": "SI",
+}
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    day_first: bool = False
+    default_country: str = "US"
+    default_currency: str = "USD"
+
+
+@dataclass
+class AccountIn:
+    crm_id: str
+    name: str
+    domain: str | None = None
+    industry: str | None = None
+    segment: str | None = None
+    region: str | None = None
+    country: str | None = None
+    employees: int | None = None
+
+
+@dataclass
+class ContactIn:
+    crm_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class Record:
+    crm_id: str
+    name: str
+    stage: str
+    is_closed: bool
+    is_won: bool
+    account: AccountIn
+    amount: Decimal | None = None
+    currency: str = "USD"
+    close_date: date | None = None
+    owner: str | None = None
+    loss_reason: str | None = None
+    competitor: str | None = None
+    product: str | None = None
+    contacts: list[ContactIn] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)
+
+    fingerprint: str | None = None  # set by the file import: the digest of the raw row and the mapping
+
+    def digest(self) -> str:
+        """A fingerprint of everything the import stores: equal digests mean nothing changed."""
+        if self.fingerprint:
+            return self.fingerprint
+        text = repr(
+            (
+                self.crm_id,
+                self.name,
+                self.stage,
+                self.is_closed,
+                self.is_won,
+                str(self.amount),
+                self.currency,
+                self.close_date,
+                self.owner,
+                self.loss_reason,
+                self.competitor,
+                self.product,
+                tuple(vars(self.account).values()),
+                [tuple(vars(c).values()) for c in self.contacts],
+                sorted(self.raw.items()),
+            )
+        )
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@lru_cache(maxsize=65536)
+def _email(raw: str, field: str) -> str:
+    return normalize_email(raw, field=field)
+
+
+@lru_cache(maxsize=65536)
+def _phone(raw: str, region: str, field: str) -> str:
+    # The same contact sits on many deals: parse each number once per process.
+    return normalize_phone(raw, region, field=field)
+
+
+def country_code(text: str) -> str | None:
+    value = text.strip()
+    if len(value) == 2 and value.isalpha():
+        return value.upper()
+    return COUNTRIES.get(fold(value))
+
+
+def stage_flags(stage: str, mapping: Mapping) -> tuple[bool, bool]:
+    folded = fold(stage)
+    if folded in {fold(s) for s in mapping.won_stages}:
+        return True, True
+    if folded in {fold(s) for s in mapping.lost_stages}:
+        return True, False
+    return False, False
+
+
+class RowErrors(ValidationError):
+    """Every problem of one row; the first one names the column."""
+
+    def __init__(self, problems: list[ValidationError]) -> None:
+        super().__init__("; ".join(p.message for p in problems), field=problems[0].field)
+
+
+def split_name(full: str) -> tuple[str | None, str | None]:
+    parts = full.strip().rsplit(" ", 1)
+    if len(parts) == 1:
+        return None, parts[0] or None
+    return parts[0], parts[1]
+
+
+def _natural_key(account: str, name: str, close: date | None) -> str:
+    key = f"{account}|{name}|{close.isoformat() if close else ''}"
+    if len(key) > 200:
+        key = key[:160] + "#" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    return "nk:" + key
+
+
+def row_to_record(header: list[str], cells: list[str], mapping: Mapping, settings: ImportSettings) -> Record:
+    """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
+    row = dict(zip(header, cells, strict=False))
+    problems: list[ValidationError] = []
+    columns = mapping.columns
+
+    def label(name: str) -> str:
+        spec = columns.get(name, "")
+        found = template_columns(spec)
+        return found[0] if found else spec or name
+
+    def get(name: str) -> str:
+        spec = columns.get(name)
+        return resolve(spec, row).strip() if spec else ""
+
+    def attempt(function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ValidationError as error:
+            problems.append(error)
+            return None
+
+    name = get("name")
+    if not name:
+        problems.append(ValidationError(f"{label('name')} is empty", field=label("name")))
+    stage = get("stage")
+    if not stage:
+        problems.append(ValidationError(f"{label('stage')} is empty", field=label("stage")))
+    amount_and_currency = attempt(parse_amount, get("amount"), column=label("amount")) or (None, None)
+    amount, currency = amount_and_currency
+    currency_text = get("currency").upper()
+    if currency_text:
+        if currency_text in CURRENCIES:
+            currency = currency_text
+        else:
+            problems.append(
+                ValidationError(
+                    f"{label('currency')} '{currency_text}' is not a known ISO 4217 code",
+                    field=label("currency"),
+                )
+            )
+    close_date = attempt(
+        parse_date, get("close_date"), day_first=settings.day_first, column=label("close_date")
+    )
+    is_closed, is_won = stage_flags(stage, mapping)
+    if "is_closed" in columns and get("is_closed"):
+        is_closed = bool(attempt(parse_bool, get("is_closed"), column=label("is_closed")))
+    if "is_won" in columns and get("is_won"):
+        is_won = bool(attempt(parse_bool, get("is_won"), column=label("is_won")))
+        is_closed = is_closed or is_won
+
+    account_name = get("account_name") or get("account_crm_id")
+    if not account_name:
+        problems.append(ValidationError(f"{label('account_name')} is empty", field=label("account_name")))
+    account_id = get("account_crm_id") or ("name:" + fold(account_name) if account_name else "")
+    country = country_code(get("account_country")) if get("account_country") else None
+    account = AccountIn(
+        crm_id=account_id[:255],
+        name=account_name[:255],
+        domain=get("account_domain") or None,
+        industry=get("account_industry")[:120] or None,
+        segment=get("account_segment")[:64] or None,
+        region=get("account_region")[:64] or None,
+        country=country,
+        employees=attempt(parse_int, get("account_employees"), column=label("account_employees")),
+    )
+
+    contact = ContactIn(crm_id=get("contact_crm_id") or None, title=get("contact_title") or None)
+    contact.first_name, contact.last_name = (
+        get("contact_first_name") or None,
+        get("contact_last_name") or None,
+    )
+    if not (contact.first_name or contact.last_name) and get("contact_name"):
+        contact.first_name, contact.last_name = split_name(get("contact_name"))
+    if get("contact_email"):
+        contact.email = attempt(_email, get("contact_email"), label("contact_email"))
+    if get("contact_phone"):
+        region = country or settings.default_country
+        contact.phone = attempt(_phone, get("contact_phone"), region, label("contact_phone"))
+    contacts = [contact] if any(vars(contact).values()) else []
+
+    if mapping.key == "natural":
+        crm_id = _natural_key(account_name, name, close_date)
+    elif mapping.key == "columns":
+        crm_id = "|".join(row.get(c, "") for c in mapping.key_columns)
+    else:
+        crm_id = get("crm_id")
+        if not crm_id and "crm_id" in columns:
+            problems.append(ValidationError(f"{label('crm_id')} is empty", field=label("crm_id")))
+    if problems:
+        raise RowErrors(problems)
+    return Record(
+        crm_id=crm_id[:255],
+        name=name[:255],
+        stage=stage[:120],
+        is_closed=is_closed,
+        is_won=is_won,
+        account=account,
+        amount=amount,
+        currency=currency or settings.default_currency,
+        close_date=close_date,
+        owner=get("owner")[:255] or None,
+        loss_reason=get("loss_reason")[:255] or None,
+        competitor=get("competitor")[:255] or None,
+        product=get("product")[:255] or None,
+        contacts=contacts,
+        raw={k: v for k, v in row.items() if k and v and k != ERROR_COLUMN},
+    )

@@ -1,0 +1,356 @@
+"""Import a CRM export file: stream it, clean each row, upsert in batches, record what failed and why."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from app.audit.service import record_event
+from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
+from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
+from app.crm.importing.parsing import Table, UnreadableFile, open_table
+from app.crm.importing.records import ImportSettings, Record, RowErrors, row_to_record
+from app.crm.importing.upsert import Upserter
+from app.errors import NotFound, ValidationError
+from app.extensions import db
+
+BATCH_ROWS = 2000
+PREVIEW_ROWS = 10
+ERROR_TABLE = ImportRowError.__table__
+
+
+def load_mapping(name: str) -> ImportMapping:
+    mapping = db.session.scalar(select(ImportMapping).where(ImportMapping.name == name))
+    if mapping is None:
+        raise NotFound(f"There is no saved mapping named '{name}'")
+    return mapping
+
+
+def saved_mapping(saved: ImportMapping) -> Mapping:
+    settings = saved.settings or {}
+    mapping = Mapping(
+        format=settings.get("format", "generic"),
+        columns=dict(saved.columns),
+        key=settings.get("key", "id"),
+        key_columns=list(settings.get("key_columns", [])),
+        name=saved.name,
+    )
+    if saved.lost_stages:
+        mapping.lost_stages = list(saved.lost_stages)
+    if saved.won_stages:
+        mapping.won_stages = list(saved.won_stages)
+    return mapping
+
+
+def save_mapping(name: str, mapping: Mapping, settings: ImportSettings, *, crm_source: str) -> ImportMapping:
+    """Create or replace the saved mapping called name."""
+    saved = db.session.scalar(select(ImportMapping).where(ImportMapping.name == name))
+    if saved is None:
+        saved = ImportMapping(name=name)
+        db.session.add(saved)
+    saved.columns = {k: v for k, v in mapping.columns.items() if v}
+    saved.lost_stages = list(mapping.lost_stages)
+    saved.won_stages = list(mapping.won_stages)
+    saved.settings = {
+        "format": mapping.format,
+        "key": mapping.key,
+        "key_columns": mapping.key_columns,
+        "crm_source": crm_source,
+        "day_first": settings.day_first,
+        "default_country": settings.default_country,
+        "default_currency": settings.default_currency,
+    }
+    db.session.flush()
+    return saved
+
+
+def choose_mapping(header: list[str], format_name: str | None, mapping_name: str | None) -> Mapping:
+    """The mapping to read a file with: a saved one by name, else the format's (detected when not given)."""
+    if mapping_name:
+        return saved_mapping(load_mapping(mapping_name))
+    if format_name and format_name not in (*FORMAT_CHOICES, "salesforce_api"):
+        raise ValidationError(f"Unknown format '{format_name}'", field="format")
+    name = format_name or detect_format(header)
+    if name == "salesforce" or (name == "salesforce_api"):
+        name = "salesforce"
+    return mapping_for(name, header)
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    record: Record | None
+    error: str | None
+
+
+@dataclass
+class Preview:
+    header: list[str]
+    mapping: Mapping
+    rows: list[PreviewRow]
+    encoding: str
+    delimiter: str | None
+
+    @property
+    def needs_natural_key(self) -> bool:
+        return self.mapping.key == "id" and not self.mapping.has_id_column()
+
+
+def preview_file(
+    path: str | Path,
+    mapping: Mapping | None,
+    settings: ImportSettings,
+    *,
+    format_name: str | None = None,
+    limit: int = PREVIEW_ROWS,
+) -> Preview:
+    """The first rows as the import would store them (nothing is written)."""
+    table = open_table(path)
+    try:
+        mapping = mapping or choose_mapping(table.header, format_name, None)
+        rows = []
+        for row in table.rows:
+            try:
+                rows.append(
+                    PreviewRow(row.line, row_to_record(table.header, row.cells, mapping, settings), None)
+                )
+            except RowErrors as error:
+                rows.append(PreviewRow(row.line, None, error.message))
+            if len(rows) >= limit:
+                break
+        return Preview(table.header, mapping, rows, table.encoding, table.delimiter)
+    finally:
+        table.close()
+
+
+def _key_fingerprint(crm_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(crm_id.encode(), digest_size=8).digest(), "little")
+
+
+def _row_fingerprint(signature: bytes, cells: list[str]) -> str:
+    return hashlib.blake2b(signature + "\x1f".join(cells).encode(), digest_size=16).hexdigest()
+
+
+def _signature(mapping: Mapping, settings: ImportSettings) -> bytes:
+    """What besides the row decides the stored values: a mapping or setting change re-imports every row."""
+    parts = (
+        sorted(mapping.columns.items()),
+        mapping.lost_stages,
+        mapping.won_stages,
+        mapping.key,
+        mapping.key_columns,
+        vars(settings),
+    )
+    return repr(parts).encode()
+
+
+def _batches(
+    table: Table, mapping: Mapping, settings: ImportSettings, size: int, upserter: Upserter
+) -> Iterator[tuple[list[Record], list[dict], int]]:
+    """Clean rows in batches: (records to upsert, errors, rows skipped as unchanged).
+
+    A row whose raw cells hash to the stored import hash is unchanged and is not even parsed: this is
+    what makes a re-import fast. Duplicates of an earlier row of the file are reported.
+    """
+    seen: set[int] = set()  # 8-byte fingerprints: bounded memory even for a million rows
+    signature = _signature(mapping, settings)
+    id_spec = mapping.columns.get("crm_id", "")
+    id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
+    chunk: list = []
+
+    def flush(rows) -> tuple[list[Record], list[dict], int]:
+        records, errors, skipped = [], [], 0
+        fingerprints = [_row_fingerprint(signature, row.cells) for row in rows]
+        stored = {}
+        if id_index is not None:
+            ids = {row.cells[id_index] for row in rows if len(row.cells) > id_index and row.cells[id_index]}
+            stored = upserter.stored_hashes(ids)
+        for row, fingerprint in zip(rows, fingerprints, strict=True):
+            if id_index is not None and len(row.cells) > id_index:
+                crm_id = row.cells[id_index]
+                if crm_id and stored.get(crm_id) == fingerprint:
+                    key = _key_fingerprint(crm_id)
+                    if key not in seen:
+                        seen.add(key)
+                        skipped += 1
+                        continue
+            try:
+                record = row_to_record(table.header, row.cells, mapping, settings)
+            except RowErrors as error:
+                errors.append(
+                    {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
+                )
+                continue
+            key = _key_fingerprint(record.crm_id)
+            if key in seen:
+                shown = record.crm_id.removeprefix("nk:")
+                errors.append(
+                    {
+                        "line": row.line,
+                        "column": mapping.columns.get("crm_id"),
+                        "raw": row.cells,
+                        "message": f"'{shown}' is in this file twice; only its first row counts",
+                    }
+                )
+                continue
+            seen.add(key)
+            record.fingerprint = fingerprint
+            records.append(record)
+        return records, errors, skipped
+
+    for row in table.rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield flush(chunk)
+            chunk = []
+    if chunk:
+        yield flush(chunk)
+
+
+def start_batch(
+    *,
+    filename: str | None,
+    via: str,
+    actor_label: str,
+    user_id: int | None = None,
+    stored_path: str | None = None,
+    format_name: str | None = None,
+    mapping_name: str | None = None,
+    settings: ImportSettings | None = None,
+    dry_run: bool = False,
+    now: datetime,
+) -> ImportBatch:
+    settings = settings or ImportSettings()
+    batch = ImportBatch(
+        filename=filename,
+        via=via,
+        actor_label=actor_label,
+        user_id=user_id,
+        stored_path=stored_path,
+        format=format_name,
+        mapping_name=mapping_name,
+        dry_run=dry_run,
+        created_at=now,
+        settings={
+            "day_first": settings.day_first,
+            "default_country": settings.default_country,
+            "default_currency": settings.default_currency,
+        },
+    )
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def run_import(
+    batch: ImportBatch,
+    path: str | Path,
+    mapping: Mapping,
+    settings: ImportSettings,
+    *,
+    now: datetime,
+    checkpoint: Callable[[], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportBatch:
+    """Import the file into batch. Raise UnreadableFile if nothing of it can be read.
+
+    checkpoint is called after each batch of rows (the CLI and the background thread commit there, so
+    progress shows and a long import holds no lock for long); a dry run writes its changes in a
+    savepoint and rolls them back, keeping only the counts and the errors.
+    """
+    try:
+        table = open_table(path)
+    except UnreadableFile as error:
+        batch.status = BatchStatus.FAILED
+        batch.message = error.message
+        batch.finished_at = now
+        db.session.flush()
+        raise
+    batch.header = table.header
+    batch.format = mapping.format
+    batch.mapping_name = mapping.name
+    batch.crm_source = mapping.crm_source
+    batch.size_bytes = Path(path).stat().st_size
+    batch.status = BatchStatus.RUNNING
+    db.session.flush()
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "rows_read": 0}
+    kept_errors: list[dict] = []
+    savepoint = db.session.begin_nested() if batch.dry_run else None
+    upserter = Upserter(
+        mapping.crm_source, now=now, actor_label=batch.actor_label or "import", batch_id=batch.id
+    )
+    try:
+        for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
+            counts["unchanged"] += skipped
+            counts["rows_read"] += skipped
+            for outcome in upserter.upsert(records) if records else []:
+                counts[outcome.status] += 1
+            counts["failed"] += len(errors)
+            counts["rows_read"] += len(records) + len(errors)
+            if savepoint is not None:
+                kept_errors.extend(errors)
+                continue
+            if errors:
+                db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
+            for name, value in counts.items():
+                setattr(batch, name, value)
+            batch.bytes_read = table.position()
+            db.session.flush()
+            if checkpoint:
+                checkpoint()
+    except UnreadableFile as error:
+        if savepoint is not None:
+            savepoint.rollback()
+        batch.status = BatchStatus.FAILED
+        batch.message = (
+            f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
+        )
+        batch.finished_at = now
+        db.session.flush()
+        raise
+    finally:
+        table.close()
+    if savepoint is not None:
+        savepoint.rollback()
+        if kept_errors:
+            db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in kept_errors])
+    for name, value in counts.items():
+        setattr(batch, name, value)
+    batch.bytes_read = batch.size_bytes or 0
+    batch.status = BatchStatus.DONE
+    batch.finished_at = now
+    if not batch.dry_run:
+        record_event(
+            "import.finished",
+            "import_batch",
+            batch.id,
+            actor_label=batch.actor_label,
+            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed")},
+            now=now,
+        )
+    db.session.flush()
+    return batch
+
+
+def error_file(batch: ImportBatch) -> str:
+    """The failed rows as they came, plus an `error` column: fix them and upload this file again."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*batch.header, "error"])
+    rows = db.session.execute(
+        select(ImportRowError.raw, ImportRowError.line, ImportRowError.message)
+        .where(ImportRowError.batch_id == batch.id)
+        .order_by(ImportRowError.line)
+    )
+    width = len(batch.header)
+    for raw, line, message in rows:
+        cells = list(raw)[:width] + [""] * (width - len(raw))
+        writer.writerow([*cells, f"line {line}: {message}"])
+    return out.getvalue()

@@ -1,0 +1,368 @@
+"""Set-based upsert of clean records: a few queries per batch of rows, never one ORM object per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import bindparam, insert, select, update
+
+from app.audit.models import AuditEvent
+from app.crm.importing.formats import fold
+from app.crm.importing.models import CompetitorAlias, LossReasonMapping
+from app.crm.importing.records import Record
+from app.crm.models import Account, Competitor, Contact, Opportunity
+from app.extensions import db
+
+ACCOUNTS = Account.__table__
+CONTACTS = Contact.__table__
+OPPORTUNITIES = Opportunity.__table__
+ACCOUNT_FIELDS = ("name", "domain", "industry", "segment", "region", "country", "employees")
+CONTACT_FIELDS = ("crm_id", "first_name", "last_name", "title", "email", "phone")
+# Opportunity columns an import writes, and those whose change the audit trail records.
+AUDITED = (
+    "name",
+    "stage",
+    "is_closed",
+    "is_won",
+    "amount",
+    "currency",
+    "close_date",
+    "owner",
+    "crm_loss_reason",
+    "competitor_raw",
+    "product",
+    "account_id",
+)
+FUZZY_CUTOFF = 88
+
+
+def insert_ignoring_duplicates(table, *, index_elements=None):
+    """INSERT .. ON CONFLICT DO NOTHING on either database: a concurrent import never duplicates."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def _fields(item, names) -> dict:
+    return {name: getattr(item, name) for name in names}
+
+
+def _plain(value):
+    """A JSON-friendly copy of a value for the audit trail."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+class CompetitorMatcher:
+    """Map the many spellings of a competitor to one Competitor, creating it when nothing is close."""
+
+    def __init__(self) -> None:
+        self.choices: dict[str, int] = {}
+        for competitor_id, name in db.session.execute(select(Competitor.id, Competitor.name)):
+            self.choices[fold(name)] = competitor_id
+        for competitor_id, alias in db.session.execute(
+            select(CompetitorAlias.competitor_id, CompetitorAlias.alias)
+        ):
+            self.choices[fold(alias)] = competitor_id
+        self.cache: dict[str, int] = {}
+
+    def match(self, raw: str) -> int:
+        key = fold(raw)
+        if key in self.cache:
+            return self.cache[key]
+        competitor_id = self.choices.get(key)
+        if competitor_id is None and self.choices:
+            found = process.extractOne(
+                key, self.choices.keys(), scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF
+            )
+            if found:
+                competitor_id = self.choices[found[0]]
+        if competitor_id is None:
+            name = raw.strip()[:120]
+            db.session.execute(
+                insert_ignoring_duplicates(Competitor.__table__, index_elements=["name"]), [{"name": name}]
+            )
+            competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
+            self.choices[key] = competitor_id
+        self.cache[key] = competitor_id
+        return competitor_id
+
+
+@dataclass
+class Outcome:
+    status: str  # created, updated, unchanged
+    opportunity_id: int
+
+
+class Upserter:
+    """Upsert records of one CRM source, batch after batch, counting what happened to each."""
+
+    def __init__(self, crm_source: str, *, now: datetime, actor_label: str, batch_id: int | None) -> None:
+        self.crm_source = crm_source
+        self.now = now
+        self.actor_label = actor_label
+        self.batch_id = batch_id
+        self.competitors = CompetitorMatcher()
+        self.known_reasons: set[str] = set()
+
+    def upsert(self, records: list[Record]) -> list[Outcome]:
+        """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""
+        account_ids = self._accounts(records)
+        primary_contacts = self._contacts(records, account_ids)
+        self._loss_reasons(records)
+        return self._opportunities(records, account_ids, primary_contacts)
+
+    # -- accounts -----------------------------------------------------------------------------------
+    def _load_accounts(self, keys) -> dict[str, dict]:
+        rows = db.session.execute(
+            select(ACCOUNTS.c.id, ACCOUNTS.c.crm_id, *(ACCOUNTS.c[f] for f in ACCOUNT_FIELDS)).where(
+                ACCOUNTS.c.crm_source == self.crm_source, ACCOUNTS.c.crm_id.in_(keys)
+            )
+        )
+        return {row.crm_id: row._asdict() for row in rows}
+
+    def _accounts(self, records: list[Record]) -> dict[str, int]:
+        incoming = {}
+        for record in records:
+            incoming[record.account.crm_id] = record.account  # the last row wins
+        keys = sorted(incoming)
+        existing = self._load_accounts(keys)
+        new = [key for key in keys if key not in existing]
+        if new:
+            db.session.execute(
+                insert_ignoring_duplicates(ACCOUNTS, index_elements=["crm_source", "crm_id"]),
+                [
+                    {"crm_source": self.crm_source, "crm_id": key, **_fields(incoming[key], ACCOUNT_FIELDS)}
+                    for key in new
+                ],
+            )
+            existing.update(self._load_accounts(new))
+        changes = []
+        for key in keys:
+            if key in new:
+                continue
+            current = existing[key]
+            merged = {
+                f: getattr(incoming[key], f) if getattr(incoming[key], f) is not None else current[f]
+                for f in ACCOUNT_FIELDS
+            }
+            if any(merged[f] != current[f] for f in ACCOUNT_FIELDS):
+                changes.append({"_id": current["id"], **merged})
+        if changes:
+            db.session.execute(
+                update(ACCOUNTS)
+                .where(ACCOUNTS.c.id == bindparam("_id"))
+                .values({f: bindparam(f) for f in ACCOUNT_FIELDS})
+                .execution_options(synchronize_session=False),
+                changes,
+            )
+        return {key: row["id"] for key, row in existing.items()}
+
+    # -- contacts -----------------------------------------------------------------------------------
+    def _load_contacts(self, account_ids) -> tuple[dict, dict]:
+        by_crm_id, by_email = {}, {}
+        rows = db.session.execute(
+            select(CONTACTS.c.id, CONTACTS.c.account_id, *(CONTACTS.c[f] for f in CONTACT_FIELDS)).where(
+                CONTACTS.c.account_id.in_(account_ids)
+            )
+        )
+        for row in rows:
+            data = row._asdict()
+            if row.crm_id:
+                by_crm_id[(row.account_id, row.crm_id)] = data
+            if row.email:
+                by_email[(row.account_id, row.email)] = data
+        return by_crm_id, by_email
+
+    def _contacts(self, records: list[Record], account_ids: dict[str, int]) -> dict[str, int | None]:
+        """Insert or update the contacts; return each record's primary contact id."""
+        wanted = [(record, account_ids[record.account.crm_id]) for record in records if record.contacts]
+        if not wanted:
+            return {}
+        ids = sorted({account_id for _, account_id in wanted})
+        by_crm_id, by_email = self._load_contacts(ids)
+
+        def find(account_id, contact):
+            if contact.crm_id and (account_id, contact.crm_id) in by_crm_id:
+                return by_crm_id[(account_id, contact.crm_id)]
+            if contact.email and (account_id, contact.email) in by_email:
+                return by_email[(account_id, contact.email)]
+            return None
+
+        inserts, updates, seen = {}, {}, set()
+        for record, account_id in wanted:
+            for contact in record.contacts:
+                if not (contact.crm_id or contact.email):
+                    continue  # nothing to recognise it by next time: keep it on the row's raw data only
+                current = find(account_id, contact)
+                if current is None:
+                    key = (account_id, contact.crm_id or "", contact.email or "")
+                    if key not in seen:
+                        seen.add(key)
+                        inserts[key] = {"account_id": account_id, **vars(contact)}
+                    continue
+                merged = {
+                    f: getattr(contact, f) if getattr(contact, f) is not None else current[f]
+                    for f in CONTACT_FIELDS
+                }
+                if any(merged[f] != current[f] for f in CONTACT_FIELDS):
+                    updates[current["id"]] = {"_id": current["id"], **merged}
+        rows = self._unique_contacts(list(inserts.values()))
+        if rows:
+            db.session.execute(insert_ignoring_duplicates(CONTACTS), rows)
+        if updates:
+            db.session.execute(
+                update(CONTACTS)
+                .where(CONTACTS.c.id == bindparam("_id"))
+                .values({f: bindparam(f) for f in CONTACT_FIELDS})
+                .execution_options(synchronize_session=False),
+                [updates[k] for k in sorted(updates)],
+            )
+        if rows:
+            by_crm_id, by_email = self._load_contacts(ids)
+        primary = {}
+        for record, account_id in wanted:
+            first = next((c for c in record.contacts if c.crm_id or c.email), None)
+            found = find(account_id, first) if first else None
+            primary[record.crm_id] = found["id"] if found else None
+        return primary
+
+    @staticmethod
+    def _unique_contacts(rows: list[dict]) -> list[dict]:
+        """Drop rows that would collide with another row of the same batch (same id or e-mail)."""
+        seen_ids, seen_emails, unique = set(), set(), []
+        for row in rows:
+            crm_key = (row["account_id"], row["crm_id"]) if row["crm_id"] else None
+            email_key = (row["account_id"], row["email"]) if row["email"] else None
+            if (crm_key and crm_key in seen_ids) or (email_key and email_key in seen_emails):
+                continue
+            seen_ids.add(crm_key)
+            seen_emails.add(email_key)
+            unique.append(row)
+        return unique
+
+    # -- loss reasons -------------------------------------------------------------------------------
+    def _loss_reasons(self, records: list[Record]) -> None:
+        new = sorted({r.loss_reason for r in records if r.loss_reason} - self.known_reasons)
+        if new:
+            db.session.execute(
+                insert_ignoring_duplicates(LossReasonMapping.__table__, index_elements=["raw_value"]),
+                [{"raw_value": value} for value in new],
+            )
+            self.known_reasons.update(new)
+
+    # -- opportunities ------------------------------------------------------------------------------
+    def _load_hashes(self, keys) -> dict[str, tuple[int, str | None]]:
+        rows = db.session.execute(
+            select(OPPORTUNITIES.c.id, OPPORTUNITIES.c.crm_id, OPPORTUNITIES.c.import_hash).where(
+                OPPORTUNITIES.c.crm_source == self.crm_source, OPPORTUNITIES.c.crm_id.in_(keys)
+            )
+        )
+        return {row.crm_id: (row.id, row.import_hash) for row in rows}
+
+    def stored_hashes(self, keys) -> dict[str, str | None]:
+        """The import hash stored for each of these CRM ids (missing ids are left out)."""
+        return {key: found[1] for key, found in self._load_hashes(sorted(keys)).items()}
+
+    def _values(self, record: Record, account_ids, primary_contacts, digest: str) -> dict:
+        return {
+            "crm_source": self.crm_source,
+            "crm_id": record.crm_id,
+            "account_id": account_ids[record.account.crm_id],
+            "primary_contact_id": primary_contacts.get(record.crm_id),
+            "name": record.name,
+            "amount": record.amount,
+            "currency": record.currency,
+            "stage": record.stage,
+            "is_closed": record.is_closed,
+            "is_won": record.is_won,
+            "close_date": record.close_date,
+            "owner": record.owner,
+            "crm_loss_reason": record.loss_reason,
+            "competitor_raw": record.competitor,
+            "competitor_id": self.competitors.match(record.competitor) if record.competitor else None,
+            "product": record.product,
+            "raw": record.raw,
+            "import_hash": digest,
+        }
+
+    def _opportunities(self, records, account_ids, primary_contacts) -> list[Outcome]:
+        digests = {record.crm_id: record.digest() for record in records}
+        keys = sorted(digests)
+        existing = self._load_hashes(keys)
+        by_key = {record.crm_id: record for record in records}
+        created: set[str] = set()
+        new = [key for key in keys if key not in existing]
+        if new:
+            # RETURNING names exactly the rows this statement inserted; the others were inserted meanwhile
+            # by a concurrent import, and their stored hash says whether they are unchanged or to update.
+            inserted = db.session.execute(
+                insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]).returning(
+                    OPPORTUNITIES.c.crm_id
+                ),
+                [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
+            )
+            created.update(inserted.scalars())
+            existing.update(self._load_hashes(new))
+        # A concurrent import may have created a "new" row first with the same values: count it unchanged.
+        changed = [key for key in keys if key not in created and existing[key][1] != digests[key]]
+        if changed:
+            self._update_changed(changed, existing, by_key, account_ids, primary_contacts, digests)
+        changed_set = set(changed)
+        return [
+            Outcome(
+                "created" if r.crm_id in created else "updated" if r.crm_id in changed_set else "unchanged",
+                existing[r.crm_id][0],
+            )
+            for r in records
+        ]
+
+    def _update_changed(self, changed, existing, by_key, account_ids, primary_contacts, digests) -> None:
+        ids = [existing[key][0] for key in changed]
+        old = {
+            row.id: row._asdict()
+            for row in db.session.execute(
+                select(OPPORTUNITIES.c.id, *(OPPORTUNITIES.c[f] for f in AUDITED)).where(
+                    OPPORTUNITIES.c.id.in_(ids)
+                )
+            )
+        }
+        params, events = [], []
+        for key in changed:
+            opportunity_id = existing[key][0]
+            values = self._values(by_key[key], account_ids, primary_contacts, digests[key])
+            values.pop("crm_source")
+            values.pop("crm_id")
+            params.append({"_id": opportunity_id, **values})
+            diff = {
+                f: [_plain(old[opportunity_id][f]), _plain(values[f])]
+                for f in AUDITED
+                if old[opportunity_id][f] != values[f]
+            }
+            if diff:
+                events.append(
+                    {
+                        "at": self.now,
+                        "actor_label": self.actor_label,
+                        "action": "opportunity.import_updated",
+                        "entity_type": "opportunity",
+                        "entity_id": opportunity_id,
+                        "details": {"batch_id": self.batch_id, "changes": diff},
+                    }
+                )
+        columns = [c for c in params[0] if c != "_id"]
+        params.sort(key=lambda p: p["_id"])  # one lock order for every import: no deadlock between two
+        db.session.execute(
+            update(OPPORTUNITIES)
+            .where(OPPORTUNITIES.c.id == bindparam("_id"))
+            .values({c: bindparam(c) for c in columns})
+            .execution_options(synchronize_session=False),
+            params,
+        )
+        if events:
+            db.session.execute(insert(AuditEvent.__table__), events)

@@ -1,0 +1,124 @@
+"""Turn the text of a cell into a clean value, or raise ValidationError with a sentence a person reads."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from app.errors import ValidationError
+from app.validation import CURRENCIES
+
+SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "CHF": "CHF", "kr": "SEK"}
+_CURRENCY_TOKEN = re.compile(r"(US\$|[$€£¥]|\b[A-Za-z]{3}\b)")
+_NUMBER = re.compile(r"^-?[\d.,' ]*\d[\d.,' ]*$")
+TRUE = {"true", "1", "yes", "y", "x", "won", "closed"}
+FALSE = {"false", "0", "no", "n", ""}
+
+
+def parse_amount(text: str, *, column: str = "Amount") -> tuple[Decimal | None, str | None]:
+    """'$12,500.00', '12.500,00 €', 'USD 12500' -> (Decimal, currency or None)."""
+    raw = text.strip()
+    if not raw:
+        return None, None
+    currency = None
+    rest = raw
+    for match in _CURRENCY_TOKEN.finditer(raw):
+        token = match.group(0)
+        code = SYMBOLS.get(token) or (token.upper() if token.upper() in CURRENCIES else None)
+        if code:
+            currency = code
+            rest = rest.replace(token, "", 1)
+            break
+    rest = rest.replace("\u00a0", " ").strip()
+    negative = rest.startswith("(") and rest.endswith(")")
+    rest = rest.strip("()").strip()
+    if not _NUMBER.match(rest):
+        raise ValidationError(f"{column} '{raw}' is not a number", field=column)
+    rest = rest.replace(" ", "").replace("'", "")
+    number = _normalise_separators(rest)
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise ValidationError(f"{column} '{raw}' is not a number", field=column) from None
+    if negative:
+        value = -value
+    if abs(value) >= Decimal("1e16"):
+        raise ValidationError(f"{column} '{raw}' is too large", field=column)
+    return value.quantize(Decimal("0.01")), currency
+
+
+def _normalise_separators(number: str) -> str:
+    """Decide which of ',' and '.' is the decimal mark: the last one, unless it groups thousands."""
+    commas, dots = number.count(","), number.count(".")
+    if commas and dots:
+        decimal_mark = "," if number.rfind(",") > number.rfind(".") else "."
+        thousands = "." if decimal_mark == "," else ","
+        return number.replace(thousands, "").replace(decimal_mark, ".")
+    mark = "," if commas else "." if dots else None
+    if mark is None:
+        return number
+    if number.count(mark) > 1:
+        return number.replace(mark, "")  # 1,250,000 or 1.250.000
+    whole, fraction = number.split(mark)
+    if len(fraction) == 3 and whole not in ("", "0", "-0"):
+        return whole + fraction  # 12,500 or 12.500: thousands
+    return f"{whole}.{fraction}"
+
+
+_ISO = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_PARTS = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]M)?)?$", re.I
+)
+
+
+def parse_date(text: str, *, day_first: bool, column: str = "Close Date") -> date | None:
+    """ISO dates always; 11/23/2026 or 23.11.2026 by the import's day-first setting, never guessed."""
+    raw = text.strip()
+    if not raw:
+        return None
+    if match := _ISO.match(raw):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _PARTS.match(raw):
+        first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        day, month = (first, second) if day_first else (second, first)
+        if year < 100:
+            year += 2000
+    else:
+        raise ValidationError(f"{column} '{raw}' is not a date", field=column)
+    try:
+        return date(year, month, day)
+    except ValueError:
+        order = "day first (DD/MM/YYYY)" if day_first else "month first (MM/DD/YYYY)"
+        raise ValidationError(
+            f"{column} '{raw}' is not a valid date when read {order}; check the import's date setting",
+            field=column,
+        ) from None
+
+
+def parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("a timezone is required")
+    return value
+
+
+def parse_bool(text: str, *, column: str) -> bool:
+    value = text.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValidationError(f"{column} '{text.strip()}' is neither yes nor no", field=column)
+
+
+def parse_int(text: str, *, column: str) -> int | None:
+    raw = text.strip().replace(",", "").replace(" ", "")
+    if not raw:
+        return None
+    try:
+        return int(Decimal(raw))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"{column} '{text.strip()}' is not a whole number", field=column) from None

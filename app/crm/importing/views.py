@@ -1,0 +1,285 @@
+"""Import pages: upload, preview as mapped, fix the mapping, dry run, import, result, history, admin."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from app.api.models import ApiToken
+from app.api.service import create_token, revoke_token
+from app.auth.guard import roles_required
+from app.auth.models import Role
+from app.coding.models import ReasonCode
+from app.crm.importing import admin
+from app.crm.importing.formats import FIELDS, LOST_STAGES, WON_STAGES, Mapping
+from app.crm.importing.forms import ActionForm, AliasForm, MappingForm, TokenForm, UploadForm
+from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
+from app.crm.importing.parsing import UnreadableFile
+from app.crm.importing.records import ImportSettings
+from app.crm.importing.service import choose_mapping, error_file, preview_file, run_import, save_mapping
+from app.crm.models import Competitor
+from app.db_types import utcnow
+from app.errors import DomainError
+from app.extensions import db
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+admin_only = roles_required(Role.ADMIN)
+
+
+def _settings(batch: ImportBatch) -> ImportSettings:
+    s = batch.settings or {}
+    return ImportSettings(day_first=s.get("day_first", False), default_country=s.get("default_country", "US"))
+
+
+def _mapping(batch: ImportBatch, header: list[str]) -> Mapping:
+    stored = (batch.settings or {}).get("mapping")
+    if stored:
+        return Mapping(**stored)
+    return choose_mapping(header, batch.format or None, batch.mapping_name)
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@bp.get("/")
+@admin_only
+def history():
+    batches = db.paginate(
+        select(ImportBatch).where(ImportBatch.status != BatchStatus.DRAFT).order_by(ImportBatch.id.desc()),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("imports/history.html", page=batches)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_only
+def upload():
+    form = UploadForm()
+    names = db.session.scalars(select(ImportMapping.name).order_by(ImportMapping.name)).all()
+    form.mapping.choices = [SelectChoice("", "None")] + [SelectChoice(n, n) for n in names]
+    if form.validate_on_submit():
+        folder = Path(current_app.config["INSTANCE_DIR"]) / "imports"
+        folder.mkdir(parents=True, exist_ok=True)
+        original = form.file.data.filename or "upload.csv"
+        path = folder / f"{uuid.uuid4().hex}{Path(original).suffix.lower()}"
+        form.file.data.save(path)
+        batch = ImportBatch(
+            filename=original[:255],
+            stored_path=str(path),
+            via="ui",
+            user_id=current_user.id,
+            actor_label=current_user.email,
+            format=form.format.data or None,
+            mapping_name=form.mapping.data or None,
+            size_bytes=path.stat().st_size,
+            settings={"day_first": form.day_first.data, "default_country": form.default_country.data.upper()},
+        )
+        db.session.add(batch)
+        db.session.commit()
+        return redirect(url_for("imports.preview", batch_id=batch.id))
+    return render_template("imports/upload.html", form=form)
+
+
+@bp.route("/<int:batch_id>/preview", methods=["GET", "POST"])
+@admin_only
+def preview(batch_id: int):
+    draft = db.get_or_404(ImportBatch, batch_id)
+    settings = _settings(draft)
+    form = MappingForm()
+    try:
+        header = preview_file(draft.stored_path, None, settings, format_name=draft.format, limit=0).header
+        mapping = _mapping(draft, header)
+    except (UnreadableFile, DomainError) as error:
+        flash(error.message, "error")
+        return redirect(url_for("imports.upload"))
+    if form.validate_on_submit():
+        columns = {f: request.form.get(f"col_{f}", "") for f in FIELDS}
+        mapping.columns = {f: c for f, c in columns.items() if c}
+        mapping.lost_stages = _csv(form.lost_stages.data or "") or list(LOST_STAGES)
+        mapping.won_stages = _csv(form.won_stages.data or "") or list(WON_STAGES)
+        if form.confirm_natural_key.data:
+            mapping.key = "natural"
+        elif mapping.key == "natural" and mapping.has_id_column():
+            mapping.key = "id"
+        if mapping.format not in ("salesforce", "salesforce_api", "hubspot"):
+            mapping.format = "generic"
+        draft.settings = {**draft.settings, "mapping": vars(mapping)}
+        if form.save_as.data:
+            save_mapping(form.save_as.data.strip(), mapping, settings, crm_source=mapping.crm_source)
+            flash(f"Mapping saved as '{form.save_as.data.strip()}'.", "success")
+        db.session.commit()
+        action = request.form.get("action", "preview")
+        if action in ("dry_run", "import"):
+            if mapping.key == "id" and not mapping.has_id_column():
+                flash("This file has no opportunity id column: confirm the natural key first.", "error")
+            else:
+                return _start_run(draft, mapping, settings, dry_run=action == "dry_run")
+    elif request.method == "GET":
+        form.lost_stages.data = ", ".join(mapping.lost_stages)
+        form.won_stages.data = ", ".join(mapping.won_stages)
+        form.confirm_natural_key.data = mapping.key == "natural"
+    result = preview_file(draft.stored_path, mapping, settings)
+    return render_template("imports/preview.html", batch=draft, form=form, preview=result, fields=FIELDS)
+
+
+def _run_in_background(app, batch_id: int, path: str, mapping: Mapping, settings: ImportSettings) -> None:
+    with app.app_context():
+        batch = db.session.get(ImportBatch, batch_id)
+        try:
+            run_import(batch, path, mapping, settings, now=utcnow(), checkpoint=db.session.commit)
+        except UnreadableFile:
+            pass
+        except Exception:
+            db.session.rollback()
+            batch = db.session.get(ImportBatch, batch_id)
+            batch.status = BatchStatus.FAILED
+            batch.message = "The import stopped on an unexpected error; rows before it were imported."
+            current_app.logger.exception("import %s failed", batch_id)
+        db.session.commit()
+        db.session.remove()
+
+
+def _start_run(draft: ImportBatch, mapping: Mapping, settings: ImportSettings, *, dry_run: bool):
+    run = ImportBatch(
+        filename=draft.filename,
+        stored_path=draft.stored_path,
+        via="ui",
+        user_id=current_user.id,
+        actor_label=current_user.email,
+        format=mapping.format,
+        mapping_name=mapping.name,
+        dry_run=dry_run,
+        settings={k: v for k, v in draft.settings.items() if k != "mapping"},
+        size_bytes=draft.size_bytes,
+        status=BatchStatus.RUNNING,
+    )
+    db.session.add(run)
+    db.session.commit()
+    if not dry_run and (draft.size_bytes or 0) > current_app.config.get("IMPORT_BACKGROUND_BYTES", 2_000_000):
+        app = current_app._get_current_object()
+        thread = threading.Thread(
+            target=_run_in_background, args=(app, run.id, draft.stored_path, mapping, settings), daemon=True
+        )
+        thread.start()
+        return redirect(url_for("imports.result", batch_id=run.id))
+    try:
+        run_import(run, draft.stored_path, mapping, settings, now=utcnow(), checkpoint=None)
+    except UnreadableFile as error:
+        flash(error.message, "error")
+    db.session.commit()
+    return redirect(url_for("imports.result", batch_id=run.id, draft=draft.id))
+
+
+@bp.get("/<int:batch_id>")
+@admin_only
+def result(batch_id: int):
+    batch = db.get_or_404(ImportBatch, batch_id)
+    errors = batch.errors[:50]
+    return render_template(
+        "imports/result.html",
+        batch=batch,
+        errors=errors,
+        draft_id=request.args.get("draft", type=int),
+        form=ActionForm(),
+    )
+
+
+@bp.get("/<int:batch_id>/progress.json")
+@admin_only
+def progress(batch_id: int):
+    batch = db.get_or_404(ImportBatch, batch_id)
+    return {"status": batch.status.value, "percent": batch.progress_percent, "rows": batch.rows_read}
+
+
+@bp.get("/<int:batch_id>/errors.csv")
+@admin_only
+def errors_csv(batch_id: int):
+    batch = db.get_or_404(ImportBatch, batch_id)
+    name = Path(batch.filename or "import.csv").stem
+    return Response(
+        error_file(batch),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-errors.csv"'},
+    )
+
+
+@bp.route("/competitors", methods=["GET", "POST"])
+@admin_only
+def competitors():
+    form = AliasForm()
+    form.competitor.choices = [
+        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
+    ]
+    if form.validate_on_submit():
+        try:
+            admin.add_alias(form.alias.data, form.competitor.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
+            return redirect(url_for("imports.competitors"))
+    return render_template("imports/competitors.html", form=form, rows=admin.competitor_rows())
+
+
+@bp.route("/loss-reasons", methods=["GET", "POST"])
+@admin_only
+def loss_reasons():
+    form = ActionForm()
+    if form.validate_on_submit():
+        choices = {}
+        for key, value in request.form.items():
+            if key.startswith("reason_"):
+                choices[int(key.removeprefix("reason_"))] = int(value) if value else None
+        try:
+            changed = admin.map_loss_reasons(choices)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{changed} loss reason(s) mapped.", "success")
+            return redirect(url_for("imports.loss_reasons"))
+    codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
+    return render_template("imports/loss_reasons.html", form=form, rows=admin.loss_reason_rows(), codes=codes)
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+@admin_only
+def api_tokens():
+    form = TokenForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            token, secret = create_token(form.name.data, created_by_id=current_user.id, now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.name.errors = [error.message]
+        else:
+            db.session.commit()
+            flash(f"Token '{token.name}' created. Copy it now: it will not be shown again.", "success")
+    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    return render_template(
+        "imports/api_tokens.html", form=form, tokens=tokens, secret=secret, revoke_form=ActionForm()
+    )
+
+
+@bp.post("/api-tokens/<int:token_id>/revoke")
+@admin_only
+def revoke(token_id: int):
+    form = ActionForm()
+    token = db.get_or_404(ApiToken, token_id)
+    if form.validate_on_submit():
+        revoke_token(token, now=utcnow())
+        db.session.commit()
+        flash(f"Token '{token.name}' revoked: calls with it now get 401.", "success")
+    return redirect(url_for("imports.api_tokens"))

@@ -1,0 +1,149 @@
+"""The push API and the import pages, end to end."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import select
+
+from app.api.service import create_token
+from app.auth.models import Role
+from app.crm.importing.models import ImportBatch
+from app.crm.models import Opportunity
+from app.db_types import utcnow
+from app.extensions import db
+
+
+def _token() -> dict:
+    _, secret = create_token("crm-push", now=utcnow())
+    db.session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+ITEM = {
+    "crm_source": "salesforce",
+    "crm_id": "006P1",
+    "name": "Pushed deal",
+    "stage": "Closed Lost",
+    "amount": "12500.00",
+    "currency": "EUR",
+    "close_date": "2026-11-20",
+    "owner": "Dana",
+    "crm_loss_reason": "Price",
+    "competitor": "Globex",
+    "account": {"crm_id": "001P", "name": "Push Co", "country": "GB"},
+    "contacts": [
+        {"first_name": "Al", "last_name": "Bo", "email": "AL@push.example", "phone": "020 7946 0018"}
+    ],
+}
+
+
+def test_push_api_upserts_per_item_and_lists_with_filters(client):
+    headers = _token()
+    bad = {**ITEM, "crm_id": "006P2", "amount": "twelve"}
+    response = client.post("/api/v1/opportunities", json=[ITEM, bad], headers=headers)
+    body = response.get_json()
+    assert response.status_code == 200
+    assert [i["status"] for i in body["items"]] == ["created", "failed"]
+    assert body["items"][1]["error"]["message"] == "amount 'twelve' is not a number"
+    again = client.post("/api/v1/opportunities", json=[ITEM], headers=headers).get_json()
+    assert again["items"][0]["status"] == "unchanged"
+    moved = client.post("/api/v1/opportunities", json=[{**ITEM, "stage": "Closed Won"}], headers=headers)
+    assert moved.get_json()["items"][0]["status"] == "updated"
+
+    listed = client.get("/api/v1/opportunities?status=won&crm_id=006P1", headers=headers).get_json()
+    assert listed["next"] is None
+    (item,) = listed["items"]
+    assert item["amount"] == "12500.00"
+    assert item["currency"] == "EUR"
+    assert item["is_won"] is True
+    assert item["close_date"] == "2026-11-20"
+    assert item["account"] == {"crm_id": "001P", "name": "Push Co"}
+    assert item["contacts"][0]["phone"] == "+442079460018"
+    assert item["contacts"][0]["email"] == "al@push.example"
+    assert client.get("/api/v1/opportunities?status=lost", headers=headers).get_json()["items"] == []
+    too_many = client.post("/api/v1/opportunities", json=[ITEM] * 1001, headers=headers)
+    assert too_many.status_code == 422
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/opportunities" in spec["paths"]
+
+
+def test_api_pagination_follows_next(client):
+    headers = _token()
+    items = [{**ITEM, "crm_id": f"006Q{n}", "contacts": []} for n in range(5)]
+    client.post("/api/v1/opportunities", json=items, headers=headers)
+    page = client.get("/api/v1/opportunities?limit=2", headers=headers).get_json()
+    seen = [i["crm_id"] for i in page["items"]]
+    while page["next"]:
+        page = client.get(page["next"], headers=headers).get_json()
+        seen += [i["crm_id"] for i in page["items"]]
+    assert seen == [f"006Q{n}" for n in range(5)]
+
+
+CSV = (
+    "Opportunity ID,Opportunity Name,Account Name,Stage,Amount,Close Date\r\n"
+    '006U1,Upload one,Up Co,Closed Lost,"$1,000.00",11/02/2026\r\n'
+    "006U2,Upload two,Up Co,Closed Lost,lots,11/02/2026\r\n"
+)
+
+
+def test_upload_preview_dry_run_import_history_and_error_file(app, make_user, login):
+    client = login(make_user(Role.ADMIN))
+    response = client.post(
+        "/imports/new",
+        data={"file": (io.BytesIO(CSV.encode()), "export.csv"), "format": "", "default_country": "US"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    preview_url = response.headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "a Salesforce report" in page
+    assert "Upload one" in page
+    assert "Will fail: Amount &#39;lots&#39; is not a number" in page
+    columns = {
+        "col_crm_id": "Opportunity ID",
+        "col_name": "Opportunity Name",
+        "col_account_name": "Account Name",
+        "col_stage": "Stage",
+        "col_amount": "Amount",
+        "col_close_date": "Close Date",
+    }
+    dry = client.post(
+        preview_url,
+        data={**columns, "action": "dry_run", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
+        follow_redirects=True,
+    )
+    assert "Nothing was saved" in dry.get_data(as_text=True)
+    assert db.session.scalar(select(Opportunity)) is None
+    done = client.post(
+        preview_url,
+        data={**columns, "action": "import", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
+        follow_redirects=True,
+    )
+    text = done.get_data(as_text=True)
+    assert "Done." in text
+    assert "Download the error file" in text
+    opp = db.session.scalar(select(Opportunity))
+    assert opp.name == "Upload one"
+    batch = db.session.scalars(
+        select(ImportBatch).where(ImportBatch.dry_run.is_(False), ImportBatch.status == "done")
+    ).one()
+    history = client.get("/imports/").get_data(as_text=True)
+    assert "export.csv" in history
+    assert "1 (error file)" in history
+    errors = client.get(f"/imports/{batch.id}/errors.csv").get_data(as_text=True)
+    assert errors.splitlines()[0].endswith(",error")
+    assert "lots" in errors
+    assert "line 3: Amount 'lots' is not a number" in errors
+
+
+def test_api_token_page_shows_the_secret_once_and_revokes(app, make_user, login):
+    client = login(make_user(Role.ADMIN))
+    page = client.post("/imports/api-tokens", data={"name": "hubspot"}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "Copy it now" in text
+    secret = text.split('<code id="new-token">')[1].split("</code>")[0]
+    assert (
+        client.get("/api/v1/opportunities", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    )
+    assert secret not in client.get("/imports/api-tokens").get_data(as_text=True)
