@@ -53,8 +53,8 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
 
-    # Rate limiting: memory by default, Redis (e.g. redis://127.0.0.1:6379/0) when several workers run.
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate limiting: in-process memory by default, Redis (redis://127.0.0.1:6379/0) with several workers.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "winback-memory://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")

@@ -51,7 +51,7 @@ def _import_models() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import database
+    from app import database, ratelimit  # noqa: F401 (ratelimit registers winback-memory:// first)
     from app.auth.guard import refuse_undeclared_routes
     from app.auth.models import User
     from app.extensions import csrf, db, limiter, login_manager, migrate

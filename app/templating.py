@@ -64,4 +64,5 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_navigation():
-        return {"nav_items": nav_for(current_user)}
+        # A function, not a list: pages without the staff menu (the survey) never load the user.
+        return {"nav_items": lambda: nav_for(current_user)}

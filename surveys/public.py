@@ -14,8 +14,9 @@ from werkzeug.datastructures import MultiDict
 from app.auth.guard import public
 from app.crm.models import Channel
 from app.db_types import utcnow
-from app.extensions import db, limiter
+from app.extensions import db
 from app.messaging.optout import make_opt_out_token
+from app.ratelimit import enforce
 from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
 from surveys.models import Answer, Invitation, Response, ResponseChannel, ResponseStatus
@@ -40,16 +41,11 @@ bp = Blueprint("survey_public", __name__, template_folder="templates")
 SEEN_KEY = "surveys_seen"
 
 
-def _ip_limit() -> str:
-    return current_app.config.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
-
-
-def _token_limit() -> str:
-    return current_app.config.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
-
-
-def _token_key() -> str:
-    return "survey-token:" + hash_token((request.view_args or {}).get("token", ""))[:32]
+def _rate_limit(token: str) -> None:
+    """Per IP and per link, so guessing tokens and hammering one link are both slowed down."""
+    config = current_app.config
+    enforce(config["SURVEY_IP_RATE_LIMIT"], "survey-ip", request.remote_addr or "-")
+    enforce(config["SURVEY_TOKEN_RATE_LIMIT"], "survey-token", hash_token(token)[:32])
 
 
 def _lookup(token: str) -> Invitation | None:
@@ -196,10 +192,9 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
-@limiter.limit(_ip_limit)
-@limiter.limit(_token_limit, key_func=_token_key)
 @public
 def respond(token: str):
+    _rate_limit(token)
     now = utcnow()
     invitation, response = _read(token)
     if invitation is None:
@@ -320,10 +315,9 @@ def _handle_post(invitation: Invitation, response: Response | None, now):
 
 
 @bp.get("/s/<token>/thanks")
-@limiter.limit(_ip_limit)
-@limiter.limit(_token_limit, key_func=_token_key)
 @public
 def thanks(token: str):
+    _rate_limit(token)
     invitation = _lookup(token)
     if invitation is None or invitation.completed_at is None or not _seen(invitation):
         return _unavailable()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -15,7 +17,13 @@ def _serializer() -> URLSafeSerializer:
 
 
 def make_opt_out_token(contact_id: int, channel: Channel) -> str:
-    return _serializer().dumps([contact_id, channel.value])
+    return _signed(current_app.config["SECRET_KEY"], contact_id, channel.value)
+
+
+@lru_cache(maxsize=4096)
+def _signed(secret_key: str, contact_id: int, channel: str) -> str:
+    """Tokens are deterministic, so each one is signed once (every survey page links to one)."""
+    return URLSafeSerializer(secret_key, salt=_SALT).dumps([contact_id, channel])
 
 
 def read_opt_out_token(token: str) -> tuple[int, Channel] | None:
