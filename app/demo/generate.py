@@ -257,10 +257,13 @@ def generate_crm(*, seed: int = 2026, today: date, accounts: int = 240) -> DemoC
     stages = [stage for stage, count in STAGE_COUNTS.items() for _ in range(count)]
     rng.shuffle(stages)
     opportunities = []
+    # Open deals cluster on the accounts sales is working now, as in a real pipeline; most accounts
+    # that lost a deal have nothing open (so campaigns may contact them).
+    active_accounts = rng.sample(demo_accounts, k=len(demo_accounts) // 4)
     for index, stage in enumerate(stages, start=1):
-        account = rng.choice(demo_accounts)
-        product = rng.choices(PRODUCTS, weights=PRODUCT_WEIGHTS)[0]
         closed = stage.startswith("Closed")
+        account = rng.choice(demo_accounts if closed else active_accounts)
+        product = rng.choices(PRODUCTS, weights=PRODUCT_WEIGHTS)[0]
         # Closed deals spread over two years, more of them recent; open ones close in the next quarter.
         days = int(rng.triangular(1, 730, 30)) if closed else -rng.randint(5, 120)
         lost = stage == "Closed Lost"
