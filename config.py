@@ -89,6 +89,7 @@ class Config:
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 
     # Import defaults.
+    IMPORT_BACKGROUND_BYTES = _env_int("IMPORT_BACKGROUND_BYTES", 2_000_000)
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
 
