@@ -147,3 +147,15 @@ def test_api_token_page_shows_the_secret_once_and_revokes(app, make_user, login)
         client.get("/api/v1/opportunities", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     )
     assert secret not in client.get("/imports/api-tokens").get_data(as_text=True)
+
+
+def test_the_api_is_rate_limited_per_address(make_app):
+    limited = make_app(RATELIMIT_ENABLED=True, API_RATE_LIMIT="2 per minute")
+    with limited.app_context():
+        _, secret = create_token("rate-test", now=utcnow())
+        db.session.commit()
+    client = limited.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    codes = [client.get("/api/v1/opportunities", headers=headers).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert client.get("/api/v1/opportunities", headers=headers).get_json()["error"]["code"] == "rate_limited"

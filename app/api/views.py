@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -14,13 +14,20 @@ from app.api.service import opportunity_json, record_from_json
 from app.auth.guard import api_token_required, public
 from app.crm.importing.upsert import Upserter
 from app.crm.models import Account, Opportunity
-from app.crm.service import _with_status
+from app.crm.service import with_status
 from app.db_types import utcnow
 from app.errors import ValidationError
-from app.extensions import csrf, db
+from app.extensions import csrf, db, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token-authenticated, never cookie-authenticated
+
+
+def _api_rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+limiter.limit(_api_rate_limit)(bp)  # per address, every API route
 MAX_ITEMS = 1000
 PAGE_SIZE = 100
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -88,7 +95,7 @@ def list_opportunities():
     if status:
         if status not in ("lost", "won", "open"):
             raise ValidationError("status must be lost, won or open", field="status")
-        query = _with_status(query, status)
+        query = with_status(query, status)
     if args.get("crm_id"):
         query = query.where(Opportunity.crm_id == args["crm_id"])
     if args.get("crm_source"):

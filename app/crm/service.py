@@ -24,7 +24,7 @@ class OpportunityFilters:
     loss_reason: str = ""
 
 
-def _with_status(query: Select, status: str) -> Select:
+def with_status(query: Select, status: str) -> Select:
     if status == "lost":
         return query.where(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False))
     if status == "won":
@@ -36,7 +36,7 @@ def _with_status(query: Select, status: str) -> Select:
 
 def opportunities_query(filters: OpportunityFilters) -> Select:
     query = select(Opportunity).join(Opportunity.account)
-    query = _with_status(query, filters.status)
+    query = with_status(query, filters.status)
     if filters.search:
         pattern = f"%{filters.search.strip()}%"
         query = query.where(or_(Opportunity.name.ilike(pattern), Account.name.ilike(pattern)))
