@@ -184,6 +184,16 @@ def _campaign_ids_using(channel: Channel | None):
     )
 
 
+def mark_completed(invitation_id: int, *, now: datetime) -> int:
+    """The survey of this invitation was answered: its enrollment is done (no reminder, no call)."""
+    statement = (
+        update(Enrollment)
+        .where(Enrollment.invitation_id == invitation_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .values(status=EnrollmentStatus.COMPLETED, status_changed_at=now)
+    )
+    return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+
+
 def mark_opted_out(contact_id: int, *, channel: Channel | None, now: datetime) -> int:
     """End the contact's active enrollments in every campaign that reaches them on that channel."""
     statement = (

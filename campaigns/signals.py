@@ -1,4 +1,5 @@
-"""Listen to core signals: an opt-out ends the contact's active enrollments at once."""
+"""Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, and a
+completed survey response completes its enrollment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import datetime
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.messaging.signals import contact_opted_out
-from campaigns.enrollment import mark_opted_out
+from campaigns.enrollment import mark_completed, mark_opted_out
+from surveys.models import Response
+from surveys.signals import response_completed
 
 
 def _on_contact_opted_out(
@@ -17,5 +20,12 @@ def _on_contact_opted_out(
     mark_opted_out(contact.id, channel=channel, now=now or utcnow())
 
 
+def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
+    # Fired once per response, inside the transaction that completed it.
+    if response.invitation_id is not None:
+        mark_completed(response.invitation_id, now=now or utcnow())
+
+
 def connect_signals() -> None:
     contact_opted_out.connect(_on_contact_opted_out)
+    response_completed.connect(_on_response_completed)

@@ -12,7 +12,14 @@ from app.crm.models import Channel
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
 from campaigns.enrollment import enroll_campaign, run_periodic_enrollment
-from campaigns.models import CampaignKind, CampaignStateError, CampaignStatus, Enrollment, EnrollmentStatus
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStateError,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
 from surveys.builder import publish
 from surveys.library import WIN_LOSS, create_from_template
 from surveys.models import Invitation
@@ -128,3 +135,31 @@ def test_suppressed_enrollments_get_no_invitation(make_campaign, make_contact, m
     assert enrollment.status is EnrollmentStatus.SUPPRESSED
     assert enrollment.invitation_id is None
     assert _messages() == []
+
+
+def test_answering_the_survey_completes_the_enrollment(
+    make_campaign, make_contact, make_opportunity, make_user, version
+):
+    from werkzeug.datastructures import MultiDict
+
+    from surveys.responding import record_phone_response
+
+    contact = make_contact()
+    make_opportunity(account=contact.account, primary_contact=contact)
+    make_campaign(kind=CampaignKind.SURVEY, survey_version_id=version.id)
+    enroll_campaign(db.session.scalars(select(Campaign)).one(), now=NOW)
+    db.session.commit()
+    enrollment = db.session.scalars(select(Enrollment)).one()
+    invitation = db.session.get(Invitation, enrollment.invitation_id)
+    q = [question.id for question in version.questions]
+    form = MultiDict({f"q{q[0]}": "price", f"q{q[5]}": "no"})
+
+    response, errors = record_phone_response(
+        version, form, caller=make_user(), contact=contact, invitation=invitation, now=NOW
+    )
+    db.session.commit()
+
+    assert errors == {}
+    db.session.refresh(enrollment)
+    assert enrollment.status is EnrollmentStatus.COMPLETED
+    assert enrollment.status_changed_at == NOW
