@@ -16,7 +16,7 @@ from app.audit.service import record_event
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
-from app.crm.importing.records import ImportSettings, Record, RowErrors, row_to_record
+from app.crm.importing.records import ImportSettings, Record, RowErrors, RowReader, row_to_record
 from app.crm.importing.upsert import Upserter, refresh_statistics
 from app.errors import NotFound, ValidationError
 from app.extensions import db
@@ -164,6 +164,7 @@ def _batches(
     id_spec = mapping.columns.get("crm_id", "")
     id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
     chunk: list = []
+    reader = RowReader(table.header, mapping, settings)
 
     def flush(rows) -> tuple[list[Record], list[dict], int]:
         records, errors, skipped = [], [], 0
@@ -182,7 +183,7 @@ def _batches(
                         skipped += 1
                         continue
             try:
-                record = row_to_record(table.header, row.cells, mapping, settings)
+                record = reader.read(row.cells)
             except RowErrors as error:
                 errors.append(
                     {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
