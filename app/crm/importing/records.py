@@ -177,7 +177,7 @@ def _natural_key(account: str, name: str, close: date | None) -> str:
     return "nk:" + key
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _amount(text: str, column: str) -> tuple[Decimal | None, str | None]:
     return parse_amount(text, column=column)
 

@@ -160,17 +160,24 @@ class Upserter:
         existing = self._load_accounts(keys)
         new = [key for key in keys if key not in existing]
         if new:
-            db.session.execute(
-                insert_ignoring_duplicates(ACCOUNTS, index_elements=["crm_source", "crm_id"]),
+            inserted = db.session.execute(
+                insert_ignoring_duplicates(ACCOUNTS, index_elements=["crm_source", "crm_id"]).returning(
+                    ACCOUNTS.c.id, ACCOUNTS.c.crm_id
+                ),
                 [
                     {"crm_source": self.crm_source, "crm_id": key, **_fields(incoming[key], ACCOUNT_FIELDS)}
                     for key in new
                 ],
             )
-            existing.update(self._load_accounts(new))
+            for account_id, key in inserted:
+                existing[key] = {"id": account_id}
+            missing = [key for key in new if key not in existing]  # inserted meanwhile by another import
+            if missing:
+                existing.update(self._load_accounts(missing))
         changes = []
+        fresh = set(new)
         for key in keys:
-            if key in new:
+            if key in fresh:
                 continue
             current = existing[key]
             merged = {
@@ -329,12 +336,16 @@ class Upserter:
             # by a concurrent import, and their stored hash says whether they are unchanged or to update.
             inserted = db.session.execute(
                 insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]).returning(
-                    OPPORTUNITIES.c.crm_id
+                    OPPORTUNITIES.c.id, OPPORTUNITIES.c.crm_id
                 ),
                 [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
             )
-            created.update(inserted.scalars())
-            existing.update(self._load_hashes(new))
+            for opportunity_id, key in inserted:
+                created.add(key)
+                existing[key] = (opportunity_id, digests[key])
+            missing = [key for key in new if key not in created]
+            if missing:
+                existing.update(self._load_hashes(missing))
         # A concurrent import may have created a "new" row first with the same values: count it unchanged.
         changed = [key for key in keys if key not in created and existing[key][1] != digests[key]]
         if changed:
