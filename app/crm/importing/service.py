@@ -16,8 +16,8 @@ from app.audit.service import record_event
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
-from app.crm.importing.records import ImportSettings, Record, RowErrors, row_to_record
-from app.crm.importing.upsert import Upserter
+from app.crm.importing.records import ImportSettings, Record, RowErrors, RowReader, row_to_record
+from app.crm.importing.upsert import Upserter, refresh_statistics
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
@@ -164,6 +164,7 @@ def _batches(
     id_spec = mapping.columns.get("crm_id", "")
     id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
     chunk: list = []
+    reader = RowReader(table.header, mapping, settings)
 
     def flush(rows) -> tuple[list[Record], list[dict], int]:
         records, errors, skipped = [], [], 0
@@ -182,7 +183,7 @@ def _batches(
                         skipped += 1
                         continue
             try:
-                record = row_to_record(table.header, row.cells, mapping, settings)
+                record = reader.read(row.cells)
             except RowErrors as error:
                 errors.append(
                     {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
@@ -286,6 +287,9 @@ def run_import(
     upserter = Upserter(
         mapping.crm_source, now=now, actor_label=batch.actor_label or "import", batch_id=batch.id
     )
+    # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
+    # the rows written double, so the lookups of later batches are planned for the table's real size.
+    analyze_at = batch_rows
     try:
         for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
             counts["unchanged"] += skipped
@@ -305,6 +309,10 @@ def run_import(
             db.session.flush()
             if checkpoint:
                 checkpoint()
+                written = counts["created"] + counts["updated"]
+                if written >= analyze_at:
+                    refresh_statistics()
+                    analyze_at = 2 * written
     except UnreadableFile as error:
         if savepoint is not None:
             savepoint.rollback()
