@@ -65,3 +65,18 @@ def test_caller_navigates_from_lost_deals_to_the_account(phone_page, live_server
     )
     assert phone_page.get_by_text("Art Vandelay").is_visible()
     assert phone_page.get_by_role("link", name="Users").count() == 0  # not a caller's page
+
+
+def test_every_admin_menu_page_fits_a_375px_phone(phone_page, live_server, make_user, runner):
+    """With the demo data loaded, so tables are full as in real use."""
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    user = make_user(Role.ADMIN)
+    _sign_in(phone_page, live_server, user.email)
+    menu = phone_page.get_by_role("navigation", name="Main")
+    paths = [link.get_attribute("href") for link in menu.get_by_role("link").all()]
+    assert len(paths) >= 8
+    for path in paths:
+        phone_page.goto(f"{live_server}{path}")
+        assert phone_page.locator("main h1").first.is_visible(), path
+        assert _page_fits_the_screen(phone_page), f"{path} is wider than 375 px"
