@@ -130,7 +130,7 @@ _READ = (
 def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     """What a GET shows: invitation, response and answers in one Core query (one row per answer)."""
     token_hash = hash_token(token if looks_like_token(token) else "-")
-    rows = db.session.execute(_READ, {"token_hash": token_hash}).all()
+    rows = db.session.connection().execute(_READ, {"token_hash": token_hash}).all()
     if not rows:
         return None, None
     first = rows[0]
@@ -232,6 +232,18 @@ def respond(token: str):
     return _unavailable()
 
 
+_RESPONSES = Response.__table__
+_MOVE = (
+    update(_RESPONSES)
+    .where(_RESPONSES.c.id == bindparam("b_id"), _RESPONSES.c.status == bindparam("b_status"))
+    .values(
+        current_page=bindparam("b_page"),
+        furthest_page=bindparam("b_furthest"),
+        updated_at=bindparam("b_now", type_=_RESPONSES.c.updated_at.type),
+    )
+)
+
+
 def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now: datetime):
     """The common POST, set-based: the page's answers upserted, the response moved on, one commit.
 
@@ -252,11 +264,16 @@ def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now:
     if index >= len(numbers):
         return None  # the final submit
     target = numbers[max(index, 0)]
-    moved = db.session.execute(
-        update(Response)
-        .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
-        .values(current_page=target, furthest_page=max(response.furthest_page, target), updated_at=now),
-        execution_options={"synchronize_session": False},
+    connection = db.session.connection()
+    moved = connection.execute(
+        _MOVE,
+        {
+            "b_id": response.id,
+            "b_status": ResponseStatus.IN_PROGRESS,
+            "b_page": target,
+            "b_furthest": max(response.furthest_page, target),
+            "b_now": now,
+        },
     ).rowcount
     if moved != 1:
         db.session.rollback()
