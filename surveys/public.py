@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import contains_eager
@@ -149,9 +149,17 @@ def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     return invitation, _ResponseRow(response_id, status, current_page, furthest_page, values)
 
 
+def _render(name: str, **context) -> str:
+    """A respondent template with only its own context (and the env's globals: url_for, csrf_token).
+
+    Skips the app's context processors: these pages have no staff menu and never load a user.
+    """
+    return current_app.jinja_env.get_template(name).render(context)
+
+
 def _unavailable():
     """One page for unknown, expired, completed and closed links: same words, same status."""
-    return render_template("surveys/respondent/unavailable.html"), 404
+    return _render("surveys/respondent/unavailable.html"), 404
 
 
 def _seen(invitation: Invitation) -> bool:
@@ -180,7 +188,7 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
         values=values,
     )
     return (
-        render_template(
+        _render(
             "surveys/respondent/page.html",
             **context,
             action=url_for("survey_public.respond", token=request.view_args["token"]),
@@ -338,7 +346,7 @@ def thanks(token: str):
     invitation = _lookup(token)
     if invitation is None or invitation.completed_at is None or not _seen(invitation):
         return _unavailable()
-    return render_template(
+    return _render(
         "surveys/respondent/thanks.html",
         version=frozen_version(invitation.version_id),
         unsubscribe_url=_unsubscribe_url(invitation),
