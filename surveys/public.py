@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
@@ -127,10 +128,10 @@ _READ = (
 )
 
 
-def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
+def _read(token: str, connection: Connection) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     """What a GET shows: invitation, response and answers in one Core query (one row per answer)."""
     token_hash = hash_token(token if looks_like_token(token) else "-")
-    rows = db.session.connection().execute(_READ, {"token_hash": token_hash}).all()
+    rows = connection.execute(_READ, {"token_hash": token_hash}).all()
     if not rows:
         return None, None
     first = rows[0]
@@ -204,26 +205,16 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
 def respond(token: str):
     _rate_limit(token)
     now = utcnow()
-    invitation, response = _read(token)
+    if request.method == "GET":
+        return _show(token, now)
+    invitation, response = _read(token, db.session.connection())
     if invitation is None:
         return _unavailable()
-    closed = response is not None and response.status is ResponseStatus.CLOSED
-    if not invitation.is_open(now) or closed:
-        if request.method == "POST" and invitation.completed_at is not None and _seen(invitation):
+    if not _answerable(invitation, response, now):
+        if invitation.completed_at is not None and _seen(invitation):
             return redirect(url_for("survey_public.thanks", token=token))  # a replayed final submit
         return _unavailable()
     _mark_seen(invitation)
-    if request.method == "GET":
-        if invitation.opened_at is None:
-            db.session.execute(
-                update(Invitation)
-                .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
-                .values(opened_at=now)
-            )
-            db.session.commit()
-        values = response.values if response else {}
-        page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
-        return _render_page(invitation, None, page, values=values)
     if response is not None and response.status is ResponseStatus.IN_PROGRESS:
         moved = _save_page_and_move(invitation, response, now)
         if moved is not None:
@@ -250,6 +241,32 @@ _MOVE = (
         updated_at=bindparam("b_now", type_=_RESPONSES.c.updated_at.type),
     )
 )
+
+
+def _answerable(invitation: _InvitationRow, response: _ResponseRow | None, now: datetime) -> bool:
+    return invitation.is_open(now) and (response is None or response.status is not ResponseStatus.CLOSED)
+
+
+_OPENED = (
+    update(Invitation.__table__)
+    .where(Invitation.__table__.c.id == bindparam("b_id"), Invitation.__table__.c.opened_at.is_(None))
+    .values(opened_at=bindparam("b_now", type_=Invitation.__table__.c.opened_at.type))
+)
+
+
+def _show(token: str, now: datetime):
+    """A GET: one read on a connection of its own (no ORM session), and a write only on the first open."""
+    with db.engine.connect() as connection:
+        invitation, response = _read(token, connection)
+        if invitation is None or not _answerable(invitation, response, now):
+            return _unavailable()
+        if invitation.opened_at is None:
+            connection.execute(_OPENED, {"b_id": invitation.id, "b_now": now})
+            connection.commit()
+    _mark_seen(invitation)
+    values = response.values if response else {}
+    page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
+    return _render_page(invitation, None, page, values=values)
 
 
 def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now: datetime):
