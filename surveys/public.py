@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -150,12 +151,38 @@ def _read(token: str, connection: Connection) -> tuple[_InvitationRow | None, _R
     return invitation, _ResponseRow(response_id, status, current_page, furthest_page, values)
 
 
+_signed_csrf: dict[tuple[str, str, str], str] = {}
+
+
+def _csrf_token() -> str:
+    """Flask-WTF's CSRF token, signed once per session token in this process rather than on every page.
+
+    Only while tokens never expire (WTF_CSRF_TIME_LIMIT None): a signed token stays valid as long as its
+    session, and the POST is checked by Flask-WTF as always.
+    """
+    config = current_app.config
+    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if raw is None or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    key = (
+        config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key,
+        config.get("WTF_CSRF_FIELD_NAME", ""),
+        raw,
+    )
+    signed = _signed_csrf.get(key)
+    if signed is None:
+        if len(_signed_csrf) >= 10_000:
+            _signed_csrf.clear()
+        signed = _signed_csrf[key] = generate_csrf()
+    return signed
+
+
 def _render(name: str, **context) -> str:
     """A respondent template with only its own context (and the env's globals: url_for, csrf_token).
 
     Skips the app's context processors: these pages have no staff menu and never load a user.
     """
-    return current_app.jinja_env.get_template(name).render(context)
+    return current_app.jinja_env.get_template(name).render(context, csrf_token=_csrf_token)
 
 
 def _unavailable():
