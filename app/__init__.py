@@ -56,6 +56,7 @@ def _init_extensions(app: Flask) -> None:
     from app.auth.models import User
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
+    database.engine_options_for_backend(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_dir() / "migrations"))
     limiter.init_app(app)  # before CSRF, so requests refused for a bad token still count

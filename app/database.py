@@ -19,6 +19,14 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+def engine_options_for_backend(app: Flask) -> None:
+    """No pre-ping on SQLite: a file's connection cannot go stale, and the ping cost a query per request."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.pop("pool_pre_ping", None)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def configure_sqlite(app: Flask) -> None:
     """Turn on WAL and foreign keys for every SQLite connection of this app."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
@@ -127,10 +129,10 @@ _READ = (
 )
 
 
-def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
+def _read(token: str, connection: Connection) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     """What a GET shows: invitation, response and answers in one Core query (one row per answer)."""
     token_hash = hash_token(token if looks_like_token(token) else "-")
-    rows = db.session.execute(_READ, {"token_hash": token_hash}).all()
+    rows = connection.execute(_READ, {"token_hash": token_hash}).all()
     if not rows:
         return None, None
     first = rows[0]
@@ -149,9 +151,43 @@ def _read(token: str) -> tuple[_InvitationRow | None, _ResponseRow | None]:
     return invitation, _ResponseRow(response_id, status, current_page, furthest_page, values)
 
 
+_signed_csrf: dict[tuple[str, str, str], str] = {}
+
+
+def _csrf_token() -> str:
+    """Flask-WTF's CSRF token, signed once per session token in this process rather than on every page.
+
+    Only while tokens never expire (WTF_CSRF_TIME_LIMIT None): a signed token stays valid as long as its
+    session, and the POST is checked by Flask-WTF as always.
+    """
+    config = current_app.config
+    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if raw is None or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    key = (
+        config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key,
+        config.get("WTF_CSRF_FIELD_NAME", ""),
+        raw,
+    )
+    signed = _signed_csrf.get(key)
+    if signed is None:
+        if len(_signed_csrf) >= 10_000:
+            _signed_csrf.clear()
+        signed = _signed_csrf[key] = generate_csrf()
+    return signed
+
+
+def _render(name: str, **context) -> str:
+    """A respondent template with only its own context (and the env's globals: url_for, csrf_token).
+
+    Skips the app's context processors: these pages have no staff menu and never load a user.
+    """
+    return current_app.jinja_env.get_template(name).render(context, csrf_token=_csrf_token)
+
+
 def _unavailable():
     """One page for unknown, expired, completed and closed links: same words, same status."""
-    return render_template("surveys/respondent/unavailable.html"), 404
+    return _render("surveys/respondent/unavailable.html"), 404
 
 
 def _seen(invitation: Invitation) -> bool:
@@ -180,7 +216,7 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
         values=values,
     )
     return (
-        render_template(
+        _render(
             "surveys/respondent/page.html",
             **context,
             action=url_for("survey_public.respond", token=request.view_args["token"]),
@@ -196,26 +232,16 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
 def respond(token: str):
     _rate_limit(token)
     now = utcnow()
-    invitation, response = _read(token)
+    if request.method == "GET":
+        return _show(token, now)
+    invitation, response = _read(token, db.session.connection())
     if invitation is None:
         return _unavailable()
-    closed = response is not None and response.status is ResponseStatus.CLOSED
-    if not invitation.is_open(now) or closed:
-        if request.method == "POST" and invitation.completed_at is not None and _seen(invitation):
+    if not _answerable(invitation, response, now):
+        if invitation.completed_at is not None and _seen(invitation):
             return redirect(url_for("survey_public.thanks", token=token))  # a replayed final submit
         return _unavailable()
     _mark_seen(invitation)
-    if request.method == "GET":
-        if invitation.opened_at is None:
-            db.session.execute(
-                update(Invitation)
-                .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
-                .values(opened_at=now)
-            )
-            db.session.commit()
-        values = response.values if response else {}
-        page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
-        return _render_page(invitation, None, page, values=values)
     if response is not None and response.status is ResponseStatus.IN_PROGRESS:
         moved = _save_page_and_move(invitation, response, now)
         if moved is not None:
@@ -230,6 +256,44 @@ def respond(token: str):
             if invitation is None:
                 break
     return _unavailable()
+
+
+_RESPONSES = Response.__table__
+_MOVE = (
+    update(_RESPONSES)
+    .where(_RESPONSES.c.id == bindparam("b_id"), _RESPONSES.c.status == bindparam("b_status"))
+    .values(
+        current_page=bindparam("b_page"),
+        furthest_page=bindparam("b_furthest"),
+        updated_at=bindparam("b_now", type_=_RESPONSES.c.updated_at.type),
+    )
+)
+
+
+def _answerable(invitation: _InvitationRow, response: _ResponseRow | None, now: datetime) -> bool:
+    return invitation.is_open(now) and (response is None or response.status is not ResponseStatus.CLOSED)
+
+
+_OPENED = (
+    update(Invitation.__table__)
+    .where(Invitation.__table__.c.id == bindparam("b_id"), Invitation.__table__.c.opened_at.is_(None))
+    .values(opened_at=bindparam("b_now", type_=Invitation.__table__.c.opened_at.type))
+)
+
+
+def _show(token: str, now: datetime):
+    """A GET: one read on a connection of its own (no ORM session), and a write only on the first open."""
+    with db.engine.connect() as connection:
+        invitation, response = _read(token, connection)
+        if invitation is None or not _answerable(invitation, response, now):
+            return _unavailable()
+        if invitation.opened_at is None:
+            connection.execute(_OPENED, {"b_id": invitation.id, "b_now": now})
+            connection.commit()
+    _mark_seen(invitation)
+    values = response.values if response else {}
+    page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
+    return _render_page(invitation, None, page, values=values)
 
 
 def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now: datetime):
@@ -252,11 +316,16 @@ def _save_page_and_move(invitation: _InvitationRow, response: _ResponseRow, now:
     if index >= len(numbers):
         return None  # the final submit
     target = numbers[max(index, 0)]
-    moved = db.session.execute(
-        update(Response)
-        .where(Response.id == response.id, Response.status == ResponseStatus.IN_PROGRESS)
-        .values(current_page=target, furthest_page=max(response.furthest_page, target), updated_at=now),
-        execution_options={"synchronize_session": False},
+    connection = db.session.connection()
+    moved = connection.execute(
+        _MOVE,
+        {
+            "b_id": response.id,
+            "b_status": ResponseStatus.IN_PROGRESS,
+            "b_page": target,
+            "b_furthest": max(response.furthest_page, target),
+            "b_now": now,
+        },
     ).rowcount
     if moved != 1:
         db.session.rollback()
@@ -321,7 +390,7 @@ def thanks(token: str):
     invitation = _lookup(token)
     if invitation is None or invitation.completed_at is None or not _seen(invitation):
         return _unavailable()
-    return render_template(
+    return _render(
         "surveys/respondent/thanks.html",
         version=frozen_version(invitation.version_id),
         unsubscribe_url=_unsubscribe_url(invitation),

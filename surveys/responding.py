@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -274,10 +274,11 @@ def parse_page(
 
 @functools.cache
 def _upsert_statement(dialect: str):
+    table = Answer.__table__
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Answer)
+    statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[Answer.response_id, Answer.question_id],
+        index_elements=[table.c.response_id, table.c.question_id],
         set_={
             name: statement.excluded[name]
             for name in ("choices", "text", "number", "date_value", "updated_at")
@@ -285,10 +286,18 @@ def _upsert_statement(dialect: str):
     )
 
 
+_DELETE_EMPTIED = (
+    delete(Answer.__table__)
+    .where(Answer.__table__.c.response_id == bindparam("b_response_id"))
+    .where(Answer.__table__.c.question_id.in_(bindparam("b_question_ids", expanding=True)))
+)
+
+
 def upsert_answers(response_id: int, parsed: Mapping[int, Value], *, now: datetime) -> None:
     """Write one page's answers set-based: one INSERT .. ON CONFLICT DO UPDATE, one DELETE for emptied ones.
 
-    Bypasses the ORM (callers must not hold the response's answers loaded in the session).
+    Core statements built once, run on the session's connection (same transaction, no ORM bookkeeping):
+    callers must not hold the response's answers loaded in the session.
     """
     rows = [
         {
@@ -304,13 +313,11 @@ def upsert_answers(response_id: int, parsed: Mapping[int, Value], *, now: dateti
         if not value.empty
     ]
     emptied = [question_id for question_id, value in parsed.items() if value.empty]
-    if rows:  # one statement per dialect, so SQLAlchemy compiles it once and caches it
-        db.session.execute(_upsert_statement(db.engine.dialect.name), rows)
+    connection = db.session.connection()
+    if rows:
+        connection.execute(_upsert_statement(connection.dialect.name), rows)
     if emptied:
-        db.session.execute(
-            delete(Answer).where(Answer.response_id == response_id, Answer.question_id.in_(emptied)),
-            execution_options={"synchronize_session": False},
-        )
+        connection.execute(_DELETE_EMPTIED, {"b_response_id": response_id, "b_question_ids": emptied})
 
 
 def save_page(

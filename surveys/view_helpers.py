@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,11 +58,27 @@ def choices_for(question: Question) -> list[tuple[str, str]]:
 _TEXT_KINDS = (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT, QuestionKind.DATE)
 
 
-def render_question(question: Question, shown: Shown, error: str | None) -> Markup:
-    """One question, accessible: fieldset + legend for groups, label for single fields, errors tied by id.
+class _Slot:
+    """A place in a question's pre-rendered HTML for the respondent's own value."""
 
-    Built in Python rather than a Jinja macro: the respondent pages render it for every question on
-    every request, and a macro call per question (and per choice) was most of the page's cost.
+    __slots__ = ("choice",)
+
+    def __init__(self, choice: str | None = None) -> None:
+        self.choice = choice  # a choice's value: " checked" goes here when it is chosen
+
+
+_TEXT = _Slot()  # the text typed (escaped)
+_OTHER_TEXT = _Slot()  # the "other, please specify" text (escaped)
+_OTHER_BOX = _Slot()  # " checked" on the "Other" box
+
+Layout = tuple["str | _Slot", ...]
+
+
+def question_layout(question: Question, error: str | None) -> Layout:
+    """One question's HTML with slots for the respondent's values: accessible, no JS.
+
+    Fieldset + legend for groups, label for single fields, help and errors tied by aria-describedby.
+    Built in Python rather than a Jinja macro, and once per frozen question (see render_question).
     """
     qid = question.html_id
     kind = question.kind
@@ -85,17 +102,17 @@ def render_question(question: Question, shown: Shown, error: str | None) -> Mark
     error_html = (
         f'<p class="field-error" id="{error_id}"><strong>Error:</strong> {escape(error)}</p>' if error else ""
     )
-    out = [f'<div class="question{" has-error" if error else ""}">']
+    out: list[str | _Slot] = [f'<div class="question{" has-error" if error else ""}">']
     if kind in _TEXT_KINDS:
         out.append(f'<label for="{qid}">{text}{required}</label>{help_html}{error_html}')
         flags = f"{' required' if question.required else ''}{describedby}{invalid}"
         if kind is QuestionKind.LONG_TEXT:
-            out.append(f'<textarea id="{qid}" name="{qid}" rows="5"{flags}>{escape(shown.text)}</textarea>')
+            out += [f'<textarea id="{qid}" name="{qid}" rows="5"{flags}>', _TEXT, "</textarea>"]
         else:
             field_type = (
                 ' type="date" placeholder="YYYY-MM-DD"' if kind is QuestionKind.DATE else ' type="text"'
             )
-            out.append(f'<input id="{qid}" name="{qid}" value="{escape(shown.text)}"{field_type}{flags}>')
+            out += [f'<input id="{qid}" name="{qid}" value="', _TEXT, f'"{field_type}{flags}>']
     else:
         scale = " scale nps" if kind is QuestionKind.NPS else " scale" if kind is QuestionKind.RATING else ""
         out.append(
@@ -110,27 +127,65 @@ def render_question(question: Question, shown: Shown, error: str | None) -> Mark
             )
         out.append(error_html)
         input_type = "checkbox" if kind is QuestionKind.MULTIPLE else "radio"
-        chosen = shown.choices
         for number, (value, label) in enumerate(choices_for(question), start=1):
             field_id = qid if number == 1 else f"{qid}-{number}"
-            checked = " checked" if value in chosen else ""
-            out.append(
+            out += [
                 f'<label for="{field_id}"><input type="{input_type}" id="{field_id}" name="{qid}" '
-                f'value="{escape(value)}"{checked}{invalid}> {escape(label)}</label>'
-            )
+                f'value="{escape(value)}"',
+                _Slot(value),
+                f"{invalid}> {escape(label)}</label>",
+            ]
         if kind is QuestionKind.MULTIPLE and question.allow_other:
-            checked = " checked" if OTHER in chosen or shown.other else ""
             other_describedby = f' aria-describedby="{error_id}"' if error else ""
-            out.append(
+            out += [
                 f'<label for="{qid}-other-box"><input type="checkbox" id="{qid}-other-box" name="{qid}" '
-                f'value="{OTHER}"{checked}> Other</label>'
-                f'<label for="{qid}-other" class="other-text">Other, please specify</label>'
-                f'<input type="text" id="{qid}-other" name="{qid}_other" value="{escape(shown.other)}"'
-                f"{invalid}{other_describedby}>"
-            )
+                f'value="{OTHER}"',
+                _OTHER_BOX,
+                f'> Other</label><label for="{qid}-other" class="other-text">Other, please specify</label>'
+                f'<input type="text" id="{qid}-other" name="{qid}_other" value="',
+                _OTHER_TEXT,
+                f'"{invalid}{other_describedby}>',
+            ]
         out.append("</fieldset>")
     out.append("</div>")
-    return Markup("".join(out))  # noqa: S704 (every dynamic part above is escaped)
+    merged: list[str | _Slot] = []  # adjacent strings joined, so filling walks few pieces
+    for piece in out:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        elif piece != "":
+            merged.append(piece)
+    return tuple(merged)
+
+
+def fill(layout: Layout, shown: Shown) -> Markup:
+    chosen = shown.choices
+    out = []
+    for piece in layout:
+        if piece.__class__ is str:
+            out.append(piece)
+        elif piece is _TEXT:
+            out.append(escape(shown.text))
+        elif piece is _OTHER_TEXT:
+            out.append(escape(shown.other))
+        elif piece is _OTHER_BOX:
+            out.append(" checked" if OTHER in chosen or shown.other else "")
+        elif piece.choice in chosen:
+            out.append(" checked")
+    return Markup("".join(out))  # noqa: S704 (the layout and every value filled in are escaped)
+
+
+# Frozen questions never change, so their layout (without an error) is built once per process.
+_layouts: weakref.WeakKeyDictionary[Question, Layout] = weakref.WeakKeyDictionary()
+
+
+def render_question(question: Question, shown: Shown, error: str | None, *, frozen: bool = False) -> Markup:
+    """One question with the respondent's values; `frozen` (a published version) reuses its layout."""
+    if error or not frozen:
+        return fill(question_layout(question, error), shown)
+    layout = _layouts.get(question)
+    if layout is None:
+        layout = _layouts[question] = question_layout(question, None)
+    return fill(layout, shown)
 
 
 def page_context(
@@ -160,6 +215,11 @@ def page_context(
         else _from_value(question, values.get(question.id, Value()))
         for question in questions
     }
+    frozen = version.is_frozen
+    questions_html = Markup("").join(
+        render_question(question, shown[question.id], errors.get(question.id), frozen=frozen)
+        for question in questions
+    )
     return {
         "version": version,
         "page": page,
@@ -168,7 +228,7 @@ def page_context(
         "questions": questions,
         "shown": shown,
         "errors": errors,
-        "render_question": render_question,
+        "questions_html": questions_html,
         "is_first": index == 0,
         "is_last": index == len(numbers) - 1,
     }

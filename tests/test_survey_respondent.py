@@ -199,3 +199,23 @@ def test_csrf_protects_the_answer_form(make_app, make_contact):
     response = client.post(f"/s/{token}", data={**_page1(q), "csrf_token": csrf})
     assert response.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 2
+
+
+def test_a_csrf_token_from_another_session_is_refused(make_app, make_contact):
+    """Each session's token is signed once per process and reused; it is still bound to its session."""
+    protected = make_app(WTF_CSRF_ENABLED=True)
+    with protected.app_context():
+        version, invitation, token, q = _setup(make_contact)
+    mine, other = protected.test_client(), protected.test_client()
+
+    def rendered_token(client):
+        html = client.get(f"/s/{token}").get_data(as_text=True)
+        return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+    first, again, others = rendered_token(mine), rendered_token(mine), rendered_token(other)
+    assert first == again
+    assert others != first
+    assert other.post(f"/s/{token}", data={**_page1(q), "csrf_token": first}).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+    assert mine.post(f"/s/{token}", data={**_page1(q), "csrf_token": again}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 2
