@@ -167,3 +167,47 @@ def test_raw_json_is_exactly_what_json_dumps_gives():
     for raw in rows:
         assert raw_json(raw) == json.dumps(raw)
         assert json.loads(raw_json(raw)) == raw
+
+
+def test_the_plain_amount_fast_path_agrees_with_the_general_reader():
+    import random
+
+    from app.crm.importing.values import _PLAIN_AMOUNT, _parse_amount, parse_amount
+
+    rng = random.Random(5)
+    corpus = [
+        "$12,500.00",
+        "12,500",
+        "1,250,000",
+        "0,500",
+        "0.50",
+        "12.5",
+        "12.500",
+        "$0",
+        "00012",
+        "9999999999999999",
+        "99999999999999.99",
+        "$1,23",
+        "1,2345",
+        "12,500.5",
+        "$.50",
+        "5.",
+    ]
+    for _ in range(3000):
+        whole = rng.choice(["0", "7", str(rng.randint(1, 10 ** rng.randint(1, 17)))])
+        grouped = f"{int(whole):,}" if rng.random() < 0.5 else whole
+        tail = rng.choice(["", ".5", ".05", ".00", ".123", ","])
+        corpus.append(rng.choice(["", "$"]) + grouped + tail)
+    fast = 0
+    for text in corpus:
+        try:
+            general = _parse_amount(text, "Amount")
+        except ValidationError as error:
+            general = error.message
+        try:
+            result = parse_amount(text)
+        except ValidationError as error:
+            result = error.message
+        fast += bool(_PLAIN_AMOUNT.match(text))
+        assert result == general, text
+    assert fast > 1000
