@@ -21,7 +21,7 @@ from app.crm.importing.upsert import Upserter, refresh_statistics
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 2000
 PREVIEW_ROWS = 10
 ERROR_TABLE = ImportRowError.__table__
 
