@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -49,9 +52,40 @@ def normalize_phone(raw: str, default_region: str = "US", *, field: str = "phone
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# A strict subset of what email_validator accepts, checked by one regular expression: a plain-ASCII
+# dot-atom local part (RFC 5322 atext, single dots, <= 64 characters) and a domain of LDH labels
+# (1-63 characters, no leading or trailing hyphen) ending in a letters-only TLD. An address of that
+# shape needs no Unicode or IDNA work, and email_validator would return it unchanged apart from the
+# domain's case; anything else (Unicode, quotes, "--" labels, special-use names, ...) goes through
+# email_validator. tests/test_validation.py proves both agree on a corpus of ordinary and tricky cases.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(
+    rf"(?=[^@]{{1,64}}@){_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}",
+    re.ASCII,
+)
+_SPECIAL_USE = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _plain_email(text: str) -> str | None:
+    """The normalised address when it is plainly valid, else None (meaning: ask email_validator)."""
+    if len(text) > 254 or not _PLAIN_EMAIL.fullmatch(text):
+        return None
+    lowered = text.lower()
+    domain = lowered.rpartition("@")[2]
+    if "--" in domain or len(domain) > 253:
+        return None  # R-LDH / Punycode labels, over-long domains: let email_validator judge
+    if any(domain == d or domain.endswith("." + d) for d in _SPECIAL_USE):
+        return None
+    return lowered
+
+
 def normalize_email(raw: str, *, field: str = "email") -> str:
-    """Return the address with its domain lower-cased, or raise ValidationError."""
+    """Return the address lower-cased, or raise ValidationError."""
     text = raw.strip()
+    plain = _plain_email(text)
+    if plain is not None:
+        return plain
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError:

@@ -614,3 +614,35 @@ def test_salvirt_semicolon_file_imports_with_a_column_key(runner, shared_data):
     expected = {f"Salvirt {r[client]} client" for r in body}
     assert {a.name for a in db.session.scalars(select(Account))} == expected
     assert import_path(runner, path, "--mapping", "salvirt")["unchanged"] == len(distinct)
+
+
+def test_a_row_inserted_by_another_import_after_the_lookup_is_not_counted_created_twice(app):
+    from app.crm.importing.records import AccountIn, Record
+    from app.crm.importing.upsert import Upserter
+
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def record(n):
+        return Record(
+            crm_id=f"006R{n}",
+            name=f"Deal {n}",
+            stage="Closed Lost",
+            is_closed=True,
+            is_won=False,
+            account=AccountIn(crm_id="001R1", name="Race Co"),
+            raw={"Opportunity ID": f"006R{n}"},
+            fingerprint=f"hash{n}",
+        )
+
+    ours = Upserter("salesforce", now=now, actor_label="a", batch_id=None)
+    assert ours.stored_hashes(["006R1", "006R2"]) == {}  # nothing there yet
+    theirs = Upserter("salesforce", now=now, actor_label="b", batch_id=None)
+    assert [o.status for o in theirs.upsert([record(2)])] == ["created"]
+    # Our batch still believes both are new: one is inserted, the other found and left unchanged.
+    outcomes = ours.upsert([record(1), record(2)])
+    assert [o.status for o in outcomes] == ["created", "unchanged"]
+    db.session.flush()
+    assert count(Opportunity) == 2
+    stored = db.session.scalars(select(Opportunity).order_by(Opportunity.crm_id)).all()
+    assert [o.crm_id for o in stored] == ["006R1", "006R2"]
+    assert stored[0].raw == {"Opportunity ID": "006R1"}

@@ -16,11 +16,28 @@ TRUE = {"true", "1", "yes", "y", "x", "won", "closed"}
 FALSE = {"false", "0", "no", "n", ""}
 
 
+# The common shapes ('$12,500.00', '12500', '1,250,000', '99.5') read without the general parser: no
+# leading zero before a comma (so '0,500' still takes the careful path), at most two decimals.
+_PLAIN_AMOUNT = re.compile(r"(\$?)([1-9]\d{0,2}(?:,\d{3})+|\d+)(\.\d{1,2})?\Z")
+_CENT = Decimal("0.01")
+_LIMIT = Decimal("1e16")
+
+
 def parse_amount(text: str, *, column: str = "Amount") -> tuple[Decimal | None, str | None]:
     """'$12,500.00', '12.500,00 €', 'USD 12500' -> (Decimal, currency or None)."""
     raw = text.strip()
     if not raw:
         return None, None
+    plain = _PLAIN_AMOUNT.match(raw)
+    if plain:
+        value = Decimal(plain[2].replace(",", "") + (plain[3] or ""))
+        if value < _LIMIT:
+            return value.quantize(_CENT), "USD" if plain[1] else None
+    return _parse_amount(raw, column)
+
+
+def _parse_amount(raw: str, column: str) -> tuple[Decimal | None, str | None]:
+    """The general reader: a currency token anywhere, either decimal mark, grouping by , . ' or space."""
     currency = None
     rest = raw
     for match in _CURRENCY_TOKEN.finditer(raw):
