@@ -17,7 +17,7 @@ from app.auth.guard import public
 from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db
-from app.messaging.optout import make_opt_out_token
+from app.messaging.optout import opt_out_url_for
 from app.ratelimit import enforce
 from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
@@ -202,8 +202,7 @@ def _mark_seen(invitation: Invitation) -> None:
 
 
 def _unsubscribe_url(invitation: Invitation) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/unsubscribe/{make_opt_out_token(invitation.contact_id, invitation.channel)}"
+    return opt_out_url_for(invitation.contact_id, invitation.channel)
 
 
 def _render_page(invitation, response, page, *, form=None, errors=None, status=200, values=None):

@@ -37,5 +37,10 @@ def read_opt_out_token(token: str) -> tuple[int, Channel] | None:
 
 def opt_out_url(contact: Contact, channel: Channel) -> str:
     """The public unsubscribe link for emails, SMS footers and survey pages."""
+    return opt_out_url_for(contact.id, channel)
+
+
+def opt_out_url_for(contact_id: int, channel: Channel) -> str:
+    """The same link when only the contact's id is at hand (the survey pages read no Contact)."""
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/unsubscribe/{make_opt_out_token(contact.id, channel)}"
+    return f"{base}/unsubscribe/{make_opt_out_token(contact_id, channel)}"
