@@ -152,23 +152,6 @@ def test_the_email_fast_path_agrees_with_email_validator():
     assert fast_hits > 500  # the corpus does exercise the fast path
 
 
-def test_raw_json_is_exactly_what_json_dumps_gives():
-    import json
-
-    from app.crm.importing.upsert import raw_json
-
-    rows = [
-        {},
-        {"Opportunity ID": "006B1", "Amount": "$12,500.00"},
-        {'Naïve "key"': "Müller\n\t\\ € 😀", "Close Date": "23.11.2026"},
-        {"mixed": "x", "count": 3},  # a non-string value takes json.dumps itself
-        {"nested": ["a", {"b": None}]},
-    ]
-    for raw in rows:
-        assert raw_json(raw) == json.dumps(raw)
-        assert json.loads(raw_json(raw)) == raw
-
-
 def test_the_plain_amount_fast_path_agrees_with_the_general_reader():
     import random
 

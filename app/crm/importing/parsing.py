@@ -35,7 +35,7 @@ codecs.register_error("winback_cp1252", _cp1252_fallback)
 @dataclass
 class Row:
     line: int  # the file line where the row starts (the header is line 1)
-    cells: list[str]
+    cells: list[str]  # each stripped of surrounding spaces
 
 
 @dataclass

@@ -188,21 +188,28 @@ def _date(text: str, day_first: bool, column: str) -> date | None:
 
 
 class RowReader:
-    """row_to_record compiled once per file: what each field reads, its label and the stage sets.
+    """row_to_record compiled once per file: which cell each field reads, its label and the stage sets.
 
     A file has one header and one mapping: resolving them again for each of a million rows was most
-    of the import's time.
+    of the import's time. Cells come stripped from the table reader (see parsing.Row).
     """
 
     def __init__(self, header: list[str], mapping: Mapping, settings: ImportSettings) -> None:
         self.header = header
+        self.width = len(header)
         self.mapping = mapping
         self.settings = settings
         columns = mapping.columns
         self.columns = columns
-        # (field, header name) for plain columns, (field, spec) for templates and constants.
-        self.plain = [(n, spec) for n, spec in columns.items() if spec and not _computed(spec)]
+        # A header named twice reads its last column, as a dict of the row would.
+        position = {name: index for index, name in enumerate(header)}
+        self.plain = [
+            (name, position[spec])
+            for name, spec in columns.items()
+            if spec and not _computed(spec) and spec in position
+        ]
         self.computed = [(n, spec) for n, spec in columns.items() if spec and _computed(spec)]
+        self.raw_columns = [(name, i) for name, i in position.items() if name and name != ERROR_COLUMN]
         self.labels = {name: self._label(name) for name in (*FIELDS, *columns)}
         self.won = frozenset(fold(s) for s in mapping.won_stages)
         self.lost = frozenset(fold(s) for s in mapping.lost_stages)
@@ -214,10 +221,14 @@ class RowReader:
 
     def read(self, cells: list[str]) -> Record:
         """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
-        row = dict(zip(self.header, cells, strict=False))
-        values = {name: row.get(spec, "").strip() for name, spec in self.plain}
-        for name, spec in self.computed:
-            values[name] = resolve(spec, row).strip()
+        if len(cells) < self.width:
+            cells = [*cells, *[""] * (self.width - len(cells))]
+        values = {name: cells[index] for name, index in self.plain}
+        row = None
+        if self.computed or self.mapping.key == "columns":
+            row = dict(zip(self.header, cells, strict=False))
+            for name, spec in self.computed:
+                values[name] = resolve(spec, row).strip()
         get = values.get
         labels = self.labels
         settings = self.settings
@@ -316,7 +327,7 @@ class RowReader:
         if key == "natural":
             crm_id = _natural_key(account_name, name, close_date)
         elif key == "columns":
-            crm_id = "|".join(row.get(c, "") for c in self.mapping.key_columns)
+            crm_id = "|".join(row.get(c, "") for c in self.mapping.key_columns)  # type: ignore[union-attr]
         else:
             crm_id = get("crm_id", "")
             if not crm_id and "crm_id" in columns:
@@ -338,7 +349,7 @@ class RowReader:
             competitor=get("competitor", "")[:255] or None,
             product=get("product", "")[:255] or None,
             contacts=contacts,
-            raw={k: v for k, v in row.items() if k and v and k != ERROR_COLUMN},
+            raw={name: cells[index] for name, index in self.raw_columns if cells[index]},
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 from collections.abc import Callable, Iterator
@@ -13,11 +14,12 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from app.audit.service import record_event
+from app.crm.importing.bulk import refresh_statistics
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
 from app.crm.importing.records import ImportSettings, Record, RowErrors, RowReader, row_to_record
-from app.crm.importing.upsert import Upserter, refresh_statistics
+from app.crm.importing.upsert import Upserter
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
@@ -290,6 +292,11 @@ def run_import(
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the lookups of later batches are planned for the table's real size.
     analyze_at = batch_rows
+    # Each batch's rows live long enough to reach the collector's oldest generation, so a full collection
+    # runs every few batches; freezing what is alive now (the app, its mappers, phone metadata) keeps
+    # those collections from rescanning it all each time: 2 s of a 100k-row import.
+    gc.collect()
+    gc.freeze()
     try:
         for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
             counts["unchanged"] += skipped
@@ -324,6 +331,7 @@ def run_import(
         db.session.flush()
         raise
     finally:
+        gc.unfreeze()
         table.close()
     if savepoint is not None:
         savepoint.rollback()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ARRAY, Text, any_, bindparam, cast, insert, select, text, update
-from sqlalchemy import column as sql_column
+from sqlalchemy import bindparam, insert, select, update
 
 from app.audit.models import AuditEvent
+from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
 from app.crm.importing.formats import fold
 from app.crm.importing.models import CompetitorAlias, LossReasonMapping
 from app.crm.importing.records import Record
@@ -38,115 +37,6 @@ AUDITED = (
     "account_id",
 )
 FUZZY_CUTOFF = 88
-
-
-def insert_ignoring_duplicates(table, *, index_elements=None):
-    """INSERT .. ON CONFLICT DO NOTHING on either database: a concurrent import never duplicates."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
-
-
-def insert_new_returning(table, rows: list[dict], *, index_elements, returning):
-    """INSERT rows ON CONFLICT DO NOTHING RETURNING `returning`: the rows this statement inserted.
-
-    On PostgreSQL the whole batch goes as ONE JSON parameter read by json_to_recordset. SQLAlchemy's
-    insertmanyvalues would send a VALUES list with a parameter per cell (18,000 for 1,000 opportunities),
-    which psycopg, caching only short queries, re-parses in Python on every page (70% of a 30k import);
-    a text array per column is no better, as psycopg escapes every quote of the raw JSON in Python.
-    The rows keep their given order (WITH ORDINALITY), so concurrent imports lock keys in one order.
-    A `raw` value is JSON text already (see raw_json) and goes in as it is.
-    """
-    statement = insert_ignoring_duplicates(table, index_elements=index_elements)
-    if db.engine.dialect.name != "postgresql":
-        if "raw" in rows[0]:
-            statement = statement.values(raw=raw_text())
-        return db.session.execute(statement.returning(*returning), rows)
-    names = list(rows[0])
-    dialect = db.engine.dialect
-    fields = [name for name in names if name != "raw"]
-    parts = []
-    for row in rows:
-        encoded = json.dumps({name: _json_value(row[name]) for name in fields})
-        parts.append(encoded[:-1] + ', "raw": ' + row["raw"] + "}" if "raw" in row else encoded)
-    quoted = [dialect.identifier_preparer.quote(name) for name in names]
-    definition = ", ".join(
-        f"{q} {table.c[name].type.compile(dialect=dialect)}" for q, name in zip(quoted, names, strict=True)
-    )
-    source = text(
-        f"ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({definition}))"
-        f" WITH ORDINALITY AS new_rows({', '.join(quoted)}, ordinality)"
-    ).bindparams(rows="[" + ", ".join(parts) + "]")
-    query = select(*(sql_column(name) for name in names)).select_from(source).order_by(text("ordinality"))
-    return db.session.execute(statement.from_select(names, query).returning(*returning))
-
-
-def _json_value(value):
-    """A value as json_to_recordset reads it back into its column: dates and decimals as their text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def among(column, values):
-    """column IN values, as `column = ANY(:array)` with ONE bound array on PostgreSQL.
-
-    psycopg prepares a statement run five times, and PostgreSQL then plans it generically: an IN list
-    of 2,000 separate parameters is checked by a linear search on every row the index on crm_source
-    returns, so each batch cost grew with the table (1.6 s per lookup at 30k rows). With one array
-    parameter the whole key goes to the unique index, whatever the statistics say (3 ms).
-    """
-    values = list(values)
-    if db.engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
-    return column.in_(values)
-
-
-def refresh_statistics() -> None:
-    """ANALYZE the tables an import fills, so the planner knows their size (PostgreSQL only).
-
-    Called after a checkpoint commit, on a connection of its own in autocommit: the ANALYZE lock is
-    held for a moment only, and SKIP_LOCKED never waits for a concurrent import doing the same.
-    """
-    if db.engine.dialect.name != "postgresql":
-        return
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("ANALYZE (SKIP_LOCKED) accounts, contacts, opportunities"))
-
-
-_encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-_KEYS: dict[str, str] = {}
-
-
-def raw_json(raw: dict) -> str:
-    """The row's raw cells as JSON text, byte for byte what json.dumps(raw) gives, three times faster.
-
-    Every row of a file has the same keys: each is encoded once. Handing the JSON column its text
-    ready-made (see raw_text) also skips SQLAlchemy's per-row JSON processing.
-    """
-    parts = []
-    for key, value in raw.items():
-        if type(key) is not str or type(value) is not str:
-            return json.dumps(raw)
-        encoded = _KEYS.get(key)
-        if encoded is None:
-            encoded = _encode(key) + ": "
-            if len(_KEYS) < 4096:
-                _KEYS[key] = encoded
-        parts.append(encoded + _encode(value))
-    return "{" + ", ".join(parts) + "}"
-
-
-def raw_text():
-    """The raw column's parameter, given as JSON text already encoded (PostgreSQL casts it to json)."""
-    param = bindparam("raw", type_=Text)
-    if db.engine.dialect.name == "postgresql":
-        return cast(param, OPPORTUNITIES.c.raw.type)
-    return param
 
 
 def _fields(item, names) -> dict:
@@ -237,16 +127,13 @@ class Upserter:
         existing = self._load_accounts(keys)
         new = [key for key in keys if key not in existing]
         if new:
-            inserted = insert_new_returning(
+            inserted = insert_new(
                 ACCOUNTS,
-                [
-                    {"crm_source": self.crm_source, "crm_id": key, **_fields(incoming[key], ACCOUNT_FIELDS)}
-                    for key in new
-                ],
-                index_elements=["crm_source", "crm_id"],
-                returning=(ACCOUNTS.c.id, ACCOUNTS.c.crm_id),
+                [{"crm_id": key, **_fields(incoming[key], ACCOUNT_FIELDS)} for key in new],
+                key="crm_id",
+                scope={"crm_source": self.crm_source},
             )
-            for account_id, key in inserted:
+            for key, account_id in inserted.items():
                 existing[key] = {"id": account_id}
             missing = [key for key in new if key not in existing]  # inserted meanwhile by another import
             if missing:
@@ -324,7 +211,7 @@ class Upserter:
                     updates[current["id"]] = {"_id": current["id"], **merged}
         rows = self._unique_contacts(list(inserts.values()))
         if rows:
-            db.session.execute(insert_ignoring_duplicates(CONTACTS), rows)
+            insert_many(CONTACTS, rows)
         if updates:
             db.session.execute(
                 update(CONTACTS)
@@ -388,7 +275,6 @@ class Upserter:
 
     def _values(self, record: Record, account_ids, primary_contacts, digest: str) -> dict:
         return {
-            "crm_source": self.crm_source,
             "crm_id": record.crm_id,
             "account_id": account_ids[record.account.crm_id],
             "primary_contact_id": primary_contacts.get(record.crm_id),
@@ -404,7 +290,7 @@ class Upserter:
             "competitor_raw": record.competitor,
             "competitor_id": self.competitors.match(record.competitor) if record.competitor else None,
             "product": record.product,
-            "raw": raw_json(record.raw),
+            "raw": record.raw,
             "import_hash": digest,
         }
 
@@ -420,26 +306,16 @@ class Upserter:
         by_key = {record.crm_id: record for record in records}
         created: set[str] = set()
         new = [key for key in keys if key not in existing]
-        if (
-            new
-            and db.engine.dialect.name == "sqlite"
-            and self._insert_all_new(new, by_key, account_ids, primary_contacts, digests)
-        ):
-            # Every new row was ours (no conflict): their ids are read back in one indexed query.
-            for key, found in self._load_hashes(new).items():
-                created.add(key)
-                existing[key] = found
-            new = []
         if new:
-            # RETURNING names exactly the rows this statement inserted; the others were inserted meanwhile
-            # by a concurrent import, and their stored hash says whether they are unchanged or to update.
-            inserted = insert_new_returning(
+            # The rows missing from `inserted` were inserted meanwhile by a concurrent import: their
+            # stored hash says whether they are unchanged or to update.
+            inserted = insert_new(
                 OPPORTUNITIES,
                 [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
-                index_elements=["crm_source", "crm_id"],
-                returning=(OPPORTUNITIES.c.id, OPPORTUNITIES.c.crm_id),
+                key="crm_id",
+                scope={"crm_source": self.crm_source},
             )
-            for opportunity_id, key in inserted:
+            for key, opportunity_id in inserted.items():
                 created.add(key)
                 existing[key] = (opportunity_id, digests[key])
             missing = [key for key in new if key not in created]
@@ -458,24 +334,6 @@ class Upserter:
             for r in records
         ]
 
-    def _insert_all_new(self, new, by_key, account_ids, primary_contacts, digests) -> bool:
-        """SQLite: insert the new rows by a plain executemany (no RETURNING, which costs a rewrite of
-        the statement for each slice of rows); True when every one of them went in. When a concurrent
-        import inserted some first, the savepoint is rolled back and the caller takes the RETURNING path.
-        """
-        savepoint = db.session.begin_nested()
-        result = db.session.execute(
-            insert_ignoring_duplicates(OPPORTUNITIES, index_elements=["crm_source", "crm_id"]).values(
-                raw=raw_text()
-            ),
-            [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
-        )
-        if result.rowcount == len(new):
-            savepoint.commit()
-            return True
-        savepoint.rollback()
-        return False
-
     def _update_changed(self, changed, existing, by_key, account_ids, primary_contacts, digests) -> None:
         ids = [existing[key][0] for key in changed]
         old = {
@@ -490,7 +348,6 @@ class Upserter:
         for key in changed:
             opportunity_id = existing[key][0]
             values = self._values(by_key[key], account_ids, primary_contacts, digests[key])
-            values.pop("crm_source")
             values.pop("crm_id")
             params.append({"_id": opportunity_id, **values})
             diff = {
@@ -514,7 +371,7 @@ class Upserter:
         db.session.execute(
             update(OPPORTUNITIES)
             .where(OPPORTUNITIES.c.id == bindparam("_id"))
-            .values({c: raw_text() if c == "raw" else bindparam(c) for c in columns})
+            .values({c: bindparam(c) for c in columns})
             .execution_options(synchronize_session=False),
             params,
         )
