@@ -3,7 +3,8 @@
 Prints a table and, as the last line, one JSON object. Targets: first/baseline <= 3.0,
 re-import/first <= 0.6, peak RSS < 300 MB at 100k and at 1M rows (each in a subprocess of its own).
 SQLite always; PostgreSQL too when DATABASE_URL points at one (its tables are dropped and rebuilt).
-Set BENCH_ROWS / BENCH_BIG_ROWS to change the sizes (defaults 100000 and 1000000; 0 skips the 1M run).
+Set BENCH_ROWS / BENCH_BIG_ROWS to change the sizes (defaults 100000 and 1000000; 0 skips the 1M run) and
+BENCH_ROUNDS the number of rounds per database (default 3; the figures are the rounds' medians).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,7 +198,8 @@ def rss_child(rows: int, url: str | None) -> None:
     print(f"{rss_mb():.1f}")
 
 
-def run_database(label: str, url: str, path: Path, rows: int) -> dict:
+def run_round(url: str, path: Path, rows: int) -> tuple[float, float, float]:
+    """One round on an emptied database: (baseline, first import, re-import) in seconds."""
     app = make_app(url)
     base = baseline(app, path)
     first, first_counts = import_once(app, path)
@@ -207,28 +210,43 @@ def run_database(label: str, url: str, path: Path, rows: int) -> dict:
         from app.extensions import db
 
         db.engine.dispose()
+    return base, first, second
+
+
+def run_database(label: str, urls: list[str], path: Path, rows: int) -> dict:
+    """A round per URL, each on an emptied database; the figures are the medians of the rounds' figures.
+
+    The machine is shared and noisy: one round's ratio can be off by 15% either way.
+    """
+    results = [run_round(url, path, rows) for url in urls]
+    rounds = len(urls)
+    base, first, second = (statistics.median(column) for column in zip(*results, strict=True))
     return {
         "database": label,
         "rows": rows,
+        "rounds": rounds,
         "baseline_s": round(base, 2),
         "first_import_s": round(first, 2),
         "reimport_s": round(second, 2),
-        "first_over_baseline": round(first / base, 2),
-        "reimport_over_first": round(second / first, 2),
+        "first_over_baseline": round(statistics.median(f / b for b, f, _ in results), 2),
+        "reimport_over_first": round(statistics.median(s / f for _, f, s in results), 2),
+        "first_over_baseline_each_round": [round(f / b, 2) for b, f, _ in results],
     }
 
 
 def main() -> None:
     rows = int(os.environ.get("BENCH_ROWS", "100000"))
     big = int(os.environ.get("BENCH_BIG_ROWS", "1000000"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     pg = os.environ.get("DATABASE_URL", "")
     pg = pg if pg.startswith("postgresql") else ""
     results = []
     with tempfile.TemporaryDirectory() as folder:
         path = generate(Path(folder) / "export.csv", rows)
-        results.append(run_database("sqlite", f"sqlite:///{folder}/bench.sqlite3", path, rows))
+        sqlite_urls = [f"sqlite:///{folder}/bench{n}.sqlite3" for n in range(rounds)]
+        results.append(run_database("sqlite", sqlite_urls, path, rows))
         if pg:
-            results.append(run_database("postgresql", pg, path, rows))
+            results.append(run_database("postgresql", [pg] * rounds, path, rows))
     memory = {"rss_mb_small": measure_rss(rows, None)}
     if big:
         memory["rss_mb_big"] = measure_rss(big, None)

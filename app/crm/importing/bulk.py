@@ -19,14 +19,11 @@ from itertools import repeat
 from operator import itemgetter
 
 import orjson
-from sqlalchemy import ARRAY, JSON, any_, bindparam, select, text
+from sqlalchemy import ARRAY, JSON, any_, bindparam, literal, select, text
 from sqlalchemy import column as sql_column
 
+from app.database import is_postgresql
 from app.extensions import db
-
-
-def is_postgresql() -> bool:
-    return db.engine.dialect.name == "postgresql"
 
 
 def insert_ignoring_duplicates(table, *, index_elements=None):
@@ -49,49 +46,54 @@ def among(column, values):
     values = list(values)
     if is_postgresql():
         return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
-    return column.in_(values)
+    # One expanding parameter: SQLAlchemy would otherwise coerce each of the thousands of values.
+    return column.in_(bindparam(None, values, type_=column.type, expanding=True, unique=True))
 
 
 def insert_new(table, rows: list[dict], *, key: str, scope: dict) -> dict[str, int]:
     """Insert the rows whose key is not taken yet; return {key: id} of the rows THIS call inserted.
 
-    Every row carries the same `scope` values (the rest of the unique constraint, e.g. the CRM
-    source) and its own `key`. A row missing from the answer was inserted meanwhile by a concurrent
+    Every row gets the same `scope` values (the rest of the unique constraint, e.g. the CRM source)
+    and has its own `key`. A row missing from the answer was inserted meanwhile by a concurrent
     import: the caller reads it like any existing row.
     """
-    rows = [{**scope, **row} for row in rows]
     index = [*scope, key]
     if is_postgresql():
-        statement = _from_json(table, rows, index_elements=index).returning(table.c.id, table.c[key])
-        return {found: row_id for row_id, found in db.session.execute(statement)}
+        statement = _from_json(table, rows, scope, index_elements=index)
+        return {
+            found: row_id
+            for row_id, found in db.session.execute(statement.returning(table.c.id, table.c[key]))
+        }
     # SQLite: when every row went in (the usual case), their ids are read back in one indexed query.
     # Otherwise the savepoint undoes the batch and RETURNING names exactly the rows inserted now.
     savepoint = db.session.begin_nested()
-    if _executemany(table, rows) == len(rows):
+    if _executemany(table, rows, scope) == len(rows):
         savepoint.commit()
         query = select(table.c.id, table.c[key]).where(
             *(table.c[name] == value for name, value in scope.items()),
-            table.c[key].in_([row[key] for row in rows]),
+            among(table.c[key], [row[key] for row in rows]),
         )
         return {found: row_id for row_id, found in db.session.execute(query)}
     savepoint.rollback()
     statement = insert_ignoring_duplicates(table, index_elements=index).returning(table.c.id, table.c[key])
-    return {found: row_id for row_id, found in db.session.execute(statement, rows)}
+    return {
+        found: row_id for row_id, found in db.session.execute(statement, [{**scope, **row} for row in rows])
+    }
 
 
 def insert_many(table, rows: list[dict]) -> None:
     """Insert the rows, skipping any that would break a unique constraint."""
     if is_postgresql():
-        db.session.execute(_from_json(table, rows, index_elements=None))
+        db.session.execute(_from_json(table, rows, {}, index_elements=None))
     else:
-        _executemany(table, rows)
+        _executemany(table, rows, {})
 
 
-def _from_json(table, rows: list[dict], *, index_elements):
+def _from_json(table, rows: list[dict], constants: dict, *, index_elements):
     """INSERT .. SELECT from the rows sent as one JSON parameter, in the rows' order (PostgreSQL).
 
-    The order is kept (WITH ORDINALITY) so that concurrent imports lock keys in one order. Columns
-    left out get their Python-side defaults, evaluated once for the statement.
+    The order is kept (WITH ORDINALITY) so that concurrent imports lock keys in one order. The
+    constants are bound once; columns left out get their Python-side defaults, evaluated once.
     """
     dialect = db.engine.dialect
     names = list(rows[0])
@@ -103,39 +105,48 @@ def _from_json(table, rows: list[dict], *, index_elements):
         f"ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({definition}))"
         f" WITH ORDINALITY AS new_rows({', '.join(quoted)}, ordinality)"
     ).bindparams(rows=orjson.dumps(rows, default=str).decode())  # decimals as the text they read back from
-    query = select(*(sql_column(name) for name in names)).select_from(source).order_by(text("ordinality"))
-    return insert_ignoring_duplicates(table, index_elements=index_elements).from_select(names, query)
+    query = (
+        select(
+            *(sql_column(name) for name in names),
+            *(literal(value, table.c[name].type).label(name) for name, value in constants.items()),
+        )
+        .select_from(source)
+        .order_by(text("ordinality"))
+    )
+    statement = insert_ignoring_duplicates(table, index_elements=index_elements)
+    return statement.from_select([*names, *constants], query)
 
 
-def _executemany(table, rows: list[dict]) -> int:
+def _executemany(table, rows: list[dict], constants: dict) -> int:
     """INSERT .. ON CONFLICT DO NOTHING by the SQLite driver's own executemany; the number of rows inserted.
 
     Each value goes through its column's bind processor only where the type has one (dates, decimals,
-    JSON, booleans); the Python-side defaults of the columns left out are computed once for the whole batch.
+    JSON, booleans); the constants, and the Python-side defaults of the columns left out, are
+    converted once for the whole batch.
     """
     dialect = db.engine.dialect
     names = list(rows[0])
-    defaults = {
-        column.name: _default_value(column)
-        for column in table.columns
-        if column.name not in rows[0] and column.default is not None and not column.default.is_sequence
-    }
-    columns = [*names, *defaults]
+    fixed = dict(constants)
+    for column in table.columns:
+        if column.name not in rows[0] and column.name not in fixed and _python_default(column):
+            fixed[column.name] = _default_value(column)
     compiled = (
         insert_ignoring_duplicates(table)
-        .values({name: bindparam(name) for name in columns})
+        .values({name: bindparam(name) for name in [*names, *fixed]})
         .compile(dialect=dialect)
     )
-    assert list(compiled.positiontup) == columns  # the ? marks follow the column order given
-    processors = [_bind_processor(table.c[name].type, dialect) for name in columns]
     # Column by column: map() and zip() do the per-row work in C.
-    values = []
-    for name, process in zip(names, processors, strict=False):
+    sources = {}
+    for name in names:
+        process = _bind_processor(table.c[name].type, dialect)
         cells = list(map(itemgetter(name), rows))
-        values.append(cells if process is None else list(map(process, cells)))
-    for value, process in zip(defaults.values(), processors[len(names) :], strict=True):
-        values.append(repeat(value if process is None else process(value)))
-    parameters = list(zip(*values, strict=False))  # the repeated defaults never end
+        sources[name] = cells if process is None else list(map(process, cells))
+    for name, value in fixed.items():
+        process = _bind_processor(table.c[name].type, dialect)
+        sources[name] = repeat(value if process is None else process(value))
+    # The ? marks are in the table's column order, whatever the order of the rows' keys; the zip ends
+    # with the row columns (repeat() never does).
+    parameters = list(zip(*(sources[name] for name in compiled.positiontup), strict=False))
     cursor = db.session.connection().exec_driver_sql(compiled.string, parameters)
     return cursor.rowcount
 
@@ -149,6 +160,10 @@ def _bind_processor(column_type, dialect):
 
 def _json_text(value) -> str:
     return orjson.dumps(value).decode()
+
+
+def _python_default(column) -> bool:
+    return column.default is not None and not column.default.is_sequence
 
 
 def _default_value(column):

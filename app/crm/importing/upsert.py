@@ -101,10 +101,12 @@ class Upserter:
         self.batch_id = batch_id
         self.competitors = CompetitorMatcher()
         self.known_reasons: set[str] = set()
+        self.created_accounts: set[int] = set()  # ids of the accounts the current batch inserted
         self._prefetched: tuple[set[str], dict[str, tuple[int, str | None]]] = (set(), {})
 
     def upsert(self, records: list[Record]) -> list[Outcome]:
         """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""
+        self.created_accounts = set()
         account_ids = self._accounts(records)
         primary_contacts = self._contacts(records, account_ids)
         self._loss_reasons(records)
@@ -135,6 +137,7 @@ class Upserter:
             )
             for key, account_id in inserted.items():
                 existing[key] = {"id": account_id}
+            self.created_accounts = set(inserted.values())
             missing = [key for key in new if key not in existing]  # inserted meanwhile by another import
             if missing:
                 existing.update(self._load_accounts(missing))
@@ -181,8 +184,9 @@ class Upserter:
         wanted = [(record, account_ids[record.account.crm_id]) for record in records if record.contacts]
         if not wanted:
             return {}
-        ids = sorted({account_id for _, account_id in wanted})
-        by_crm_id, by_email = self._load_contacts(ids)
+        # An account this batch created has no contacts yet: only the others' are looked up.
+        ids = sorted({account_id for _, account_id in wanted} - self.created_accounts)
+        by_crm_id, by_email = self._load_contacts(ids) if ids else ({}, {})
 
         def find(account_id, contact):
             if contact.crm_id and (account_id, contact.crm_id) in by_crm_id:
@@ -221,7 +225,9 @@ class Upserter:
                 [updates[k] for k in sorted(updates)],
             )
         if rows:
-            by_crm_id, by_email = self._load_contacts(ids)
+            added_by_crm_id, added_by_email = self._load_contacts(sorted({row["account_id"] for row in rows}))
+            by_crm_id.update(added_by_crm_id)
+            by_email.update(added_by_email)
         primary = {}
         for record, account_id in wanted:
             first = next((c for c in record.contacts if c.crm_id or c.email), None)
