@@ -130,3 +130,26 @@ def test_insert_many_skips_rows_that_break_a_unique_constraint(make_contact):
     assert contacts["003A"].first_name == existing.first_name
     assert contacts["003B"].phone == "+14155550100"
     assert contacts["003B"].created_at.tzinfo is not None
+
+
+def test_insert_new_without_ids_still_names_exactly_the_rows_it_inserted(make_account, make_opportunity):
+    account = make_account()
+    taken = make_opportunity(account=account, crm_id="006TAKEN")
+    scope = {"crm_source": taken.crm_source}
+
+    all_new = insert_new(
+        Opportunity.__table__, [_row("006N1", account.id)], key="crm_id", scope=scope, ids=False
+    )
+    mixed = insert_new(
+        Opportunity.__table__,
+        [_row("006N2", account.id), _row("006TAKEN", account.id)],
+        key="crm_id",
+        scope=scope,
+        ids=False,
+    )
+    db.session.commit()
+
+    assert set(all_new) == {"006N1"}
+    assert set(mixed) == {"006N2"}
+    stored = set(db.session.scalars(select(Opportunity.crm_id)))
+    assert stored == {"006TAKEN", "006N1", "006N2"}

@@ -50,12 +50,13 @@ def among(column, values):
     return column.in_(bindparam(None, values, type_=column.type, expanding=True, unique=True))
 
 
-def insert_new(table, rows: list[dict], *, key: str, scope: dict) -> dict[str, int]:
+def insert_new(table, rows: list[dict], *, key: str, scope: dict, ids: bool = True) -> dict[str, int | None]:
     """Insert the rows whose key is not taken yet; return {key: id} of the rows THIS call inserted.
 
     Every row gets the same `scope` values (the rest of the unique constraint, e.g. the CRM source)
     and has its own `key`. A row missing from the answer was inserted meanwhile by a concurrent
-    import: the caller reads it like any existing row.
+    import: the caller reads it like any existing row. With ids=False the caller only wants to know
+    which rows went in: SQLite then skips reading their ids back, and answers None for them.
     """
     index = [*scope, key]
     if is_postgresql():
@@ -69,6 +70,8 @@ def insert_new(table, rows: list[dict], *, key: str, scope: dict) -> dict[str, i
     savepoint = db.session.begin_nested()
     if _executemany(table, rows, scope) == len(rows):
         savepoint.commit()
+        if not ids:
+            return dict.fromkeys(row[key] for row in rows)
         query = select(table.c.id, table.c[key]).where(
             *(table.c[name] == value for name, value in scope.items()),
             among(table.c[key], [row[key] for row in rows]),

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
 from app.crm.importing.values import parse_amount, parse_bool, parse_date, parse_int
@@ -213,6 +213,17 @@ class RowReader:
         self.labels = {name: self._label(name) for name in (*FIELDS, *columns)}
         self.won = frozenset(fold(s) for s in mapping.won_stages)
         self.lost = frozenset(fold(s) for s in mapping.lost_stages)
+        self.stages: dict[str, tuple[bool, bool]] = {}
+
+    def stage_flags(self, stage: str) -> tuple[bool, bool]:
+        """(is_closed, is_won) by the mapping's stage lists; a file has few stages, each is folded once."""
+        flags = self.stages.get(stage)
+        if flags is None:
+            folded = fold(stage)
+            flags = (folded in self.won or folded in self.lost, folded in self.won)
+            if len(self.stages) < 1000:
+                self.stages[stage] = flags
+        return flags
 
     def _label(self, name: str) -> str:
         spec = self.columns.get(name, "")
@@ -234,14 +245,7 @@ class RowReader:
         settings = self.settings
         columns = self.columns
         problems: list[ValidationError] = []
-
-        def attempt(function, *args, **kwargs):
-            try:
-                return function(*args, **kwargs)
-            except ValidationError as error:
-                problems.append(error)
-                return None
-
+        attempt = partial(_attempt, problems)
         name = get("name", "")
         if not name:
             problems.append(ValidationError(f"{labels['name']} is empty", field=labels["name"]))
@@ -267,10 +271,7 @@ class RowReader:
         close_date = (
             attempt(_date, close_text, settings.day_first, labels["close_date"]) if close_text else None
         )
-        folded = fold(stage)
-        is_closed, is_won = (
-            (True, True) if folded in self.won else (True, False) if folded in self.lost else (False, False)
-        )
+        is_closed, is_won = self.stage_flags(stage)
         if get("is_closed"):
             is_closed = bool(attempt(parse_bool, get("is_closed"), column=labels["is_closed"]))
         if get("is_won"):
@@ -351,6 +352,15 @@ class RowReader:
             contacts=contacts,
             raw={name: cells[index] for name, index in self.raw_columns if cells[index]},
         )
+
+
+def _attempt(problems: list[ValidationError], function, *args, **kwargs):
+    """function(*args, **kwargs), or None with its ValidationError added to problems."""
+    try:
+        return function(*args, **kwargs)
+    except ValidationError as error:
+        problems.append(error)
+        return None
 
 
 def _computed(spec: str) -> bool:

@@ -288,7 +288,11 @@ def run_import(
     kept_errors: list[dict] = []
     savepoint = db.session.begin_nested() if batch.dry_run else None
     upserter = Upserter(
-        mapping.crm_source, now=now, actor_label=batch.actor_label or "import", batch_id=batch.id
+        mapping.crm_source,
+        now=now,
+        actor_label=batch.actor_label or "import",
+        batch_id=batch.id,
+        want_ids=False,
     )
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the lookups of later batches are planned for the table's real size.

@@ -88,14 +88,17 @@ class CompetitorMatcher:
 @dataclass
 class Outcome:
     status: str  # created, updated, unchanged
-    opportunity_id: int
+    opportunity_id: int | None  # None for a created row when the upserter was asked for no ids
 
 
 class Upserter:
     """Upsert records of one CRM source, batch after batch, counting what happened to each."""
 
-    def __init__(self, crm_source: str, *, now: datetime, actor_label: str, batch_id: int | None) -> None:
+    def __init__(
+        self, crm_source: str, *, now: datetime, actor_label: str, batch_id: int | None, want_ids: bool = True
+    ) -> None:
         self.crm_source = crm_source
+        self.want_ids = want_ids  # a file import only counts outcomes: its new rows' ids are not read back
         self.now = now
         self.actor_label = actor_label
         self.batch_id = batch_id
@@ -196,16 +199,20 @@ class Upserter:
             return None
 
         inserts, updates, seen = {}, {}, set()
-        for record, account_id in wanted:
+        # Backwards, each contact once: when a contact sits on several rows of a batch, the last row wins.
+        for record, account_id in reversed(wanted):
             for contact in record.contacts:
                 if not (contact.crm_id or contact.email):
                     continue  # nothing to recognise it by next time: keep it on the row's raw data only
+                key = (account_id, contact.crm_id, contact.email)
+                if key in seen:
+                    continue
+                seen.add(key)
                 current = find(account_id, contact)
                 if current is None:
-                    key = (account_id, contact.crm_id or "", contact.email or "")
-                    if key not in seen:
-                        seen.add(key)
-                        inserts[key] = {"account_id": account_id, **vars(contact)}
+                    inserts[key] = {"account_id": account_id, **vars(contact)}
+                    continue
+                if current["id"] in updates:
                     continue
                 merged = {
                     f: getattr(contact, f) if getattr(contact, f) is not None else current[f]
@@ -213,7 +220,7 @@ class Upserter:
                 }
                 if any(merged[f] != current[f] for f in CONTACT_FIELDS):
                     updates[current["id"]] = {"_id": current["id"], **merged}
-        rows = self._unique_contacts(list(inserts.values()))
+        rows = self._unique_contacts(list(inserts.values()))[::-1]  # back in the file's order
         if rows:
             insert_many(CONTACTS, rows)
         if updates:
@@ -320,6 +327,7 @@ class Upserter:
                 [self._values(by_key[k], account_ids, primary_contacts, digests[k]) for k in new],
                 key="crm_id",
                 scope={"crm_source": self.crm_source},
+                ids=self.want_ids,
             )
             for key, opportunity_id in inserted.items():
                 created.add(key)
