@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import io
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 
 from app.audit.service import record_event
 from app.crm.importing.bulk import refresh_statistics
+from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
@@ -24,6 +25,7 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 
 BATCH_ROWS = 2000
+BULK_BYTES = 1_000_000  # from this file size on, the garbage collector is relaxed during the import
 PREVIEW_ROWS = 10
 ERROR_TABLE = ImportRowError.__table__
 
@@ -297,47 +299,43 @@ def run_import(
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the lookups of later batches are planned for the table's real size.
     analyze_at = batch_rows
-    # Each batch's rows live long enough to reach the collector's oldest generation, so a full collection
-    # runs every few batches; freezing what is alive now (the app, its mappers, phone metadata) keeps
-    # those collections from rescanning it all each time: 2 s of a 100k-row import.
-    gc.collect()
-    gc.freeze()
-    try:
-        for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
-            counts["unchanged"] += skipped
-            counts["rows_read"] += skipped
-            for outcome in upserter.upsert(records) if records else []:
-                counts[outcome.status] += 1
-            counts["failed"] += len(errors)
-            counts["rows_read"] += len(records) + len(errors)
+    # A large file means millions of short-lived objects: see collector.py.
+    with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
+        try:
+            for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
+                counts["unchanged"] += skipped
+                counts["rows_read"] += skipped
+                for outcome in upserter.upsert(records) if records else []:
+                    counts[outcome.status] += 1
+                counts["failed"] += len(errors)
+                counts["rows_read"] += len(records) + len(errors)
+                if savepoint is not None:
+                    kept_errors.extend(errors)
+                    continue
+                if errors:
+                    db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
+                for name, value in counts.items():
+                    setattr(batch, name, value)
+                batch.bytes_read = table.position()
+                db.session.flush()
+                if checkpoint:
+                    checkpoint()
+                    written = counts["created"] + counts["updated"]
+                    if written >= analyze_at:
+                        refresh_statistics()
+                        analyze_at = 2 * written
+        except UnreadableFile as error:
             if savepoint is not None:
-                kept_errors.extend(errors)
-                continue
-            if errors:
-                db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
-            for name, value in counts.items():
-                setattr(batch, name, value)
-            batch.bytes_read = table.position()
+                savepoint.rollback()
+            batch.status = BatchStatus.FAILED
+            batch.message = (
+                f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
+            )
+            batch.finished_at = now
             db.session.flush()
-            if checkpoint:
-                checkpoint()
-                written = counts["created"] + counts["updated"]
-                if written >= analyze_at:
-                    refresh_statistics()
-                    analyze_at = 2 * written
-    except UnreadableFile as error:
-        if savepoint is not None:
-            savepoint.rollback()
-        batch.status = BatchStatus.FAILED
-        batch.message = (
-            f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
-        )
-        batch.finished_at = now
-        db.session.flush()
-        raise
-    finally:
-        gc.unfreeze()
-        table.close()
+            raise
+        finally:
+            table.close()
     if savepoint is not None:
         savepoint.rollback()
         if kept_errors:

@@ -167,19 +167,17 @@ class Upserter:
         return {key: row["id"] for key, row in existing.items()}
 
     # -- contacts -----------------------------------------------------------------------------------
-    def _load_contacts(self, account_ids) -> tuple[dict, dict]:
+    def _load_contacts(self, account_ids, *, ids_only: bool = False) -> tuple[dict, dict]:
+        """These accounts' contacts by (account, CRM id) and by (account, e-mail): their id and fields."""
+        names = ("id", "account_id", *(("crm_id", "email") if ids_only else CONTACT_FIELDS))
+        query = select(*(CONTACTS.c[name] for name in names)).where(among(CONTACTS.c.account_id, account_ids))
         by_crm_id, by_email = {}, {}
-        rows = db.session.execute(
-            select(CONTACTS.c.id, CONTACTS.c.account_id, *(CONTACTS.c[f] for f in CONTACT_FIELDS)).where(
-                among(CONTACTS.c.account_id, account_ids)
-            )
-        )
-        for row in rows:
-            data = row._asdict()
-            if row.crm_id:
-                by_crm_id[(row.account_id, row.crm_id)] = data
-            if row.email:
-                by_email[(row.account_id, row.email)] = data
+        for values in db.session.execute(query):
+            data = dict(zip(names, values, strict=True))
+            if data["crm_id"]:
+                by_crm_id[(data["account_id"], data["crm_id"])] = data
+            if data["email"]:
+                by_email[(data["account_id"], data["email"])] = data
         return by_crm_id, by_email
 
     def _contacts(self, records: list[Record], account_ids: dict[str, int]) -> dict[str, int | None]:
@@ -232,7 +230,8 @@ class Upserter:
                 [updates[k] for k in sorted(updates)],
             )
         if rows:
-            added_by_crm_id, added_by_email = self._load_contacts(sorted({row["account_id"] for row in rows}))
+            added = sorted({row["account_id"] for row in rows})
+            added_by_crm_id, added_by_email = self._load_contacts(added, ids_only=True)
             by_crm_id.update(added_by_crm_id)
             by_email.update(added_by_email)
         primary = {}
