@@ -15,11 +15,12 @@ Both insert with ON CONFLICT DO NOTHING, so an import running at the same time n
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
 
 import orjson
-from sqlalchemy import ARRAY, JSON, any_, bindparam, literal, select, text
+from sqlalchemy import ARRAY, JSON, Boolean, Date, any_, bindparam, func, literal, select, text
 from sqlalchemy import column as sql_column
 
 from app.database import is_postgresql
@@ -46,8 +47,9 @@ def among(column, values):
     values = list(values)
     if is_postgresql():
         return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
-    # One expanding parameter: SQLAlchemy would otherwise coerce each of the thousands of values.
-    return column.in_(bindparam(None, values, type_=column.type, expanding=True, unique=True))
+    # SQLite: the values as one JSON parameter read by json_each, rather than a parameter per value
+    # that SQLAlchemy would render into the statement on every call (a third of each lookup's time).
+    return column.in_(select(sql_column("value")).select_from(func.json_each(orjson.dumps(values).decode())))
 
 
 def insert_new(table, rows: list[dict], *, key: str, scope: dict, ids: bool = True) -> dict[str, int | None]:
@@ -133,11 +135,7 @@ def _executemany(table, rows: list[dict], constants: dict) -> int:
     for column in table.columns:
         if column.name not in rows[0] and column.name not in fixed and _python_default(column):
             fixed[column.name] = _default_value(column)
-    compiled = (
-        insert_ignoring_duplicates(table)
-        .values({name: bindparam(name) for name in [*names, *fixed]})
-        .compile(dialect=dialect)
-    )
+    sql, order = _compiled_insert(table, (*names, *fixed))
     # Column by column: map() and zip() do the per-row work in C.
     sources = {}
     for name in names:
@@ -149,16 +147,29 @@ def _executemany(table, rows: list[dict], constants: dict) -> int:
         sources[name] = repeat(value if process is None else process(value))
     # The ? marks are in the table's column order, whatever the order of the rows' keys; the zip ends
     # with the row columns (repeat() never does).
-    parameters = list(zip(*(sources[name] for name in compiled.positiontup), strict=False))
-    cursor = db.session.connection().exec_driver_sql(compiled.string, parameters)
+    parameters = list(zip(*(sources[name] for name in order), strict=False))
+    cursor = db.session.connection().exec_driver_sql(sql, parameters)
     return cursor.rowcount
 
 
+@lru_cache(maxsize=64)
+def _compiled_insert(table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The SQLite INSERT .. ON CONFLICT DO NOTHING for these columns: its text and its ? marks' order."""
+    statement = insert_ignoring_duplicates(table).values({name: bindparam(name) for name in columns})
+    compiled = statement.compile(dialect=db.engine.dialect)
+    return compiled.string, tuple(compiled.positiontup)
+
+
 def _bind_processor(column_type, dialect):
-    # orjson writes the same JSON as the standard library, 7 times faster (the raw rows are most of it).
     if isinstance(column_type, JSON):
+        # orjson writes the same JSON as the standard library, 7 times faster (raw rows are most of it).
         return _json_text
-    return column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, Boolean):
+        return None  # sqlite3 binds True and False as 1 and 0, which is all SQLAlchemy's processor does
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, Date) and process is not None:
+        return lru_cache(maxsize=4096)(process)  # a file has a few hundred distinct dates, not 100,000
+    return process
 
 
 def _json_text(value) -> str:

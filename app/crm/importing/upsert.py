@@ -64,9 +64,13 @@ class CompetitorMatcher:
         self.cache: dict[str, int] = {}
 
     def match(self, raw: str) -> int:
+        competitor_id = self.cache.get(raw)  # the same spelling comes back row after row
+        if competitor_id is None:
+            competitor_id = self.cache[raw] = self._match(raw)
+        return competitor_id
+
+    def _match(self, raw: str) -> int:
         key = fold(raw)
-        if key in self.cache:
-            return self.cache[key]
         competitor_id = self.choices.get(key)
         if competitor_id is None and self.choices:
             found = process.extractOne(
@@ -81,7 +85,6 @@ class CompetitorMatcher:
             )
             competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
             self.choices[key] = competitor_id
-        self.cache[key] = competitor_id
         return competitor_id
 
 
@@ -236,9 +239,12 @@ class Upserter:
             by_email.update(added_by_email)
         primary = {}
         for record, account_id in wanted:
-            first = next((c for c in record.contacts if c.crm_id or c.email), None)
-            found = find(account_id, first) if first else None
-            primary[record.crm_id] = found["id"] if found else None
+            primary[record.crm_id] = None
+            for contact in record.contacts:  # the first one that can be recognised
+                if contact.crm_id or contact.email:
+                    found = find(account_id, contact)
+                    primary[record.crm_id] = found["id"] if found else None
+                    break
         return primary
 
     @staticmethod
