@@ -4,7 +4,7 @@ Prints a table and, as the last line, one JSON object. Targets: first/baseline <
 re-import/first <= 0.6, peak RSS < 300 MB at 100k and at 1M rows (each in a subprocess of its own).
 SQLite always; PostgreSQL too when DATABASE_URL points at one (its tables are dropped and rebuilt).
 Set BENCH_ROWS / BENCH_BIG_ROWS to change the sizes (defaults 100000 and 1000000; 0 skips the 1M run) and
-BENCH_ROUNDS the number of rounds per database (default 3; the figures are the rounds' medians).
+BENCH_ROUNDS the number of rounds per database (default 5; the figures are the rounds' medians).
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def run_database(label: str, urls: list[str], path: Path, rows: int) -> dict:
 def main() -> None:
     rows = int(os.environ.get("BENCH_ROWS", "100000"))
     big = int(os.environ.get("BENCH_BIG_ROWS", "1000000"))
-    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
     pg = os.environ.get("DATABASE_URL", "")
     pg = pg if pg.startswith("postgresql") else ""
     results = []
