@@ -297,7 +297,7 @@ def run_import(
         want_ids=False,
     )
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
-    # the rows written double, so the lookups of later batches are planned for the table's real size.
+    # the rows written double, so the later batches are planned for the tables' real size.
     analyze_at = batch_rows
     # A large file means millions of short-lived objects: see collector.py.
     with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
