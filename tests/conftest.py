@@ -25,7 +25,7 @@ from app import create_app
 from app.auth.models import Role, User
 from app.auth.service import create_user
 from app.crm.models import Account, Contact, Opportunity
-from app.extensions import db
+from app.extensions import db, limiter
 from config import TestingConfig
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -85,8 +85,13 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture
 def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
-    """Another app like the test app with some settings changed; its connections are closed after."""
+    """Another app like the test app with some settings changed; its connections are closed after.
+
+    Flask-Limiter keeps one `enabled` flag for every app it was initialised with (the last init wins):
+    it is put back afterwards, or a rate-limited app would go on limiting the tests that follow.
+    """
     made: list[Flask] = []
+    limiter_enabled = limiter.enabled
 
     def factory(**overrides) -> Flask:
         settings = dict(app.config)
@@ -101,6 +106,7 @@ def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
         with other.app_context():
             db.session.remove()
             db.engine.dispose()
+    limiter.enabled = limiter_enabled
 
 
 def _empty_all_tables() -> None:

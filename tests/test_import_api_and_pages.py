@@ -159,3 +159,53 @@ def test_the_api_is_rate_limited_per_address(make_app):
     codes = [client.get("/api/v1/opportunities", headers=headers).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert client.get("/api/v1/opportunities", headers=headers).get_json()["error"]["code"] == "rate_limited"
+
+
+def test_an_account_file_is_previewed_and_imported_as_accounts(app, make_user, login):
+    from app.crm.models import Account
+
+    client = login(make_user(Role.ADMIN))
+    csv_text = (
+        "Account ID,Account Name,Industry,Billing Country,Employees\r\n001K,Kestrel Ltd,Retail,GB,40\r\n"
+    )
+    response = client.post(
+        "/imports/new",
+        data={"file": (io.BytesIO(csv_text.encode()), "accounts.csv"), "format": "", "default_country": "US"},
+        content_type="multipart/form-data",
+    )
+    preview_url = response.headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert '<option selected value="accounts">' in page or 'value="accounts" selected' in page
+    assert "Matched by" in page
+    assert "Kestrel Ltd" in page
+    assert "no opportunity id column" not in page
+
+    columns = {
+        "col_account_crm_id": "Account ID",
+        "col_account_name": "Account Name",
+        "col_account_country": "Billing Country",
+    }
+    done = client.post(
+        preview_url, data={**columns, "target": "accounts", "action": "import"}, follow_redirects=True
+    )
+
+    assert "Done." in done.get_data(as_text=True)
+    account = db.session.scalar(select(Account).where(Account.crm_id == "001K"))
+    assert (account.name, account.country) == ("Kestrel Ltd", "GB")
+    assert db.session.scalar(select(Opportunity)) is None
+
+
+def test_switching_a_deal_file_to_accounts_shows_the_preview_again_before_importing(app, make_user, login):
+    client = login(make_user(Role.ADMIN))
+    response = client.post(
+        "/imports/new",
+        data={"file": (io.BytesIO(CSV.encode()), "export.csv"), "format": "", "default_country": "US"},
+        content_type="multipart/form-data",
+    )
+    preview_url = response.headers["Location"]
+
+    switched = client.post(preview_url, data={"target": "accounts", "action": "import"})
+
+    assert switched.status_code == 200  # the admin sees the rows as accounts first
+    assert "Matched by" in switched.get_data(as_text=True)
+    assert db.session.scalar(select(ImportBatch).where(ImportBatch.status == "done")) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.crm.importing.formats import FORMAT_CHOICES
+from app.crm.importing.formats import FORMAT_CHOICES, TARGETS
 from app.crm.importing.parsing import UnreadableFile, open_table
 from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import choose_mapping, load_mapping, run_import, start_batch
@@ -38,8 +38,13 @@ def _fail(message: str, as_json: bool) -> None:
 @click.option("--day-first", is_flag=True, help="Read 01/02/2026 as 1 February (default: 2 January).")
 @click.option("--default-country", default=None, help="Country for phone numbers without one (default US).")
 @click.option("--natural-key", is_flag=True, help="No id column: key by account + name + close date.")
+@click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    help="What each row is (default: the saved mapping's, or detected from the header).",
+)
 def import_command(
-    path, format_name, mapping_name, dry_run, as_json, day_first, default_country, natural_key
+    path, format_name, mapping_name, dry_run, as_json, day_first, default_country, natural_key, target
 ):
     """Import an export file; exit 0 when it was processed (even with failed rows), 2 when unreadable."""
     now = utcnow()
@@ -58,6 +63,8 @@ def import_command(
         mapping = choose_mapping(header, format_name, mapping_name)
     except (UnreadableFile, DomainError) as error:
         _fail(error.message, as_json)
+    if target:
+        mapping.target = target
     if natural_key:
         mapping.key = "natural"
     elif mapping.key == "id" and not mapping.has_id_column():

@@ -114,6 +114,10 @@ HUBSPOT = {
     "contact_phone": ("Phone Number", "Phone"),
 }
 
+# The fields an account file (one row per account, e.g. to enrich the accounts of a deal export) fills.
+ACCOUNT_FIELDS = {name: label for name, label in FIELDS.items() if name.startswith("account_")}
+TARGETS = ("opportunities", "accounts")
+
 FORMATS = {"salesforce": SALESFORCE_REPORT, "salesforce_api": SALESFORCE_API, "hubspot": HUBSPOT}
 # The format names the CLI and the upload form accept; "salesforce" covers both Salesforce shapes.
 FORMAT_CHOICES = ("salesforce", "hubspot", "generic")
@@ -140,13 +144,18 @@ class Mapping:
     key: str = "id"  # "id", "natural" (account + name + close date) or "columns"
     key_columns: list[str] = field(default_factory=list)
     name: str | None = None
+    target: str = "opportunities"  # or "accounts": each row is an account, matched by CRM id or else name
+
+    @property
+    def for_accounts(self) -> bool:
+        return self.target == "accounts"
 
     @property
     def crm_source(self) -> str:
         return CRM_SOURCE.get(self.format, "generic")
 
     def has_id_column(self) -> bool:
-        return bool(self.columns.get("crm_id"))
+        return self.for_accounts or bool(self.columns.get("crm_id"))
 
 
 def _match(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -179,8 +188,11 @@ def mapping_for(format_name: str, header: list[str]) -> Mapping:
         api = _match(header, SALESFORCE_API)
         report = _match(header, SALESFORCE_REPORT)
         format_name = "salesforce_api" if len(api) > len(report) else "salesforce"
-    aliases = FORMATS.get(format_name, {})
-    return Mapping(format=format_name, columns=_match(header, aliases))
+    columns = _match(header, FORMATS.get(format_name, {}))
+    # An account report (Account Name, Industry, ...) has no deal columns: its rows are accounts.
+    only_accounts = columns and all(name.startswith("account_") for name in columns)
+    target = "accounts" if only_accounts else "opportunities"
+    return Mapping(format=format_name, columns=columns, target=target)
 
 
 def resolve(spec: str, row: dict[str, str]) -> str:

@@ -38,6 +38,14 @@ class UploadForm(FlaskForm):
 class MappingForm(FlaskForm):
     """The column choices come from the file; the view reads them from request.form."""
 
+    target = SelectField(
+        "Each row is",
+        choices=[
+            SelectChoice("opportunities", "An opportunity (with its account and contact)"),
+            SelectChoice("accounts", "An account (adds to the accounts deals are imported with)"),
+        ],
+        validators=[Optional()],
+    )
     lost_stages = StringField("Stage values meaning closed-lost", description="Separate values with commas.")
     won_stages = StringField("Stage values meaning closed-won", description="Separate values with commas.")
     confirm_natural_key = BooleanField("Use account name + opportunity name + close date as the key")

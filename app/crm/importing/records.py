@@ -188,7 +188,7 @@ def _date(text: str, day_first: bool, column: str) -> date | None:
 
 
 class RowReader:
-    """row_to_record compiled once per file: which cell each field reads, its label and the stage sets.
+    """How to read the rows of one file, worked out once: which cell each field reads, its label, the stages.
 
     A file has one header and one mapping: resolving them again for each of a million rows was most
     of the import's time. Cells come stripped from the table reader (see parsing.Row).
@@ -230,8 +230,8 @@ class RowReader:
         found = template_columns(spec)
         return found[0] if found else spec or name
 
-    def read(self, cells: list[str]) -> Record:
-        """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
+    def _values(self, cells: list[str]) -> tuple[list[str], dict[str, str], dict[str, str] | None]:
+        """The cells (padded to the header), each mapped field's text, and the row by header when needed."""
         if len(cells) < self.width:
             cells = [*cells, *[""] * (self.width - len(cells))]
         values = {name: cells[index] for name, index in self.plain}
@@ -240,6 +240,44 @@ class RowReader:
             row = dict(zip(self.header, cells, strict=False))
             for name, spec in self.computed:
                 values[name] = resolve(spec, row).strip()
+        return cells, values, row
+
+    def read_account(self, cells: list[str]) -> AccountIn:
+        """Clean one row of an account file; raise RowErrors listing what is wrong with it."""
+        _, values, _ = self._values(cells)
+        problems: list[ValidationError] = []
+        account = self._account(values.get, partial(_attempt, problems), problems)
+        if problems:
+            raise RowErrors(problems)
+        return account
+
+    def _account(self, get, attempt, problems: list[ValidationError]) -> AccountIn:
+        labels = self.labels
+        account_name = get("account_name") or get("account_crm_id", "")
+        if not account_name:
+            problems.append(
+                ValidationError(f"{labels['account_name']} is empty", field=labels["account_name"])
+            )
+        # Without a CRM id, an account is known by its name: a deal file and an account file meet there.
+        account_id = get("account_crm_id") or ("name:" + fold(account_name) if account_name else "")
+        country_text = get("account_country")
+        employees_text = get("account_employees")
+        return AccountIn(
+            crm_id=account_id[:255],
+            name=account_name[:255],
+            domain=get("account_domain") or None,
+            industry=get("account_industry", "")[:120] or None,
+            segment=get("account_segment", "")[:64] or None,
+            region=get("account_region", "")[:64] or None,
+            country=country_code(country_text) if country_text else None,
+            employees=attempt(parse_int, employees_text, column=labels["account_employees"])
+            if employees_text
+            else None,
+        )
+
+    def read(self, cells: list[str]) -> Record:
+        """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
+        cells, values, row = self._values(cells)
         get = values.get
         labels = self.labels
         settings = self.settings
@@ -278,27 +316,8 @@ class RowReader:
             is_won = bool(attempt(parse_bool, get("is_won"), column=labels["is_won"]))
             is_closed = is_closed or is_won
 
-        account_name = get("account_name") or get("account_crm_id", "")
-        if not account_name:
-            problems.append(
-                ValidationError(f"{labels['account_name']} is empty", field=labels["account_name"])
-            )
-        account_id = get("account_crm_id") or ("name:" + fold(account_name) if account_name else "")
-        country_text = get("account_country")
-        country = country_code(country_text) if country_text else None
-        employees_text = get("account_employees")
-        account = AccountIn(
-            crm_id=account_id[:255],
-            name=account_name[:255],
-            domain=get("account_domain") or None,
-            industry=get("account_industry", "")[:120] or None,
-            segment=get("account_segment", "")[:64] or None,
-            region=get("account_region", "")[:64] or None,
-            country=country,
-            employees=attempt(parse_int, employees_text, column=labels["account_employees"])
-            if employees_text
-            else None,
-        )
+        account = self._account(get, attempt, problems)
+        country = account.country
 
         contact = ContactIn(
             crm_id=get("contact_crm_id") or None,
@@ -326,7 +345,7 @@ class RowReader:
 
         key = self.mapping.key
         if key == "natural":
-            crm_id = _natural_key(account_name, name, close_date)
+            crm_id = _natural_key(account.name, name, close_date)
         elif key == "columns":
             crm_id = "|".join(row.get(c, "") for c in self.mapping.key_columns)  # type: ignore[union-attr]
         else:
@@ -365,8 +384,3 @@ def _attempt(problems: list[ValidationError], function, *args, **kwargs):
 
 def _computed(spec: str) -> bool:
     return spec.startswith("=") or "{" in spec
-
-
-def row_to_record(header: list[str], cells: list[str], mapping: Mapping, settings: ImportSettings) -> Record:
-    """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
-    return RowReader(header, mapping, settings).read(cells)

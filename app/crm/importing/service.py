@@ -19,7 +19,7 @@ from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
-from app.crm.importing.records import ImportSettings, Record, RowErrors, RowReader, row_to_record
+from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
 from app.errors import NotFound, ValidationError
 from app.extensions import db
@@ -45,6 +45,7 @@ def saved_mapping(saved: ImportMapping) -> Mapping:
         key=settings.get("key", "id"),
         key_columns=list(settings.get("key_columns", [])),
         name=saved.name,
+        target=settings.get("target", "opportunities"),
     )
     if saved.lost_stages:
         mapping.lost_stages = list(saved.lost_stages)
@@ -66,6 +67,7 @@ def save_mapping(name: str, mapping: Mapping, settings: ImportSettings, *, crm_s
         "format": mapping.format,
         "key": mapping.key,
         "key_columns": mapping.key_columns,
+        "target": mapping.target,
         "crm_source": crm_source,
         "day_first": settings.day_first,
         "default_country": settings.default_country,
@@ -90,7 +92,7 @@ def choose_mapping(header: list[str], format_name: str | None, mapping_name: str
 @dataclass
 class PreviewRow:
     line: int
-    record: Record | None
+    record: Record | AccountIn | None  # an account when the file's rows are accounts
     error: str | None
 
 
@@ -119,12 +121,12 @@ def preview_file(
     table = open_table(path)
     try:
         mapping = mapping or choose_mapping(table.header, format_name, None)
+        reader = RowReader(table.header, mapping, settings)
+        read = reader.read_account if mapping.for_accounts else reader.read
         rows = []
         for row in table.rows:
             try:
-                rows.append(
-                    PreviewRow(row.line, row_to_record(table.header, row.cells, mapping, settings), None)
-                )
+                rows.append(PreviewRow(row.line, read(row.cells), None))
             except RowErrors as error:
                 rows.append(PreviewRow(row.line, None, error.message))
             if len(rows) >= limit:
@@ -220,6 +222,38 @@ def _batches(
         yield flush(chunk)
 
 
+def _account_batches(
+    table: Table, mapping: Mapping, settings: ImportSettings, size: int
+) -> Iterator[tuple[list[AccountIn], list[dict], int]]:
+    """The rows of an account file, cleaned in batches: (accounts, errors, 0). Duplicates are reported."""
+    reader = RowReader(table.header, mapping, settings)
+    seen: set[int] = set()
+    accounts: list[AccountIn] = []
+    errors: list[dict] = []
+    for row in table.rows:
+        try:
+            account = reader.read_account(row.cells)
+        except RowErrors as error:
+            errors.append(
+                {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
+            )
+        else:
+            key = _key_fingerprint(account.crm_id)
+            if key in seen:
+                shown = account.crm_id.removeprefix("name:")
+                message = f"Account '{shown}' is in this file twice; only its first row counts"
+                column = mapping.columns.get("account_crm_id") or mapping.columns.get("account_name")
+                errors.append({"line": row.line, "column": column, "message": message, "raw": row.cells})
+            else:
+                seen.add(key)
+                accounts.append(account)
+        if len(accounts) + len(errors) >= size:
+            yield accounts, errors, 0
+            accounts, errors = [], []
+    if accounts or errors:
+        yield accounts, errors, 0
+
+
 def start_batch(
     *,
     filename: str | None,
@@ -299,16 +333,25 @@ def run_import(
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the later batches are planned for the tables' real size.
     analyze_at = batch_rows
+    if mapping.for_accounts:
+        batches = _account_batches(table, mapping, settings, batch_rows)
+        upsert = upserter.upsert_accounts
+    else:
+        batches = _batches(table, mapping, settings, batch_rows, upserter)
+
+        def upsert(records: list[Record]) -> list[str]:
+            return [outcome.status for outcome in upserter.upsert(records)]
+
     # A large file means millions of short-lived objects: see collector.py.
     with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
         try:
-            for records, errors, skipped in _batches(table, mapping, settings, batch_rows, upserter):
+            for items, errors, skipped in batches:
                 counts["unchanged"] += skipped
                 counts["rows_read"] += skipped
-                for outcome in upserter.upsert(records) if records else []:
-                    counts[outcome.status] += 1
+                for status in upsert(items) if items else []:
+                    counts[status] += 1
                 counts["failed"] += len(errors)
-                counts["rows_read"] += len(records) + len(errors)
+                counts["rows_read"] += len(items) + len(errors)
                 if savepoint is not None:
                     kept_errors.extend(errors)
                     continue

@@ -12,7 +12,7 @@ from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
 from app.crm.importing.formats import fold
 from app.crm.importing.models import CompetitorAlias, LossReasonMapping
-from app.crm.importing.records import Record
+from app.crm.importing.records import AccountIn, Record
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.extensions import db
 
@@ -127,12 +127,27 @@ class Upserter:
         )
         return {row.crm_id: row._asdict() for row in rows}
 
+    def upsert_accounts(self, accounts: list[AccountIn]) -> list[str]:
+        """Upsert the rows of an account file (their keys unique in the batch); each one's status."""
+        self.created_accounts = set()
+        _, statuses = self._save_accounts({account.crm_id: account for account in accounts})
+        return [statuses[account.crm_id] for account in accounts]
+
     def _accounts(self, records: list[Record]) -> dict[str, int]:
         incoming = {}
         for record in records:
             incoming[record.account.crm_id] = record.account  # the last row wins
+        ids, _ = self._save_accounts(incoming)
+        return ids
+
+    def _save_accounts(self, incoming: dict[str, AccountIn]) -> tuple[dict[str, int], dict[str, str]]:
+        """Insert or update these accounts: ({key: id}, {key: created, updated or unchanged}).
+
+        A blank field never erases what is stored; a changed field is recorded in the audit trail.
+        """
         keys = sorted(incoming)
         existing = self._load_accounts(keys)
+        statuses = dict.fromkeys(keys, "unchanged")
         new = [key for key in keys if key not in existing]
         if new:
             inserted = insert_new(
@@ -143,22 +158,27 @@ class Upserter:
             )
             for key, account_id in inserted.items():
                 existing[key] = {"id": account_id}
+                statuses[key] = "created"
             self.created_accounts = set(inserted.values())
             missing = [key for key in new if key not in existing]  # inserted meanwhile by another import
             if missing:
                 existing.update(self._load_accounts(missing))
-        changes = []
-        fresh = set(new)
+        changes, events = [], []
         for key in keys:
-            if key in fresh:
+            if statuses[key] == "created":
                 continue
             current = existing[key]
             merged = {
                 f: getattr(incoming[key], f) if getattr(incoming[key], f) is not None else current[f]
                 for f in ACCOUNT_FIELDS
             }
-            if any(merged[f] != current[f] for f in ACCOUNT_FIELDS):
+            diff = {
+                f: [_plain(current[f]), _plain(merged[f])] for f in ACCOUNT_FIELDS if merged[f] != current[f]
+            }
+            if diff:
+                statuses[key] = "updated"
                 changes.append({"_id": current["id"], **merged})
+                events.append(self._event("account.import_updated", "account", current["id"], diff))
         if changes:
             db.session.execute(
                 update(ACCOUNTS)
@@ -167,7 +187,19 @@ class Upserter:
                 .execution_options(synchronize_session=False),
                 changes,
             )
-        return {key: row["id"] for key, row in existing.items()}
+            db.session.execute(insert(AuditEvent.__table__), events)
+        return {key: row["id"] for key, row in existing.items()}, statuses
+
+    def _event(self, action: str, entity_type: str, entity_id: int, changes: dict) -> dict:
+        """An audit trail row saying what an import changed on one record."""
+        return {
+            "at": self.now,
+            "actor_label": self.actor_label,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "details": {"batch_id": self.batch_id, "changes": changes},
+        }
 
     # -- contacts -----------------------------------------------------------------------------------
     def _load_contacts(self, account_ids, *, ids_only: bool = False) -> tuple[dict, dict]:
@@ -375,16 +407,7 @@ class Upserter:
                 if old[opportunity_id][f] != values[f]
             }
             if diff:
-                events.append(
-                    {
-                        "at": self.now,
-                        "actor_label": self.actor_label,
-                        "action": "opportunity.import_updated",
-                        "entity_type": "opportunity",
-                        "entity_id": opportunity_id,
-                        "details": {"batch_id": self.batch_id, "changes": diff},
-                    }
-                )
+                events.append(self._event("opportunity.import_updated", "opportunity", opportunity_id, diff))
         columns = [c for c in params[0] if c != "_id"]
         params.sort(key=lambda p: p["_id"])  # one lock order for every import: no deadlock between two
         db.session.execute(

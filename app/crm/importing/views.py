@@ -17,7 +17,7 @@ from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.coding.models import ReasonCode
 from app.crm.importing import admin
-from app.crm.importing.formats import FIELDS, LOST_STAGES, WON_STAGES, Mapping
+from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
 from app.crm.importing.forms import ActionForm, AliasForm, MappingForm, TokenForm, UploadForm
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
 from app.crm.importing.parsing import UnreadableFile
@@ -101,7 +101,11 @@ def preview(batch_id: int):
         flash(error.message, "error")
         return redirect(url_for("imports.upload"))
     if form.validate_on_submit():
-        columns = {f: request.form.get(f"col_{f}", "") for f in FIELDS}
+        target_changed = form.target.data in TARGETS and form.target.data != mapping.target
+        if form.target.data in TARGETS:
+            mapping.target = form.target.data
+        # A field the form did not show (account files show account fields only) keeps its column.
+        columns = {f: request.form.get(f"col_{f}", mapping.columns.get(f, "")) for f in FIELDS}
         mapping.columns = {f: c for f, c in columns.items() if c}
         mapping.lost_stages = _csv(form.lost_stages.data or "") or list(LOST_STAGES)
         mapping.won_stages = _csv(form.won_stages.data or "") or list(WON_STAGES)
@@ -116,7 +120,7 @@ def preview(batch_id: int):
             save_mapping(form.save_as.data.strip(), mapping, settings, crm_source=mapping.crm_source)
             flash(f"Mapping saved as '{form.save_as.data.strip()}'.", "success")
         db.session.commit()
-        action = request.form.get("action", "preview")
+        action = "preview" if target_changed else request.form.get("action", "preview")
         if action in ("dry_run", "import"):
             if mapping.key == "id" and not mapping.has_id_column():
                 flash("This file has no opportunity id column: confirm the natural key first.", "error")
@@ -126,8 +130,10 @@ def preview(batch_id: int):
         form.lost_stages.data = ", ".join(mapping.lost_stages)
         form.won_stages.data = ", ".join(mapping.won_stages)
         form.confirm_natural_key.data = mapping.key == "natural"
+        form.target.data = mapping.target
     result = preview_file(draft.stored_path, mapping, settings)
-    return render_template("imports/preview.html", batch=draft, form=form, preview=result, fields=FIELDS)
+    fields = ACCOUNT_FIELDS if mapping.for_accounts else FIELDS
+    return render_template("imports/preview.html", batch=draft, form=form, preview=result, fields=fields)
 
 
 def _run_in_background(app, batch_id: int, path: str, mapping: Mapping, settings: ImportSettings) -> None:
