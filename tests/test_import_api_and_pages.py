@@ -209,3 +209,20 @@ def test_switching_a_deal_file_to_accounts_shows_the_preview_again_before_import
     assert switched.status_code == 200  # the admin sees the rows as accounts first
     assert "Matched by" in switched.get_data(as_text=True)
     assert db.session.scalar(select(ImportBatch).where(ImportBatch.status == "done")) is None
+
+
+def test_the_history_and_result_pages_say_an_account_file_held_accounts(
+    app, make_user, login, runner, tmp_path
+):
+    path = tmp_path / "accounts.csv"
+    path.write_text("Account ID,Account Name,Industry\n001K,Kestrel Ltd,Retail\n")
+    result = runner.invoke(args=["crm", "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    client = login(make_user(Role.ADMIN))
+    batch = db.session.scalars(select(ImportBatch)).one()
+
+    history = client.get("/imports/").get_data(as_text=True)
+    page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
+
+    assert "salesforce (accounts)" in history
+    assert "<caption>Accounts</caption>" in page

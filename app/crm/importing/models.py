@@ -52,6 +52,11 @@ class ImportBatch(db.Model):
     )
 
     @property
+    def target(self) -> str:
+        """What the file's rows were: opportunities, or accounts (an account file)."""
+        return (self.settings or {}).get("target", "opportunities")
+
+    @property
     def progress_percent(self) -> int:
         if self.status is BatchStatus.DONE:
             return 100

@@ -317,6 +317,7 @@ def run_import(
     batch.format = mapping.format
     batch.mapping_name = mapping.name
     batch.crm_source = mapping.crm_source
+    batch.settings = {**(batch.settings or {}), "target": mapping.target}
     batch.size_bytes = Path(path).stat().st_size
     batch.status = BatchStatus.RUNNING
     db.session.flush()
