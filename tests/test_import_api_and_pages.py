@@ -226,3 +226,22 @@ def test_the_history_and_result_pages_say_an_account_file_held_accounts(
 
     assert "salesforce (accounts)" in history
     assert "<caption>Accounts</caption>" in page
+
+
+def test_unticking_the_natural_key_stops_the_import_again(app, make_user, login):
+    client = login(make_user(Role.ADMIN))
+    no_id = (
+        "Opportunity Name,Account Name,Stage,Amount,Close Date\r\nDeal,Acme,Closed Lost,100,2026-11-01\r\n"
+    )
+    response = client.post(
+        "/imports/new",
+        data={"file": (io.BytesIO(no_id.encode()), "noid.csv"), "format": "", "default_country": "US"},
+        content_type="multipart/form-data",
+    )
+    preview_url = response.headers["Location"]
+    client.post(preview_url, data={"confirm_natural_key": "y", "action": "preview"})
+
+    unticked = client.post(preview_url, data={"action": "import"}, follow_redirects=True)
+
+    assert "confirm the natural key first" in unticked.get_data(as_text=True)
+    assert db.session.scalar(select(Opportunity)) is None

@@ -18,7 +18,10 @@ def _sign_in(page, base_url: str, email: str) -> None:
 
 
 def _page_fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # The viewport's width, not window.innerWidth: on a mobile viewport innerWidth grows with the overflow.
+    return page.evaluate(
+        "width => document.documentElement.scrollWidth <= width", page.viewport_size["width"]
+    )
 
 
 @pytest.fixture

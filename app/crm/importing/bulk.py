@@ -61,23 +61,20 @@ def insert_new(table, rows: list[dict], *, key: str, scope: dict, ids: bool = Tr
     which rows went in: SQLite then skips reading their ids back, and answers None for them.
     """
     index = [*scope, key]
-    if not is_postgresql():
-        # SQLite has no RETURNING for executemany. The usual case: every row goes in, and the row
-        # count says so. Otherwise the savepoint undoes the batch, and RETURNING below names exactly
-        # the rows inserted now. (On PostgreSQL the same savepoint made the insert twice as slow.)
-        savepoint = db.session.begin_nested()
-        if _executemany(table, rows, scope) == len(rows):
-            savepoint.commit()
-            return _ids_of(table, rows, key, scope) if ids else dict.fromkeys(row[key] for row in rows)
-        savepoint.rollback()
     if is_postgresql():
         statement = _from_json(table, rows, scope, index_elements=index)
         result = db.session.execute(statement.returning(table.c.id, table.c[key]))
-    else:
-        statement = insert_ignoring_duplicates(table, index_elements=index)
-        result = db.session.execute(
-            statement.returning(table.c.id, table.c[key]), [{**scope, **row} for row in rows]
-        )
+        return {found: row_id for row_id, found in result}
+    # SQLite has no RETURNING for executemany. The usual case: every row goes in, and the row count
+    # says so. Otherwise the savepoint undoes the batch, and RETURNING names exactly the rows inserted
+    # now. (On PostgreSQL the same savepoint-and-count made the insert twice as slow as RETURNING.)
+    savepoint = db.session.begin_nested()
+    if _executemany(table, rows, scope) == len(rows):
+        savepoint.commit()
+        return _ids_of(table, rows, key, scope) if ids else dict.fromkeys(row[key] for row in rows)
+    savepoint.rollback()
+    statement = insert_ignoring_duplicates(table, index_elements=index).returning(table.c.id, table.c[key])
+    result = db.session.execute(statement, [{**scope, **row} for row in rows])
     return {found: row_id for row_id, found in result}
 
 

@@ -111,7 +111,7 @@ def preview(batch_id: int):
         mapping.won_stages = _csv(form.won_stages.data or "") or list(WON_STAGES)
         if form.confirm_natural_key.data:
             mapping.key = "natural"
-        elif mapping.key == "natural" and mapping.has_id_column():
+        elif mapping.key == "natural":  # unticked: back to the id column (or to asking for one)
             mapping.key = "id"
         if mapping.format not in ("salesforce", "salesforce_api", "hubspot"):
             mapping.format = "generic"
