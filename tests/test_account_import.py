@@ -15,7 +15,7 @@ from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import save_mapping
 from app.crm.models import Account, Opportunity
 from app.extensions import db
-from tests.test_crm_import import SF_HEADER, count, import_path, sf_rows, write_csv
+from tests.test_crm_import import SF_HEADER, count, import_path, maven_pipeline_mapping, sf_rows, write_csv
 
 ACCOUNT_REPORT = ["Account ID", "Account Name", "Industry", "Billing Country", "Employees", "Website"]
 
@@ -102,21 +102,6 @@ def test_an_account_changed_by_a_deal_import_is_audited(runner, tmp_path):
 @pytest.mark.shared_data
 def test_maven_accounts_file_enriches_the_pipeline_accounts(runner, shared_data):
     folder: Path = shared_data / "maven_crm_sales_opportunities"
-    pipeline = Mapping(
-        format="generic",
-        columns={
-            "crm_id": "opportunity_id",
-            "name": "{account} – {product}",
-            "account_name": "account",
-            "stage": "deal_stage",
-            "amount": "close_value",
-            "close_date": "close_date",
-            "owner": "sales_agent",
-            "product": "product",
-        },
-        lost_stages=["Lost"],
-        won_stages=["Won"],
-    )
     accounts = Mapping(
         format="generic",
         columns={
@@ -127,7 +112,7 @@ def test_maven_accounts_file_enriches_the_pipeline_accounts(runner, shared_data)
         },
         target="accounts",
     )
-    save_mapping("maven", pipeline, ImportSettings(), crm_source="generic")
+    save_mapping("maven", maven_pipeline_mapping(), ImportSettings(), crm_source="generic")
     save_mapping("maven-accounts", accounts, ImportSettings(), crm_source="generic")
     db.session.commit()
     import_path(runner, folder / "sales_pipeline.csv", "--mapping", "maven")

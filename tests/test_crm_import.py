@@ -541,9 +541,9 @@ def test_two_overlapping_imports_at_once_neither_duplicate_nor_lose_rows(app, tm
     assert all(r[1] == 0 and r[3] == 0 for r in results)
 
 
-@pytest.mark.shared_data
-def test_maven_pipeline_imports_through_a_saved_generic_mapping(runner, shared_data):
-    mapping = Mapping(
+def maven_pipeline_mapping() -> Mapping:
+    """The generic mapping of the Maven CRM sample's sales_pipeline.csv."""
+    return Mapping(
         format="generic",
         columns={
             "crm_id": "opportunity_id",
@@ -558,7 +558,11 @@ def test_maven_pipeline_imports_through_a_saved_generic_mapping(runner, shared_d
         lost_stages=["Lost"],
         won_stages=["Won"],
     )
-    save_mapping("maven", mapping, ImportSettings(), crm_source="maven")
+
+
+@pytest.mark.shared_data
+def test_maven_pipeline_imports_through_a_saved_generic_mapping(runner, shared_data):
+    save_mapping("maven", maven_pipeline_mapping(), ImportSettings(), crm_source="maven")
     db.session.commit()
     path = shared_data / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
     first = import_path(runner, path, "--mapping", "maven")

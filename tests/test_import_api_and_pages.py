@@ -87,15 +87,20 @@ CSV = (
 )
 
 
-def test_upload_preview_dry_run_import_history_and_error_file(app, make_user, login):
-    client = login(make_user(Role.ADMIN))
+def _upload(client, text: str, filename: str) -> str:
+    """Upload a file on the import page; the URL of its preview."""
     response = client.post(
         "/imports/new",
-        data={"file": (io.BytesIO(CSV.encode()), "export.csv"), "format": "", "default_country": "US"},
+        data={"file": (io.BytesIO(text.encode()), filename), "format": "", "default_country": "US"},
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
-    preview_url = response.headers["Location"]
+    return response.headers["Location"]
+
+
+def test_upload_preview_dry_run_import_history_and_error_file(app, make_user, login):
+    client = login(make_user(Role.ADMIN))
+    preview_url = _upload(client, CSV, "export.csv")
     page = client.get(preview_url).get_data(as_text=True)
     assert "a Salesforce report" in page
     assert "Upload one" in page
@@ -168,12 +173,7 @@ def test_an_account_file_is_previewed_and_imported_as_accounts(app, make_user, l
     csv_text = (
         "Account ID,Account Name,Industry,Billing Country,Employees\r\n001K,Kestrel Ltd,Retail,GB,40\r\n"
     )
-    response = client.post(
-        "/imports/new",
-        data={"file": (io.BytesIO(csv_text.encode()), "accounts.csv"), "format": "", "default_country": "US"},
-        content_type="multipart/form-data",
-    )
-    preview_url = response.headers["Location"]
+    preview_url = _upload(client, csv_text, "accounts.csv")
     page = client.get(preview_url).get_data(as_text=True)
     assert '<option selected value="accounts">' in page or 'value="accounts" selected' in page
     assert "Matched by" in page
@@ -197,12 +197,7 @@ def test_an_account_file_is_previewed_and_imported_as_accounts(app, make_user, l
 
 def test_switching_a_deal_file_to_accounts_shows_the_preview_again_before_importing(app, make_user, login):
     client = login(make_user(Role.ADMIN))
-    response = client.post(
-        "/imports/new",
-        data={"file": (io.BytesIO(CSV.encode()), "export.csv"), "format": "", "default_country": "US"},
-        content_type="multipart/form-data",
-    )
-    preview_url = response.headers["Location"]
+    preview_url = _upload(client, CSV, "export.csv")
 
     switched = client.post(preview_url, data={"target": "accounts", "action": "import"})
 
@@ -233,12 +228,7 @@ def test_unticking_the_natural_key_stops_the_import_again(app, make_user, login)
     no_id = (
         "Opportunity Name,Account Name,Stage,Amount,Close Date\r\nDeal,Acme,Closed Lost,100,2026-11-01\r\n"
     )
-    response = client.post(
-        "/imports/new",
-        data={"file": (io.BytesIO(no_id.encode()), "noid.csv"), "format": "", "default_country": "US"},
-        content_type="multipart/form-data",
-    )
-    preview_url = response.headers["Location"]
+    preview_url = _upload(client, no_id, "noid.csv")
     client.post(preview_url, data={"confirm_natural_key": "y", "action": "preview"})
 
     unticked = client.post(preview_url, data={"action": "import"}, follow_redirects=True)
