@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from app.auth.guard import roles_required
 from app.auth.models import Role
+from app.changes import domain_change
 from app.db_types import utcnow
-from app.errors import DomainError
 from app.extensions import db
 from campaigns.enrollment import enroll_campaign, enrollment_counts, preview_rules
 from campaigns.forms import CampaignForm, StatusForm
@@ -82,13 +82,9 @@ def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: Targeting
 def new():
     form = CampaignForm()
     if form.validate_on_submit():
-        try:
+        with domain_change() as change:
             campaign = save_campaign(Campaign(), form.values(), caller_ids=form.callers.data or [])
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash(f"Campaign {campaign.name} created as a draft.", "success")
             return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     return _render_edit(form, None, form.rules(), 422 if form.is_submitted() else 200)
@@ -103,13 +99,9 @@ def edit(campaign_id: int):
         form.fill_from(campaign)
         return _render_edit(form, campaign, TargetingRules.of(campaign))
     if form.validate():
-        try:
+        with domain_change() as change:
             save_campaign(campaign, form.values(), caller_ids=form.callers.data or [])
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash("Campaign saved.", "success")
             return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     return _render_edit(form, campaign, form.rules(), 422)
@@ -141,13 +133,9 @@ def status(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
     if not StatusForm().validate_on_submit():
         abort(400)
-    try:
+    with domain_change() as change:
         change_status(campaign, request.form.get("action", ""), now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if change:
         flash(f"Campaign {campaign.name} is now {campaign.status.value}.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
@@ -158,13 +146,9 @@ def enroll(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
     if not StatusForm().validate_on_submit():
         abort(400)
-    try:
+    with domain_change() as change:
         result = enroll_campaign(campaign, now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if change:
         suppressed = result.by_status.get(EnrollmentStatus.SUPPRESSED.value, 0)
         flash(f"{result.created} new enrollments ({suppressed} suppressed).", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

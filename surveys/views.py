@@ -7,6 +7,7 @@ from wtforms import SelectChoice
 
 from app.auth.guard import roles_required
 from app.auth.models import Role
+from app.changes import domain_change
 from app.coding.models import ReasonCode
 from app.db_types import utcnow
 from app.errors import DomainError
@@ -173,14 +174,10 @@ def new_question(survey_id: int):
     version = _shown_version(survey)
     form = _question_form(version, None)
     if form.validate_on_submit():
-        try:
+        with domain_change() as change:
             target = builder.editable_version(survey, now=utcnow())
             builder.add_question(target, _spec(form))
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash(f"Question added to version {target.number}.", "success")
             return redirect(url_for("surveys.edit", survey_id=survey.id))
     return render_template(
@@ -197,14 +194,10 @@ def edit_question(survey_id: int, question_id: int):
         abort(404)
     form = _question_form(question.version, question)
     if form.validate_on_submit():
-        try:
+        with domain_change() as change:
             target = _editable_question(survey, question_id)
             builder.update_question(target, _spec(form))
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash(f"Question saved in version {target.version.number}.", "success")
             return redirect(url_for("surveys.edit", survey_id=survey.id))
     return render_template(
@@ -217,12 +210,8 @@ def edit_question(survey_id: int, question_id: int):
 def move_question(survey_id: int, question_id: int):
     survey = db.get_or_404(Survey, survey_id)
     direction = -1 if request.form.get("direction") == "up" else 1
-    try:
+    with domain_change():
         builder.move_question(_editable_question(survey, question_id), direction)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
     return redirect(url_for("surveys.edit", survey_id=survey.id))
 
 
@@ -244,13 +233,9 @@ def publish(survey_id: int):
     if version is None:
         flash("There is no draft to publish: the live version is already the latest.", "info")
         return redirect(url_for("surveys.edit", survey_id=survey.id))
-    try:
+    with domain_change() as change:
         builder.publish(version, now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if change:
         flash(f"Version {version.number} is live. New invitations and links use it.", "success")
     return redirect(url_for("surveys.edit", survey_id=survey.id))
 

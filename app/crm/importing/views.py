@@ -15,6 +15,7 @@ from app.api.models import ApiToken
 from app.api.service import create_token, revoke_token
 from app.auth.guard import roles_required
 from app.auth.models import Role
+from app.changes import domain_change
 from app.coding.models import ReasonCode
 from app.crm.importing import admin
 from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
@@ -225,13 +226,9 @@ def competitors():
         SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
     ]
     if form.validate_on_submit():
-        try:
+        with domain_change() as change:
             admin.add_alias(form.alias.data, form.competitor.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
             return redirect(url_for("imports.competitors"))
     return render_template("imports/competitors.html", form=form, rows=admin.competitor_rows())
@@ -246,13 +243,9 @@ def loss_reasons():
         for key, value in request.form.items():
             if key.startswith("reason_"):
                 choices[int(key.removeprefix("reason_"))] = int(value) if value else None
-        try:
+        with domain_change() as change:
             changed = admin.map_loss_reasons(choices)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        if change:
             flash(f"{changed} loss reason(s) mapped.", "success")
             return redirect(url_for("imports.loss_reasons"))
     codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
