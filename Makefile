@@ -31,6 +31,7 @@ run: demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install

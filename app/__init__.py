@@ -42,7 +42,7 @@ def _import_models() -> None:
     import app.api.models
     import app.audit.models
     import app.auth.models
-    import app.coding.models
+    import app.codebook.models
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401

@@ -42,7 +42,7 @@ def _prepare_database(url: str, count: int) -> list[str]:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.coding.codebook import ensure_default_codebook
+    from app.codebook.service import ensure_default_codebook
     from app.crm.models import Account, Channel, Contact
     from app.db_types import utcnow
     from app.extensions import db

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.coding.models import ReasonCode
+from app.codebook.models import ReasonCode
 from app.errors import ValidationError
 from app.extensions import db
 from surveys import cache

@@ -8,7 +8,7 @@ from wtforms import SelectChoice
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
-from app.coding.models import ReasonCode
+from app.codebook.models import ReasonCode
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.coding.codebook import ensure_default_codebook
+from app.codebook.service import ensure_default_codebook
 from app.crm.models import Channel
 from app.extensions import db
 from surveys.builder import OptionSpec, QuestionSpec, build_version, create_survey, publish

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import Role
-from app.coding.codebook import ensure_default_codebook
+from app.codebook.service import ensure_default_codebook
 from app.crm.models import Channel
 from app.extensions import db
 from surveys.invitations import DEFAULT_TEMPLATES, queue_invitation_message

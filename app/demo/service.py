@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import Role, User
 from app.auth.service import create_user
-from app.coding.codebook import ensure_default_codebook
+from app.codebook.service import ensure_default_codebook
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
 from app.demo.messaging import load_messaging_demo

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.coding.codebook import ensure_default_codebook
+from app.codebook.service import ensure_default_codebook
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
 from campaigns.models import CampaignKind, Enrollment, EnrollmentStatus

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.coding.codebook import ensure_default_codebook
+from app.codebook.service import ensure_default_codebook
 from app.crm.models import Channel
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage

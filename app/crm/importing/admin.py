@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.coding.models import ReasonCode
+from app.codebook.models import ReasonCode
 from app.crm.importing.formats import fold
 from app.crm.importing.models import CompetitorAlias, LossReasonMapping
 from app.crm.models import Competitor, Opportunity

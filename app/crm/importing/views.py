@@ -16,7 +16,7 @@ from app.api.service import create_token, revoke_token
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
-from app.coding.models import ReasonCode
+from app.codebook.models import ReasonCode
 from app.crm.importing import admin
 from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
 from app.crm.importing.forms import ActionForm, AliasForm, MappingForm, TokenForm, UploadForm

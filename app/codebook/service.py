@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.coding.models import Polarity, ReasonCode
+from app.codebook.models import Polarity, ReasonCode
 from app.extensions import db
 
 # (code, label, definition); a child's code starts with its parent's code and a dot.

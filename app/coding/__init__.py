@@ -1,1 +1,0 @@
-"""The codebook of win/loss reasons, and coding answers into it."""
