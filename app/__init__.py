@@ -122,11 +122,13 @@ def _register_periodic_jobs(app: Flask) -> None:
 
     deadline_days = app.config["SURVEY_RESPONSE_DEADLINE_DAYS"]
     register_periodic_job(
+        app,
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         lambda now: run_periodic_enrollment(now=now),
     )
     register_periodic_job(
+        app,
         "surveys.close_stale_responses",
         3600,
         lambda now: close_stale_responses(now=now, after_days=deadline_days),

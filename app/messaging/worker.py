@@ -66,27 +66,35 @@ class PeriodicJob:
     last_run: datetime | None = field(default=None, compare=False)
 
 
-_PERIODIC_JOBS: dict[str, PeriodicJob] = {}
+PERIODIC_JOBS_KEY = "winback.periodic_jobs"
 
 
-def register_periodic_job(name: str, every_seconds: float, func: Callable[[datetime], object]) -> None:
-    """Have every worker run func(now) about every `every_seconds`, in an app context.
+def _registry(app: Flask) -> dict[str, PeriodicJob]:
+    return app.extensions.setdefault(PERIODIC_JOBS_KEY, {})
 
+
+def register_periodic_job(
+    app: Flask, name: str, every_seconds: float, func: Callable[[datetime], object]
+) -> None:
+    """Have every worker of `app` run func(now) about every `every_seconds`, in an app context.
+
+    The registry lives on the app (`app.extensions`), so two apps in one process keep their own jobs.
     The worker commits after func returns and rolls back if it raises. On PostgreSQL one worker at a
-    time runs a given job (an advisory lock); jobs must still be idempotent (enrollment, reminders).
+    time runs a given job (an advisory lock); jobs must still be idempotent (enrollment, reminders),
+    and should commit their own work in bounded chunks when it can be large (SQLite has one writer).
     Registering the same name again replaces the job.
     """
     if every_seconds <= 0:
         raise ValueError("every_seconds must be positive")
-    _PERIODIC_JOBS[name] = PeriodicJob(name, every_seconds, func)
+    _registry(app)[name] = PeriodicJob(name, every_seconds, func)
 
 
-def unregister_periodic_job(name: str) -> None:
-    _PERIODIC_JOBS.pop(name, None)
+def unregister_periodic_job(app: Flask, name: str) -> None:
+    _registry(app).pop(name, None)
 
 
-def periodic_jobs() -> list[PeriodicJob]:
-    return list(_PERIODIC_JOBS.values())
+def periodic_jobs(app: Flask) -> list[PeriodicJob]:
+    return list(_registry(app).values())
 
 
 def _advisory_key(name: str) -> int:
@@ -98,7 +106,7 @@ def _advisory_key(name: str) -> int:
 def run_due_jobs(*, now: datetime) -> list[str]:
     """Run the registered jobs whose interval has passed; returns the names run."""
     ran = []
-    for job in periodic_jobs():
+    for job in periodic_jobs(current_app):
         if job.last_run is not None and (now - job.last_run).total_seconds() < job.every_seconds:
             continue
         job.last_run = now

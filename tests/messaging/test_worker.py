@@ -246,7 +246,7 @@ def test_a_periodic_job_runs_in_the_worker_and_its_writes_are_committed(app, mak
             now=now,
         )
 
-    register_periodic_job("test-enroll", 300, enroll)
+    register_periodic_job(app, "test-enroll", 300, enroll)
     try:
         clock = [NOW]
         worker = Worker(
@@ -258,11 +258,22 @@ def test_a_periodic_job_runs_in_the_worker_and_its_writes_are_committed(app, mak
         clock[0] = NOW + timedelta(seconds=301)
         worker.tick()
     finally:
-        unregister_periodic_job("test-enroll")
+        unregister_periodic_job(app, "test-enroll")
     assert runs == [NOW, NOW + timedelta(seconds=301)]
     db.session.expire_all()
     statuses = db.session.scalars(select(OutboundMessage.status).order_by(OutboundMessage.id)).all()
     assert statuses == [MessageStatus.SENT, MessageStatus.SENT]  # queued by the job, sent in the same pass
+
+
+def test_periodic_jobs_belong_to_the_app_that_registered_them(app, make_app):
+    from app.messaging.worker import periodic_jobs
+
+    other = make_app()
+    register_periodic_job(other, "only-on-the-other-app", 60, lambda now: None)
+    names = {job.name for job in periodic_jobs(app)}
+    assert "only-on-the-other-app" in {job.name for job in periodic_jobs(other)}
+    assert "only-on-the-other-app" not in names  # the last create_app() no longer wins
+    assert {"campaigns.enroll_and_remind", "surveys.close_stale_responses"} <= names
 
 
 def test_the_worker_stops_when_asked(app):
