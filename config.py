@@ -82,6 +82,8 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)
     OUTBOX_BACKOFF_SECONDS = _env_int("OUTBOX_BACKOFF_SECONDS", 60)
     OUTBOX_STALE_SECONDS = _env_int("OUTBOX_STALE_SECONDS", 600)
+    # Network timeout of one SMTP or Twilio call; never more than a quarter of OUTBOX_STALE_SECONDS.
+    OUTBOX_SEND_TIMEOUT_SECONDS = _env_int("OUTBOX_SEND_TIMEOUT_SECONDS", 30)
 
     # Campaigns and surveys.
     ENROLLMENT_INTERVAL_SECONDS = _env_int("ENROLLMENT_INTERVAL_SECONDS", 300)
