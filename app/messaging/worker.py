@@ -117,20 +117,36 @@ def run_due_jobs(*, now: datetime) -> list[str]:
             continue
         job.last_run = now
         try:
-            if db.engine.dialect.name == "postgresql":
-                locked = db.session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _advisory_key(job.name)}
-                )
+            with _job_lock(job.name) as locked:
                 if not locked:
-                    db.session.rollback()
                     continue
-            job.func(now)
-            db.session.commit()
+                job.func(now)
+                db.session.commit()
             ran.append(job.name)
         except Exception:
             db.session.rollback()
             log.exception("periodic job %s failed", job.name)
     return ran
+
+
+@contextlib.contextmanager
+def _job_lock(name: str) -> Iterator[bool]:
+    """PostgreSQL: one worker at a time runs a job, even one that commits in chunks as it goes.
+
+    A session-level advisory lock on a connection of its own (autocommit), held for the whole job:
+    a transaction-level lock would be released by the job's first intermediate commit.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        key = {"k": _advisory_key(name)}
+        locked = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), key))
+        try:
+            yield locked
+        finally:
+            if locked:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), key)
 
 
 # ------------------------------------------------------------------------------------------ delivery
