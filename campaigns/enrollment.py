@@ -52,6 +52,8 @@ class Preview:
     eligible: int
     suppressed: int
     by_reason: dict[str, int]
+    # The eligible contact the templates are previewed with (the lowest id), from the same query.
+    first_eligible_contact_id: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         return {
@@ -192,11 +194,14 @@ def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
         select(func.count()).select_from(matched_opportunities(rules, now=now).subquery())
     )
     source = candidates(rules, now=now).subquery()
-    rows = db.session.execute(
-        select(source.c.suppression_reason, func.count()).group_by(source.c.suppression_reason)
+    rows = db.session.execute(  # one aggregate pass: counts by reason, and the preview contact
+        select(source.c.suppression_reason, func.count(), func.min(source.c.contact_id)).group_by(
+            source.c.suppression_reason
+        )
     ).all()
-    by_reason = {str(reason): count for reason, count in rows if reason is not None}
-    eligible = sum(count for reason, count in rows if reason is None)
+    by_reason = {str(reason): count for reason, count, _ in rows if reason is not None}
+    eligible = sum(count for reason, count, _ in rows if reason is None)
+    first_eligible = next((first for reason, _, first in rows if reason is None), None)
     suppressed = sum(by_reason.values())
     return Preview(
         deals=deals or 0,
@@ -204,6 +209,7 @@ def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
         eligible=eligible,
         suppressed=suppressed,
         by_reason=dict(sorted(by_reason.items())),
+        first_eligible_contact_id=first_eligible,
     )
 
 

@@ -33,7 +33,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
@@ -69,7 +69,6 @@ class PeriodicJob:
     name: str
     every_seconds: float
     func: Callable[[datetime], object]
-    last_run: datetime | None = field(default=None, compare=False)
 
 
 PERIODIC_JOBS_KEY = "winback.periodic_jobs"
@@ -109,13 +108,20 @@ def _advisory_key(name: str) -> int:
     return zlib.crc32(f"winback-job:{name}".encode())
 
 
-def run_due_jobs(*, now: datetime) -> list[str]:
-    """Run the registered jobs whose interval has passed; returns the names run."""
+def run_due_jobs(*, now: datetime, last_runs: dict[str, datetime] | None = None) -> list[str]:
+    """Run the registered jobs whose interval has passed; returns the names run.
+
+    `last_runs` (job name -> time) is the caller's own schedule, updated here: each Worker keeps
+    one, so two workers of one app (or one app used by many tests) never share it. Without it,
+    every job is due.
+    """
+    last_runs = {} if last_runs is None else last_runs
     ran = []
     for job in periodic_jobs(current_app):
-        if job.last_run is not None and (now - job.last_run).total_seconds() < job.every_seconds:
+        last_run = last_runs.get(job.name)
+        if last_run is not None and (now - last_run).total_seconds() < job.every_seconds:
             continue
-        job.last_run = now
+        last_runs[job.name] = now
         try:
             with _job_lock(job.name) as locked:
                 if not locked:
@@ -577,6 +583,7 @@ class Worker:
         self.backoff_seconds = float(app.config.get("OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS))
         self.stale_seconds = float(app.config.get("OUTBOX_STALE_SECONDS", DEFAULT_STALE_SECONDS))
         self._last_reconcile: datetime | None = None
+        self._last_runs: dict[str, datetime] = {}  # this worker's schedule of the periodic jobs
 
     def stop(self, *_args: object) -> None:
         self.stop_event.set()
@@ -617,7 +624,7 @@ class Worker:
             stats.reconciled = reconcile_stale_messages(
                 self.transports, now=now, stale_seconds=self.stale_seconds
             )
-        run_due_jobs(now=now)
+        run_due_jobs(now=now, last_runs=self._last_runs)
         stats.add(self.deliver_due())
         return stats
 

@@ -111,3 +111,33 @@ def test_closing_stale_responses_commits_in_chunks(make_contact, version):
     db.session.commit()
     statuses = db.session.scalars(select(Response.status)).all()
     assert statuses == [ResponseStatus.CLOSED] * 5
+
+
+def test_the_edit_page_preview_takes_its_contact_from_the_counting_query(make_contact, make_opportunity):
+    from sqlalchemy import event
+
+    from app.crm.models import Channel
+    from campaigns.enrollment import preview_rules
+    from campaigns.service import preview_contact
+    from campaigns.targeting import TargetingRules
+
+    _crm(make_contact, make_opportunity)
+    rules = TargetingRules(channel=Channel.EMAIL, cooldown_days=0)
+    expected = preview_contact(rules, now=NOW)  # its own pass over the candidates
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        preview = preview_rules(rules, now=NOW)
+        contact = preview_contact(rules, now=NOW, preview=preview)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert contact is not None
+    assert contact.id == expected.id == preview.first_eligible_contact_id
+    assert (preview.contacts, preview.eligible) == (8, 5)
+    assert (
+        len(statements) == 2
+    )  # the deals count and one aggregate over the candidates (the contact is cached)
