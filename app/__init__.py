@@ -116,20 +116,24 @@ def _register_cli(app: Flask) -> None:
 
 def _register_periodic_jobs(app: Flask) -> None:
     """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
+    from app.extensions import db
     from app.messaging.worker import register_periodic_job
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
 
     deadline_days = app.config["SURVEY_RESPONSE_DEADLINE_DAYS"]
     register_periodic_job(
+        app,
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
-        lambda now: run_periodic_enrollment(now=now),
+        # Jobs commit in chunks of a few thousand rows: SQLite's one write lock is never held for long.
+        lambda now: run_periodic_enrollment(now=now, checkpoint=db.session.commit),
     )
     register_periodic_job(
+        app,
         "surveys.close_stale_responses",
         3600,
-        lambda now: close_stale_responses(now=now, after_days=deadline_days),
+        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=db.session.commit),
     )
 
 

@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
 
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+
+def _sqlite_pragmas(
+    dbapi_connection, connection_record, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> None:
+    # SQLAlchemy's pysqlite recipe: the driver never opens or commits a transaction on its own (its
+    # legacy mode let a SAVEPOINT opened before any write commit by itself); see _sqlite_begin.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while the import or the worker writes; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # A writer waits this long for the one write lock (enrollment and jobs commit in short chunks).
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+
+
+def _sqlite_begin(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Emit BEGIN IMMEDIATE before the first write (or savepoint) of a SQLAlchemy transaction.
+
+    The documented recipe emits BEGIN when SQLAlchemy begins, i.e. before the first SELECT. In WAL
+    mode such a read transaction cannot become a write transaction once another connection has
+    committed (SQLITE_BUSY_SNAPSHOT, "database is locked" at once, the busy timeout never waited):
+    every read-then-write request would fail while the worker writes. Beginning IMMEDIATE at the
+    first write takes the write lock through the busy timeout, as pysqlite's legacy mode did, and
+    a savepoint now always lives inside that transaction, so a rollback undoes it.
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction or not statement.lstrip()[:9].upper().startswith(_WRITES):
+        return
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT" or not conn.in_transaction():
+        return
+    if dbapi_connection.isolation_level is not None:  # a connection reset by an AUTOCOMMIT checkout
+        dbapi_connection.isolation_level = None
+    dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def engine_options_for_backend(app: Flask) -> None:
@@ -39,8 +72,12 @@ def configure_sqlite(app: Flask) -> None:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     with app.app_context():
         engine: Engine = db.engine
-        if not event.contains(engine, "connect", _sqlite_pragmas):
-            event.listen(engine, "connect", _sqlite_pragmas)
+        if not getattr(engine, "_winback_sqlite", False):
+            engine._winback_sqlite = True  # type: ignore[attr-defined]
+            timeout = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS") or DEFAULT_BUSY_TIMEOUT_MS)
+            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=timeout))
+        if not event.contains(engine, "before_cursor_execute", _sqlite_begin):
+            event.listen(engine, "before_cursor_execute", _sqlite_begin)
 
 
 def is_postgresql() -> bool:

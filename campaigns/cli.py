@@ -27,9 +27,10 @@ def enroll_command(campaign_id: int | None, as_json: bool) -> None:
             campaign = db.session.get(Campaign, campaign_id)
             if campaign is None:
                 raise click.ClickException(f"No campaign {campaign_id}")
-            results = [enroll_campaign(campaign, now=now)]
+            # Committed a few thousand accounts at a time: other writers never wait long (SQLite).
+            results = [enroll_campaign(campaign, now=now, checkpoint=db.session.commit)]
         else:
-            results = enroll_active_campaigns(now=now)
+            results = enroll_active_campaigns(now=now, checkpoint=db.session.commit)
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.crm.models import Channel
+from app.crm.models import Channel, Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
 from campaigns.invitations import invite_new_enrollments, send_campaign_reminders
@@ -51,6 +52,8 @@ class Preview:
     eligible: int
     suppressed: int
     by_reason: dict[str, int]
+    # The eligible contact the templates are previewed with (the lowest id), from the same query.
+    first_eligible_contact_id: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         return {
@@ -68,17 +71,78 @@ def _insert(table):
     return sqlite.insert(table)
 
 
-def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
-    """Insert every new (opportunity, contact) match of an active campaign in one statement.
+ENROLLMENT_CHUNK_ACCOUNTS = 2_000
 
-    Pairs already enrolled are skipped, and the unique constraint makes a concurrent run harmless.
+
+def account_chunks(chunk_accounts: int = ENROLLMENT_CHUNK_ACCOUNTS) -> list[tuple[int, int]]:
+    """(first, last) account ids of consecutive chunks of accounts that have a lost opportunity."""
+    opp = Opportunity.__table__
+    ids = db.session.scalars(
+        select(opp.c.account_id)
+        .where(opp.c.is_closed.is_(True), opp.c.is_won.is_(False))
+        .group_by(opp.c.account_id)
+        .order_by(opp.c.account_id)
+    ).all()
+    return [(ids[i], ids[min(i + chunk_accounts, len(ids)) - 1]) for i in range(0, len(ids), chunk_accounts)]
+
+
+def enroll_campaign(
+    campaign: Campaign,
+    *,
+    now: datetime,
+    checkpoint: Callable[[], object] | None = None,
+    chunk_accounts: int = ENROLLMENT_CHUNK_ACCOUNTS,
+) -> EnrollmentResult:
+    """Enroll every new (opportunity, contact) match of an active campaign and invite the new ones.
+
+    Without `checkpoint`: one statement, in the caller's transaction. With it (the worker and the
+    CLI pass their commit): `chunk_accounts` accounts at a time, each chunk enrolled, invited and
+    checkpointed, so no write transaction grows with the CRM (SQLite has a single write lock that
+    survey pages and API pushes wait for). Pairs already enrolled are skipped, and the unique
+    constraint makes a concurrent run harmless; a run stopped midway resumes where it stopped.
     """
     if campaign.status is not CampaignStatus.ACTIVE:
         raise CampaignStateError(
             f"Only an active campaign enrolls; {campaign.name} is {campaign.status.value}."
         )
     db.session.flush()
-    source = candidates(TargetingRules.of(campaign), now=now, campaign_id=campaign.id).subquery("new")
+    campaign_id, campaign_name = campaign.id, campaign.name
+    created = invited = 0
+    chunks: list[tuple[int, int] | None] = (
+        [None] if checkpoint is None else list(account_chunks(chunk_accounts))
+    )
+    for account_range in chunks:
+        created += _enroll_chunk(campaign, now=now, account_range=account_range)
+        # Survey campaigns: invitations for the new active enrollments (may suppress some at send time).
+        invited += invite_new_enrollments(campaign, now=now)
+        if checkpoint is not None:
+            checkpoint()
+    result = EnrollmentResult(
+        campaign_id=campaign_id, campaign=campaign_name, created=created, invited=invited
+    )
+    if created:
+        table = Enrollment.__table__
+        counts = db.session.execute(
+            select(table.c.status, table.c.suppression_reason, func.count())
+            .where(table.c.campaign_id == campaign_id, table.c.enrolled_at == literal(now, UTCDateTime()))
+            .group_by(table.c.status, table.c.suppression_reason)
+        ).all()
+        by_status: Counter[str] = Counter()
+        by_reason: Counter[str] = Counter()
+        for status, reason, count in counts:
+            by_status[str(status)] += count
+            if reason:
+                by_reason[str(reason)] += count
+        result.by_status = dict(sorted(by_status.items()))
+        result.by_reason = dict(sorted(by_reason.items()))
+    return result
+
+
+def _enroll_chunk(campaign: Campaign, *, now: datetime, account_range: tuple[int, int] | None) -> int:
+    """INSERT .. SELECT the new matches (of the accounts in range); the number of rows inserted."""
+    source = candidates(
+        TargetingRules.of(campaign), now=now, campaign_id=campaign.id, account_range=account_range
+    ).subquery("new")
     rows = select(
         literal(campaign.id).label("campaign_id"),
         source.c.opportunity_id,
@@ -96,44 +160,31 @@ def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
         )
         .on_conflict_do_nothing(index_elements=["campaign_id", "opportunity_id", "contact_id"])
     )
-    created = db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
-    # Survey campaigns: invitations for the new active enrollments (may suppress some at send time).
-    invited = invite_new_enrollments(campaign, now=now)
-    result = EnrollmentResult(
-        campaign_id=campaign.id, campaign=campaign.name, created=created, invited=invited
-    )
-    if created:
-        counts = db.session.execute(
-            select(table.c.status, table.c.suppression_reason, func.count())
-            .where(table.c.campaign_id == campaign.id, table.c.enrolled_at == literal(now, UTCDateTime()))
-            .group_by(table.c.status, table.c.suppression_reason)
-        ).all()
-        by_status: Counter[str] = Counter()
-        by_reason: Counter[str] = Counter()
-        for status, reason, count in counts:
-            by_status[str(status)] += count
-            if reason:
-                by_reason[str(reason)] += count
-        result.by_status = dict(sorted(by_status.items()))
-        result.by_reason = dict(sorted(by_reason.items()))
-    return result
+    return db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
 
 
-def enroll_active_campaigns(*, now: datetime) -> list[EnrollmentResult]:
+def enroll_active_campaigns(
+    *, now: datetime, checkpoint: Callable[[], object] | None = None
+) -> list[EnrollmentResult]:
     """What the worker calls every few minutes, and `flask campaigns enroll`: every active campaign."""
     campaigns = db.session.scalars(
         select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE).order_by(Campaign.id)
     ).all()
-    return [enroll_campaign(campaign, now=now) for campaign in campaigns]
+    return [enroll_campaign(campaign, now=now, checkpoint=checkpoint) for campaign in campaigns]
 
 
-def run_periodic_enrollment(*, now: datetime) -> dict[str, int]:
-    """The worker's periodic job: enroll new matches, invite them, and queue the reminders due."""
-    results = enroll_active_campaigns(now=now)
+def run_periodic_enrollment(
+    *, now: datetime, checkpoint: Callable[[], object] | None = None
+) -> dict[str, int]:
+    """The worker's periodic job: enroll new matches, invite them, and queue the reminders due.
+
+    The worker passes its commit as `checkpoint`: the work is committed in chunks of a few thousand.
+    """
+    results = enroll_active_campaigns(now=now, checkpoint=checkpoint)
     return {
         "enrolled": sum(result.created for result in results),
         "invited": sum(result.invited for result in results),
-        "reminders": send_campaign_reminders(now=now),
+        "reminders": send_campaign_reminders(now=now, checkpoint=checkpoint),
     }
 
 
@@ -143,11 +194,14 @@ def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
         select(func.count()).select_from(matched_opportunities(rules, now=now).subquery())
     )
     source = candidates(rules, now=now).subquery()
-    rows = db.session.execute(
-        select(source.c.suppression_reason, func.count()).group_by(source.c.suppression_reason)
+    rows = db.session.execute(  # one aggregate pass: counts by reason, and the preview contact
+        select(source.c.suppression_reason, func.count(), func.min(source.c.contact_id)).group_by(
+            source.c.suppression_reason
+        )
     ).all()
-    by_reason = {str(reason): count for reason, count in rows if reason is not None}
-    eligible = sum(count for reason, count in rows if reason is None)
+    by_reason = {str(reason): count for reason, count, _ in rows if reason is not None}
+    eligible = sum(count for reason, count, _ in rows if reason is None)
+    first_eligible = next((first for reason, _, first in rows if reason is None), None)
     suppressed = sum(by_reason.values())
     return Preview(
         deals=deals or 0,
@@ -155,6 +209,7 @@ def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
         eligible=eligible,
         suppressed=suppressed,
         by_reason=dict(sorted(by_reason.items())),
+        first_eligible_contact_id=first_eligible,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,9 +23,11 @@ from surveys.invitations import (
     InvitationNotSendable,
     MessageTemplates,
     create_invitation,
+    due_reminder_batches,
     due_reminders,
     queue_invitation_message,
 )
+from surveys.models import Invitation
 
 
 def invitation_templates(campaign: Campaign) -> MessageTemplates:
@@ -93,9 +96,21 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
     return queued
 
 
-def send_campaign_reminders(*, now: datetime) -> int:
-    """Queue the reminders that are due for invitations of active campaigns, in each campaign's words."""
-    due = {invitation.id: invitation for invitation in due_reminders(now=now)}
+def send_campaign_reminders(*, now: datetime, checkpoint: Callable[[], object] | None = None) -> int:
+    """Queue the reminders that are due for invitations of active campaigns, in each campaign's words.
+
+    With `checkpoint` (the worker's commit), a few thousand invitations at a time, checkpointed between.
+    """
+    if checkpoint is None:
+        return _send_reminders({invitation.id: invitation for invitation in due_reminders(now=now)}, now=now)
+    count = 0
+    for batch in due_reminder_batches(now=now):
+        count += _send_reminders({invitation.id: invitation for invitation in batch}, now=now)
+        checkpoint()
+    return count
+
+
+def _send_reminders(due: dict[int, Invitation], *, now: datetime) -> int:
     if not due:
         return 0
     enrollments = db.session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,6 +18,9 @@ from app.messaging.merge import render_merge
 from app.messaging.optout import opt_out_url
 from campaigns.models import CAMPAIGN_ACTIONS, Campaign, CampaignStatus, campaign_callers
 from campaigns.targeting import TargetingRules, candidates
+
+if TYPE_CHECKING:
+    from campaigns.enrollment import Preview
 
 # The same fields surveys.invitations.merge_fields fills when the message is queued.
 MERGE_FIELDS = ("first_name", "last_name", "company", "survey_link", "opt_out_link", "sender")
@@ -120,10 +123,18 @@ def render_templates(
     return rendered
 
 
-def preview_contact(rules: TargetingRules, *, now: datetime, contact_id: int | None = None) -> Contact | None:
-    """The contact to preview templates with: the one asked for, else the first eligible match."""
+def preview_contact(
+    rules: TargetingRules, *, now: datetime, contact_id: int | None = None, preview: Preview | None = None
+) -> Contact | None:
+    """The contact to preview templates with: the one asked for, else the first eligible match.
+
+    Pass the page's `preview` (preview_rules) to take it from there instead of a second pass.
+    """
     if contact_id:
         return db.session.get(Contact, contact_id)
+    if preview is not None:
+        first = preview.first_eligible_contact_id
+        return db.session.get(Contact, first) if first else None
     source = candidates(rules, now=now).subquery()
     first = db.session.scalar(
         select(source.c.contact_id)

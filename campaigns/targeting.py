@@ -66,8 +66,15 @@ class TargetingRules:
         )
 
 
-def matched_opportunities(rules: TargetingRules, *, now: datetime) -> Select:
-    """Lost opportunities the rules select (id, account, primary contact, close date)."""
+def matched_opportunities(
+    rules: TargetingRules, *, now: datetime, account_range: tuple[int, int] | None = None
+) -> Select:
+    """Lost opportunities the rules select (id, account, primary contact, close date).
+
+    `account_range` (first and last account id) narrows it to a chunk of accounts: every rule, the
+    ranking of contacts and the suppressions are decided within one account, so chunks by account
+    together give exactly what one statement would.
+    """
     opp = Opportunity.__table__
     acct = Account.__table__
     today = now.date()
@@ -76,6 +83,8 @@ def matched_opportunities(rules: TargetingRules, *, now: datetime) -> Select:
         .select_from(opp.join(acct, acct.c.id == opp.c.account_id))
         .where(opp.c.is_closed.is_(True), opp.c.is_won.is_(False))
     )
+    if account_range is not None:
+        query = query.where(opp.c.account_id.between(*account_range))
     if rules.lost_within_days is not None:
         query = query.where(opp.c.close_date >= today - timedelta(days=rules.lost_within_days))
     if rules.wait_days_after_close:
@@ -103,14 +112,21 @@ def _email_domain(email: ColumnElement) -> ColumnElement:
     return func.substr(email, func.instr(email, "@") + 1)
 
 
-def candidates(rules: TargetingRules, *, now: datetime, campaign_id: int | None = None) -> Select:
+def candidates(
+    rules: TargetingRules,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    account_range: tuple[int, int] | None = None,
+) -> Select:
     """(opportunity_id, contact_id, status, suppression_reason) for every pair the rules match.
 
-    With campaign_id, pairs already enrolled in that campaign are left out.
+    With campaign_id, pairs already enrolled in that campaign are left out; with account_range, only
+    the accounts in that range are considered.
     """
     contact = Contact.__table__
     dnc = DoNotContactEntry.__table__
-    opps = matched_opportunities(rules, now=now).subquery("matched")
+    opps = matched_opportunities(rules, now=now, account_range=account_range).subquery("matched")
 
     is_primary = case((contact.c.id == opps.c.primary_contact_id, 0), else_=1)
     opt_out_column = contact.c[f"{rules.channel.value}_opt_out_at"]

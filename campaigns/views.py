@@ -61,7 +61,9 @@ def detail(campaign_id: int):
 def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: TargetingRules, status: int = 200):
     now = utcnow()
     preview = preview_rules(rules, now=now)
-    contact = preview_contact(rules, now=now, contact_id=request.args.get("contact", type=int))
+    contact = preview_contact(
+        rules, now=now, contact_id=request.args.get("contact", type=int), preview=preview
+    )
     values = form.values() if form.name.data else {}
     rendered = render_templates(values, contact, sender=form.sender_name.data or "") if contact else []
     return (
@@ -115,8 +117,9 @@ def preview():
     form.validate()
     rules = form.rules()
     now = utcnow()
-    result = preview_rules(rules, now=now).to_json()
-    contact = preview_contact(rules, now=now)
+    counts = preview_rules(rules, now=now)
+    result = counts.to_json()
+    contact = preview_contact(rules, now=now, preview=counts)
     rendered = render_templates(form.values(), contact, sender=form.sender_name.data or "") if contact else []
     result["contact"] = {"id": contact.id, "name": contact.full_name} if contact else None
     result["templates"] = [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from app.crm.models import Channel, Contact, Opportunity
 from app.errors import Conflict, ValidationError
@@ -193,26 +194,41 @@ def queue_invitation_message(
 
 def due_reminders(*, now: datetime) -> list[Invitation]:
     """Invitations sent, not completed, not expired, under their maximum, quiet for long enough."""
-    candidates = db.session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.completed_at.is_(None),
-            Invitation.sent_at.is_not(None),
-            Invitation.reminders_sent < Invitation.reminder_max,
-            or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
-            ~select(Response.id)
-            .where(Response.invitation_id == Invitation.id, Response.status == ResponseStatus.CLOSED)
-            .exists(),
+    return [invitation for batch in due_reminder_batches(now=now, batch_size=None) for invitation in batch]
+
+
+def due_reminder_batches(*, now: datetime, batch_size: int | None = 2_000) -> Iterator[list[Invitation]]:
+    """due_reminders, read `batch_size` candidates at a time (by id), so a caller can commit between."""
+    after_id = 0
+    while True:
+        query = (
+            select(Invitation)
+            .where(
+                Invitation.id > after_id,
+                Invitation.completed_at.is_(None),
+                Invitation.sent_at.is_not(None),
+                Invitation.reminders_sent < Invitation.reminder_max,
+                or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+                ~select(Response.id)
+                .where(Response.invitation_id == Invitation.id, Response.status == ResponseStatus.CLOSED)
+                .exists(),
+            )
+            .options(joinedload(Invitation.contact))
+            .order_by(Invitation.id)
         )
-        .order_by(Invitation.id)
-    )
-    return [
-        invitation
-        for invitation in candidates
-        if invitation.last_sent_at is not None
-        and invitation.last_sent_at + timedelta(days=invitation.reminder_min_days) <= now
-        and contact_suppression_reason(invitation.contact, invitation.channel) is None
-    ]
+        candidates = db.session.scalars(query.limit(batch_size) if batch_size else query).unique().all()
+        if not candidates:
+            return
+        after_id = candidates[-1].id
+        yield [
+            invitation
+            for invitation in candidates
+            if invitation.last_sent_at is not None
+            and invitation.last_sent_at + timedelta(days=invitation.reminder_min_days) <= now
+            and contact_suppression_reason(invitation.contact, invitation.channel) is None
+        ]
+        if not batch_size or len(candidates) < batch_size:
+            return
 
 
 def send_due_reminders(
@@ -228,14 +244,33 @@ def send_due_reminders(
     return count
 
 
-def close_stale_responses(*, now: datetime, after_days: int = 14) -> int:
-    """Close responses left incomplete for `after_days`; they stay as partial data."""
+def close_stale_responses(
+    *,
+    now: datetime,
+    after_days: int = 14,
+    checkpoint: Callable[[], object] | None = None,
+    chunk_size: int = 2_000,
+) -> int:
+    """Close responses left incomplete for `after_days`; they stay as partial data.
+
+    With `checkpoint` (the worker passes its commit), `chunk_size` rows at a time, committed between:
+    on SQLite a long write would hold the only write lock that survey pages need.
+    """
     cutoff = now - timedelta(days=after_days)
-    result = db.session.execute(
-        update(Response)
-        .where(Response.status == ResponseStatus.IN_PROGRESS, Response.updated_at <= cutoff)
-        .values(status=ResponseStatus.CLOSED, closed_at=now),
-        execution_options={"synchronize_session": False},
-    )
+    stale = (Response.status == ResponseStatus.IN_PROGRESS, Response.updated_at <= cutoff)
+    closed = 0
+    while True:
+        statement = update(Response).values(status=ResponseStatus.CLOSED, closed_at=now)
+        if checkpoint is None:
+            statement = statement.where(*stale)
+        else:
+            statement = statement.where(
+                Response.id.in_(select(Response.id).where(*stale).order_by(Response.id).limit(chunk_size))
+            )
+        count = db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+        closed += count
+        if checkpoint is None or count < chunk_size:
+            break
+        checkpoint()
     db.session.expire_all()
-    return result.rowcount
+    return closed

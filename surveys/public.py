@@ -22,6 +22,7 @@ from app.ratelimit import enforce
 from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
 from surveys.models import Answer, Invitation, Response, ResponseChannel, ResponseStatus
+from surveys.opened import has_pending_opens, record_opened
 from surveys.responding import (
     ResponseClosed,
     ResponseIncomplete,
@@ -273,22 +274,14 @@ def _answerable(invitation: _InvitationRow, response: _ResponseRow | None, now: 
     return invitation.is_open(now) and (response is None or response.status is not ResponseStatus.CLOSED)
 
 
-_OPENED = (
-    update(Invitation.__table__)
-    .where(Invitation.__table__.c.id == bindparam("b_id"), Invitation.__table__.c.opened_at.is_(None))
-    .values(opened_at=bindparam("b_now", type_=Invitation.__table__.c.opened_at.type))
-)
-
-
 def _show(token: str, now: datetime):
     """A GET: one read on a connection of its own (no ORM session), and a write only on the first open."""
     with db.engine.connect() as connection:
         invitation, response = _read(token, connection)
         if invitation is None or not _answerable(invitation, response, now):
             return _unavailable()
-        if invitation.opened_at is None:
-            connection.execute(_OPENED, {"b_id": invitation.id, "b_now": now})
-            connection.commit()
+        if invitation.opened_at is None or has_pending_opens():  # never a 500 for a busy database
+            record_opened(connection, invitation.id if invitation.opened_at is None else None, now)
     _mark_seen(invitation)
     values = response.values if response else {}
     page = _allowed_page(invitation, response, values, request.args.get("page", type=int))

@@ -153,3 +153,16 @@ def test_insert_new_without_ids_still_names_exactly_the_rows_it_inserted(make_ac
     assert set(mixed) == {"006N2"}
     stored = set(db.session.scalars(select(Opportunity.crm_id)))
     assert stored == {"006TAKEN", "006N1", "006N2"}
+
+
+def test_the_compiled_insert_cache_is_keyed_by_the_dialect(app):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.crm.importing.bulk import _compiled_insert
+
+    table = Contact.__table__
+    columns = tuple(column.name for column in table.columns if column.name != "id")[:2]
+    on_sqlite, _ = _compiled_insert(table, columns, sqlite.dialect())
+    on_postgresql, _ = _compiled_insert(table, columns, postgresql.dialect())
+    assert "?" in on_sqlite
+    assert "%(" in on_postgresql  # not the statement cached for SQLite

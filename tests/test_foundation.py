@@ -80,3 +80,56 @@ def test_api_paths_get_json_errors(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_rolled_back_savepoint_leaves_nothing(app):
+    """pysqlite's legacy transactions let a SAVEPOINT opened before any write commit on its own."""
+    from sqlalchemy import func, select
+
+    from app.crm.models import Channel
+    from app.db_types import utcnow
+    from app.messaging.models import OutboundMessage
+    from app.messaging.service import enqueue_message
+
+    db.session.rollback()
+    enqueue_message(  # the first write of the transaction, inside a savepoint (its idempotency guard)
+        channel=Channel.EMAIL,
+        recipient="x@customer.example",
+        body_text="Hello",
+        idempotency_key="savepoint-test",
+        now=utcnow(),
+    )
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+    with db.session.begin_nested():
+        enqueue_message(
+            channel=Channel.EMAIL,
+            recipient="y@customer.example",
+            body_text="Hi",
+            idempotency_key="n",
+            now=utcnow(),
+        )
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_a_concurrent_writer_instead_of_failing(app):
+    """BEGIN at the first SELECT would make the write fail at once on SQLite once another connection
+    committed (WAL snapshot); the transaction begins at its first write and waits its turn."""
+    from sqlalchemy import func, insert, select
+
+    from app.db_types import utcnow
+    from app.messaging.models import DoNotContactEntry, DoNotContactKind
+
+    table = DoNotContactEntry.__table__
+
+    def entry(value):
+        return {"kind": DoNotContactKind.EMAIL, "value": value, "source": "test", "created_at": utcnow()}
+
+    with db.engine.connect() as first, db.engine.connect() as second:
+        assert first.scalar(select(func.count()).select_from(table)) == 0
+        second.execute(insert(table), entry("a@x.example"))
+        second.commit()
+        first.execute(insert(table), entry("b@x.example"))
+        first.commit()
+    assert db.session.scalar(select(func.count()).select_from(table)) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -219,3 +220,33 @@ def test_a_csrf_token_from_another_session_is_refused(make_app, make_contact):
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
     assert mine.post(f"/s/{token}", data={**_page1(q), "csrf_token": again}).status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 2
+
+
+def test_a_survey_opens_while_another_writer_holds_the_database_and_the_open_is_recorded_later(
+    make_app, make_contact
+):
+    import sqlite3
+
+    from surveys.models import Invitation
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("one writer at a time is SQLite's limit; PostgreSQL writers do not wait on each other")
+    app = make_app(SQLITE_BUSY_TIMEOUT_MS=100)
+    version, invitation, token, _ = _setup(make_contact)
+    other, other_token = invite(version, make_contact(first_name="Bo"))
+    db.session.commit()
+    blocker = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # a long enrollment or import holds the write lock
+        response = app.test_client().get(f"/s/{token}")
+        assert response.status_code == 200
+        assert "Main reason?" in response.get_data(as_text=True)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with app.app_context():
+        assert db.session.get(Invitation, invitation.id).opened_at is None
+        app.test_client().get(f"/s/{other_token}")  # the next page served writes what waited
+        opened = {i.id: i.opened_at for i in db.session.scalars(select(Invitation))}
+    assert opened[invitation.id] is not None
+    assert opened[other.id] is not None

@@ -52,6 +52,9 @@ class OutboundMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(120))
+    # Set (and committed) just before the provider is called: recovery tells a row that was never
+    # tried (queued again) from the one that was in flight when the worker died (maybe sent).
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(120), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
@@ -88,6 +91,7 @@ class OutboundMessage(db.Model):
         self.error_code = code
         self.claimed_by = None
         self.claimed_at = None
+        self.send_started_at = None
         if permanent or retry_at is None:
             self.status = MessageStatus.FAILED
         else:

@@ -13,6 +13,7 @@ from app.crm.models import Channel, Contact
 from app.extensions import db
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.signals import contact_opted_out
+from app.messaging.transports import header_safe
 
 
 def enqueue_message(
@@ -41,7 +42,7 @@ def enqueue_message(
         recipient=recipient,
         contact_id=contact.id if contact else None,
         template=template,
-        subject=subject,
+        subject=header_safe(subject) if subject else subject,  # merge values lose their line breaks
         body_text=body_text,
         body_html=body_html,
         meta=meta or {},

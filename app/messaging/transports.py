@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -68,7 +69,16 @@ def message_id_for(message_id: int, mail_from: str) -> str:
     return f"<outbox-{message_id}@{message_id_domain(mail_from)}>"
 
 
+def header_safe(value: str) -> str:
+    """One line: a line break in a merge value (a CRM name with `\\r\\nBcc: ...`) never starts a header."""
+    lines = value.splitlines()
+    if len(lines) == 1 and lines[0] == value:
+        return value
+    return " ".join(line.strip() for line in lines if line.strip())
+
+
 def _header(value: str) -> str | Header:
+    value = header_safe(value)
     return value if value.isascii() else Header(value, "utf-8")
 
 
@@ -90,15 +100,29 @@ def build_email(message: OutboundMessage, *, mail_from: str, now: datetime | Non
     email["Subject"] = _header(message.subject or "")
     email["Date"] = formatdate(now.timestamp() if now else None, usegmt=True)
     # The worker recorded it as the provider id when it claimed the row; otherwise derive it the same way.
-    email["Message-ID"] = message.provider_id or message_id_for(message.id, mail_from)
+    email["Message-ID"] = header_safe(message.provider_id or message_id_for(message.id, mail_from))
     unsubscribe = [f"<{meta['unsubscribe_url']}>"] if meta.get("unsubscribe_url") else []
     if meta.get("unsubscribe_mailto"):
         unsubscribe.append(f"<mailto:{meta['unsubscribe_mailto']}>")
     if unsubscribe:
-        email["List-Unsubscribe"] = ", ".join(unsubscribe)
+        email["List-Unsubscribe"] = header_safe(", ".join(unsubscribe))
         if meta.get("unsubscribe_url"):  # RFC 8058: one POST to the URL unsubscribes, no page needed
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return email
+
+
+def _unbuildable(error: Exception) -> DeliveryError:
+    return DeliveryError(
+        f"The email could not be built: {type(error).__name__}: {error}", code="unbuildable", permanent=True
+    )
+
+
+def _build_or_fail(message: OutboundMessage, *, mail_from: str) -> Message:
+    """build_email, with a message that cannot be built failing alone (permanently, its reason kept)."""
+    try:
+        return build_email(message, mail_from=mail_from)
+    except (ValueError, TypeError, MessageError) as error:
+        raise _unbuildable(error) from None
 
 
 class SmtpTransport:
@@ -140,7 +164,7 @@ class SmtpTransport:
         return smtp
 
     def send(self, message: OutboundMessage) -> SendResult:
-        email = build_email(message, mail_from=self.mail_from)
+        email = _build_or_fail(message, mail_from=self.mail_from)
         envelope_from = parseaddr(self.mail_from)[1]
         for attempt in (1, 2):
             try:
@@ -148,6 +172,8 @@ class SmtpTransport:
                     self._smtp = self._connect()
                 self._smtp.send_message(email, from_addr=envelope_from, to_addrs=[message.recipient])
                 return SendResult(provider_id=email["Message-ID"], provider_status="accepted")
+            except (ValueError, MessageError) as error:  # raised while flattening, before any DATA
+                raise _unbuildable(error) from None
             except smtplib.SMTPServerDisconnected as error:
                 self._smtp = None
                 if attempt == 2:
@@ -203,9 +229,13 @@ class FileEmailTransport:
 
     def send(self, message: OutboundMessage) -> SendResult:
         self.directory.mkdir(parents=True, exist_ok=True)
-        email = build_email(message, mail_from=self.mail_from)
+        email = _build_or_fail(message, mail_from=self.mail_from)
         path = self.directory / f"outbox-{message.id:08d}.eml"
-        path.write_bytes(email.as_bytes())
+        try:
+            content = email.as_bytes()
+        except (ValueError, MessageError) as error:
+            raise _unbuildable(error) from None
+        path.write_bytes(content)
         log.info("email %s to %s written to %s (no SMTP_HOST set)", message.id, message.recipient, path)
         return SendResult(provider_id=email["Message-ID"], provider_status="written")
 
@@ -230,11 +260,15 @@ class TwilioSmsTransport:
         messaging_service_sid: str | None = None,
         status_callback: str | None = None,
         http_client: Any = None,
+        timeout: float = 30,
     ) -> None:
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
         if not from_number and not messaging_service_sid:
             raise ValueError("Twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        # The library's own client waits for ever by default: a stalled request would outlive the claim.
+        http_client = http_client or TwilioHttpClient(timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=http_client)
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
@@ -324,9 +358,20 @@ def status_callback_url(config: Mapping[str, Any]) -> str:
     return config["PUBLIC_BASE_URL"].rstrip("/") + TWILIO_STATUS_CALLBACK_PATH
 
 
+def send_timeout(config: Mapping[str, Any]) -> float:
+    """Seconds one SMTP or Twilio call may take: the setting, capped well under the outbox's stale limit.
+
+    A worker renews its claim before each send and stops a batch at half the stale limit, so a send
+    that cannot outlast a quarter of it never runs while another worker takes its row back.
+    """
+    stale = float(config.get("OUTBOX_STALE_SECONDS") or 600)
+    return min(float(config.get("OUTBOX_SEND_TIMEOUT_SECONDS") or 30), stale / 4)
+
+
 def transports_from_config(config: Mapping[str, Any], *, twilio_http_client: Any = None) -> Transports:
     """SMTP and Twilio when configured; otherwise the development sinks."""
     mail_from = config["MAIL_FROM"]
+    timeout = send_timeout(config)
     if email_is_simulated(config):
         email: Transport = FileEmailTransport(Path(config["INSTANCE_DIR"]) / "mail", mail_from=mail_from)
     else:
@@ -338,6 +383,7 @@ def transports_from_config(config: Mapping[str, Any], *, twilio_http_client: Any
             password=config.get("SMTP_PASSWORD"),
             starttls=bool(config.get("SMTP_STARTTLS")),
             use_ssl=bool(config.get("SMTP_SSL")),
+            timeout=timeout,
         )
     if sms_is_simulated(config):
         sms: Transport = LogSmsTransport()
@@ -349,5 +395,6 @@ def transports_from_config(config: Mapping[str, Any], *, twilio_http_client: Any
             messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID"),
             status_callback=status_callback_url(config),
             http_client=twilio_http_client,
+            timeout=timeout,
         )
     return Transports(email=email, sms=sms)

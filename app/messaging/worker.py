@@ -2,20 +2,26 @@
 
 Delivery is at most once per message the provider accepted. The worker works in batches:
 
-1. claim: `UPDATE .. SET status='sending', claimed_by, claimed_at, provider_id WHERE id IN (SELECT ..
-   FOR UPDATE SKIP LOCKED)` and commit, so two workers never hold the same row (SQLite serialises
-   writers). An email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the
-   claim already records it as the provider id, before anything is sent;
-2. send each message of the batch through the transport, keeping the outcomes in memory;
-3. mark the sent rows in one UPDATE guarded by `claimed_by = me` (SMS: one executemany with their
-   SIDs), record failures and cancellations, and commit once for the batch.
+1. claim: `WITH due AS MATERIALIZED (SELECT .. ORDER BY .. LIMIT n FOR UPDATE SKIP LOCKED) UPDATE ..
+   SET status='sending', claimed_by, claimed_at, provider_id FROM due` and commit, so two workers
+   never hold the same row and a claim never takes more than n rows (SQLite serialises writers). An
+   email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the claim already
+   records it as the provider id, before anything is sent;
+2. for each message: one commit records the outcomes so far, marks this row's attempt
+   (`send_started_at`) and renews the batch's claim (`claimed_at`), all guarded by `claimed_by = me`;
+   a row the worker no longer holds is skipped. Then the transport is called (with a timeout well
+   under OUTBOX_STALE_SECONDS). A batch whose age reaches half the stale limit stops and gives its
+   untried rows back to the queue;
+3. the last outcomes are committed with the batch.
 
-A worker killed between 1 and 3 leaves the batch's rows `sending`. `reconcile_stale_messages` finds rows that
-stayed `sending` longer than OUTBOX_STALE_SECONDS and never resends them blindly:
-- SMS: Twilio is asked (by SID, or by recipient, body and time when the SID was not recorded); a
-  message Twilio has is marked sent with its SID, one it does not have is queued again.
-- Email: SMTP cannot be asked whether it accepted a message, so the row becomes `unknown` (shown in
-  the outbox for a person to resend or drop). A duplicate email is worse than a person looking.
+A worker killed mid-batch leaves at most one row that was in flight (`send_started_at` set) and the
+rows it never tried. `reconcile_stale_messages` takes the rows whose claim was not renewed for
+OUTBOX_STALE_SECONDS and never resends them blindly:
+- never tried: queued again;
+- SMS in flight: Twilio is asked (by SID, or by recipient, body and time when the SID was not
+  recorded); a message Twilio has is marked sent with its SID, one it does not have is queued again.
+- Email in flight: SMTP cannot be asked whether it accepted a message, so the row becomes `unknown`
+  (shown in the outbox for a person to resend or drop). A duplicate email is worse than a person looking.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
@@ -63,30 +69,37 @@ class PeriodicJob:
     name: str
     every_seconds: float
     func: Callable[[datetime], object]
-    last_run: datetime | None = field(default=None, compare=False)
 
 
-_PERIODIC_JOBS: dict[str, PeriodicJob] = {}
+PERIODIC_JOBS_KEY = "winback.periodic_jobs"
 
 
-def register_periodic_job(name: str, every_seconds: float, func: Callable[[datetime], object]) -> None:
-    """Have every worker run func(now) about every `every_seconds`, in an app context.
+def _registry(app: Flask) -> dict[str, PeriodicJob]:
+    return app.extensions.setdefault(PERIODIC_JOBS_KEY, {})
 
+
+def register_periodic_job(
+    app: Flask, name: str, every_seconds: float, func: Callable[[datetime], object]
+) -> None:
+    """Have every worker of `app` run func(now) about every `every_seconds`, in an app context.
+
+    The registry lives on the app (`app.extensions`), so two apps in one process keep their own jobs.
     The worker commits after func returns and rolls back if it raises. On PostgreSQL one worker at a
-    time runs a given job (an advisory lock); jobs must still be idempotent (enrollment, reminders).
+    time runs a given job (an advisory lock); jobs must still be idempotent (enrollment, reminders),
+    and should commit their own work in bounded chunks when it can be large (SQLite has one writer).
     Registering the same name again replaces the job.
     """
     if every_seconds <= 0:
         raise ValueError("every_seconds must be positive")
-    _PERIODIC_JOBS[name] = PeriodicJob(name, every_seconds, func)
+    _registry(app)[name] = PeriodicJob(name, every_seconds, func)
 
 
-def unregister_periodic_job(name: str) -> None:
-    _PERIODIC_JOBS.pop(name, None)
+def unregister_periodic_job(app: Flask, name: str) -> None:
+    _registry(app).pop(name, None)
 
 
-def periodic_jobs() -> list[PeriodicJob]:
-    return list(_PERIODIC_JOBS.values())
+def periodic_jobs(app: Flask) -> list[PeriodicJob]:
+    return list(_registry(app).values())
 
 
 def _advisory_key(name: str) -> int:
@@ -95,28 +108,51 @@ def _advisory_key(name: str) -> int:
     return zlib.crc32(f"winback-job:{name}".encode())
 
 
-def run_due_jobs(*, now: datetime) -> list[str]:
-    """Run the registered jobs whose interval has passed; returns the names run."""
+def run_due_jobs(*, now: datetime, last_runs: dict[str, datetime] | None = None) -> list[str]:
+    """Run the registered jobs whose interval has passed; returns the names run.
+
+    `last_runs` (job name -> time) is the caller's own schedule, updated here: each Worker keeps
+    one, so two workers of one app (or one app used by many tests) never share it. Without it,
+    every job is due.
+    """
+    last_runs = {} if last_runs is None else last_runs
     ran = []
-    for job in periodic_jobs():
-        if job.last_run is not None and (now - job.last_run).total_seconds() < job.every_seconds:
+    for job in periodic_jobs(current_app):
+        last_run = last_runs.get(job.name)
+        if last_run is not None and (now - last_run).total_seconds() < job.every_seconds:
             continue
-        job.last_run = now
+        last_runs[job.name] = now
         try:
-            if db.engine.dialect.name == "postgresql":
-                locked = db.session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _advisory_key(job.name)}
-                )
+            with _job_lock(job.name) as locked:
                 if not locked:
-                    db.session.rollback()
                     continue
-            job.func(now)
-            db.session.commit()
+                job.func(now)
+                db.session.commit()
             ran.append(job.name)
         except Exception:
             db.session.rollback()
             log.exception("periodic job %s failed", job.name)
     return ran
+
+
+@contextlib.contextmanager
+def _job_lock(name: str) -> Iterator[bool]:
+    """PostgreSQL: one worker at a time runs a job, even one that commits in chunks as it goes.
+
+    A session-level advisory lock on a connection of its own (autocommit), held for the whole job:
+    a transaction-level lock would be released by the job's first intermediate commit.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        key = {"k": _advisory_key(name)}
+        locked = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), key))
+        try:
+            yield locked
+        finally:
+            if locked:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), key)
 
 
 # ------------------------------------------------------------------------------------------ delivery
@@ -129,9 +165,10 @@ class DeliveryStats:
     retried: int = 0
     cancelled: int = 0
     reconciled: int = 0
+    released: int = 0  # untried rows given back to the queue by a batch that ran out of time
 
     def add(self, other: DeliveryStats) -> None:
-        for name in ("sent", "failed", "retried", "cancelled", "reconciled"):
+        for name in ("sent", "failed", "retried", "cancelled", "reconciled", "released"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -158,22 +195,28 @@ def claim_due_messages(
         .where(OutboundMessage.status == MessageStatus.QUEUED, OutboundMessage.next_attempt_at <= now)
         .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)  # SQLite renders no lock: its single writer serialises claims
     )
+    claim = update(OutboundMessage).values(
+        status=MessageStatus.SENDING,
+        claimed_by=worker_id,
+        claimed_at=now,
+        send_started_at=None,
+        attempts=OutboundMessage.attempts + 1,
+        provider_id=case(
+            (OutboundMessage.channel == Channel.EMAIL, _claimed_message_id(domain)),
+            else_=OutboundMessage.provider_id,
+        ),
+    )
+    if db.engine.dialect.name == "postgresql":
+        # The locked rows are chosen once, in a materialized CTE. Under `id IN (subquery)` the planner
+        # may run the LIMIT .. SKIP LOCKED subquery again (a rescan or a recheck of a row another worker
+        # just changed), each run skipping different rows, so one claim could take far more than `limit`.
+        chosen = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        claim = claim.where(OutboundMessage.id == chosen.c.id)
+    else:  # SQLite renders no lock: its single writer serialises claims
+        claim = claim.where(OutboundMessage.id.in_(due.scalar_subquery()))
     claimed = db.session.scalars(
-        update(OutboundMessage)
-        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == MessageStatus.QUEUED)
-        .values(
-            status=MessageStatus.SENDING,
-            claimed_by=worker_id,
-            claimed_at=now,
-            attempts=OutboundMessage.attempts + 1,
-            provider_id=case(
-                (OutboundMessage.channel == Channel.EMAIL, _claimed_message_id(domain)),
-                else_=OutboundMessage.provider_id,
-            ),
-        )
-        .returning(OutboundMessage.id),
+        claim.where(OutboundMessage.status == MessageStatus.QUEUED).returning(OutboundMessage.id),
         execution_options={"synchronize_session": False},
     ).all()
     db.session.commit()
@@ -198,20 +241,21 @@ def deliver_claimed(
     clock: Callable[[], datetime] = utcnow,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+    release_at: datetime | None = None,
 ) -> DeliveryStats:
-    """Send a batch this worker claimed, then record every outcome and commit once.
+    """Send a batch this worker claimed, recording each attempt before it is made; returns what happened.
 
     Contacts and matching do-not-contact entries are read for the whole batch (two queries); sends
-    happen outside any open transaction; the sent rows are marked in one guarded UPDATE per
-    provider status (emails: their provider id was recorded at claim time), failures and
-    cancellations row by row (rare), all in one commit. A worker killed mid-batch leaves its rows
-    `sending`: reconciliation settles them without sending again.
+    happen outside any open transaction. Before each send one commit records the outcomes so far,
+    marks the attempt and renews the claim; a row another worker took back is not sent. Once the
+    clock reaches `release_at` the batch stops and its untried rows go back to the queue. A message
+    that cannot be built or sent for an unexpected reason fails alone, with the reason recorded.
     """
     stats = DeliveryStats()
     if not message_ids:
         return stats
     session = db.session()
-    # Objects stay usable after the commit that ends the read transaction (no reload per attribute).
+    # Objects stay usable after the commits (no reload per attribute).
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         _deliver_batch(
@@ -222,6 +266,7 @@ def deliver_claimed(
             clock=clock,
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
+            release_at=release_at,
         )
     finally:
         session.expire_on_commit = expire_on_commit
@@ -238,6 +283,7 @@ def _deliver_batch(
     clock: Callable[[], datetime],
     max_attempts: int,
     backoff_seconds: float,
+    release_at: datetime | None,
 ) -> None:
     messages = db.session.scalars(
         select(OutboundMessage)
@@ -257,8 +303,14 @@ def _deliver_batch(
     suppression = SuppressionCheck.load(contacts.values())
     db.session.commit()  # end the read transaction: nothing stays open while the providers are slow
 
-    sent: list[tuple[OutboundMessage, SendResult]] = []
-    for message in messages:
+    sent: list[tuple[OutboundMessage, SendResult]] = []  # accepted, not yet recorded
+    for index, message in enumerate(messages):
+        if release_at is not None and clock() >= release_at:
+            _flush_sent(sent, worker_id=worker_id, now=clock(), stats=stats)
+            stats.released += _release_untried([m.id for m in messages[index:]], worker_id=worker_id)
+            db.session.commit()
+            log.warning("worker %s: batch ran out of time; %d queued again", worker_id, stats.released)
+            return
         contact = contacts.get(message.contact_id) if message.contact_id else None
         if contact is not None:
             # In memory: also sees an opt-out made earlier in this batch (Twilio 21610).
@@ -267,6 +319,13 @@ def _deliver_batch(
                 message.cancel(f"suppressed at send time: {reason.value}")
                 stats.cancelled += 1
                 continue
+        now = clock()
+        _flush_sent(sent, worker_id=worker_id, now=now, stats=stats)
+        still_mine = _start_attempt(message, [m.id for m in messages[index:]], worker_id=worker_id, now=now)
+        db.session.commit()  # the attempt is on record (durably) before the provider is called
+        if not still_mine:
+            log.warning("worker %s: message %s was taken back; not sent", worker_id, message.id)
+            continue
         try:
             result = _transport_for(transports, message).send(message)
         except DeliveryError as error:
@@ -287,23 +346,85 @@ def _deliver_batch(
             else:
                 stats.retried += 1
             continue
+        except Exception as error:  # one message that cannot be built or sent never sinks the batch
+            log.exception("worker %s: message %s could not be sent", worker_id, message.id)
+            message.mark_failed(
+                f"This message could not be sent: {type(error).__name__}: {error}",
+                code="send_error",
+                permanent=True,
+                retry_at=None,
+            )
+            stats.failed += 1
+            continue
         sent.append((message, result))
-    stats.sent += _record_sent(sent, worker_id=worker_id, now=clock())
+    _record_sent(sent, worker_id=worker_id, now=clock(), stats=stats)
 
 
-def _record_sent(sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: str, now: datetime) -> int:
-    """Mark the batch's sent rows, guarded by `claimed_by = me`: a reconciler that took a row back wins.
+def _start_attempt(message: OutboundMessage, batch_ids: list[int], *, worker_id: str, now: datetime) -> bool:
+    """Mark `message`'s attempt and renew the claim on the batch's rows still held; False if not held."""
+    held = db.session.scalars(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(batch_ids),
+            OutboundMessage.status == MessageStatus.SENDING,
+            OutboundMessage.claimed_by == worker_id,
+        )
+        .values(
+            claimed_at=now,
+            send_started_at=case(
+                (OutboundMessage.id == message.id, now), else_=OutboundMessage.send_started_at
+            ),
+        )
+        .returning(OutboundMessage.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    return message.id in held
 
-    Rows whose provider id is already stored (emails: recorded at claim) are marked in one UPDATE per
-    provider status; the others (SMS: Twilio's SID) by one executemany UPDATE. Together with the
-    failures and cancellations flushed from the session, committed once. Returns the rows marked.
+
+def _release_untried(ids: list[int], *, worker_id: str) -> int:
+    """Give rows this worker claimed but never tried back to the queue (the attempt is not counted)."""
+    return db.session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(ids),
+            OutboundMessage.status == MessageStatus.SENDING,
+            OutboundMessage.claimed_by == worker_id,
+            OutboundMessage.send_started_at.is_(None),
+        )
+        .values(
+            status=MessageStatus.QUEUED,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=OutboundMessage.attempts - 1,
+        ),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def _record_sent(
+    sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: str, now: datetime, stats: DeliveryStats
+) -> None:
+    """Record the batch's last outcomes and commit.
 
     On PostgreSQL this commit does not wait for the disk (synchronous_commit off, this transaction
-    only). The claims were committed durably before sending, so if the database server crashed and
+    only). Each attempt was committed durably before sending, so if the database server crashed and
     lost this commit the rows would be `sending` again and be reconciled, never sent twice.
     """
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    _flush_sent(sent, worker_id=worker_id, now=now, stats=stats)
+    db.session.commit()
+
+
+def _flush_sent(
+    sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: str, now: datetime, stats: DeliveryStats
+) -> None:
+    """Mark sent rows, guarded by `claimed_by = me` (a reconciler that took a row back wins); empties `sent`.
+
+    Rows whose provider id is already stored (emails: recorded at claim) are marked in one UPDATE per
+    provider status; the others (SMS: Twilio's SID) by one executemany UPDATE. Failures and
+    cancellations are flushed from the session with them. Does not commit.
+    """
     db.session.flush()  # failures and cancellations of this batch
     guard = (OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_by == worker_id)
     outcome = {"status": MessageStatus.SENT, "sent_at": now, "error": None, "error_code": None}
@@ -316,6 +437,7 @@ def _record_sent(sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: s
             one_by_one.append(
                 {"m_id": message.id, "m_provider_id": result.provider_id, "m_status": result.provider_status}
             )
+    sent.clear()
     marked = 0
     for provider_status, ids in by_status.items():
         marked += db.session.execute(
@@ -338,42 +460,88 @@ def _record_sent(sent: list[tuple[OutboundMessage, SendResult]], *, worker_id: s
             )
             .rowcount
         )
-    db.session.commit()
-    return marked
+    stats.sent += marked
 
 
 def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_seconds: float) -> int:
-    """Settle rows left `sending` by a worker that died, without sending anything again."""
+    """Settle rows left `sending` by a worker that died, without sending anything again.
+
+    Only rows whose claim was not renewed for `stale_seconds` are taken (a live worker renews its
+    claim before every send), and each change is guarded by the claim seen, so a worker that renews
+    it meanwhile keeps its row. Rows never tried go back to the queue; only the one in flight is
+    looked up (SMS) or left for a person (email, `unknown`).
+    """
     cutoff = now - timedelta(seconds=stale_seconds)
-    stale = db.session.scalars(
-        select(OutboundMessage)
+    stale = db.session.execute(
+        select(
+            OutboundMessage.id,
+            OutboundMessage.channel,
+            OutboundMessage.claimed_at,
+            OutboundMessage.send_started_at,
+        )
         .where(OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_at < cutoff)
         .with_for_update(skip_locked=True)
     ).all()
-    for message in stale:
-        since = (message.claimed_at or cutoff) - timedelta(minutes=5)
-        if message.channel is Channel.SMS and hasattr(transports.sms, "find_accepted"):
-            try:
-                found = transports.sms.find_accepted(message, since=since)
-            except Exception as error:  # Twilio unreachable: leave the row for the next pass
-                log.warning("could not reconcile SMS %s: %s", message.id, error)
-                continue
-            if found is not None:
-                message.mark_sent(found.provider_id, now=now, provider_status=found.provider_status)
-            else:
-                message.status = MessageStatus.QUEUED  # Twilio never took it: sending it now is safe
-                message.next_attempt_at = now
-                message.error = "worker stopped before Twilio accepted the message; queued again"
-        else:
-            message.status = MessageStatus.UNKNOWN
-            message.error = (
-                "The worker stopped while sending this email; the SMTP server may have accepted it. "
-                "Not resent automatically: check the recipient's mailbox or resend it from the outbox."
+    settled = 0
+    for row in stale:
+        changes = _settle_stale(row, transports, now=now)
+        if changes is None:
+            continue
+        settled += db.session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == row.id,
+                OutboundMessage.status == MessageStatus.SENDING,
+                OutboundMessage.claimed_at == row.claimed_at,
             )
-            message.error_code = "outcome_unknown"
-        message.claimed_by = None
+            .values(claimed_by=None, **changes),
+            execution_options={"synchronize_session": False},
+        ).rowcount
     db.session.commit()
-    return len(stale)
+    db.session.expire_all()
+    return settled
+
+
+def _settle_stale(row, transports: Transports, *, now: datetime) -> dict[str, object] | None:
+    """The new state of a stale row, or None to leave it for the next pass."""
+    if row.send_started_at is None:  # claimed, never tried: sending it now is safe
+        return {
+            "status": MessageStatus.QUEUED,
+            "next_attempt_at": now,
+            "claimed_at": None,
+            "attempts": OutboundMessage.attempts - 1,
+            "error": "worker stopped before trying this message; queued again",
+        }
+    if row.channel is Channel.SMS and hasattr(transports.sms, "find_accepted"):
+        message = db.session.get(OutboundMessage, row.id)
+        since = row.send_started_at - timedelta(minutes=5)
+        try:
+            found = transports.sms.find_accepted(message, since=since)
+        except Exception as error:  # Twilio unreachable: leave the row for the next pass
+            log.warning("could not reconcile SMS %s: %s", row.id, error)
+            return None
+        if found is not None:
+            return {
+                "status": MessageStatus.SENT,
+                "provider_id": found.provider_id,
+                "provider_status": found.provider_status,
+                "sent_at": now,
+                "error": None,
+                "error_code": None,
+            }
+        return {
+            "status": MessageStatus.QUEUED,  # Twilio never took it: sending it now is safe
+            "next_attempt_at": now,
+            "error": "worker stopped before Twilio accepted the message; queued again",
+        }
+    return {
+        "status": MessageStatus.UNKNOWN,
+        "error": (
+            "The worker stopped while sending this email; the SMTP server may have accepted it. "
+            "Not resent automatically: check the recipient's mailbox or resend it from the outbox."
+        ),
+        "error_code": "outcome_unknown",
+    }
 
 
 def resend_message(message: OutboundMessage, *, now: datetime) -> None:
@@ -415,6 +583,7 @@ class Worker:
         self.backoff_seconds = float(app.config.get("OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS))
         self.stale_seconds = float(app.config.get("OUTBOX_STALE_SECONDS", DEFAULT_STALE_SECONDS))
         self._last_reconcile: datetime | None = None
+        self._last_runs: dict[str, datetime] = {}  # this worker's schedule of the periodic jobs
 
     def stop(self, *_args: object) -> None:
         self.stop_event.set()
@@ -423,9 +592,10 @@ class Worker:
         """Deliver everything due now, batch by batch; returns what happened."""
         stats = DeliveryStats()
         while not self.stop_event.is_set():
+            claimed_at = self.clock()
             ids = claim_due_messages(
                 worker_id=self.worker_id,
-                now=self.clock(),
+                now=claimed_at,
                 limit=self.batch_size,
                 mail_from=getattr(self.transports.email, "mail_from", None),
             )
@@ -439,6 +609,8 @@ class Worker:
                     clock=self.clock,
                     max_attempts=self.max_attempts,
                     backoff_seconds=self.backoff_seconds,
+                    # Well before another worker may take the rows back (transports time out sooner).
+                    release_at=claimed_at + timedelta(seconds=self.stale_seconds / 2),
                 )
             )
         return stats
@@ -452,7 +624,7 @@ class Worker:
             stats.reconciled = reconcile_stale_messages(
                 self.transports, now=now, stale_seconds=self.stale_seconds
             )
-        run_due_jobs(now=now)
+        run_due_jobs(now=now, last_runs=self._last_runs)
         stats.add(self.deliver_due())
         return stats
 

@@ -167,11 +167,11 @@ class DiesOnSend:
         self.inner.close()
 
 
-def test_a_worker_killed_mid_batch_leaves_the_whole_batch_unresolved_and_resends_none(
+def test_a_worker_killed_mid_batch_leaves_only_the_message_in_flight_unknown_and_requeues_the_untried(
     make_contact, smtp_server, smtp_transport
 ):
     sink, _ = smtp_server
-    messages = [_queue(make_contact(email=f"p{n}@customer.example"), key=f"k{n}") for n in range(4)]
+    messages = [_queue(make_contact(email=f"p{n}@customer.example"), key=f"k{n}") for n in range(5)]
     ids = claim_due_messages(worker_id="dying", now=NOW)
     with pytest.raises(Killed):
         deliver_claimed(
@@ -184,15 +184,21 @@ def test_a_worker_killed_mid_batch_leaves_the_whole_batch_unresolved_and_resends
     assert len(sink.received) == 2
     transports = Transports(email=smtp_transport, sms=LogSmsTransport())
     assert deliver_claimed(claim_due_messages(worker_id="w2", now=NOW), transports, worker_id="w2").sent == 0
+    # The first was recorded sent before the second was tried; the second was in flight.
     assert reconcile_stale_messages(transports, now=NOW + timedelta(minutes=11), stale_seconds=600) == 4
-    assert claim_due_messages(worker_id="w2", now=NOW + timedelta(days=1)) == []
     db.session.expire_all()
-    # Accepted or not, an email whose outcome was not recorded is never resent blindly; its Message-ID
-    # (recorded at claim time) lets a person find the ones that did arrive.
-    assert [m.status for m in messages] == [MessageStatus.UNKNOWN] * 4
+    assert [m.status for m in messages] == [MessageStatus.SENT, MessageStatus.UNKNOWN] + [
+        MessageStatus.QUEUED
+    ] * 3
+    assert [m.attempts for m in messages[2:]] == [0, 0, 0]  # never tried: the claim is not counted
     arrived = {r.message["Message-ID"] for r in sink.received}
     assert arrived == {messages[0].provider_id, messages[1].provider_id}
-    assert len(sink.received) == 2
+    # The three never tried are delivered once; the one in flight is never resent blindly.
+    later = NOW + timedelta(minutes=12)
+    ids = claim_due_messages(worker_id="w2", now=later)
+    assert ids == [m.id for m in messages[2:]]
+    assert deliver_claimed(ids, transports, worker_id="w2", clock=lambda: later).sent == 3
+    assert sorted(r.rcpt_tos[0] for r in sink.received) == sorted(m.recipient for m in messages)
 
 
 def test_an_sms_worker_killed_after_twilio_accepted_is_reconciled_from_twilio_not_resent(
@@ -246,7 +252,7 @@ def test_a_periodic_job_runs_in_the_worker_and_its_writes_are_committed(app, mak
             now=now,
         )
 
-    register_periodic_job("test-enroll", 300, enroll)
+    register_periodic_job(app, "test-enroll", 300, enroll)
     try:
         clock = [NOW]
         worker = Worker(
@@ -258,11 +264,22 @@ def test_a_periodic_job_runs_in_the_worker_and_its_writes_are_committed(app, mak
         clock[0] = NOW + timedelta(seconds=301)
         worker.tick()
     finally:
-        unregister_periodic_job("test-enroll")
+        unregister_periodic_job(app, "test-enroll")
     assert runs == [NOW, NOW + timedelta(seconds=301)]
     db.session.expire_all()
     statuses = db.session.scalars(select(OutboundMessage.status).order_by(OutboundMessage.id)).all()
     assert statuses == [MessageStatus.SENT, MessageStatus.SENT]  # queued by the job, sent in the same pass
+
+
+def test_periodic_jobs_belong_to_the_app_that_registered_them(app, make_app):
+    from app.messaging.worker import periodic_jobs
+
+    other = make_app()
+    register_periodic_job(other, "only-on-the-other-app", 60, lambda now: None)
+    names = {job.name for job in periodic_jobs(app)}
+    assert "only-on-the-other-app" in {job.name for job in periodic_jobs(other)}
+    assert "only-on-the-other-app" not in names  # the last create_app() no longer wins
+    assert {"campaigns.enroll_and_remind", "surveys.close_stale_responses"} <= names
 
 
 def test_the_worker_stops_when_asked(app):

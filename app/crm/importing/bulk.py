@@ -27,9 +27,9 @@ from app.database import is_postgresql
 from app.extensions import db
 
 
-def insert_ignoring_duplicates(table, *, index_elements=None):
-    """INSERT .. ON CONFLICT DO NOTHING on either database."""
-    if is_postgresql():
+def insert_ignoring_duplicates(table, *, index_elements=None, dialect_name: str | None = None):
+    """INSERT .. ON CONFLICT DO NOTHING on either database (the app's, unless `dialect_name` says)."""
+    if dialect_name == "postgresql" if dialect_name else is_postgresql():
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
@@ -135,7 +135,7 @@ def _executemany(table, rows: list[dict], constants: dict) -> int:
     for column in table.columns:
         if column.name not in rows[0] and column.name not in fixed and _python_default(column):
             fixed[column.name] = _default_value(column)
-    sql, order = _compiled_insert(table, (*names, *fixed))
+    sql, order = _compiled_insert(table, (*names, *fixed), dialect)
     # Column by column: map() and zip() do the per-row work in C.
     sources = {}
     for name in names:
@@ -153,11 +153,17 @@ def _executemany(table, rows: list[dict], constants: dict) -> int:
 
 
 @lru_cache(maxsize=64)
-def _compiled_insert(table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """The SQLite INSERT .. ON CONFLICT DO NOTHING for these columns: its text and its ? marks' order."""
-    statement = insert_ignoring_duplicates(table).values({name: bindparam(name) for name in columns})
-    compiled = statement.compile(dialect=db.engine.dialect)
-    return compiled.string, tuple(compiled.positiontup)
+def _compiled_insert(table, columns: tuple[str, ...], dialect) -> tuple[str, tuple[str, ...]]:
+    """The SQLite INSERT .. ON CONFLICT DO NOTHING for these columns: its text and its ? marks' order.
+
+    Keyed by the dialect (the engine's own object) as well as the column set: two apps of one
+    process never share a statement compiled for the other's database.
+    """
+    statement = insert_ignoring_duplicates(table, dialect_name=dialect.name).values(
+        {name: bindparam(name) for name in columns}
+    )
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or columns)
 
 
 def _bind_processor(column_type, dialect):
