@@ -98,7 +98,16 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     campaigns.connect_signals()
+    _register_hooks(app)
     install_dev_worker_thread(app)
+
+
+def _register_hooks(app: Flask) -> None:
+    """Answers the core asks of higher layers (the core never imports them)."""
+    from app.crm.importing.campaign_matches import PROVIDER
+    from campaigns.import_matches import match_imported
+
+    app.extensions[PROVIDER] = match_imported
 
 
 def _register_cli(app: Flask) -> None:

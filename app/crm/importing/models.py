@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import UTCDateTime, str_enum, utcnow
@@ -46,6 +46,8 @@ class ImportBatch(db.Model):
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
+    # rows imported with the value of an optional column left out
+    warnings: Mapped[int] = mapped_column(default=0, server_default="0")
 
     errors: Mapped[list[ImportRowError]] = relationship(
         back_populates="batch", order_by="ImportRowError.line", cascade="all, delete-orphan"
@@ -68,7 +70,14 @@ class ImportBatch(db.Model):
         return f"<ImportBatch {self.id} {self.status}>"
 
 
+class Severity(enum.StrEnum):
+    ERROR = "error"  # the row was not imported
+    WARNING = "warning"  # the row was imported, with the value of an optional column left out
+
+
 class ImportRowError(db.Model):
+    """A row of a file that failed, or that was imported with a warning."""
+
     __tablename__ = "import_row_errors"
     __table_args__ = (Index("ix_import_row_errors_batch_line", "batch_id", "line"),)
 
@@ -78,6 +87,13 @@ class ImportRowError(db.Model):
     column: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[list[str]] = mapped_column(JSON, default=list)  # the original cells, for the error file
+    severity: Mapped[Severity] = mapped_column(
+        str_enum(Severity, 16), default=Severity.ERROR, server_default=Severity.ERROR.value
+    )
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity is Severity.WARNING
 
     batch: Mapped[ImportBatch] = relationship(back_populates="errors")
 
@@ -110,6 +126,26 @@ class CompetitorAlias(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     competitor = relationship("Competitor")
+
+
+class CompetitorMergeSuggestion(db.Model):
+    """A new competitor whose name is close to an existing one's: a person decides whether they are one.
+
+    Fuzzy scores cannot tell a typo ("Nortwind") from another product ("Oracle NetSuite" next to
+    "Oracle"), so an import never merges on a score: it creates the competitor and suggests the merge.
+    """
+
+    __tablename__ = "competitor_merge_suggestions"
+    __table_args__ = (UniqueConstraint("competitor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    competitor = relationship("Competitor", foreign_keys=[competitor_id])
+    target = relationship("Competitor", foreign_keys=[target_id])
 
 
 class LossReasonMapping(db.Model):

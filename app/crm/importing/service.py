@@ -15,12 +15,14 @@ from sqlalchemy import insert, select
 
 from app.audit.service import record_event
 from app.crm.importing.bulk import refresh_statistics
+from app.crm.importing.campaign_matches import campaign_matches
 from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
-from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
+from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError, Severity
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
 from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
+from app.downloads import CSV_BOM
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
@@ -141,6 +143,17 @@ def _key_fingerprint(crm_id: str) -> int:
     return hash(crm_id)
 
 
+def _warning(line: int, cells: list[str], warnings: list) -> dict:
+    """One row imported with values left out, as a row of the error file marked as a warning."""
+    return {
+        "line": line,
+        "column": warnings[0].field,
+        "message": "; ".join(w.message for w in warnings),
+        "raw": cells,
+        "severity": Severity.WARNING,
+    }
+
+
 def _row_fingerprint(signature: bytes, cells: list[str]) -> str:
     return hashlib.blake2b(signature + "\x1f".join(cells).encode(), digest_size=16).hexdigest()
 
@@ -211,6 +224,8 @@ def _batches(
             seen.add(key)
             record.fingerprint = fingerprint
             records.append(record)
+            if record.warnings:
+                errors.append(_warning(row.line, row.cells, record.warnings))
         return records, errors, skipped
 
     for row in table.rows:
@@ -247,6 +262,8 @@ def _account_batches(
             else:
                 seen.add(key)
                 accounts.append(account)
+                if reader.warnings:
+                    errors.append(_warning(row.line, row.cells, reader.warnings))
         if len(accounts) + len(errors) >= size:
             yield accounts, errors, 0
             accounts, errors = [], []
@@ -321,7 +338,7 @@ def run_import(
     batch.size_bytes = Path(path).stat().st_size
     batch.status = BatchStatus.RUNNING
     db.session.flush()
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "rows_read": 0}
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "warnings": 0, "rows_read": 0}
     kept_errors: list[dict] = []
     savepoint = db.session.begin_nested() if batch.dry_run else None
     upserter = Upserter(
@@ -334,6 +351,7 @@ def run_import(
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the later batches are planned for the tables' real size.
     analyze_at = batch_rows
+    lost_keys: list[str] = []  # the lost deals the file adds or changes: active campaigns may pick them up
     if mapping.for_accounts:
         batches = _account_batches(table, mapping, settings, batch_rows)
         upsert = upserter.upsert_accounts
@@ -341,6 +359,7 @@ def run_import(
         batches = _batches(table, mapping, settings, batch_rows, upserter)
 
         def upsert(records: list[Record]) -> list[str]:
+            lost_keys.extend(r.crm_id for r in records if r.is_closed and not r.is_won)
             return [outcome.status for outcome in upserter.upsert(records)]
 
     # A large file means millions of short-lived objects: see collector.py.
@@ -351,13 +370,15 @@ def run_import(
                 counts["rows_read"] += skipped
                 for status in upsert(items) if items else []:
                     counts[status] += 1
-                counts["failed"] += len(errors)
-                counts["rows_read"] += len(items) + len(errors)
+                warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
+                counts["failed"] += len(errors) - warned
+                counts["warnings"] += warned
+                counts["rows_read"] += len(items) + len(errors) - warned
                 if savepoint is not None:
                     kept_errors.extend(errors)
                     continue
                 if errors:
-                    db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
+                    _save_row_errors(batch, errors)
                 for name, value in counts.items():
                     setattr(batch, name, value)
                 batch.bytes_read = table.position()
@@ -380,10 +401,13 @@ def run_import(
             raise
         finally:
             table.close()
+    # Asked before a dry run's savepoint is rolled back: its deals are still there to be matched.
+    matches = [m.to_json() for m in campaign_matches(mapping.crm_source, lost_keys, now=now)]
     if savepoint is not None:
         savepoint.rollback()
         if kept_errors:
-            db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in kept_errors])
+            _save_row_errors(batch, kept_errors)
+    batch.settings = {**(batch.settings or {}), "campaign_matches": matches}
     for name, value in counts.items():
         setattr(batch, name, value)
     batch.bytes_read = batch.size_bytes or 0
@@ -395,25 +419,37 @@ def run_import(
             "import_batch",
             batch.id,
             actor_label=batch.actor_label,
-            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed")},
+            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed", "warnings")},
             now=now,
         )
     db.session.flush()
     return batch
 
 
+def _save_row_errors(batch: ImportBatch, errors: list[dict]) -> None:
+    db.session.execute(
+        insert(ERROR_TABLE), [{"batch_id": batch.id, "severity": Severity.ERROR, **e} for e in errors]
+    )
+
+
 def error_file(batch: ImportBatch) -> str:
-    """The failed rows as they came, plus an `error` column: fix them and upload this file again."""
+    """The failed rows as they came, plus an `error` column: fix them and upload this file again.
+
+    Rows imported with a warning come too, marked as such: uploading them again fills in what was left
+    out. The text starts with a UTF-8 byte order mark, so that Excel reads accented names right.
+    """
     out = io.StringIO()
+    out.write(CSV_BOM)
     writer = csv.writer(out)
     writer.writerow([*batch.header, "error"])
     rows = db.session.execute(
-        select(ImportRowError.raw, ImportRowError.line, ImportRowError.message)
+        select(ImportRowError.raw, ImportRowError.line, ImportRowError.message, ImportRowError.severity)
         .where(ImportRowError.batch_id == batch.id)
         .order_by(ImportRowError.line)
     )
     width = len(batch.header)
-    for raw, line, message in rows:
+    for raw, line, message, severity in rows:
         cells = list(raw)[:width] + [""] * (width - len(raw))
-        writer.writerow([*cells, f"line {line}: {message}"])
+        mark = " (warning: the row was imported)" if severity is Severity.WARNING else ""
+        writer.writerow([*cells, f"line {line}{mark}: {message}"])
     return out.getvalue()
