@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from app.crm.importing.campaign_matches import CampaignMatch, campaign_matches
 from app.crm.importing.formats import FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
 from app.crm.importing.models import BatchStatus, ImportBatch
 from app.crm.importing.parsing import open_table
-from app.crm.importing.records import ImportSettings
-from app.crm.importing.service import choose_mapping, save_mapping
+from app.crm.importing.records import ImportSettings, Record
+from app.crm.importing.service import Preview, choose_mapping, save_mapping
+from app.crm.importing.upsert import Upserter
 from app.errors import NotFound
 from app.extensions import db
 
@@ -115,3 +117,25 @@ def new_run(
 
 def _without_mapping(settings: dict | None) -> dict:
     return {k: v for k, v in (settings or {}).items() if k != "mapping"}
+
+
+def preview_campaign_matches(preview: Preview, *, now: datetime) -> list[CampaignMatch]:
+    """Which of the previewed lost deals active campaigns would pick up: written in a savepoint to be
+    matched by the campaigns' own rules, then rolled back (nothing is kept)."""
+    records = [
+        row.record
+        for row in preview.rows
+        if isinstance(row.record, Record) and row.record.is_closed and not row.record.is_won
+    ]
+    if not records:
+        return []
+    unique = list({record.crm_id: record for record in records}.values())
+    savepoint = db.session.begin_nested()
+    try:
+        upserter = Upserter(
+            preview.mapping.crm_source, now=now, actor_label="preview", batch_id=None, want_ids=False
+        )
+        upserter.upsert(unique)
+        return campaign_matches(preview.mapping.crm_source, [r.crm_id for r in unique], now=now)
+    finally:
+        savepoint.rollback()

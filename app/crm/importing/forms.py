@@ -84,3 +84,17 @@ class TokenForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button-only form (CSRF only)."""
+
+
+class CompetitorForm(FlaskForm):
+    name = StringField("Competitor name", validators=[DataRequired(), Length(max=120)])
+
+
+class MergeForm(FlaskForm):
+    source = SelectField("Merge this competitor", coerce=int, choices=[])
+    survivor = SelectField(
+        "into this one",
+        coerce=int,
+        choices=[],
+        description="Its deals and aliases move to the second; its name becomes an alias of it.",
+    )

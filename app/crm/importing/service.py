@@ -411,6 +411,8 @@ def run_import(
     for name, value in counts.items():
         setattr(batch, name, value)
     batch.bytes_read = batch.size_bytes or 0
+    if table.footer_message:
+        batch.message = table.footer_message
     batch.status = BatchStatus.DONE
     batch.finished_at = now
     if not batch.dry_run:

@@ -25,9 +25,18 @@ from app.crm.importing.drafts import (
     draft_path,
     draft_settings,
     new_run,
+    preview_campaign_matches,
 )
 from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, Mapping
-from app.crm.importing.forms import ActionForm, AliasForm, MappingForm, TokenForm, UploadForm
+from app.crm.importing.forms import (
+    ActionForm,
+    AliasForm,
+    CompetitorForm,
+    MappingForm,
+    MergeForm,
+    TokenForm,
+    UploadForm,
+)
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
 from app.crm.importing.parsing import UnreadableFile
 from app.crm.importing.records import ImportSettings
@@ -131,7 +140,18 @@ def preview(batch_id: int):
         form.target.data = mapping.target
     result = preview_file(draft_path(draft), mapping, settings)
     fields = ACCOUNT_FIELDS if mapping.for_accounts else FIELDS
-    return render_template("imports/preview.html", batch=draft, form=form, preview=result, fields=fields)
+    matches = [m.to_json() for m in preview_campaign_matches(result, now=utcnow())]
+    return render_template(
+        "imports/preview.html",
+        batch=draft,
+        form=form,
+        preview=result,
+        fields=fields,
+        campaign_matches=matches,
+        campaign_matches_intro=f"Of the first {len(result.rows)} rows shown below; the dry run counts the "
+        "whole file. Once imported, these deals can be enrolled and their contacts contacted the next time "
+        "enrollment runs.",
+    )
 
 
 @bp.post("/<int:batch_id>/import")
@@ -221,20 +241,102 @@ def errors_csv(batch_id: int):
     )
 
 
+def _competitor_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
+    ]
+
+
+def _competitors_page(**forms):
+    choices = _competitor_choices()
+    alias_form = forms.get("alias_form") or AliasForm(formdata=None)
+    merge_form = forms.get("merge_form") or MergeForm(formdata=None)
+    alias_form.competitor.choices = merge_form.source.choices = merge_form.survivor.choices = choices
+    return render_template(
+        "imports/competitors.html",
+        form=alias_form,
+        add_form=forms.get("add_form") or CompetitorForm(formdata=None),
+        merge_form=merge_form,
+        action_form=ActionForm(formdata=None),
+        rows=admin.competitor_rows(),
+        suggestions=admin.merge_suggestions(),
+    )
+
+
 @bp.route("/competitors", methods=["GET", "POST"])
 @admin_only
 def competitors():
     form = AliasForm()
-    form.competitor.choices = [
-        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
-    ]
+    form.competitor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
             admin.add_alias(form.alias.data, form.competitor.data)
         if change:
             flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
             return redirect(url_for("imports.competitors"))
-    return render_template("imports/competitors.html", form=form, rows=admin.competitor_rows())
+    return _competitors_page(alias_form=form if request.method == "POST" else None)
+
+
+@bp.post("/competitors/add")
+@admin_only
+def add_competitor():
+    form = CompetitorForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            competitor = admin.add_competitor(form.name.data)
+        if change:
+            flash(f"Competitor '{competitor.name}' added.", "success")
+            return redirect(url_for("imports.competitors"))
+    return _competitors_page(add_form=form), 422
+
+
+@bp.post("/competitors/<int:competitor_id>/rename")
+@admin_only
+def rename_competitor(competitor_id: int):
+    db.get_or_404(Competitor, competitor_id)
+    form = CompetitorForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            competitor = admin.rename_competitor(competitor_id, form.name.data)
+        if change:
+            flash(f"Renamed to '{competitor.name}'; the old name stays an alias.", "success")
+    else:
+        flash("Give the competitor a name of at most 120 characters.", "error")
+    return redirect(url_for("imports.competitors"))
+
+
+@bp.post("/competitors/merge")
+@admin_only
+def merge_competitors():
+    form = MergeForm()
+    form.source.choices = form.survivor.choices = _competitor_choices()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            survivor = admin.merge_competitors(form.source.data, form.survivor.data)
+        if change:
+            flash(f"Merged into '{survivor.name}': its deals and aliases moved.", "success")
+            return redirect(url_for("imports.competitors"))
+    return _competitors_page(merge_form=form), 422
+
+
+@bp.post("/competitors/suggestions/<int:suggestion_id>")
+@admin_only
+def merge_suggestion(suggestion_id: int):
+    form = ActionForm()
+    if form.validate_on_submit():
+        accept = request.form.get("action") == "accept"
+        with domain_change() as change:
+            survivor = admin.accept_suggestion(suggestion_id) if accept else None
+            if not accept:
+                admin.dismiss_suggestion(suggestion_id)
+        if change:
+            flash(
+                f"Merged into '{survivor.name}'."
+                if survivor
+                else "Kept apart: they are different competitors.",
+                "success",
+            )
+    return redirect(url_for("imports.competitors"))
 
 
 @bp.route("/loss-reasons", methods=["GET", "POST"])
