@@ -125,6 +125,10 @@ def _register_cli(app: Flask) -> None:
 
 def _register_periodic_jobs(app: Flask) -> None:
     """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
+    from pathlib import Path
+
+    from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
+    from app.db_types import utcnow
     from app.messaging.worker import register_periodic_job
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
@@ -139,6 +143,20 @@ def _register_periodic_jobs(app: Flask) -> None:
         "surveys.close_stale_responses",
         3600,
         lambda now: close_stale_responses(now=now, after_days=deadline_days),
+    )
+    register_periodic_job(
+        "imports.run_jobs",
+        app.config["IMPORT_POLL_SECONDS"],
+        lambda now: run_import_jobs(config=app.config, clock=utcnow),
+    )
+    register_periodic_job(
+        "imports.delete_old_uploads",
+        3600,
+        lambda now: delete_old_uploads(
+            folder=Path(app.config["INSTANCE_DIR"]) / "imports",
+            now=now,
+            retention_days=app.config["IMPORT_UPLOAD_RETENTION_DAYS"],
+        ),
     )
 
 

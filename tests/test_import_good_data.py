@@ -17,6 +17,7 @@ from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion,
 from app.crm.models import Competitor, Contact, Opportunity
 from app.extensions import db
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
+from tests.import_jobs import post_and_run
 from tests.test_crm_import import import_path, write_csv
 
 CSV = (
@@ -212,7 +213,7 @@ def test_preview_dry_run_and_result_say_which_lost_deals_active_campaigns_match(
     assert "Nobody" not in preview
     assert db.session.scalar(select(Opportunity)) is None  # the preview wrote nothing
 
-    dry = _text(client.post(preview_url, data={"action": "dry_run"}, follow_redirects=True))
+    dry = _text(post_and_run(client, preview_url, {"action": "dry_run"}))
     assert "Nothing was saved" in dry
     assert "Big losses</a>: 1 deal (Upload one)" in dry
     dry_batch = db.session.scalar(select(ImportBatch).where(ImportBatch.dry_run.is_(True)))
@@ -221,7 +222,7 @@ def test_preview_dry_run_and_result_say_which_lost_deals_active_campaigns_match(
 
     # The dry-run page has the Import button: no need to go back to the mapping.
     assert f'action="/imports/{dry_batch.id}/import"' in dry
-    done = _text(client.post(f"/imports/{dry_batch.id}/import", follow_redirects=True))
+    done = _text(post_and_run(client, f"/imports/{dry_batch.id}/import"))
     assert "Done." in done
     assert "Big losses</a>: 1 deal (Upload one)" in done
     assert "Imported with warnings" in done
@@ -252,7 +253,7 @@ def test_preview_of_a_batch_whose_file_is_gone_is_404(app, make_user, login):
 def test_error_file_download_has_a_bom_and_an_escaped_name(app, make_user, login):
     client = login(make_user(Role.ADMIN))
     preview_url = _upload(client, CSV, "export.csv")
-    client.post(preview_url, data={"action": "import"})
+    post_and_run(client, preview_url, {"action": "import"})
     batch = db.session.scalar(
         select(ImportBatch).where(ImportBatch.dry_run.is_(False), ImportBatch.status == "done")
     )

@@ -1,4 +1,4 @@
-"""imports: row warnings, competitor merge suggestions
+"""imports: row warnings, heartbeat, competitor merge suggestions
 
 Revision ID: 0009_imports
 Revises: 0007_campaigns
@@ -21,6 +21,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("warnings", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("heartbeat_at", app.db_types.UTCDateTime(), nullable=True))
     with op.batch_alter_table("import_row_errors", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -67,4 +68,5 @@ def downgrade():
     with op.batch_alter_table("import_row_errors", schema=None) as batch_op:
         batch_op.drop_column("severity")
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
+        batch_op.drop_column("heartbeat_at")
         batch_op.drop_column("warnings")

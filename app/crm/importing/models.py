@@ -15,6 +15,7 @@ from app.extensions import db
 
 class BatchStatus(enum.StrEnum):
     DRAFT = "draft"  # uploaded, waiting for the admin to check the mapping
+    QUEUED = "queued"  # a dry run or an import waiting for `flask worker` to claim it
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"  # the file could not be read at all
@@ -39,6 +40,9 @@ class ImportBatch(db.Model):
     dry_run: Mapped[bool] = mapped_column(default=False)
     status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, 16), default=BatchStatus.DRAFT)
     message: Mapped[str | None] = mapped_column(Text)
+    # Written by the process running the batch after each batch of rows: a running batch whose
+    # heartbeat stops was left by a process that died, and is marked failed (it can be run again).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     size_bytes: Mapped[int | None]
     bytes_read: Mapped[int] = mapped_column(default=0)
     rows_read: Mapped[int] = mapped_column(default=0)
@@ -62,6 +66,8 @@ class ImportBatch(db.Model):
     def progress_percent(self) -> int:
         if self.status is BatchStatus.DONE:
             return 100
+        if self.status is BatchStatus.QUEUED:
+            return 0
         if not self.size_bytes:
             return 0
         return min(99, int(100 * self.bytes_read / self.size_bytes))

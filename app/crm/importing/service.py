@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from app.audit.service import record_event
 from app.crm.importing.bulk import refresh_statistics
-from app.crm.importing.campaign_matches import campaign_matches
+from app.crm.importing.campaign_matches import SHOWN_DEALS, campaign_matches
 from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError, Severity
@@ -318,9 +318,10 @@ def run_import(
 ) -> ImportBatch:
     """Import the file into batch. Raise UnreadableFile if nothing of it can be read.
 
-    checkpoint is called after each batch of rows (the CLI and the background thread commit there, so
-    progress shows and a long import holds no lock for long); a dry run writes its changes in a
-    savepoint and rolls them back, keeping only the counts and the errors.
+    checkpoint is called after each batch of rows (the CLI and the import job commit there, so progress
+    and the heartbeat show, and a long import holds no lock for long). A dry run writes each batch of rows
+    in a savepoint and rolls it back, keeping only the counts, the errors and the campaign matches: the
+    rows of a file are unique, so its counts are those of the import.
     """
     try:
         table = open_table(path)
@@ -339,8 +340,6 @@ def run_import(
     batch.status = BatchStatus.RUNNING
     db.session.flush()
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "warnings": 0, "rows_read": 0}
-    kept_errors: list[dict] = []
-    savepoint = db.session.begin_nested() if batch.dry_run else None
     upserter = Upserter(
         mapping.crm_source,
         now=now,
@@ -352,6 +351,7 @@ def run_import(
     # the rows written double, so the later batches are planned for the tables' real size.
     analyze_at = batch_rows
     lost_keys: list[str] = []  # the lost deals the file adds or changes: active campaigns may pick them up
+    matches = MatchTally()
     if mapping.for_accounts:
         batches = _account_batches(table, mapping, settings, batch_rows)
         upsert = upserter.upsert_accounts
@@ -362,21 +362,26 @@ def run_import(
             lost_keys.extend(r.crm_id for r in records if r.is_closed and not r.is_won)
             return [outcome.status for outcome in upserter.upsert(records)]
 
+    savepoint = None
     # A large file means millions of short-lived objects: see collector.py.
     with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
         try:
             for items, errors, skipped in batches:
+                savepoint = db.session.begin_nested() if batch.dry_run else None
                 counts["unchanged"] += skipped
                 counts["rows_read"] += skipped
                 for status in upsert(items) if items else []:
                     counts[status] += 1
+                if savepoint is not None:
+                    # Matched while the batch's deals are still there, then rolled back.
+                    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
+                    lost_keys.clear()
+                    savepoint.rollback()
+                    upserter.forget_written()
                 warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
                 counts["failed"] += len(errors) - warned
                 counts["warnings"] += warned
                 counts["rows_read"] += len(items) + len(errors) - warned
-                if savepoint is not None:
-                    kept_errors.extend(errors)
-                    continue
                 if errors:
                     _save_row_errors(batch, errors)
                 for name, value in counts.items():
@@ -386,11 +391,11 @@ def run_import(
                 if checkpoint:
                     checkpoint()
                     written = counts["created"] + counts["updated"]
-                    if written >= analyze_at:
+                    if written >= analyze_at and not batch.dry_run:
                         refresh_statistics()
                         analyze_at = 2 * written
         except UnreadableFile as error:
-            if savepoint is not None:
+            if savepoint is not None and savepoint.is_active:
                 savepoint.rollback()
             batch.status = BatchStatus.FAILED
             batch.message = (
@@ -401,13 +406,8 @@ def run_import(
             raise
         finally:
             table.close()
-    # Asked before a dry run's savepoint is rolled back: its deals are still there to be matched.
-    matches = [m.to_json() for m in campaign_matches(mapping.crm_source, lost_keys, now=now)]
-    if savepoint is not None:
-        savepoint.rollback()
-        if kept_errors:
-            _save_row_errors(batch, kept_errors)
-    batch.settings = {**(batch.settings or {}), "campaign_matches": matches}
+    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
+    batch.settings = {**(batch.settings or {}), "campaign_matches": matches.to_json()}
     for name, value in counts.items():
         setattr(batch, name, value)
     batch.bytes_read = batch.size_bytes or 0
@@ -426,6 +426,23 @@ def run_import(
         )
     db.session.flush()
     return batch
+
+
+class MatchTally:
+    """Campaign matches added up over the batches of a dry run: counts summed, the first deals kept."""
+
+    def __init__(self) -> None:
+        self.by_campaign: dict[int, dict] = {}
+
+    def add(self, found) -> None:
+        for match in found:
+            blank = {**match.to_json(), "count": 0, "deals": []}
+            entry = self.by_campaign.setdefault(match.campaign_id, blank)
+            entry["count"] += match.count
+            entry["deals"] = (entry["deals"] + match.deals)[:SHOWN_DEALS]
+
+    def to_json(self) -> list[dict]:
+        return sorted(self.by_campaign.values(), key=lambda m: m["campaign"])
 
 
 def _save_row_errors(batch: ImportBatch, errors: list[dict]) -> None:

@@ -126,6 +126,12 @@ class Upserter:
         self.created_accounts: set[int] = set()  # ids of the accounts the current batch inserted
         self._prefetched: tuple[set[str], dict[str, tuple[int, str | None]]] = (set(), {})
 
+    def forget_written(self) -> None:
+        """What this upserter wrote was rolled back (a dry run's batch): forget the ids it remembers."""
+        self.competitors = CompetitorMatcher()
+        self.known_reasons = set()
+        self.created_accounts = set()
+
     def upsert(self, records: list[Record]) -> list[Outcome]:
         """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""
         self.created_accounts = set()

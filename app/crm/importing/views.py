@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
-from app.crm.importing import admin
+from app.crm.importing import admin, jobs
 from app.crm.importing.drafts import (
     MappingChoices,
     apply_mapping_choices,
@@ -40,7 +39,7 @@ from app.crm.importing.forms import (
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
 from app.crm.importing.parsing import UnreadableFile
 from app.crm.importing.records import ImportSettings
-from app.crm.importing.service import error_file, preview_file, run_import
+from app.crm.importing.service import error_file, preview_file
 from app.crm.models import Competitor
 from app.db_types import utcnow
 from app.downloads import content_disposition
@@ -170,41 +169,29 @@ def import_dry_run(batch_id: int):
     return _start_run(draft, mapping, draft_settings(draft, current_app.config), dry_run=False)
 
 
-def _run_in_background(app, batch_id: int, path: str, mapping: Mapping, settings: ImportSettings) -> None:
-    with app.app_context():
-        batch = db.session.get(ImportBatch, batch_id)
-        try:
-            run_import(batch, path, mapping, settings, now=utcnow(), checkpoint=db.session.commit)
-        except UnreadableFile:
-            pass
-        except Exception:
-            db.session.rollback()
-            batch = db.session.get(ImportBatch, batch_id)
-            batch.status = BatchStatus.FAILED
-            batch.message = "The import stopped on an unexpected error; rows before it were imported."
-            current_app.logger.exception("import %s failed", batch_id)
-        db.session.commit()
-        db.session.remove()
-
-
 def _start_run(draft: ImportBatch, mapping: Mapping, settings: ImportSettings, *, dry_run: bool):
+    """Queue the dry run or the import for `flask worker`; its page shows the progress."""
     run = new_run(
         draft, mapping, dry_run=dry_run, user_id=current_user.id, actor_label=current_user.email, now=utcnow()
     )
-    db.session.commit()
-    if not dry_run and (draft.size_bytes or 0) > current_app.config.get("IMPORT_BACKGROUND_BYTES", 2_000_000):
-        app = current_app._get_current_object()
-        thread = threading.Thread(
-            target=_run_in_background, args=(app, run.id, draft.stored_path, mapping, settings), daemon=True
-        )
-        thread.start()
-        return redirect(url_for("imports.result", batch_id=run.id))
-    try:
-        run_import(run, draft.stored_path, mapping, settings, now=utcnow(), checkpoint=None)
-    except UnreadableFile as error:
-        flash(error.message, "error")
+    jobs.queue_run(run, mapping)
     db.session.commit()
     return redirect(url_for("imports.result", batch_id=run.id, draft=draft.id))
+
+
+@bp.post("/<int:batch_id>/rerun")
+@admin_only
+def rerun(batch_id: int):
+    """Run a failed (or finished) dry run or import again, with the same file and mapping."""
+    batch = db.get_or_404(ImportBatch, batch_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("imports.result", batch_id=batch.id))
+    with domain_change() as change:
+        run = jobs.rerun(batch, user_id=current_user.id, actor_label=current_user.email, now=utcnow())
+    if change:
+        return redirect(url_for("imports.result", batch_id=run.id))
+    return redirect(url_for("imports.result", batch_id=batch.id))
 
 
 @bp.get("/<int:batch_id>")
