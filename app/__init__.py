@@ -104,10 +104,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_hooks(app: Flask) -> None:
     """Answers the core asks of higher layers (the core never imports them)."""
-    from app.crm.importing.campaign_matches import PROVIDER
-    from campaigns.import_matches import match_imported
+    from app.crm.importing import campaign_matches
+    from campaigns import import_matches
 
-    app.extensions[PROVIDER] = match_imported
+    app.extensions[campaign_matches.PROVIDER] = import_matches.PROVIDER
 
 
 def _register_cli(app: Flask) -> None:

@@ -9,13 +9,20 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.crm.importing.bulk import among
-from app.crm.importing.campaign_matches import SHOWN_DEALS, CampaignMatch
+from app.crm.importing.campaign_matches import SHOWN_DEALS, CampaignMatch, Provider
 from app.crm.models import Competitor, Opportunity
 from app.extensions import db
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.targeting import TargetingRules, matched_opportunities
 
 CHUNK = 5000
+
+
+def any_active() -> bool:
+    return (
+        db.session.scalar(select(Campaign.id).where(Campaign.status == CampaignStatus.ACTIVE).limit(1))
+        is not None
+    )
 
 
 def match_imported(crm_source: str, crm_ids: Sequence[str], *, now: datetime) -> list[CampaignMatch]:
@@ -49,3 +56,6 @@ def follow_competitor_merge(survivor: Competitor, *, source_id: int, **_: object
         ids = list(campaign.competitor_ids or [])
         if source_id in ids:
             campaign.competitor_ids = sorted({*(i for i in ids if i != source_id), survivor.id})
+
+
+PROVIDER = Provider(any_active=any_active, match=match_imported)

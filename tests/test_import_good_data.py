@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -211,6 +212,7 @@ def test_preview_dry_run_and_result_say_which_lost_deals_active_campaigns_match(
     assert "Active campaigns will pick up 1 of these lost deals" in preview
     assert "Big losses</a>: 1 deal (Upload one)" in preview
     assert "Nobody" not in preview
+    assert "Will import with a warning: Phone &#39;n/a&#39; is not a phone number" in preview
     assert db.session.scalar(select(Opportunity)) is None  # the preview wrote nothing
 
     dry = _text(post_and_run(client, preview_url, {"action": "dry_run"}))
@@ -304,3 +306,22 @@ def test_the_result_page_needs_no_script_to_show_progress(app, make_user, login)
     page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh"' in page
     assert "<script" not in page
+
+
+def test_without_a_campaigns_provider_the_core_matches_nothing(app, runner, tmp_path):
+    from app.crm.importing.campaign_matches import PROVIDER, any_active_campaign, campaign_matches
+
+    _active_campaign(name="All losses")
+    provider = app.extensions.pop(PROVIDER)
+    try:
+        assert not any_active_campaign()
+        header = ["Opportunity ID", "Opportunity Name", "Account Name", "Stage"]
+        counts = import_path(
+            runner, write_csv(tmp_path / "n.csv", header, [["1", "Lost", "Acme", "Closed Lost"]])
+        )
+        assert db.session.get(ImportBatch, counts["batch_id"]).settings["campaign_matches"] == []
+        assert campaign_matches("salesforce", ["1"], now=datetime(2026, 11, 28, tzinfo=UTC)) == []
+    finally:
+        app.extensions[PROVIDER] = provider
+    assert any_active_campaign()
+    assert campaign_matches("salesforce", ["1"], now=datetime(2026, 11, 28, tzinfo=UTC))[0].count == 1

@@ -29,14 +29,30 @@ class CampaignMatch:
         return asdict(self)
 
 
-# provider(crm_source, crm ids, *, now) -> matches, over the stored opportunities with those keys (in a
-# dry run, before its savepoint is rolled back).
-Provider = Callable[..., list[CampaignMatch]]
+@dataclass(frozen=True)
+class Provider:
+    """What campaigns registers: whether any campaign is active, and the matches of stored deals.
+
+    match(crm_source, crm_ids, *, now) looks at the stored opportunities with those keys (in a dry run,
+    before its savepoint is rolled back).
+    """
+
+    any_active: Callable[[], bool]
+    match: Callable[..., list[CampaignMatch]]
+
+
+def _provider() -> Provider | None:
+    return current_app.extensions.get(PROVIDER)
+
+
+def any_active_campaign() -> bool:
+    provider = _provider()
+    return provider is not None and provider.any_active()
 
 
 def campaign_matches(crm_source: str, crm_ids: Sequence[str], *, now: datetime) -> list[CampaignMatch]:
     """The active campaigns that would pick up these lost deals, each with its count and first names."""
-    provider: Provider | None = current_app.extensions.get(PROVIDER)
+    provider = _provider()
     if provider is None or not crm_ids:
         return []
-    return provider(crm_source, crm_ids, now=now)
+    return provider.match(crm_source, crm_ids, now=now)

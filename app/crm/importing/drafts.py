@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from app.crm.importing.campaign_matches import CampaignMatch, campaign_matches
+from app.crm.importing.campaign_matches import CampaignMatch, any_active_campaign, campaign_matches
 from app.crm.importing.formats import FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
 from app.crm.importing.models import BatchStatus, ImportBatch
 from app.crm.importing.parsing import open_table
@@ -127,7 +127,7 @@ def preview_campaign_matches(preview: Preview, *, now: datetime) -> list[Campaig
         for row in preview.rows
         if isinstance(row.record, Record) and row.record.is_closed and not row.record.is_won
     ]
-    if not records:
+    if not records or not any_active_campaign():
         return []
     unique = list({record.crm_id: record for record in records}.values())
     savepoint = db.session.begin_nested()

@@ -63,8 +63,6 @@ def claim_next(*, now: datetime) -> ImportBatch | None:
 def run_claimed(batch: ImportBatch, *, config: ConfigMapping, clock: Callable[[], datetime]) -> ImportBatch:
     """Run a claimed batch to its end, beating after each batch of rows; commit as it goes."""
     batch_id = batch.id
-    mapping = Mapping(**batch.settings["mapping"])
-    settings = draft_settings(batch, config)
     batch.message = None
 
     def checkpoint() -> None:
@@ -72,6 +70,8 @@ def run_claimed(batch: ImportBatch, *, config: ConfigMapping, clock: Callable[[]
         db.session.commit()
 
     try:
+        mapping = Mapping(**batch.settings["mapping"])
+        settings = draft_settings(batch, config)
         if not batch.stored_path or not Path(batch.stored_path).is_file():
             raise UnreadableFile("The uploaded file is no longer stored: upload it again")
         run_import(batch, batch.stored_path, mapping, settings, now=clock(), checkpoint=checkpoint)

@@ -96,6 +96,7 @@ class PreviewRow:
     line: int
     record: Record | AccountIn | None  # an account when the file's rows are accounts
     error: str | None
+    warning: str | None = None  # values the import will leave out of this row
 
 
 @dataclass
@@ -128,7 +129,9 @@ def preview_file(
         rows = []
         for row in table.rows:
             try:
-                rows.append(PreviewRow(row.line, read(row.cells), None))
+                record = read(row.cells)
+                warning = "; ".join(w.message for w in reader.warnings) or None
+                rows.append(PreviewRow(row.line, record, None, warning))
             except RowErrors as error:
                 rows.append(PreviewRow(row.line, None, error.message))
             if len(rows) >= limit:
