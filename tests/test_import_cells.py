@@ -12,9 +12,11 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
+from app.crm.importing.formats import Mapping
 from app.crm.importing.models import ImportBatch, ImportRowError
 from app.crm.importing.parsing import UnreadableFile, check_xlsx, open_table
-from app.crm.importing.service import error_file
+from app.crm.importing.records import ImportSettings
+from app.crm.importing.service import error_file, save_mapping
 from app.crm.importing.values import parse_amount, parse_int
 from app.crm.models import Account, Contact, Opportunity
 from app.errors import ValidationError
@@ -224,3 +226,21 @@ def test_an_xlsx_declaring_too_many_cells_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("app.crm.importing.parsing.XLSX_MAX_CELLS", 100_000)
     with pytest.raises(UnreadableFile, match="declares 5,000 rows of 26 columns"):
         open_table(path)
+
+
+def test_a_failed_row_under_a_very_long_header_is_recorded(runner, tmp_path):
+    long_header = "Opportunity Name " + "x" * 400
+    header = ["Opportunity ID", long_header, "Account Name", "Stage"]
+    path = write_csv(tmp_path / "h.csv", header, [["1", "", "Acme", "Closed Lost"]])
+    columns = {
+        "crm_id": "Opportunity ID",
+        "name": long_header,
+        "account_name": "Account Name",
+        "stage": "Stage",
+    }
+    save_mapping("long", Mapping(format="generic", columns=columns), ImportSettings(), crm_source="generic")
+    db.session.commit()
+    counts = import_path(runner, path, "--mapping", "long")
+    assert counts["failed"] == 1
+    error = db.session.scalar(select(ImportRowError))
+    assert len(error.column) <= 255

@@ -448,10 +448,15 @@ class MatchTally:
         return sorted(self.by_campaign.values(), key=lambda m: m["campaign"])
 
 
+COLUMN_LENGTH = ERROR_TABLE.c.column.type.length
+
+
 def _save_row_errors(batch: ImportBatch, errors: list[dict]) -> None:
-    db.session.execute(
-        insert(ERROR_TABLE), [{"batch_id": batch.id, "severity": Severity.ERROR, **e} for e in errors]
-    )
+    rows = [{"batch_id": batch.id, "severity": Severity.ERROR, **e} for e in errors]
+    for row in rows:
+        if row["column"] and len(row["column"]) > COLUMN_LENGTH:  # a header cell can be any length
+            row["column"] = row["column"][: COLUMN_LENGTH - 1] + "…"
+    db.session.execute(insert(ERROR_TABLE), rows)
 
 
 def error_file(batch: ImportBatch) -> str:
