@@ -94,7 +94,12 @@ class Config:
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 
     # Import defaults.
-    IMPORT_BACKGROUND_BYTES = _env_int("IMPORT_BACKGROUND_BYTES", 2_000_000)
+    # Dry runs and imports started from the pages are jobs for `flask worker`: how often it looks for
+    # them, how long a running one may go without a heartbeat before it is marked failed, and how long
+    # uploaded files are kept.
+    IMPORT_POLL_SECONDS = _env_int("IMPORT_POLL_SECONDS", 2)
+    IMPORT_STALE_SECONDS = _env_int("IMPORT_STALE_SECONDS", 300)
+    IMPORT_UPLOAD_RETENTION_DAYS = _env_int("IMPORT_UPLOAD_RETENTION_DAYS", 7)
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
 

@@ -98,7 +98,16 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     campaigns.connect_signals()
+    _register_hooks(app)
     install_dev_worker_thread(app)
+
+
+def _register_hooks(app: Flask) -> None:
+    """Answers the core asks of higher layers (the core never imports them)."""
+    from app.crm.importing import campaign_matches
+    from campaigns import import_matches
+
+    app.extensions[campaign_matches.PROVIDER] = import_matches.PROVIDER
 
 
 def _register_cli(app: Flask) -> None:
@@ -116,6 +125,10 @@ def _register_cli(app: Flask) -> None:
 
 def _register_periodic_jobs(app: Flask) -> None:
     """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
+    from pathlib import Path
+
+    from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
+    from app.db_types import utcnow
     from app.extensions import db
     from app.messaging.worker import register_periodic_job
     from campaigns.enrollment import run_periodic_enrollment
@@ -134,6 +147,22 @@ def _register_periodic_jobs(app: Flask) -> None:
         "surveys.close_stale_responses",
         3600,
         lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=db.session.commit),
+    )
+    register_periodic_job(
+        app,
+        "imports.run_jobs",
+        app.config["IMPORT_POLL_SECONDS"],
+        lambda now: run_import_jobs(config=app.config, clock=utcnow),
+    )
+    register_periodic_job(
+        app,
+        "imports.delete_old_uploads",
+        3600,
+        lambda now: delete_old_uploads(
+            folder=Path(app.config["INSTANCE_DIR"]) / "imports",
+            now=now,
+            retention_days=app.config["IMPORT_UPLOAD_RETENTION_DAYS"],
+        ),
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.crm.importing.admin import competitors_merged
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.messaging.signals import contact_opted_out
 from campaigns.enrollment import mark_completed, mark_opted_out
+from campaigns.import_matches import follow_competitor_merge
 from surveys.models import Response
 from surveys.signals import response_completed
 
@@ -29,3 +31,4 @@ def _on_response_completed(response: Response, *, now: datetime | None = None, *
 def connect_signals() -> None:
     contact_opted_out.connect(_on_contact_opted_out)
     response_completed.connect(_on_response_completed)
+    competitors_merged.connect(follow_competitor_merge)

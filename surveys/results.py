@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.downloads import CSV_BOM
 from app.extensions import db
 from surveys.models import (
     Answer,
@@ -192,6 +193,7 @@ def _safe_cell(value: Any) -> Any:
 def export_csv(version: SurveyVersion) -> str:
     headers, rows = export_rows(version)
     buffer = io.StringIO()
+    buffer.write(CSV_BOM)  # Excel reads the file as UTF-8 only with it
     writer = csv.writer(buffer)
     writer.writerow(headers)
     writer.writerows([[_safe_cell(cell) for cell in row] for row in rows])

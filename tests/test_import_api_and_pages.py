@@ -12,6 +12,7 @@ from app.crm.importing.models import ImportBatch
 from app.crm.models import Opportunity
 from app.db_types import utcnow
 from app.extensions import db
+from tests.import_jobs import post_and_run
 
 
 def _token() -> dict:
@@ -113,17 +114,17 @@ def test_upload_preview_dry_run_import_history_and_error_file(app, make_user, lo
         "col_amount": "Amount",
         "col_close_date": "Close Date",
     }
-    dry = client.post(
+    dry = post_and_run(
+        client,
         preview_url,
-        data={**columns, "action": "dry_run", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
-        follow_redirects=True,
+        {**columns, "action": "dry_run", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
     )
     assert "Nothing was saved" in dry.get_data(as_text=True)
     assert db.session.scalar(select(Opportunity)) is None
-    done = client.post(
+    done = post_and_run(
+        client,
         preview_url,
-        data={**columns, "action": "import", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
-        follow_redirects=True,
+        {**columns, "action": "import", "lost_stages": "Closed Lost", "won_stages": "Closed Won"},
     )
     text = done.get_data(as_text=True)
     assert "Done." in text
@@ -185,9 +186,7 @@ def test_an_account_file_is_previewed_and_imported_as_accounts(app, make_user, l
         "col_account_name": "Account Name",
         "col_account_country": "Billing Country",
     }
-    done = client.post(
-        preview_url, data={**columns, "target": "accounts", "action": "import"}, follow_redirects=True
-    )
+    done = post_and_run(client, preview_url, {**columns, "target": "accounts", "action": "import"})
 
     assert "Done." in done.get_data(as_text=True)
     account = db.session.scalar(select(Account).where(Account.crm_id == "001K"))

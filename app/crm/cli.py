@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.crm.importing.formats import FORMAT_CHOICES, TARGETS
@@ -49,13 +50,16 @@ def import_command(
     """Import an export file; exit 0 when it was processed (even with failed rows), 2 when unreadable."""
     now = utcnow()
     try:
-        settings = ImportSettings(day_first=day_first, default_country=default_country or "US")
+        settings = ImportSettings.from_config(
+            current_app.config, day_first=day_first, default_country=default_country
+        )
         if mapping_name:
             saved = load_mapping(mapping_name).settings or {}
-            settings = ImportSettings(
+            settings = ImportSettings.from_config(
+                current_app.config,
                 day_first=day_first or saved.get("day_first", False),
-                default_country=default_country or saved.get("default_country", "US"),
-                default_currency=saved.get("default_currency", "USD"),
+                default_country=default_country or saved.get("default_country"),
+                default_currency=saved.get("default_currency"),
             )
         table = open_table(path)
         header = table.header
@@ -83,12 +87,14 @@ def import_command(
         db.session.commit()
         _fail(error.message, as_json)
     db.session.commit()
-    counts = {k: getattr(batch, k) for k in ("created", "updated", "unchanged", "failed")}
+    counts = {k: getattr(batch, k) for k in ("created", "updated", "unchanged", "failed", "warnings")}
     if as_json:
         click.echo(json.dumps({**counts, "batch_id": batch.id, "dry_run": dry_run}))
         return
     prefix = "Dry run: would have " if dry_run else ""
     click.echo(
         f"{prefix}{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{counts['failed']} failed (batch {batch.id})."
+        f"{counts['failed']} failed, {counts['warnings']} imported with warnings (batch {batch.id})."
     )
+    if batch.message:
+        click.echo(batch.message)

@@ -34,9 +34,30 @@ def live_server(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    stop = threading.Event()
+    jobs = threading.Thread(target=_run_import_jobs, args=(app, stop), daemon=True)
+    jobs.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    stop.set()
+    jobs.join(timeout=5)
     server.shutdown()
     thread.join(timeout=5)
+
+
+def _run_import_jobs(app: Flask, stop: threading.Event) -> None:
+    """What `flask worker` does for the import pages: run the dry runs and imports they queue."""
+    from app.crm.importing.jobs import run_import_jobs
+    from app.db_types import utcnow
+    from app.extensions import db
+
+    while not stop.wait(0.2):
+        with app.app_context():
+            try:
+                run_import_jobs(config=app.config, clock=utcnow)
+            except Exception:  # a table emptied between tests under it: try again next time
+                db.session.rollback()
+            finally:
+                db.session.remove()
 
 
 @pytest.fixture(scope="session")

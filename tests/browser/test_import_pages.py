@@ -236,7 +236,7 @@ def test_admin_uploads_previews_dry_runs_imports_and_downloads_the_errors(
     assert dry.status is BatchStatus.DONE
     assert (dry.created, dry.failed) == (3, 1)
 
-    # Back to the mapping, then the real import (small file: it runs inline, no progress bar).
+    # Back to the mapping, then the real import (a job the worker runs; the page refreshes until done).
     page.get_by_role("link", name="Back to the mapping").click()
     page.wait_for_url(preview_url)
     page.get_by_role("button", name="Import", exact=True).click()
@@ -251,7 +251,7 @@ def test_admin_uploads_previews_dry_runs_imports_and_downloads_the_errors(
     failed_rows = page.locator("table").filter(has=page.get_by_role("columnheader", name="Problem"))
     expect(failed_rows.locator("tbody tr")).to_have_count(1)
     expect(failed_rows.locator("tbody tr").get_by_role("cell")).to_have_text(
-        [str(BAD_LINE), "Amount", AMOUNT_ERROR]
+        [str(BAD_LINE), "Amount", "failed", AMOUNT_ERROR]
     )
     result_url = page.url
 
@@ -260,7 +260,9 @@ def test_admin_uploads_previews_dry_runs_imports_and_downloads_the_errors(
         page.get_by_role("link", name="Download the error file").click()
     download = download_info.value
     assert download.suggested_filename == "salesforce-lost-errors.csv"
-    lines = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM, for Excel
+    lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert lines[0] == [*HEADER, "error"]
     assert len(lines) == 2
     assert lines[1][:-1] == BAD_ROW
@@ -278,9 +280,10 @@ def test_admin_uploads_previews_dry_runs_imports_and_downloads_the_errors(
     expect(cells.nth(3)).to_have_text("ui")
     expect(cells.nth(5)).to_have_text("3")
     expect(cells.nth(8)).to_have_text("1 (error file)")
-    expect(cells.nth(9)).to_have_text("done")
+    expect(cells.nth(9)).to_have_text("0")  # warnings, counted apart from failures
+    expect(cells.nth(10)).to_have_text("done")
     expect(history.nth(1).get_by_role("cell").nth(0)).to_have_text(str(dry_row.id))
-    expect(history.nth(1).get_by_role("cell").nth(9)).to_have_text("dry run")
+    expect(history.nth(1).get_by_role("cell").nth(10)).to_have_text("dry run")
     history.nth(0).get_by_role("link", name=str(imported.id), exact=True).click()
     page.wait_for_url(re.compile(rf"/imports/{imported.id}$"))
     assert result_url.split("?")[0] == page.url

@@ -133,6 +133,27 @@ def fold(text: str) -> str:
     return " ".join(text.strip().lower().split())
 
 
+_NOT_WORD = re.compile(r"[^\w]+")
+LEGAL_SUFFIXES = frozenset(
+    (
+        *("inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp"),
+        *("lp", "plc", "gmbh", "ag", "kg", "mbh", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "ab"),
+        *("as", "asa", "oy", "oyj", "aps", "kk", "pty", "pte", "sl", "se"),
+    )
+)
+
+
+def company_key(name: str) -> str:
+    """A company name as matching compares it: case, punctuation and legal suffixes (Inc, Ltd, GmbH) aside.
+
+    'Northwind Analytics, Inc.' and 'northwind analytics' are one key; 'Oracle NetSuite' is not 'Oracle'.
+    """
+    words = _NOT_WORD.sub(" ", name.lower().replace("&", " and ")).split()
+    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
 @dataclass
 class Mapping:
     """Which column feeds which field; a value may be a header, a '{A} {B}' template or '=constant'."""

@@ -6,6 +6,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import ValidationError as FormError
+
+from app.validation import CURRENCIES
 
 FORMAT_OPTIONS = [
     SelectChoice("", "Recognise from the header"),
@@ -33,6 +36,16 @@ class UploadForm(FlaskForm):
         validators=[DataRequired(), Length(2, 2)],
         description="Two letters, e.g. US, GB, DE: used when a number has no +country code.",
     )
+    default_currency = StringField(
+        "Default currency",
+        default="USD",
+        validators=[DataRequired(), Length(3, 3)],
+        description="Three letters, e.g. USD, EUR, GBP: used when an amount says no currency.",
+    )
+
+    def validate_default_currency(self, field) -> None:
+        if (field.data or "").strip().upper() not in CURRENCIES:
+            raise FormError("Not a known ISO 4217 currency code")
 
 
 class MappingForm(FlaskForm):
@@ -71,3 +84,17 @@ class TokenForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button-only form (CSRF only)."""
+
+
+class CompetitorForm(FlaskForm):
+    name = StringField("Competitor name", validators=[DataRequired(), Length(max=120)])
+
+
+class MergeForm(FlaskForm):
+    source = SelectField("Merge this competitor", coerce=int, choices=[])
+    survivor = SelectField(
+        "into this one",
+        coerce=int,
+        choices=[],
+        description="Its deals and aliases move to the second; its name becomes an alias of it.",
+    )

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import UTCDateTime, str_enum, utcnow
@@ -15,6 +15,7 @@ from app.extensions import db
 
 class BatchStatus(enum.StrEnum):
     DRAFT = "draft"  # uploaded, waiting for the admin to check the mapping
+    QUEUED = "queued"  # a dry run or an import waiting for `flask worker` to claim it
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"  # the file could not be read at all
@@ -39,6 +40,9 @@ class ImportBatch(db.Model):
     dry_run: Mapped[bool] = mapped_column(default=False)
     status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, 16), default=BatchStatus.DRAFT)
     message: Mapped[str | None] = mapped_column(Text)
+    # Written by the process running the batch after each batch of rows: a running batch whose
+    # heartbeat stops was left by a process that died, and is marked failed (it can be run again).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     size_bytes: Mapped[int | None]
     bytes_read: Mapped[int] = mapped_column(default=0)
     rows_read: Mapped[int] = mapped_column(default=0)
@@ -46,6 +50,8 @@ class ImportBatch(db.Model):
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
+    # rows imported with the value of an optional column left out
+    warnings: Mapped[int] = mapped_column(default=0, server_default="0")
 
     errors: Mapped[list[ImportRowError]] = relationship(
         back_populates="batch", order_by="ImportRowError.line", cascade="all, delete-orphan"
@@ -60,6 +66,8 @@ class ImportBatch(db.Model):
     def progress_percent(self) -> int:
         if self.status is BatchStatus.DONE:
             return 100
+        if self.status is BatchStatus.QUEUED:
+            return 0
         if not self.size_bytes:
             return 0
         return min(99, int(100 * self.bytes_read / self.size_bytes))
@@ -68,7 +76,14 @@ class ImportBatch(db.Model):
         return f"<ImportBatch {self.id} {self.status}>"
 
 
+class Severity(enum.StrEnum):
+    ERROR = "error"  # the row was not imported
+    WARNING = "warning"  # the row was imported, with the value of an optional column left out
+
+
 class ImportRowError(db.Model):
+    """A row of a file that failed, or that was imported with a warning."""
+
     __tablename__ = "import_row_errors"
     __table_args__ = (Index("ix_import_row_errors_batch_line", "batch_id", "line"),)
 
@@ -78,6 +93,13 @@ class ImportRowError(db.Model):
     column: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[list[str]] = mapped_column(JSON, default=list)  # the original cells, for the error file
+    severity: Mapped[Severity] = mapped_column(
+        str_enum(Severity, 16), default=Severity.ERROR, server_default=Severity.ERROR.value
+    )
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity is Severity.WARNING
 
     batch: Mapped[ImportBatch] = relationship(back_populates="errors")
 
@@ -110,6 +132,26 @@ class CompetitorAlias(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     competitor = relationship("Competitor")
+
+
+class CompetitorMergeSuggestion(db.Model):
+    """A new competitor whose name is close to an existing one's: a person decides whether they are one.
+
+    Fuzzy scores cannot tell a typo ("Nortwind") from another product ("Oracle NetSuite" next to
+    "Oracle"), so an import never merges on a score: it creates the competitor and suggests the merge.
+    """
+
+    __tablename__ = "competitor_merge_suggestions"
+    __table_args__ = (UniqueConstraint("competitor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    competitor = relationship("Competitor", foreign_keys=[competitor_id])
+    target = relationship("Competitor", foreign_keys=[target_id])
 
 
 class LossReasonMapping(db.Model):

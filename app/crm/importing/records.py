@@ -10,6 +10,7 @@ from functools import lru_cache, partial
 
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
 from app.crm.importing.values import parse_amount, parse_bool, parse_date, parse_int
+from app.crm.models import Account, Contact, Opportunity
 from app.errors import ValidationError
 from app.validation import CURRENCIES, normalize_email, normalize_phone
 
@@ -60,6 +61,46 @@ class ImportSettings:
     default_country: str = "US"
     default_currency: str = "USD"
 
+    @classmethod
+    def from_config(cls, config, **given) -> ImportSettings:
+        """Settings with the app's DEFAULT_PHONE_REGION and DEFAULT_CURRENCY for what is not given."""
+        given = {k: v for k, v in given.items() if v not in (None, "")}
+        given.setdefault("default_country", (config.get("DEFAULT_PHONE_REGION") or "US").upper())
+        given.setdefault("default_currency", (config.get("DEFAULT_CURRENCY") or "USD").upper())
+        return cls(**given)
+
+
+def _length(column) -> int:
+    return column.type.length
+
+
+# The column each text field is stored in, and so its longest value: a longer value is a row error
+# when the field is required, and a warning (the value left out) when it is optional, never an
+# exception from the database (PostgreSQL raises StringDataRightTruncation; SQLite stores anything).
+REQUIRED_LENGTHS = {
+    "crm_id": _length(Opportunity.__table__.c.crm_id),
+    "name": _length(Opportunity.__table__.c.name),
+    "stage": _length(Opportunity.__table__.c.stage),
+    "account_crm_id": _length(Account.__table__.c.crm_id),
+    "account_name": _length(Account.__table__.c.name),
+}
+OPTIONAL_LENGTHS = {
+    "owner": _length(Opportunity.__table__.c.owner),
+    "loss_reason": _length(Opportunity.__table__.c.crm_loss_reason),
+    "competitor": _length(Opportunity.__table__.c.competitor_raw),
+    "product": _length(Opportunity.__table__.c.product),
+    "account_domain": _length(Account.__table__.c.domain),
+    "account_industry": _length(Account.__table__.c.industry),
+    "account_segment": _length(Account.__table__.c.segment),
+    "account_region": _length(Account.__table__.c.region),
+    "contact_crm_id": _length(Contact.__table__.c.crm_id),
+    "contact_first_name": _length(Contact.__table__.c.first_name),
+    "contact_last_name": _length(Contact.__table__.c.last_name),
+    "contact_name": _length(Contact.__table__.c.first_name),  # so that both halves fit
+    "contact_title": _length(Contact.__table__.c.title),
+    "contact_email": _length(Contact.__table__.c.email),
+}
+
 
 @dataclass
 class AccountIn:
@@ -100,6 +141,9 @@ class Record:
     product: str | None = None
     contacts: list[ContactIn] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
+    # Values of optional columns left out (a placeholder phone, a malformed email, an over-long title):
+    # the row is imported without them, and the import reports each one as a warning with its column.
+    warnings: list[ValidationError] = field(default_factory=list)
 
     fingerprint: str | None = None  # set by the file import: the digest of the raw row and the mapping
 
@@ -214,6 +258,7 @@ class RowReader:
         self.won = frozenset(fold(s) for s in mapping.won_stages)
         self.lost = frozenset(fold(s) for s in mapping.lost_stages)
         self.stages: dict[str, tuple[bool, bool]] = {}
+        self.warnings: list[ValidationError] = []  # those of the row read last
 
     def stage_flags(self, stage: str) -> tuple[bool, bool]:
         """(is_closed, is_won) by the mapping's stage lists; a file has few stages, each is folded once."""
@@ -242,10 +287,42 @@ class RowReader:
                 values[name] = resolve(spec, row).strip()
         return cells, values, row
 
+    def _check_lengths(self, values: dict[str, str], problems: list[ValidationError]) -> None:
+        """Fail the row for an over-long required value; leave out an over-long optional one, warning."""
+        for name, limit in REQUIRED_LENGTHS.items():
+            value = values.get(name)
+            if value and len(value) > limit:
+                label = self.labels[name]
+                problems.append(
+                    ValidationError(f"{label} is longer than {limit} characters ({len(value)})", field=label)
+                )
+        for name, limit in OPTIONAL_LENGTHS.items():
+            value = values.get(name)
+            if value and len(value) > limit:
+                label = self.labels[name]
+                self.warnings.append(
+                    ValidationError(
+                        f"{label} is longer than {limit} characters ({len(value)}): left out", field=label
+                    )
+                )
+                values[name] = ""
+
+    def _optional(self, function, *args, **kwargs):
+        """function(*args, **kwargs), or None with its ValidationError kept as a warning of the row."""
+        try:
+            return function(*args, **kwargs)
+        except ValidationError as error:
+            self.warnings.append(
+                ValidationError(f"{error.message}: left out, the row was imported", field=error.field)
+            )
+            return None
+
     def read_account(self, cells: list[str]) -> AccountIn:
         """Clean one row of an account file; raise RowErrors listing what is wrong with it."""
         _, values, _ = self._values(cells)
         problems: list[ValidationError] = []
+        self.warnings = []
+        self._check_lengths(values, problems)
         account = self._account(values.get, partial(_attempt, problems), problems)
         if problems:
             raise RowErrors(problems)
@@ -264,13 +341,13 @@ class RowReader:
         employees_text = get("account_employees")
         return AccountIn(
             crm_id=account_id[:255],
-            name=account_name[:255],
+            name=account_name,
             domain=get("account_domain") or None,
-            industry=get("account_industry", "")[:120] or None,
-            segment=get("account_segment", "")[:64] or None,
-            region=get("account_region", "")[:64] or None,
+            industry=get("account_industry") or None,
+            segment=get("account_segment") or None,
+            region=get("account_region") or None,
             country=country_code(country_text) if country_text else None,
-            employees=attempt(parse_int, employees_text, column=labels["account_employees"])
+            employees=self._optional(parse_int, employees_text, column=labels["account_employees"])
             if employees_text
             else None,
         )
@@ -283,6 +360,8 @@ class RowReader:
         settings = self.settings
         columns = self.columns
         problems: list[ValidationError] = []
+        self.warnings = []
+        self._check_lengths(values, problems)
         attempt = partial(_attempt, problems)
         name = get("name", "")
         if not name:
@@ -327,11 +406,13 @@ class RowReader:
         )
         if not (contact.first_name or contact.last_name) and get("contact_name"):
             contact.first_name, contact.last_name = split_name(get("contact_name"))
+        # A contact's email and phone are optional: a placeholder ('n/a', '-', a 555 number) or a typo
+        # leaves the value out and warns; the deal, account and contact are imported all the same.
         if email := get("contact_email"):
-            contact.email = attempt(_email, email, labels["contact_email"])
+            contact.email = self._optional(_email, email, labels["contact_email"])
         if phone := get("contact_phone"):
             region = country or settings.default_country
-            contact.phone = attempt(_phone, phone, region, labels["contact_phone"])
+            contact.phone = self._optional(_phone, phone, region, labels["contact_phone"])
         contacts = (
             [contact]
             if contact.crm_id
@@ -352,24 +433,30 @@ class RowReader:
             crm_id = get("crm_id", "")
             if not crm_id and "crm_id" in columns:
                 problems.append(ValidationError(f"{labels['crm_id']} is empty", field=labels["crm_id"]))
+        if key == "columns" and len(crm_id) > REQUIRED_LENGTHS["crm_id"]:
+            label = ", ".join(self.mapping.key_columns)
+            problems.append(
+                ValidationError(f"The key ({label}) is longer than {REQUIRED_LENGTHS['crm_id']} characters")
+            )
         if problems:
             raise RowErrors(problems)
         return Record(
-            crm_id=crm_id[:255],
-            name=name[:255],
-            stage=stage[:120],
+            crm_id=crm_id,
+            name=name,
+            stage=stage,
             is_closed=is_closed,
             is_won=is_won,
             account=account,
             amount=amount,
             currency=currency or settings.default_currency,
             close_date=close_date,
-            owner=get("owner", "")[:255] or None,
-            loss_reason=get("loss_reason", "")[:255] or None,
-            competitor=get("competitor", "")[:255] or None,
-            product=get("product", "")[:255] or None,
+            owner=get("owner") or None,
+            loss_reason=get("loss_reason") or None,
+            competitor=get("competitor") or None,
+            product=get("product") or None,
             contacts=contacts,
             raw={name: cells[index] for name, index in self.raw_columns if cells[index]},
+            warnings=self.warnings,
         )
 
 

@@ -15,12 +15,14 @@ from sqlalchemy import insert, select
 
 from app.audit.service import record_event
 from app.crm.importing.bulk import refresh_statistics
+from app.crm.importing.campaign_matches import SHOWN_DEALS, campaign_matches
 from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
-from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError
+from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError, Severity
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
 from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
+from app.downloads import CSV_BOM
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
@@ -94,6 +96,7 @@ class PreviewRow:
     line: int
     record: Record | AccountIn | None  # an account when the file's rows are accounts
     error: str | None
+    warning: str | None = None  # values the import will leave out of this row
 
 
 @dataclass
@@ -126,7 +129,9 @@ def preview_file(
         rows = []
         for row in table.rows:
             try:
-                rows.append(PreviewRow(row.line, read(row.cells), None))
+                record = read(row.cells)
+                warning = "; ".join(w.message for w in reader.warnings) or None
+                rows.append(PreviewRow(row.line, record, None, warning))
             except RowErrors as error:
                 rows.append(PreviewRow(row.line, None, error.message))
             if len(rows) >= limit:
@@ -139,6 +144,17 @@ def preview_file(
 def _key_fingerprint(crm_id: str) -> int:
     """64 bits that tell the file's keys apart: hash() is a keyed SipHash, stable within one process."""
     return hash(crm_id)
+
+
+def _warning(line: int, cells: list[str], warnings: list) -> dict:
+    """One row imported with values left out, as a row of the error file marked as a warning."""
+    return {
+        "line": line,
+        "column": warnings[0].field,
+        "message": "; ".join(w.message for w in warnings),
+        "raw": cells,
+        "severity": Severity.WARNING,
+    }
 
 
 def _row_fingerprint(signature: bytes, cells: list[str]) -> str:
@@ -211,6 +227,8 @@ def _batches(
             seen.add(key)
             record.fingerprint = fingerprint
             records.append(record)
+            if record.warnings:
+                errors.append(_warning(row.line, row.cells, record.warnings))
         return records, errors, skipped
 
     for row in table.rows:
@@ -247,6 +265,8 @@ def _account_batches(
             else:
                 seen.add(key)
                 accounts.append(account)
+                if reader.warnings:
+                    errors.append(_warning(row.line, row.cells, reader.warnings))
         if len(accounts) + len(errors) >= size:
             yield accounts, errors, 0
             accounts, errors = [], []
@@ -301,9 +321,10 @@ def run_import(
 ) -> ImportBatch:
     """Import the file into batch. Raise UnreadableFile if nothing of it can be read.
 
-    checkpoint is called after each batch of rows (the CLI and the background thread commit there, so
-    progress shows and a long import holds no lock for long); a dry run writes its changes in a
-    savepoint and rolls them back, keeping only the counts and the errors.
+    checkpoint is called after each batch of rows (the CLI and the import job commit there, so progress
+    and the heartbeat show, and a long import holds no lock for long). A dry run writes each batch of rows
+    in a savepoint and rolls it back, keeping only the counts, the errors and the campaign matches: the
+    rows of a file are unique, so its counts are those of the import.
     """
     try:
         table = open_table(path)
@@ -321,9 +342,7 @@ def run_import(
     batch.size_bytes = Path(path).stat().st_size
     batch.status = BatchStatus.RUNNING
     db.session.flush()
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "rows_read": 0}
-    kept_errors: list[dict] = []
-    savepoint = db.session.begin_nested() if batch.dry_run else None
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "warnings": 0, "rows_read": 0}
     upserter = Upserter(
         mapping.crm_source,
         now=now,
@@ -334,6 +353,8 @@ def run_import(
     # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
     # the rows written double, so the later batches are planned for the tables' real size.
     analyze_at = batch_rows
+    lost_keys: list[str] = []  # the lost deals the file adds or changes: active campaigns may pick them up
+    matches = MatchTally()
     if mapping.for_accounts:
         batches = _account_batches(table, mapping, settings, batch_rows)
         upsert = upserter.upsert_accounts
@@ -341,23 +362,31 @@ def run_import(
         batches = _batches(table, mapping, settings, batch_rows, upserter)
 
         def upsert(records: list[Record]) -> list[str]:
+            lost_keys.extend(r.crm_id for r in records if r.is_closed and not r.is_won)
             return [outcome.status for outcome in upserter.upsert(records)]
 
+    savepoint = None
     # A large file means millions of short-lived objects: see collector.py.
     with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
         try:
             for items, errors, skipped in batches:
+                savepoint = db.session.begin_nested() if batch.dry_run else None
                 counts["unchanged"] += skipped
                 counts["rows_read"] += skipped
                 for status in upsert(items) if items else []:
                     counts[status] += 1
-                counts["failed"] += len(errors)
-                counts["rows_read"] += len(items) + len(errors)
                 if savepoint is not None:
-                    kept_errors.extend(errors)
-                    continue
+                    # Matched while the batch's deals are still there, then rolled back.
+                    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
+                    lost_keys.clear()
+                    savepoint.rollback()
+                    upserter.forget_written()
+                warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
+                counts["failed"] += len(errors) - warned
+                counts["warnings"] += warned
+                counts["rows_read"] += len(items) + len(errors) - warned
                 if errors:
-                    db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in errors])
+                    _save_row_errors(batch, errors)
                 for name, value in counts.items():
                     setattr(batch, name, value)
                 batch.bytes_read = table.position()
@@ -365,11 +394,11 @@ def run_import(
                 if checkpoint:
                     checkpoint()
                     written = counts["created"] + counts["updated"]
-                    if written >= analyze_at:
+                    if written >= analyze_at and not batch.dry_run:
                         refresh_statistics()
                         analyze_at = 2 * written
         except UnreadableFile as error:
-            if savepoint is not None:
+            if savepoint is not None and savepoint.is_active:
                 savepoint.rollback()
             batch.status = BatchStatus.FAILED
             batch.message = (
@@ -380,13 +409,13 @@ def run_import(
             raise
         finally:
             table.close()
-    if savepoint is not None:
-        savepoint.rollback()
-        if kept_errors:
-            db.session.execute(insert(ERROR_TABLE), [{"batch_id": batch.id, **e} for e in kept_errors])
+    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
+    batch.settings = {**(batch.settings or {}), "campaign_matches": matches.to_json()}
     for name, value in counts.items():
         setattr(batch, name, value)
     batch.bytes_read = batch.size_bytes or 0
+    if table.footer_message:
+        batch.message = table.footer_message
     batch.status = BatchStatus.DONE
     batch.finished_at = now
     if not batch.dry_run:
@@ -395,25 +424,59 @@ def run_import(
             "import_batch",
             batch.id,
             actor_label=batch.actor_label,
-            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed")},
+            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed", "warnings")},
             now=now,
         )
     db.session.flush()
     return batch
 
 
+class MatchTally:
+    """Campaign matches added up over the batches of a dry run: counts summed, the first deals kept."""
+
+    def __init__(self) -> None:
+        self.by_campaign: dict[int, dict] = {}
+
+    def add(self, found) -> None:
+        for match in found:
+            blank = {**match.to_json(), "count": 0, "deals": []}
+            entry = self.by_campaign.setdefault(match.campaign_id, blank)
+            entry["count"] += match.count
+            entry["deals"] = (entry["deals"] + match.deals)[:SHOWN_DEALS]
+
+    def to_json(self) -> list[dict]:
+        return sorted(self.by_campaign.values(), key=lambda m: m["campaign"])
+
+
+COLUMN_LENGTH = ERROR_TABLE.c.column.type.length
+
+
+def _save_row_errors(batch: ImportBatch, errors: list[dict]) -> None:
+    rows = [{"batch_id": batch.id, "severity": Severity.ERROR, **e} for e in errors]
+    for row in rows:
+        if row["column"] and len(row["column"]) > COLUMN_LENGTH:  # a header cell can be any length
+            row["column"] = row["column"][: COLUMN_LENGTH - 1] + "…"
+    db.session.execute(insert(ERROR_TABLE), rows)
+
+
 def error_file(batch: ImportBatch) -> str:
-    """The failed rows as they came, plus an `error` column: fix them and upload this file again."""
+    """The failed rows as they came, plus an `error` column: fix them and upload this file again.
+
+    Rows imported with a warning come too, marked as such: uploading them again fills in what was left
+    out. The text starts with a UTF-8 byte order mark, so that Excel reads accented names right.
+    """
     out = io.StringIO()
+    out.write(CSV_BOM)
     writer = csv.writer(out)
     writer.writerow([*batch.header, "error"])
     rows = db.session.execute(
-        select(ImportRowError.raw, ImportRowError.line, ImportRowError.message)
+        select(ImportRowError.raw, ImportRowError.line, ImportRowError.message, ImportRowError.severity)
         .where(ImportRowError.batch_id == batch.id)
         .order_by(ImportRowError.line)
     )
     width = len(batch.header)
-    for raw, line, message in rows:
+    for raw, line, message, severity in rows:
         cells = list(raw)[:width] + [""] * (width - len(raw))
-        writer.writerow([*cells, f"line {line}: {message}"])
+        mark = " (warning: the row was imported)" if severity is Severity.WARNING else ""
+        writer.writerow([*cells, f"line {line}{mark}: {message}"])
     return out.getvalue()

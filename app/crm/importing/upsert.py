@@ -10,8 +10,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
-from app.crm.importing.formats import fold
-from app.crm.importing.models import CompetitorAlias, LossReasonMapping
+from app.crm.importing.formats import company_key, fold
+from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, LossReasonMapping
 from app.crm.importing.records import AccountIn, Record
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.extensions import db
@@ -36,7 +36,8 @@ AUDITED = (
     "product",
     "account_id",
 )
-FUZZY_CUTOFF = 88
+FUZZY_CUTOFF = 88  # only to suggest a merge: never to merge
+SUGGESTIONS = CompetitorMergeSuggestion.__table__
 
 
 def _fields(item, names) -> dict:
@@ -51,16 +52,20 @@ def _plain(value):
 
 
 class CompetitorMatcher:
-    """Map the many spellings of a competitor to one Competitor, creating it when nothing is close."""
+    """Map the spellings of a competitor to one Competitor: only an exact match after normalisation.
+
+    'NORTHWIND, Inc.' is 'Northwind'. A spelling that matches nothing becomes a new competitor; when a
+    known name is close to it, a merge is suggested for a person to accept (aliases and deals then move).
+    """
 
     def __init__(self) -> None:
         self.choices: dict[str, int] = {}
         for competitor_id, name in db.session.execute(select(Competitor.id, Competitor.name)):
-            self.choices[fold(name)] = competitor_id
+            self.choices.setdefault(company_key(name), competitor_id)
         for competitor_id, alias in db.session.execute(
             select(CompetitorAlias.competitor_id, CompetitorAlias.alias)
         ):
-            self.choices[fold(alias)] = competitor_id
+            self.choices[company_key(alias)] = competitor_id
         self.cache: dict[str, int] = {}
 
     def match(self, raw: str) -> int:
@@ -70,21 +75,32 @@ class CompetitorMatcher:
         return competitor_id
 
     def _match(self, raw: str) -> int:
-        key = fold(raw)
+        key = company_key(raw) or fold(raw)
         competitor_id = self.choices.get(key)
-        if competitor_id is None and self.choices:
-            found = process.extractOne(
+        if competitor_id is not None:
+            return competitor_id
+        close = None
+        if self.choices:
+            close = process.extractOne(
                 key, self.choices.keys(), scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF
             )
-            if found:
-                competitor_id = self.choices[found[0]]
-        if competitor_id is None:
-            name = raw.strip()[:120]
+        name = raw.strip()[: Competitor.__table__.c.name.type.length]
+        db.session.execute(
+            insert_ignoring_duplicates(Competitor.__table__, index_elements=["name"]), [{"name": name}]
+        )
+        competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
+        if close and self.choices[close[0]] != competitor_id:
             db.session.execute(
-                insert_ignoring_duplicates(Competitor.__table__, index_elements=["name"]), [{"name": name}]
+                insert_ignoring_duplicates(SUGGESTIONS, index_elements=["competitor_id", "target_id"]),
+                [
+                    {
+                        "competitor_id": competitor_id,
+                        "target_id": self.choices[close[0]],
+                        "score": int(close[1]),
+                    }
+                ],
             )
-            competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
-            self.choices[key] = competitor_id
+        self.choices[key] = competitor_id
         return competitor_id
 
 
@@ -109,6 +125,12 @@ class Upserter:
         self.known_reasons: set[str] = set()
         self.created_accounts: set[int] = set()  # ids of the accounts the current batch inserted
         self._prefetched: tuple[set[str], dict[str, tuple[int, str | None]]] = (set(), {})
+
+    def forget_written(self) -> None:
+        """What this upserter wrote was rolled back (a dry run's batch): forget the ids it remembers."""
+        self.competitors = CompetitorMatcher()
+        self.known_reasons = set()
+        self.created_accounts = set()
 
     def upsert(self, records: list[Record]) -> list[Outcome]:
         """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 
@@ -17,32 +16,38 @@ from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
-from app.crm.importing import admin
-from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, LOST_STAGES, TARGETS, WON_STAGES, Mapping
-from app.crm.importing.forms import ActionForm, AliasForm, MappingForm, TokenForm, UploadForm
+from app.crm.importing import admin, jobs
+from app.crm.importing.drafts import (
+    MappingChoices,
+    apply_mapping_choices,
+    draft_mapping,
+    draft_path,
+    draft_settings,
+    new_run,
+    preview_campaign_matches,
+)
+from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, Mapping
+from app.crm.importing.forms import (
+    ActionForm,
+    AliasForm,
+    CompetitorForm,
+    MappingForm,
+    MergeForm,
+    TokenForm,
+    UploadForm,
+)
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
 from app.crm.importing.parsing import UnreadableFile
 from app.crm.importing.records import ImportSettings
-from app.crm.importing.service import choose_mapping, error_file, preview_file, run_import, save_mapping
+from app.crm.importing.service import error_file, preview_file
 from app.crm.models import Competitor
 from app.db_types import utcnow
+from app.downloads import content_disposition
 from app.errors import DomainError
 from app.extensions import db
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 admin_only = roles_required(Role.ADMIN)
-
-
-def _settings(batch: ImportBatch) -> ImportSettings:
-    s = batch.settings or {}
-    return ImportSettings(day_first=s.get("day_first", False), default_country=s.get("default_country", "US"))
-
-
-def _mapping(batch: ImportBatch, header: list[str]) -> Mapping:
-    stored = (batch.settings or {}).get("mapping")
-    if stored:
-        return Mapping(**stored)
-    return choose_mapping(header, batch.format or None, batch.mapping_name)
 
 
 def _csv(text: str) -> list[str]:
@@ -81,11 +86,18 @@ def upload():
             format=form.format.data or None,
             mapping_name=form.mapping.data or None,
             size_bytes=path.stat().st_size,
-            settings={"day_first": form.day_first.data, "default_country": form.default_country.data.upper()},
+            settings={
+                "day_first": form.day_first.data,
+                "default_country": form.default_country.data.strip().upper(),
+                "default_currency": form.default_currency.data.strip().upper(),
+            },
         )
         db.session.add(batch)
         db.session.commit()
         return redirect(url_for("imports.preview", batch_id=batch.id))
+    if request.method == "GET":
+        form.default_country.data = current_app.config.get("DEFAULT_PHONE_REGION") or "US"
+        form.default_currency.data = current_app.config.get("DEFAULT_CURRENCY") or "USD"
     return render_template("imports/upload.html", form=form)
 
 
@@ -93,33 +105,26 @@ def upload():
 @admin_only
 def preview(batch_id: int):
     draft = db.get_or_404(ImportBatch, batch_id)
-    settings = _settings(draft)
+    draft_path(draft)  # 404 when the file is gone
+    settings = draft_settings(draft, current_app.config)
     form = MappingForm()
     try:
-        header = preview_file(draft.stored_path, None, settings, format_name=draft.format, limit=0).header
-        mapping = _mapping(draft, header)
+        header, mapping = draft_mapping(draft)
     except (UnreadableFile, DomainError) as error:
         flash(error.message, "error")
         return redirect(url_for("imports.upload"))
     if form.validate_on_submit():
-        target_changed = form.target.data in TARGETS and form.target.data != mapping.target
-        if form.target.data in TARGETS:
-            mapping.target = form.target.data
-        # A field the form did not show (account files show account fields only) keeps its column.
-        columns = {f: request.form.get(f"col_{f}", mapping.columns.get(f, "")) for f in FIELDS}
-        mapping.columns = {f: c for f, c in columns.items() if c}
-        mapping.lost_stages = _csv(form.lost_stages.data or "") or list(LOST_STAGES)
-        mapping.won_stages = _csv(form.won_stages.data or "") or list(WON_STAGES)
-        if form.confirm_natural_key.data:
-            mapping.key = "natural"
-        elif mapping.key == "natural":  # unticked: back to the id column (or to asking for one)
-            mapping.key = "id"
-        if mapping.format not in ("salesforce", "salesforce_api", "hubspot"):
-            mapping.format = "generic"
-        draft.settings = {**draft.settings, "mapping": vars(mapping)}
-        if form.save_as.data:
-            save_mapping(form.save_as.data.strip(), mapping, settings, crm_source=mapping.crm_source)
-            flash(f"Mapping saved as '{form.save_as.data.strip()}'.", "success")
+        choices = MappingChoices(
+            target=form.target.data,
+            columns={f: request.form[f"col_{f}"] for f in FIELDS if f"col_{f}" in request.form},
+            lost_stages=_csv(form.lost_stages.data or ""),
+            won_stages=_csv(form.won_stages.data or ""),
+            natural_key=bool(form.confirm_natural_key.data),
+            save_as=(form.save_as.data or "").strip() or None,
+        )
+        target_changed = apply_mapping_choices(draft, mapping, choices, settings)
+        if choices.save_as:
+            flash(f"Mapping saved as '{choices.save_as}'.", "success")
         db.session.commit()
         action = "preview" if target_changed else request.form.get("action", "preview")
         if action in ("dry_run", "import"):
@@ -132,57 +137,61 @@ def preview(batch_id: int):
         form.won_stages.data = ", ".join(mapping.won_stages)
         form.confirm_natural_key.data = mapping.key == "natural"
         form.target.data = mapping.target
-    result = preview_file(draft.stored_path, mapping, settings)
+    result = preview_file(draft_path(draft), mapping, settings)
     fields = ACCOUNT_FIELDS if mapping.for_accounts else FIELDS
-    return render_template("imports/preview.html", batch=draft, form=form, preview=result, fields=fields)
+    matches = [m.to_json() for m in preview_campaign_matches(result, now=utcnow())]
+    return render_template(
+        "imports/preview.html",
+        batch=draft,
+        form=form,
+        preview=result,
+        fields=fields,
+        campaign_matches=matches,
+        campaign_matches_intro=f"Of the first {len(result.rows)} rows shown below; the dry run counts the "
+        "whole file. Once imported, these deals can be enrolled and their contacts contacted the next time "
+        "enrollment runs.",
+    )
 
 
-def _run_in_background(app, batch_id: int, path: str, mapping: Mapping, settings: ImportSettings) -> None:
-    with app.app_context():
-        batch = db.session.get(ImportBatch, batch_id)
-        try:
-            run_import(batch, path, mapping, settings, now=utcnow(), checkpoint=db.session.commit)
-        except UnreadableFile:
-            pass
-        except Exception:
-            db.session.rollback()
-            batch = db.session.get(ImportBatch, batch_id)
-            batch.status = BatchStatus.FAILED
-            batch.message = "The import stopped on an unexpected error; rows before it were imported."
-            current_app.logger.exception("import %s failed", batch_id)
-        db.session.commit()
-        db.session.remove()
+@bp.post("/<int:batch_id>/import")
+@admin_only
+def import_dry_run(batch_id: int):
+    """Import the file a dry run read, with the same mapping: the Import button of the dry-run page."""
+    dry = db.get_or_404(ImportBatch, batch_id)
+    form = ActionForm()
+    draft_id = (dry.settings or {}).get("draft_id") or request.form.get("draft", type=int)
+    draft = db.get_or_404(ImportBatch, draft_id) if draft_id else None
+    if not form.validate_on_submit() or draft is None or not dry.dry_run:
+        flash("Start the import from its preview.", "error")
+        return redirect(url_for("imports.result", batch_id=dry.id))
+    draft_path(draft)
+    header, mapping = draft_mapping(draft)
+    return _start_run(draft, mapping, draft_settings(draft, current_app.config), dry_run=False)
 
 
 def _start_run(draft: ImportBatch, mapping: Mapping, settings: ImportSettings, *, dry_run: bool):
-    run = ImportBatch(
-        filename=draft.filename,
-        stored_path=draft.stored_path,
-        via="ui",
-        user_id=current_user.id,
-        actor_label=current_user.email,
-        format=mapping.format,
-        mapping_name=mapping.name,
-        dry_run=dry_run,
-        settings={k: v for k, v in draft.settings.items() if k != "mapping"},
-        size_bytes=draft.size_bytes,
-        status=BatchStatus.RUNNING,
+    """Queue the dry run or the import for `flask worker`; its page shows the progress."""
+    run = new_run(
+        draft, mapping, dry_run=dry_run, user_id=current_user.id, actor_label=current_user.email, now=utcnow()
     )
-    db.session.add(run)
-    db.session.commit()
-    if not dry_run and (draft.size_bytes or 0) > current_app.config.get("IMPORT_BACKGROUND_BYTES", 2_000_000):
-        app = current_app._get_current_object()
-        thread = threading.Thread(
-            target=_run_in_background, args=(app, run.id, draft.stored_path, mapping, settings), daemon=True
-        )
-        thread.start()
-        return redirect(url_for("imports.result", batch_id=run.id))
-    try:
-        run_import(run, draft.stored_path, mapping, settings, now=utcnow(), checkpoint=None)
-    except UnreadableFile as error:
-        flash(error.message, "error")
+    jobs.queue_run(run, mapping)
     db.session.commit()
     return redirect(url_for("imports.result", batch_id=run.id, draft=draft.id))
+
+
+@bp.post("/<int:batch_id>/rerun")
+@admin_only
+def rerun(batch_id: int):
+    """Run a failed (or finished) dry run or import again, with the same file and mapping."""
+    batch = db.get_or_404(ImportBatch, batch_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("imports.result", batch_id=batch.id))
+    with domain_change() as change:
+        run = jobs.rerun(batch, user_id=current_user.id, actor_label=current_user.email, now=utcnow())
+    if change:
+        return redirect(url_for("imports.result", batch_id=run.id))
+    return redirect(url_for("imports.result", batch_id=batch.id))
 
 
 @bp.get("/<int:batch_id>")
@@ -196,6 +205,7 @@ def result(batch_id: int):
         errors=errors,
         draft_id=request.args.get("draft", type=int),
         form=ActionForm(),
+        campaign_matches=(batch.settings or {}).get("campaign_matches") or [],
     )
 
 
@@ -210,11 +220,33 @@ def progress(batch_id: int):
 @admin_only
 def errors_csv(batch_id: int):
     batch = db.get_or_404(ImportBatch, batch_id)
-    name = Path(batch.filename or "import.csv").stem
+    name = f"{Path(batch.filename or 'import.csv').stem}-errors.csv"
     return Response(
         error_file(batch),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}-errors.csv"'},
+        headers={"Content-Disposition": content_disposition(name)},
+    )
+
+
+def _competitor_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
+    ]
+
+
+def _competitors_page(**forms):
+    choices = _competitor_choices()
+    alias_form = forms.get("alias_form") or AliasForm(formdata=None)
+    merge_form = forms.get("merge_form") or MergeForm(formdata=None)
+    alias_form.competitor.choices = merge_form.source.choices = merge_form.survivor.choices = choices
+    return render_template(
+        "imports/competitors.html",
+        form=alias_form,
+        add_form=forms.get("add_form") or CompetitorForm(formdata=None),
+        merge_form=merge_form,
+        action_form=ActionForm(formdata=None),
+        rows=admin.competitor_rows(),
+        suggestions=admin.merge_suggestions(),
     )
 
 
@@ -222,16 +254,76 @@ def errors_csv(batch_id: int):
 @admin_only
 def competitors():
     form = AliasForm()
-    form.competitor.choices = [
-        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
-    ]
+    form.competitor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
             admin.add_alias(form.alias.data, form.competitor.data)
         if change:
             flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
             return redirect(url_for("imports.competitors"))
-    return render_template("imports/competitors.html", form=form, rows=admin.competitor_rows())
+    return _competitors_page(alias_form=form if request.method == "POST" else None)
+
+
+@bp.post("/competitors/add")
+@admin_only
+def add_competitor():
+    form = CompetitorForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            competitor = admin.add_competitor(form.name.data)
+        if change:
+            flash(f"Competitor '{competitor.name}' added.", "success")
+            return redirect(url_for("imports.competitors"))
+    return _competitors_page(add_form=form), 422
+
+
+@bp.post("/competitors/<int:competitor_id>/rename")
+@admin_only
+def rename_competitor(competitor_id: int):
+    db.get_or_404(Competitor, competitor_id)
+    form = CompetitorForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            competitor = admin.rename_competitor(competitor_id, form.name.data)
+        if change:
+            flash(f"Renamed to '{competitor.name}'; the old name stays an alias.", "success")
+    else:
+        flash("Give the competitor a name of at most 120 characters.", "error")
+    return redirect(url_for("imports.competitors"))
+
+
+@bp.post("/competitors/merge")
+@admin_only
+def merge_competitors():
+    form = MergeForm()
+    form.source.choices = form.survivor.choices = _competitor_choices()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            survivor = admin.merge_competitors(form.source.data, form.survivor.data)
+        if change:
+            flash(f"Merged into '{survivor.name}': its deals and aliases moved.", "success")
+            return redirect(url_for("imports.competitors"))
+    return _competitors_page(merge_form=form), 422
+
+
+@bp.post("/competitors/suggestions/<int:suggestion_id>")
+@admin_only
+def merge_suggestion(suggestion_id: int):
+    form = ActionForm()
+    if form.validate_on_submit():
+        accept = request.form.get("action") == "accept"
+        with domain_change() as change:
+            survivor = admin.accept_suggestion(suggestion_id) if accept else None
+            if not accept:
+                admin.dismiss_suggestion(suggestion_id)
+        if change:
+            flash(
+                f"Merged into '{survivor.name}'."
+                if survivor
+                else "Kept apart: they are different competitors.",
+                "success",
+            )
+    return redirect(url_for("imports.competitors"))
 
 
 @bp.route("/loss-reasons", methods=["GET", "POST"])
