@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-POLARITY_CHOICES = [("loss", "Explains losses"), ("win", "Explains wins"), ("both", "Both")]
+POLARITY_CHOICES = [
+    SelectChoice("loss", "Explains losses"),
+    SelectChoice("win", "Explains wins"),
+    SelectChoice("both", "Both"),
+]
 
 
 class CodeForm(FlaskForm):

@@ -140,12 +140,10 @@ def _parse_span(value: str | None) -> tuple[int, int] | None | bool:
 def bulk():
     """Bulk apply: preview the answers a search matches, then code them all."""
     filters = _filters()
-    form = BulkForm(
-        request.form if request.method == "POST" else request.args, meta={"csrf": request.method == "POST"}
-    )
+    form = BulkForm() if request.method == "POST" else BulkForm(request.args, meta={"csrf": False})
     form.code.choices = _code_choices()
     matches, total = [], None
-    if request.method == "POST" and form.validate():
+    if form.validate_on_submit():
         code = db.get_or_404(ReasonCode, int(form.code.data))
         with domain_change() as change:
             count = service.bulk_apply(form.search.data, code, filters, coder=current_user, now=utcnow())
