@@ -149,7 +149,8 @@ def test_codebook_csv_round_trip_through_the_cli(runner, tmp_path):
     assert "1 added, 1 updated" in result.output
     assert _code("price.too_high").label == "Much too expensive"
     new = _code("price.too_high.per_seat")
-    assert new.parent.code == "price.too_high" and not new.active
+    assert new.parent.code == "price.too_high"
+    assert not new.active
 
 
 def test_codebook_import_with_a_bad_row_applies_nothing(runner, tmp_path):
@@ -165,8 +166,10 @@ def test_codebook_import_with_a_bad_row_applies_nothing(runner, tmp_path):
     )
     result = runner.invoke(args=["codebook", "import", str(path)])
     assert result.exit_code == 1
-    assert "line 4" in result.output and "polarity" in result.output
-    assert "line 3" in result.output and "parent nothing" in result.output
+    assert "line 4" in result.output
+    assert "polarity" in result.output
+    assert "line 3" in result.output
+    assert "parent nothing" in result.output
     assert _code("price").label == "Price and commercial terms"
     assert runner.invoke(args=["codebook", "import", str(tmp_path / "missing.csv")]).exit_code == 2
 
@@ -181,7 +184,8 @@ def test_editor_pages_for_analysts_with_csrf(make_app, make_user, login):
         "/login", data={"email": analyst.email, "password": "correct horse battery", "csrf_token": token}
     )
     page = client.get("/codebook/")
-    assert page.status_code == 200 and "price.too_high" in page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "price.too_high" in page.get_data(as_text=True)
     refused = client.post("/codebook/", data={"part": "x", "label": "X", "polarity": "loss"})
     assert refused.status_code in (200, 400)
     assert _code("x") is None

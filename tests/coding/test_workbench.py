@@ -46,7 +46,8 @@ def test_backfill_codes_responses_completed_before_coding_existed(respond, runne
     db.session.execute(delete(Coding))
     db.session.commit()
     result = runner.invoke(args=["coding", "backfill"])
-    assert result.exit_code == 0 and "Added 1 option coding" in result.output
+    assert result.exit_code == 0
+    assert "Added 1 option coding" in result.output
     assert runner.invoke(args=["coding", "backfill"]).output.startswith("Added 0")
     assert db.session.scalar(select(ReasonCode.code).join(Coding)) == "timing.priorities"
 
@@ -74,10 +75,13 @@ def test_workbench_page_codes_an_answer_with_span_and_memo_then_shows_the_next(r
     second = respond("We needed Salesforce integration")
     client = login(make_user(Role.ANALYST))
     landing = client.get("/coding/")
-    assert landing.status_code == 302 and landing.headers["Location"].endswith(f"/coding/answers/{first.id}")
+    assert landing.status_code == 302
+    assert landing.headers["Location"].endswith(f"/coding/answers/{first.id}")
     page = client.get(f"/coding/answers/{first.id}").get_data(as_text=True)
-    assert "Their price was lower" in page and "Main reason?" in page  # the answer in its response
-    assert "js/coding.js" in page and "<script>" not in page
+    assert "Their price was lower" in page
+    assert "Main reason?" in page
+    assert "js/coding.js" in page
+    assert "<script>" not in page
     price, support = _code("price.too_high"), _code("support.quality")
     response = client.post(
         f"/coding/answers/{first.id}",
@@ -103,7 +107,8 @@ def test_rules_suggest_codes_and_a_confirmation_accepts_them(respond, make_user,
     db.session.commit()
     client = login(make_user(Role.ANALYST))
     page = client.get(f"/coding/answers/{answer.id}").get_data(as_text=True)
-    assert "rule “too expensive”" in page and 'data-digit="1"' in page
+    assert "rule “too expensive”" in page
+    assert 'data-digit="1"' in page
     other = respond("Expensively made")  # whole words only
     from app.coding.suggest import suggest
 
@@ -118,7 +123,8 @@ def test_bulk_apply_previews_then_codes_every_match(respond, make_user, login):
     client = login(make_user(Role.ANALYST))
     code = _code("price.too_high")
     preview = client.get(f"/coding/bulk?search=expensive&code={code.id}").get_data(as_text=True)
-    assert "2 answers would be coded" in preview and "Missing features" not in preview
+    assert "2 answers would be coded" in preview
+    assert "Missing features" not in preview
     assert db.session.scalar(select(func.count()).where(Coding.source == CoderKind.PERSON)) == 0
     client.post("/coding/bulk", data={"search": "expensive", "code": str(code.id)})
     assert db.session.scalar(select(func.count()).where(Coding.source == CoderKind.PERSON)) == 2
@@ -171,10 +177,13 @@ def test_opportunity_shows_customer_stated_reasons_next_to_the_crm_reason(
     assert sum(r.is_primary for r in reasons.values()) == 1
     assert reasons["price.too_high"].is_primary or reasons["timing.priorities"].is_primary
     page = login(analyst).get(f"/opportunities/{opportunity.id}").get_data(as_text=True)
-    assert "CRM loss reason" in page and "Customer-stated reasons" in page and "Integrations" in page
+    assert "CRM loss reason" in page
+    assert "Customer-stated reasons" in page
+    assert "Integrations" in page
     # Kept current: rejecting the person's code drops that mention.
     service.set_person_codes(first, analyst, [service.CodeChoice(_code("other").id)], now=NOW)
     db.session.commit()
     reasons = {r.reason_code.code: r for r in service.opportunity_reasons(opportunity.id)}
-    assert reasons["product.integration"].mentions == 1 and "other" in reasons
+    assert reasons["product.integration"].mentions == 1
+    assert "other" in reasons
     assert db.session.scalar(select(func.count()).select_from(OpportunityReason)) == 4
