@@ -284,30 +284,46 @@ class Suggestion:
 
 def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
     """Codes for a text with a confidence, from the rules and the newest model; active codes only."""
-    best: dict[int, Suggestion] = {}
+    return suggest_many([text], limit=limit)[0]
+
+
+def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
+    """Suggestions for many texts at once: the codebook and rules read once, one model call."""
     codes = {c.code: c for c in db.session.scalars(select(ReasonCode).where(ReasonCode.active))}
     by_id = {c.id: c for c in codes.values()}
     precision = dict(
         db.session.execute(select(CodeSetting.reason_code_id, CodeSetting.measured_precision)).all()
     )
-    for rule in db.session.scalars(select(CodingRule)):
-        code = by_id.get(rule.reason_code_id)
-        if code is not None and rule_pattern(rule.phrase).search(text):
-            best[code.id] = Suggestion(code, RULE_CONFIDENCE, CoderKind.RULE, f"rule “{rule.phrase}”")
-    classifier = current_classifier()
-    if classifier is not None and text.strip():
-        row = classifier.probabilities([text])[0]
-        for index in np.argsort(row)[::-1][:limit]:
-            code = codes.get(classifier.codes[int(index)])
-            confidence = float(row[index])
-            if code is None or confidence < 0.05:
-                continue
-            if code.id not in best or best[code.id].confidence < confidence:
-                best[code.id] = Suggestion(code, confidence, CoderKind.MODEL, "model")
-    ranked = sorted(best.values(), key=lambda s: (-s.confidence, s.code.code))[:limit]
-    return [
-        Suggestion(s.code, round(s.confidence, 3), s.source, s.why, precision.get(s.code.id)) for s in ranked
+    rules = [
+        (by_id[rule.reason_code_id], rule.phrase, rule_pattern(rule.phrase))
+        for rule in db.session.scalars(select(CodingRule))
+        if rule.reason_code_id in by_id
     ]
+    classifier = current_classifier()
+    probabilities = classifier.probabilities(texts) if classifier is not None and texts else None
+    result = []
+    for n, text in enumerate(texts):
+        best: dict[int, Suggestion] = {}
+        for code, phrase, pattern in rules:
+            if pattern.search(text):
+                best[code.id] = Suggestion(code, RULE_CONFIDENCE, CoderKind.RULE, f"rule “{phrase}”")
+        if probabilities is not None and text.strip():
+            row = probabilities[n]
+            for index in np.argsort(row)[::-1][:limit]:
+                code = codes.get(classifier.codes[int(index)])
+                confidence = float(row[index])
+                if code is None or confidence < 0.05:
+                    continue
+                if code.id not in best or best[code.id].confidence < confidence:
+                    best[code.id] = Suggestion(code, confidence, CoderKind.MODEL, "model")
+        ranked = sorted(best.values(), key=lambda s: (-s.confidence, s.code.code))[:limit]
+        result.append(
+            [
+                Suggestion(s.code, round(s.confidence, 3), s.source, s.why, precision.get(s.code.id))
+                for s in ranked
+            ]
+        )
+    return result
 
 
 # --- auto-accept ------------------------------------------------------------------------------------
