@@ -290,37 +290,44 @@ def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
 def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     """Suggestions for many texts at once: the codebook and rules read once, one model call."""
     codes = {c.code: c for c in db.session.scalars(select(ReasonCode).where(ReasonCode.active))}
-    by_id = {c.id: c for c in codes.values()}
-    precision = dict(
+    measured = dict(
         db.session.execute(select(CodeSetting.reason_code_id, CodeSetting.measured_precision)).all()
     )
+    precision = {code: measured.get(reason.id) for code, reason in codes.items()}
     rules = [
-        (by_id[rule.reason_code_id], rule.phrase, rule_pattern(rule.phrase))
-        for rule in db.session.scalars(select(CodingRule))
-        if rule.reason_code_id in by_id
+        (reason.code, reason, phrase, rule_pattern(phrase))
+        for reason_id, phrase in db.session.execute(select(CodingRule.reason_code_id, CodingRule.phrase))
+        for reason in codes.values()
+        if reason.id == reason_id
     ]
     classifier = current_classifier()
-    probabilities = classifier.probabilities(texts) if classifier is not None and texts else None
+    model_codes: list[str] = classifier.codes if classifier is not None else []
+    known = [codes.get(code) for code in model_codes]
+    probabilities = top = None
+    if classifier is not None and texts:
+        probabilities = classifier.probabilities(texts)
+        top = np.argsort(-probabilities, axis=1)[:, :limit]
     result = []
     for n, text in enumerate(texts):
-        best: dict[int, Suggestion] = {}
-        for code, phrase, pattern in rules:
+        best: dict[str, tuple[float, ReasonCode, CoderKind, str]] = {}
+        for key, reason, phrase, pattern in rules:
             if pattern.search(text):
-                best[code.id] = Suggestion(code, RULE_CONFIDENCE, CoderKind.RULE, f"rule “{phrase}”")
+                best[key] = (RULE_CONFIDENCE, reason, CoderKind.RULE, f"rule “{phrase}”")
         if probabilities is not None and text.strip():
             row = probabilities[n]
-            for index in np.argsort(row)[::-1][:limit]:
-                code = codes.get(classifier.codes[int(index)])
+            for index in top[n]:
                 confidence = float(row[index])
-                if code is None or confidence < 0.05:
-                    continue
-                if code.id not in best or best[code.id].confidence < confidence:
-                    best[code.id] = Suggestion(code, confidence, CoderKind.MODEL, "model")
-        ranked = sorted(best.values(), key=lambda s: (-s.confidence, s.code.code))[:limit]
+                if confidence < 0.05:
+                    break  # sorted: the rest are lower
+                reason = known[index]
+                key = model_codes[index]
+                if reason is not None and (key not in best or best[key][0] < confidence):
+                    best[key] = (confidence, reason, CoderKind.MODEL, "model")
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         result.append(
             [
-                Suggestion(s.code, round(s.confidence, 3), s.source, s.why, precision.get(s.code.id))
-                for s in ranked
+                Suggestion(reason, round(confidence, 3), source, why, precision.get(key))
+                for key, (confidence, reason, source, why) in ranked
             ]
         )
     return result
