@@ -24,10 +24,10 @@ from app.coding.models import (
     ImportedAnswer,
     TrainedModel,
 )
-from app.coding.service import FINAL, QueueFilter, queue_query, rule_pattern
+from app.coding.service import FINAL, QueueFilter, queue_query, refresh_opportunity_reasons, rule_pattern
 from app.errors import ValidationError
 from app.extensions import db
-from surveys.models import Answer
+from surveys.models import Answer, Response
 
 MODEL_CACHE = "winback.coding_model"
 RULE_CONFIDENCE = 0.9
@@ -379,6 +379,7 @@ def auto_accept(*, now: datetime, min_precision: float, batch: int = 5000) -> in
         return 0
     probabilities = classifier.probabilities([text for _, text in rows])
     added = 0
+    touched: set[int] = set()
     for (answer_id, _), row in zip(rows, probabilities, strict=True):
         for index, code in enumerate(classifier.codes):
             code_id = ids.get(code)
@@ -397,7 +398,17 @@ def auto_accept(*, now: datetime, min_precision: float, batch: int = 5000) -> in
                 )
             )
             added += 1
+            touched.add(answer_id)
     db.session.flush()
+    # The customer-stated reasons of the opportunities concerned follow.
+    opportunities = db.session.scalars(
+        select(Response.opportunity_id)
+        .join(Answer, Answer.response_id == Response.id)
+        .where(Answer.id.in_(touched), Response.opportunity_id.is_not(None))
+        .distinct()
+    )
+    for opportunity_id in list(opportunities):
+        refresh_opportunity_reasons(opportunity_id, now=now)
     return added
 
 

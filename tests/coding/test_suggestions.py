@@ -128,7 +128,7 @@ def test_training_needs_two_codes(runner):
     assert "at least two codes" in result.output
 
 
-def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, respond, app):
+def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, respond, app, make_opportunity):
     runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path))])
     code = _code("support.quality")
     with pytest.raises(ValidationError, match="not measured yet"):
@@ -139,7 +139,8 @@ def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, resp
     with pytest.raises(ValidationError):
         suggest.set_auto_accept(code, 0.2, min_precision=0.9)
     db.session.commit()
-    slow = respond("support slow, support never answered")
+    opportunity = make_opportunity()
+    slow = respond("support slow, support never answered", main="else", opportunity=opportunity)
     pricey = respond("too expensive, the price was too high")
     added = suggest.auto_accept(now=NOW, min_precision=0.9)
     db.session.commit()
@@ -153,6 +154,7 @@ def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, resp
     assert pricey.id not in set(
         db.session.scalars(select(Coding.answer_id).where(Coding.source == CoderKind.MODEL))
     )
+    assert [r.reason_code.code for r in service.opportunity_reasons(opportunity.id)] == ["support.quality"]
     # Auto-accepted answers leave the queue; a stricter bar turns it off.
     assert service.next_answer_id(service.QueueFilter(), coder_id=0) == pricey.id
     assert suggest.auto_accept(now=NOW, min_precision=1.01) == 0
@@ -166,6 +168,7 @@ def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, ap
     ensure_default_codebook()
     db.session.commit()
     runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=2))])
+    before = app.config["CODING_RETRAIN_EVERY"]
     app.config["CODING_RETRAIN_EVERY"] = 25
     try:
         assert retrain_job(NOW) is True
@@ -175,7 +178,7 @@ def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, ap
         runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=4))])
         assert retrain_job(NOW) is True
     finally:
-        app.config.pop("CODING_RETRAIN_EVERY")
+        app.config["CODING_RETRAIN_EVERY"] = before
 
 
 def test_rules_page_adds_rules_and_only_admins_set_auto_accept(make_user, login, app):
