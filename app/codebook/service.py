@@ -199,7 +199,9 @@ def edit_code(
 
 def _descendants(reason: ReasonCode) -> list[ReasonCode]:
     prefix = reason.code + "."
-    return list(db.session.scalars(select(ReasonCode).where(ReasonCode.code.startswith(prefix))))
+    return list(
+        db.session.scalars(select(ReasonCode).where(ReasonCode.code.startswith(prefix, autoescape=True)))
+    )
 
 
 def move_code(reason: ReasonCode, new_parent: ReasonCode | None) -> None:
