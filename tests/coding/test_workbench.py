@@ -11,7 +11,7 @@ from app.coding import service
 from app.coding.agreement import draw_double_coding_sample
 from app.coding.models import CoderKind, Coding, CodingStatus, DoubleCodingAssignment, OpportunityReason
 from app.extensions import db
-from tests.survey_helpers import NOW
+from tests.survey_helpers import NOW, invite
 
 
 def _code(code: str) -> ReasonCode:
@@ -187,3 +187,40 @@ def test_opportunity_shows_customer_stated_reasons_next_to_the_crm_reason(
     assert reasons["product.integration"].mentions == 1
     assert "other" in reasons
     assert db.session.scalar(select(func.count()).select_from(OpportunityReason)) == 4
+
+
+def test_the_queue_filters_by_survey_question_competitor_and_campaign(
+    respond, survey, make_user, make_opportunity
+):
+    from app.crm.models import Competitor
+    from campaigns.models import Campaign, CampaignKind, Enrollment
+
+    analyst = make_user(Role.ANALYST)
+    rival = Competitor(name="Globex")
+    db.session.add(rival)
+    db.session.commit()
+    plain = respond("No reason given")
+    against_rival = respond("Globex was cheaper", opportunity=make_opportunity(competitor_id=rival.id))
+    by = service.QueueFilter
+    assert service.queue_size(by(competitor_id=rival.id), coder_id=analyst.id) == 1
+    assert service.next_answer_id(by(competitor_id=rival.id), coder_id=analyst.id) == against_rival.id
+    assert service.queue_size(by(survey_id=survey.id), coder_id=analyst.id) == 2
+    assert service.queue_size(by(survey_id=survey.id + 1), coder_id=analyst.id) == 0
+    assert service.queue_size(by(question_id=plain.question_id), coder_id=analyst.id) == 2
+    # The campaign: through the enrollment whose invitation the response answered.
+    campaign = Campaign(name="Win back Q4", kind=CampaignKind.SURVEY)
+    response = against_rival.response
+    invitation, _ = invite(survey.published, response.contact)
+    response.invitation_id = invitation.id
+    db.session.add(
+        Enrollment(
+            campaign=campaign,
+            opportunity=response.opportunity,
+            contact=response.contact,
+            invitation_id=invitation.id,
+            enrolled_at=NOW,
+        )
+    )
+    db.session.commit()
+    assert service.next_answer_id(by(campaign_id=campaign.id), coder_id=analyst.id) == against_rival.id
+    assert service.queue_size(by(campaign_id=campaign.id + 1), coder_id=analyst.id) == 0
