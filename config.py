@@ -90,6 +90,11 @@ class Config:
     # Campaigns and surveys.
     ENROLLMENT_INTERVAL_SECONDS = _env_int("ENROLLMENT_INTERVAL_SECONDS", 300)
     SURVEY_RESPONSE_DEADLINE_DAYS = _env_int("SURVEY_RESPONSE_DEADLINE_DAYS", 14)
+    # Coding: the worker retrains the suggestion model after this many new confirmed codings (checked
+    # every CODING_RETRAIN_CHECK_SECONDS); auto-accept is allowed only for codes measured this precise.
+    CODING_RETRAIN_EVERY = _env_int("CODING_RETRAIN_EVERY", 50)
+    CODING_RETRAIN_CHECK_SECONDS = _env_int("CODING_RETRAIN_CHECK_SECONDS", 300)
+    CODING_AUTO_ACCEPT_MIN_PRECISION = float(os.environ.get("CODING_AUTO_ACCEPT_MIN_PRECISION", "0.9"))
     SURVEY_IP_RATE_LIMIT = os.environ.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 

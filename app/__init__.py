@@ -43,6 +43,7 @@ def _import_models() -> None:
     import app.audit.models
     import app.auth.models
     import app.codebook.models
+    import app.coding.models
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
@@ -78,8 +79,9 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns
     import surveys.public
     import surveys.views
-    from app import auth, crm, dashboard, health, messaging
+    from app import auth, coding, crm, dashboard, health, messaging
     from app.api.views import bp as api_bp
+    from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
     from app.messaging.worker import install_dev_worker_thread
 
@@ -94,11 +96,14 @@ def _register_blueprints(app: Flask) -> None:
         campaigns.bp,
         api_bp,
         imports_bp,
+        codebook_bp,
+        coding.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     campaigns.connect_signals()
     _register_hooks(app)
+    coding.init_app(app)  # signals, the opportunity page's reasons, the retraining job
     install_dev_worker_thread(app)
 
 
@@ -113,13 +118,25 @@ def _register_hooks(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from app.api.cli import api_tokens_cli
     from app.auth.cli import users_cli
+    from app.codebook.cli import codebook_cli
+    from app.coding.cli import coding_cli
     from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
-    for group in (users_cli, demo_cli, crm_cli, api_tokens_cli, worker_command, surveys_cli, campaigns_cli):
+    for group in (
+        users_cli,
+        demo_cli,
+        crm_cli,
+        api_tokens_cli,
+        worker_command,
+        surveys_cli,
+        campaigns_cli,
+        codebook_cli,
+        coding_cli,
+    ):
         app.cli.add_command(group)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.auth.models import Role
 
@@ -29,6 +32,7 @@ NAV_ITEMS = (
     NavItem("Imports", "imports.history", frozenset({Role.ADMIN})),
     NavItem("Campaigns", "campaigns.index", frozenset({Role.ADMIN, Role.CALLER})),
     NavItem("Surveys", "surveys.index", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("Coding", "coding.workbench", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Outbox", "messaging.outbox", frozenset({Role.ADMIN})),
     NavItem("Replies", "messaging.replies", frozenset({Role.ADMIN})),
     NavItem("Do not contact", "messaging.do_not_contact", frozenset({Role.ADMIN})),
@@ -58,7 +62,20 @@ def format_date(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+PANELS = "winback.panels"
+
+
+def add_panel(app: Flask, slot: str, render: Callable[[Any], str]) -> None:
+    """Let a higher layer add a section to a core page (the opportunity page's customer-stated reasons)."""
+    app.extensions.setdefault(PANELS, {}).setdefault(slot, []).append(render)
+
+
+def panels(slot: str, subject: Any) -> list[Markup]:
+    return [Markup(render(subject)) for render in current_app.extensions.get(PANELS, {}).get(slot, [])]  # noqa: S704 (rendered templates)
+
+
 def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals["panels"] = panels
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["day"] = format_date
 

@@ -1,47 +1,353 @@
-"""The starter codebook Winback ships with; admins edit it once the coding screens exist."""
+"""The codebook: the shipped win/loss codebook, and the editor's operations (create, edit, move, merge,
+retire, CSV import and export). Services flush; the caller commits."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
 
 from app.codebook.models import Polarity, ReasonCode
+from app.codebook.signals import codes_merging
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 
-# (code, label, definition); a child's code starts with its parent's code and a dot.
-DEFAULT_CODEBOOK: tuple[tuple[str, str, str], ...] = (
-    ("price", "Price", "Cost was the deciding factor."),
-    ("price.too_high", "Price too high", "Our price was above budget or above the alternative."),
-    ("price.pricing_model", "Pricing model", "The way we charge (per seat, usage, term) did not fit."),
-    ("product", "Product fit", "What the product does or lacks."),
-    ("product.missing_feature", "Missing feature", "A capability they needed was missing."),
-    ("product.usability", "Ease of use", "The product looked hard to use or adopt."),
-    ("product.integration", "Integrations", "It did not connect to the tools they use."),
-    ("relationship", "Relationship", "Trust in and rapport with the sales team or incumbent."),
-    ("relationship.incumbent", "Stayed with incumbent", "They kept their existing vendor."),
-    ("relationship.sales_experience", "Sales experience", "How our sales process felt to them."),
-    ("implementation", "Implementation risk", "Worries about rollout effort, time or risk."),
-    ("timing", "Timing", "Not the right moment: priorities, freeze, reorganisation."),
-    ("timing.no_decision", "No decision", "The project stalled or was cancelled."),
-    ("budget", "Budget", "No budget was allocated or it was cut."),
-    ("support", "Support and service", "Support, service levels or customer success."),
-    ("competitor", "Competitor strength", "A competitor offered something we could not match."),
-    ("other", "Other", "A reason that fits no other code."),
+L, W, B = Polarity.LOSS, Polarity.WIN, Polarity.BOTH
+
+# (code, label, definition, polarity); a child's code is its parent's code, a dot, and its own part.
+DEFAULT_CODEBOOK: tuple[tuple[str, str, str, Polarity], ...] = (
+    ("price", "Price and commercial terms", "Cost or the commercial terms decided it.", B),
+    ("price.too_high", "Price too high", "Our price was above budget or above the alternative.", L),
+    ("price.pricing_model", "Pricing model", "The way we charge (per seat, usage, term) did not fit.", B),
+    ("price.contract_terms", "Contract terms", "Length, notice, liability or payment terms.", B),
+    ("price.discount", "Discount or better offer", "Another vendor discounted or bundled more.", B),
+    ("product", "Product fit", "What the product does or lacks.", B),
+    ("product.missing_feature", "Missing feature", "A capability they needed was missing.", L),
+    ("product.fit", "Fits the use case", "The product matched (or did not match) how they work.", B),
+    ("product.performance", "Performance and reliability", "Speed, scale, uptime or quality.", B),
+    ("product.usability", "Ease of use", "The product looked easy or hard to use or adopt.", B),
+    ("product.integration", "Integrations", "It did or did not connect to the tools they use.", B),
+    ("implementation", "Implementation risk", "Worries about rollout effort, time or risk.", B),
+    ("implementation.effort", "Implementation effort", "Too much work or people needed to roll it out.", L),
+    ("implementation.migration", "Data migration", "Moving their data or history looked hard.", L),
+    (
+        "implementation.security",
+        "Security and compliance",
+        "Security review, certifications, data residency.",
+        B,
+    ),
+    ("relationship", "Vendor relationship and trust", "Trust in and rapport with us or the incumbent.", B),
+    ("relationship.incumbent", "Stayed with incumbent", "They kept their existing vendor.", L),
+    ("relationship.trust", "Trust in the vendor", "Confidence in our company, size, stability.", B),
+    ("relationship.references", "References and reputation", "References, reviews or peers' advice.", B),
+    ("sales", "Sales experience", "How our sales process felt to them.", B),
+    ("sales.responsiveness", "Responsiveness", "How quickly and well we answered.", B),
+    ("sales.understanding", "Understood our needs", "Whether the seller understood their problem.", B),
+    ("sales.demo", "Demo and trial", "The demo, proof of concept or trial.", B),
+    ("support", "Support and service", "Support, service levels or customer success.", B),
+    ("support.quality", "Support quality", "Quality or speed of support.", B),
+    ("support.onboarding", "Onboarding and training", "Help getting started and trained.", B),
+    ("timing", "Timing and budget", "Not the right moment, or no money for it.", L),
+    ("timing.budget", "No budget", "No budget was allocated or it was cut.", L),
+    ("timing.priorities", "Other priorities", "Priorities changed: freeze, reorganisation.", L),
+    (
+        "timing.no_decision",
+        "No decision / status quo",
+        "The project stalled or they kept doing as before.",
+        L,
+    ),
+    ("competitor", "Competitor strengths", "A competitor offered something we could not match.", L),
+    ("competitor.features", "Competitor features", "The competitor's product did more or better.", L),
+    ("competitor.price", "Competitor price", "The competitor was cheaper.", L),
+    ("competitor.relationship", "Competitor relationship", "They knew or trusted the competitor.", L),
+    ("politics", "Internal politics", "Decision makers, champions and internal influence.", B),
+    ("politics.champion", "Champion left or lacked power", "Our champion left or could not carry it.", L),
+    ("politics.executive", "Executive decision", "A senior person decided, whatever the team thought.", B),
+    ("politics.procurement", "Procurement", "Procurement or a tender process decided it.", B),
+    ("budget", "Budget", "No budget was allocated or it was cut (kept for older mappings).", L),
+    ("other", "Other", "A reason that fits no other code.", B),
 )
+
+# The demo CRM's loss reasons and the codes they mean.
+DEMO_LOSS_REASON_CODES = {
+    "Price": "price.too_high",
+    "Lost to Competitor": "competitor",
+    "No Decision / Non-Responsive": "timing.no_decision",
+    "Missing Features": "product.missing_feature",
+    "Timing": "timing.priorities",
+    "Budget": "timing.budget",
+    "Went with incumbent": "relationship.incumbent",
+    "Implementation concerns": "implementation",
+    "Other": "other",
+}
+
+CSV_COLUMNS = ("code", "label", "definition", "example", "polarity", "active")
+CODE_PART = re.compile(r"^[a-z0-9_]+$")
 
 
 def ensure_default_codebook() -> int:
-    """Create the starter codes that are missing; return how many were added."""
+    """Create the shipped codes that are missing; return how many were added."""
     existing = {code.code: code for code in db.session.scalars(select(ReasonCode))}
     added = 0
-    for code, label, definition in DEFAULT_CODEBOOK:
+    for code, label, definition, polarity in DEFAULT_CODEBOOK:
         if code in existing:
             continue
         parent = existing.get(code.rsplit(".", 1)[0]) if "." in code else None
-        reason = ReasonCode(
-            code=code, label=label, definition=definition, parent=parent, polarity=Polarity.LOSS
-        )
+        reason = ReasonCode(code=code, label=label, definition=definition, parent=parent, polarity=polarity)
         db.session.add(reason)
         existing[code] = reason
         added += 1
     db.session.flush()
     return added
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CodeNode:
+    code: ReasonCode
+    depth: int
+    children: list[CodeNode] = field(default_factory=list)
+
+
+def codebook_tree(*, include_retired: bool = True) -> list[CodeNode]:
+    """Every code in tree order (parents first, siblings by code), flattened with its depth."""
+    codes = list(db.session.scalars(select(ReasonCode).order_by(ReasonCode.code)))
+    if not include_retired:
+        codes = [c for c in codes if c.active]
+    by_parent: dict[int | None, list[ReasonCode]] = {}
+    ids = {c.id for c in codes}
+    for code in codes:
+        parent = code.parent_id if code.parent_id in ids else None
+        by_parent.setdefault(parent, []).append(code)
+    flat: list[CodeNode] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for code in by_parent.get(parent_id, []):
+            flat.append(CodeNode(code, depth))
+            walk(code.id, depth + 1)
+
+    walk(None, 0)
+    return flat
+
+
+def get_code(code: str) -> ReasonCode | None:
+    return db.session.scalar(select(ReasonCode).where(ReasonCode.code == code))
+
+
+def _check_part(part: str) -> str:
+    part = part.strip().lower()
+    if not CODE_PART.match(part):
+        raise ValidationError(
+            "A code is lower-case letters, digits and underscores (a dot separates levels)", field="code"
+        )
+    return part
+
+
+def _parse_polarity(value: str | Polarity) -> Polarity:
+    try:
+        return Polarity(str(value).strip().lower())
+    except ValueError:
+        raise ValidationError("Polarity is loss, win or both", field="polarity") from None
+
+
+def create_code(
+    part: str,
+    label: str,
+    *,
+    parent: ReasonCode | None = None,
+    definition: str | None = None,
+    example: str | None = None,
+    polarity: str | Polarity = Polarity.LOSS,
+) -> ReasonCode:
+    """Add a code under parent (or at the top); its dotted code is the parent's code and part."""
+    part = _check_part(part)
+    full = f"{parent.code}.{part}" if parent else part
+    if not label.strip():
+        raise ValidationError("A code needs a label", field="label")
+    if get_code(full) is not None:
+        raise Conflict(f"The code {full} already exists", field="code")
+    reason = ReasonCode(
+        code=full,
+        parent=parent,
+        label=label.strip(),
+        definition=(definition or "").strip() or None,
+        example=(example or "").strip() or None,
+        polarity=_parse_polarity(polarity),
+    )
+    db.session.add(reason)
+    db.session.flush()
+    return reason
+
+
+def edit_code(
+    reason: ReasonCode, *, label: str, definition: str | None, example: str | None, polarity: str | Polarity
+) -> None:
+    if not label.strip():
+        raise ValidationError("A code needs a label", field="label")
+    reason.label = label.strip()
+    reason.definition = (definition or "").strip() or None
+    reason.example = (example or "").strip() or None
+    reason.polarity = _parse_polarity(polarity)
+    db.session.flush()
+
+
+def _descendants(reason: ReasonCode) -> list[ReasonCode]:
+    prefix = reason.code + "."
+    return list(
+        db.session.scalars(select(ReasonCode).where(ReasonCode.code.startswith(prefix, autoescape=True)))
+    )
+
+
+def move_code(reason: ReasonCode, new_parent: ReasonCode | None) -> None:
+    """Put a code (and its sub-codes) under another parent; the dotted codes follow."""
+    if new_parent is not None and (
+        new_parent.id == reason.id or new_parent.code.startswith(reason.code + ".")
+    ):
+        raise ValidationError("A code cannot move under itself or one of its sub-codes", field="parent")
+    part = reason.code.rsplit(".", 1)[-1]
+    new_code = f"{new_parent.code}.{part}" if new_parent else part
+    if new_code == reason.code:
+        return
+    if get_code(new_code) is not None:
+        raise Conflict(f"The code {new_code} already exists there", field="parent")
+    old_prefix = reason.code
+    for child in _descendants(reason):
+        child.code = new_code + child.code[len(old_prefix) :]
+    reason.code = new_code
+    reason.parent = new_parent
+    db.session.flush()
+
+
+def retire_code(reason: ReasonCode, *, active: bool = False) -> None:
+    """Retire (or bring back) a code; its codings and history stay."""
+    reason.active = active
+    db.session.flush()
+
+
+def _references_to_codes() -> list:
+    """Every column in the schema that points at reason_codes.id, the tree's own parent excluded."""
+    columns = []
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "reason_codes" and table.name != "reason_codes":
+                columns.append(fk.parent)
+    return columns
+
+
+def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
+    """Move everything that uses `loser` (codings, option and loss-reason mappings) to `survivor`, move
+    its sub-codes under the survivor, and retire it."""
+    if loser.id == survivor.id:
+        raise ValidationError("Choose another code to merge into", field="into")
+    if survivor.code.startswith(loser.code + "."):
+        raise ValidationError("A code cannot be merged into one of its own sub-codes", field="into")
+    # Higher layers first remove what would become a duplicate (an answer coded with both).
+    codes_merging.send(loser, survivor=survivor)
+    for column in _references_to_codes():
+        db.session.execute(update(column.table).where(column == loser.id).values({column.name: survivor.id}))
+    for child in list(db.session.scalars(select(ReasonCode).where(ReasonCode.parent_id == loser.id))):
+        move_code(child, survivor)
+    loser.active = False
+    db.session.flush()
+    db.session.expire_all()
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CsvResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def export_codebook_csv(out: io.TextIOBase) -> int:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    nodes = codebook_tree()
+    for node in nodes:
+        c = node.code
+        writer.writerow(
+            [c.code, c.label, c.definition or "", c.example or "", c.polarity.value, "1" if c.active else "0"]
+        )
+    return len(nodes)
+
+
+_TRUE = {"1", "true", "yes", "y", "active", ""}
+_FALSE = {"0", "false", "no", "n", "retired"}
+
+
+def import_codebook_csv(rows: Iterable[dict[str, str]] | io.TextIOBase) -> CsvResult:
+    """Add and update codes from CSV (never delete). Any bad row: report it and apply nothing."""
+    reader = csv.DictReader(rows) if isinstance(rows, io.TextIOBase) else rows
+    result = CsvResult()
+    parsed: list[tuple[int, dict[str, str]]] = []
+    header = getattr(reader, "fieldnames", None)
+    if header is not None:
+        missing = [c for c in ("code", "label") if c not in [h.strip().lower() for h in header]]
+        if missing:
+            result.errors.append((1, f"missing column(s): {', '.join(missing)}"))
+            return result
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        code = row.get("code", "").lower()
+        if not code:
+            result.errors.append((line, "code is empty"))
+            continue
+        if not all(CODE_PART.match(part) for part in code.split(".")):
+            result.errors.append((line, f"code {code!r}: use lower-case letters, digits, _ and dots"))
+            continue
+        if not row.get("label"):
+            result.errors.append((line, f"code {code}: label is empty"))
+            continue
+        if row.get("polarity", "loss").lower() not in {p.value for p in Polarity} | {""}:
+            result.errors.append((line, f"code {code}: polarity must be loss, win or both"))
+            continue
+        if row.get("active", "").lower() not in _TRUE | _FALSE:
+            result.errors.append((line, f"code {code}: active must be 1 or 0"))
+            continue
+        parsed.append((line, row))
+    known = {c.code for c in db.session.scalars(select(ReasonCode))} | {r["code"] for _, r in parsed}
+    for line, row in parsed:
+        parent = row["code"].rsplit(".", 1)[0] if "." in row["code"] else None
+        if parent and parent not in known:
+            result.errors.append((line, f"code {row['code']}: its parent {parent} is not in the codebook"))
+    if result.errors:
+        return result
+    existing = {c.code: c for c in db.session.scalars(select(ReasonCode))}
+    for _, row in sorted(parsed, key=lambda item: item[1]["code"].count(".")):
+        code = row["code"]
+        values = {
+            "label": row["label"],
+            "definition": row.get("definition") or None,
+            "example": row.get("example") or None,
+            "polarity": Polarity(row.get("polarity", "").lower() or "loss"),
+            "active": row.get("active", "").lower() not in _FALSE,
+        }
+        reason = existing.get(code)
+        if reason is None:
+            parent = existing.get(code.rsplit(".", 1)[0]) if "." in code else None
+            reason = ReasonCode(code=code, parent=parent, **values)
+            db.session.add(reason)
+            existing[code] = reason
+            result.created += 1
+        elif any(getattr(reason, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(reason, key, value)
+            result.updated += 1
+    db.session.flush()
+    return result
+
+
+def require_code(code_id: int) -> ReasonCode:
+    reason = db.session.get(ReasonCode, code_id)
+    if reason is None:
+        raise NotFound("That reason code does not exist")
+    return reason

@@ -10,7 +10,7 @@ from alembic import op
 import app.db_types
 
 revision = "0008_reliability"
-down_revision = "0007_campaigns"
+down_revision = '0007_campaigns'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """imports: row warnings, heartbeat, competitor merge suggestions
 
 Revision ID: 0009_imports
-Revises: 0007_campaigns
+Revises: 0008_reliability
 Create Date: 2026-11-28 23:30:00
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = "0009_imports"
-down_revision = "0007_campaigns"
+down_revision = '0008_reliability'
 branch_labels = None
 depends_on = None
 

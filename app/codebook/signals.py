@@ -1,0 +1,8 @@
+"""Signals the codebook sends so higher layers (coding) can react without the core importing them."""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# Sent before a merge moves every reference: sender=the code merged away, survivor=the code kept.
+codes_merging = _signals.signal("codebook-codes-merging")

@@ -1,0 +1,174 @@
+"""The codebook editor (admins and analysts): tree, create, edit, move, merge, retire, CSV in and out."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from wtforms import SelectChoice
+
+from app.auth.guard import roles_required
+from app.auth.models import Role
+from app.changes import domain_change
+from app.codebook import service
+from app.codebook.forms import ActionForm, CodeForm, EditCodeForm, ImportForm, MergeForm, MoveForm
+from app.codebook.models import ReasonCode
+from app.extensions import db
+
+bp = Blueprint("codebook", __name__, url_prefix="/codebook", template_folder="templates")
+editors = roles_required(Role.ADMIN, Role.ANALYST)
+
+
+def _code_choices(blank: str | None = "(top level)", exclude: ReasonCode | None = None) -> list:
+    choices = [SelectChoice("", blank)] if blank is not None else []
+    for node in service.codebook_tree():
+        code = node.code
+        if exclude is not None and (code.id == exclude.id or code.code.startswith(exclude.code + ".")):
+            continue
+        choices.append(SelectChoice(str(code.id), f"{'· ' * node.depth}{code.code} — {code.label}"))
+    return choices
+
+
+@bp.route("/", methods=["GET", "POST"])
+@editors
+def index():
+    form = CodeForm()
+    form.parent.choices = _code_choices()
+    if form.validate_on_submit():
+        parent = db.session.get(ReasonCode, int(form.parent.data)) if form.parent.data else None
+        with domain_change() as change:
+            code = service.create_code(
+                form.part.data,
+                form.label.data,
+                parent=parent,
+                definition=form.definition.data,
+                example=form.example.data,
+                polarity=form.polarity.data,
+            )
+        if change:
+            flash(f"Code {code.code} added.", "success")
+            return redirect(url_for("codebook.index"))
+    return render_template(
+        "codebook/index.html", nodes=service.codebook_tree(), form=form, import_form=ImportForm()
+    )
+
+
+@bp.route("/<int:code_id>", methods=["GET", "POST"])
+@editors
+def edit(code_id: int):
+    code = db.get_or_404(ReasonCode, code_id)
+    form = EditCodeForm(obj=code if not EditCodeForm().is_submitted() else None)
+    if not form.is_submitted():
+        form.polarity.data = code.polarity.value
+    if form.validate_on_submit():
+        with domain_change() as change:
+            service.edit_code(
+                code,
+                label=form.label.data,
+                definition=form.definition.data,
+                example=form.example.data,
+                polarity=form.polarity.data,
+            )
+        if change:
+            flash(f"Code {code.code} saved.", "success")
+            return redirect(url_for("codebook.edit", code_id=code.id))
+    move_form = MoveForm(prefix="move")
+    move_form.parent.choices = _code_choices(exclude=code)
+    move_form.parent.data = str(code.parent_id or "")
+    merge_form = MergeForm(prefix="merge")
+    merge_form.into.choices = _code_choices(blank=None, exclude=code)
+    return render_template(
+        "codebook/edit.html",
+        code=code,
+        form=form,
+        move_form=move_form,
+        merge_form=merge_form,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/<int:code_id>/move")
+@editors
+def move(code_id: int):
+    code = db.get_or_404(ReasonCode, code_id)
+    form = MoveForm(prefix="move")
+    form.parent.choices = _code_choices(exclude=code)
+    if form.validate_on_submit():
+        parent = db.session.get(ReasonCode, int(form.parent.data)) if form.parent.data else None
+        with domain_change() as change:
+            service.move_code(code, parent)
+        if change:
+            flash(f"Moved: the code is now {code.code}.", "success")
+    else:
+        flash("Choose a parent from the list.", "error")
+    return redirect(url_for("codebook.edit", code_id=code_id))
+
+
+@bp.post("/<int:code_id>/merge")
+@editors
+def merge(code_id: int):
+    code = db.get_or_404(ReasonCode, code_id)
+    form = MergeForm(prefix="merge")
+    form.into.choices = _code_choices(blank=None, exclude=code)
+    if not form.validate_on_submit():
+        flash("Choose the code to merge into.", "error")
+        return redirect(url_for("codebook.edit", code_id=code_id))
+    survivor = db.get_or_404(ReasonCode, int(form.into.data))
+    label = code.code
+    with domain_change() as change:
+        service.merge_codes(code, survivor)
+    if change:
+        flash(f"{label} merged into {survivor.code}: its codings and mappings moved there.", "success")
+        return redirect(url_for("codebook.edit", code_id=survivor.id))
+    return redirect(url_for("codebook.edit", code_id=code_id))
+
+
+@bp.post("/<int:code_id>/retire")
+@editors
+def retire(code_id: int):
+    code = db.get_or_404(ReasonCode, code_id)
+    if ActionForm().validate_on_submit():
+        with domain_change() as change:
+            service.retire_code(code, active=not code.active)
+        if change:
+            flash(
+                f"{code.code} {'is active again' if code.active else 'retired; its history stays'}.",
+                "success",
+            )
+    return redirect(url_for("codebook.edit", code_id=code_id))
+
+
+@bp.get("/export.csv")
+@editors
+def export():
+    out = io.StringIO()
+    service.export_codebook_csv(out)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=codebook.csv"},
+    )
+
+
+@bp.post("/import")
+@editors
+def import_csv():
+    form = ImportForm()
+    if not form.validate_on_submit():
+        flash("Choose a CSV file to import.", "error")
+        return redirect(url_for("codebook.index"))
+    try:
+        text = form.file.data.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        flash("The file is not UTF-8 text: save it as CSV UTF-8 and try again.", "error")
+        return redirect(url_for("codebook.index"))
+    result = service.import_codebook_csv(io.StringIO(text))
+    if result.errors:
+        db.session.rollback()
+        for line, message in result.errors[:20]:
+            flash(f"Line {line}: {message}", "error")
+        flash("Nothing was imported: fix these rows and upload the file again.", "error")
+    else:
+        db.session.commit()
+        flash(f"Codebook imported: {result.created} added, {result.updated} updated.", "success")
+    return redirect(url_for("codebook.index"))

@@ -1,0 +1,44 @@
+"""Coding answers into win/loss reasons (the insight layer): codings, workbench, suggestions, agreement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, render_template
+
+from app.coding.cli import coding_cli
+from app.coding.signals import connect_signals
+from app.coding.views import bp
+
+__all__ = ["bp", "coding_cli", "connect_signals", "init_app"]
+
+
+def retrain_job(now: datetime) -> bool:
+    """Retrain after CODING_RETRAIN_EVERY new confirmations, then auto-accept where allowed."""
+    from app.coding.suggest import retrain_if_due
+
+    config = current_app.config
+    return retrain_if_due(
+        now=now,
+        every=config.get("CODING_RETRAIN_EVERY", 50),
+        min_precision=config.get("CODING_AUTO_ACCEPT_MIN_PRECISION", 0.9),
+    )
+
+
+def _opportunity_reasons_panel(opportunity) -> str:
+    from app.coding.service import opportunity_reasons
+
+    return render_template("coding/_opportunity_reasons.html", reasons=opportunity_reasons(opportunity.id))
+
+
+def init_app(app: Flask) -> None:
+    """Everything coding hooks into the app: signals, the opportunity page's panel, the worker's job."""
+    from app.messaging.worker import register_periodic_job
+    from app.templating import add_panel
+
+    connect_signals()
+    add_panel(app, "opportunity.reasons", _opportunity_reasons_panel)
+    # The one place coding registers a periodic job (the registry may become per-app: adapt here).
+    register_periodic_job(
+        app, "coding.retrain", app.config.get("CODING_RETRAIN_CHECK_SECONDS", 300), retrain_job
+    )

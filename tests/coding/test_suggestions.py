@@ -1,0 +1,194 @@
+"""Suggestions that learn: training, evaluation, import, auto-accept and the worker's retraining."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.models import Role
+from app.codebook.models import ReasonCode
+from app.codebook.service import ensure_default_codebook
+from app.coding import service, suggest
+from app.coding.models import CoderKind, Coding, CodingStatus, ImportedAnswer, TrainedModel
+from app.errors import ValidationError
+from app.extensions import db
+from tests.survey_helpers import NOW
+
+PRICE = ["too expensive", "the price was too high", "cheaper elsewhere", "cost too much", "pricing was steep"]
+FEATURES = [
+    "missing reporting",
+    "no sso feature",
+    "lacked dashboards",
+    "feature gaps",
+    "no api export feature",
+]
+SUPPORT = [
+    "support was slow",
+    "support never answered",
+    "bad support tickets",
+    "support team unhelpful",
+    "support slow",
+]
+
+
+def _code(code: str) -> ReasonCode:
+    return db.session.scalar(select(ReasonCode).where(ReasonCode.code == code))
+
+
+def _corpus_csv(tmp_path, repeat: int = 4):
+    lines = ["id,text,code,coder"]
+    n = 0
+    for code, texts in (
+        ("price.too_high", PRICE),
+        ("Missing feature", FEATURES),
+        ("support.quality", SUPPORT),
+    ):
+        for r in range(repeat):
+            for text in texts:
+                n += 1
+                lines.append(f'{n},"{text} ({r})",{code},')
+    path = tmp_path / "corpus.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_coding_import_loads_answers_matched_by_code_or_label_and_reports_bad_lines(runner, tmp_path):
+    ensure_default_codebook()
+    db.session.commit()
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "id,text,code,coder,question\n"
+        "1,Too expensive,price.too_high,Jane,Why?\n"
+        "1,Too expensive,Support quality,Jane,Why?\n"  # multi-label: same id, a label instead of a code
+        "1,Too expensive,price.too_high,Lee,Why?\n"  # a second coder of the same answer
+        "2,Nobody answered,no.such.code,Jane,Why?\n"
+        "3,,price,Jane,Why?\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["coding", "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["answers"] == 1
+    assert summary["codings"] == 3
+    assert [e["line"] for e in summary["errors"]] == [5, 6]
+    assert "no.such.code" in summary["errors"][0]["message"]
+    coders = set(db.session.scalars(select(Coding.coder_key).where(Coding.source == CoderKind.IMPORT)))
+    assert coders == {"import:Jane", "import:Lee"}
+    again = json.loads(runner.invoke(args=["coding", "import", str(path), "--json"]).output)
+    assert (again["answers"], again["codings"]) == (0, 0)
+    assert runner.invoke(args=["coding", "import", str(tmp_path / "absent.csv")]).exit_code == 2
+    no_text = tmp_path / "bad.csv"
+    no_text.write_text("answer,label\nx,y\n", encoding="utf-8")
+    assert "missing column" in runner.invoke(args=["coding", "import", str(no_text), "--json"]).output
+
+
+def test_rows_without_id_are_one_answer_per_question_and_text(runner, tmp_path):
+    ensure_default_codebook()
+    db.session.commit()
+    path = tmp_path / "noid.csv"
+    path.write_text(
+        "text,code,question\nSlow,support,Q1\nSlow,support.quality,Q1\nSlow,support,Q2\n", encoding="utf-8"
+    )
+    summary = json.loads(runner.invoke(args=["coding", "import", str(path), "--json"]).output)
+    assert summary == {"answers": 2, "codings": 3, "errors": []}
+
+
+def test_train_and_evaluate_on_the_confirmed_codings(runner, tmp_path):
+    ensure_default_codebook()
+    db.session.commit()
+    runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path))])
+    assert db.session.scalar(select(func.count()).select_from(ImportedAnswer)) == 60
+    result = runner.invoke(args=["coding", "evaluate", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert set(figures) == {"macro_f1", "train", "test", "codes"}
+    assert (figures["train"], figures["test"]) == (48, 12)  # 20% of each code held out
+    assert set(figures["codes"]) == {"price.too_high", "product.missing_feature", "support.quality"}
+    assert set(figures["codes"]["support.quality"]) == {"precision", "recall", "f1", "support"}
+    assert figures["codes"]["support.quality"]["support"] == 4
+    assert figures["macro_f1"] >= 0.9
+    assert json.loads(runner.invoke(args=["coding", "evaluate", "--json"]).output) == figures  # seeded
+    assert "macro-F1" in runner.invoke(args=["coding", "evaluate"]).output
+    result = runner.invoke(args=["coding", "train"])
+    assert result.exit_code == 0, result.output
+    assert "60 answers and 3 codes" in result.output
+    ranked = suggest.suggest("the support was slow again")
+    assert ranked[0].code.code == "support.quality"
+    assert ranked[0].source is CoderKind.MODEL
+    assert ranked[0].precision is not None
+
+
+def test_training_needs_two_codes(runner):
+    ensure_default_codebook()
+    db.session.commit()
+    result = runner.invoke(args=["coding", "train"])
+    assert result.exit_code == 1
+    assert "at least two codes" in result.output
+
+
+def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, respond, app, make_opportunity):
+    runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path))])
+    code = _code("support.quality")
+    with pytest.raises(ValidationError, match="not measured yet"):
+        suggest.set_auto_accept(code, 0.6, min_precision=0.9)
+    runner.invoke(args=["coding", "evaluate"])
+    runner.invoke(args=["coding", "train"])
+    suggest.set_auto_accept(code, 0.6, min_precision=0.9)
+    with pytest.raises(ValidationError):
+        suggest.set_auto_accept(code, 0.2, min_precision=0.9)
+    db.session.commit()
+    opportunity = make_opportunity()
+    slow = respond("support slow, support never answered", main="else", opportunity=opportunity)
+    pricey = respond("too expensive, the price was too high")
+    added = suggest.auto_accept(now=NOW, min_precision=0.9)
+    db.session.commit()
+    assert added == 1
+    coding = db.session.scalar(select(Coding).where(Coding.source == CoderKind.MODEL))
+    assert (coding.answer_id, coding.reason_code_id, coding.status) == (
+        slow.id,
+        code.id,
+        CodingStatus.CONFIRMED,
+    )
+    assert pricey.id not in set(
+        db.session.scalars(select(Coding.answer_id).where(Coding.source == CoderKind.MODEL))
+    )
+    assert [r.reason_code.code for r in service.opportunity_reasons(opportunity.id)] == ["support.quality"]
+    # Auto-accepted answers leave the queue; a stricter bar turns it off.
+    assert service.next_answer_id(service.QueueFilter(), coder_id=0) == pricey.id
+    assert suggest.auto_accept(now=NOW, min_precision=1.01) == 0
+
+
+def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, app):
+    from app.coding import retrain_job
+    from app.messaging.worker import periodic_jobs
+
+    assert "coding.retrain" in {job.name for job in periodic_jobs()}
+    ensure_default_codebook()
+    db.session.commit()
+    runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=2))])
+    before = app.config["CODING_RETRAIN_EVERY"]
+    app.config["CODING_RETRAIN_EVERY"] = 25
+    try:
+        assert retrain_job(NOW) is True
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(TrainedModel)) == 1
+        assert retrain_job(NOW) is False  # nothing new since
+        runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=4))])
+        assert retrain_job(NOW) is True
+    finally:
+        app.config["CODING_RETRAIN_EVERY"] = before
+
+
+def test_rules_page_adds_rules_and_only_admins_set_auto_accept(make_user, login, app):
+    ensure_default_codebook()
+    db.session.commit()
+    analyst = login(make_user(Role.ANALYST))
+    code = _code("price.too_high")
+    analyst.post("/coding/rules", data={"rule-code": str(code.id), "rule-phrase": "pricey"})
+    assert "pricey" in analyst.get("/coding/rules").get_data(as_text=True)
+    assert (
+        analyst.post("/coding/rules", data={"auto-code": str(code.id), "auto-threshold": "0.9"}).status_code
+        == 403
+    )
