@@ -164,7 +164,7 @@ def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, ap
     from app.coding import retrain_job
     from app.messaging.worker import periodic_jobs
 
-    assert "coding.retrain" in {job.name for job in periodic_jobs()}
+    assert "coding.retrain" in {job.name for job in periodic_jobs(app)}
     ensure_default_codebook()
     db.session.commit()
     runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=2))])
