@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +22,7 @@ from campaigns.models import (
     EnrollmentStatus,
 )
 from campaigns.targeting import TargetingRules, candidates, matched_opportunities, status_for
+from surveys.invitations import due_reminders
 
 
 @dataclass
@@ -42,6 +43,12 @@ class EnrollmentResult:
             "by_status": self.by_status,
             "by_reason": self.by_reason,
         }
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved: int
+    invited: int
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
         literal(campaign.id).label("campaign_id"),
         source.c.opportunity_id,
         source.c.contact_id,
-        status_for(source.c.suppression_reason).label("status"),
+        status_for(source.c.suppression_reason, pending=campaign.requires_approval).label("status"),
         source.c.suppression_reason,
         literal(now, UTCDateTime()).label("enrolled_at"),
     ).where(literal(True))
@@ -117,6 +124,99 @@ def enroll_campaign(campaign: Campaign, *, now: datetime) -> EnrollmentResult:
         result.by_status = dict(sorted(by_status.items()))
         result.by_reason = dict(sorted(by_reason.items()))
     return result
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What activating (or resuming) a campaign would do within the next hour."""
+
+    by_channel: dict[str, int]  # channel -> people contacted within the hour
+    pending: int  # new matches that would wait for approval instead
+    suppressed: int  # new matches that would be suppressed
+    reminders: int  # reminders that fall due within the hour
+
+    @property
+    def contacted(self) -> int:
+        return sum(self.by_channel.values())
+
+
+def activation_forecast(campaign: Campaign, *, now: datetime) -> Forecast:
+    """How many people activating the campaign contacts in the next hour, and by which channel.
+
+    The worker enrolls new matches every few minutes, so every eligible match counts; with approval
+    on they wait instead. Survey-then-call campaigns call only those who did not answer, days later.
+    """
+    db.session.flush()
+    source = candidates(TargetingRules.of(campaign), now=now, campaign_id=campaign.id).subquery()
+    rows = db.session.execute(
+        select(source.c.suppression_reason.is_(None), func.count()).group_by(
+            source.c.suppression_reason.is_(None)
+        )
+    ).all()
+    counts = {bool(reachable): count for reachable, count in rows}
+    eligible, suppressed = counts.get(True, 0), counts.get(False, 0)
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.campaign_id == campaign.id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.invitation_id.is_(None),
+        )
+    )
+    first = campaign.contact_channel
+    if campaign.kind is CampaignKind.CALL:
+        waiting = 0  # active call enrollments are already in the queue
+    reminders = 0
+    if campaign.kind is not CampaignKind.CALL and campaign.activated_at is not None:
+        due = [invitation.id for invitation in due_reminders(now=now + timedelta(hours=1))]
+        reminders = (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(
+                    Enrollment.campaign_id == campaign.id,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                    Enrollment.invitation_id.in_(due),
+                )
+            )
+            if due
+            else 0
+        )
+    new = 0 if campaign.requires_approval else eligible
+    by_channel = {first.value: new + waiting + reminders} if new + waiting + reminders else {}
+    return Forecast(
+        by_channel=by_channel,
+        pending=eligible if campaign.requires_approval else 0,
+        suppressed=suppressed,
+        reminders=reminders,
+    )
+
+
+def pending_count(campaign_id: int) -> int:
+    """How many enrollments of a campaign wait for an admin's approval."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(Enrollment.campaign_id == campaign_id, Enrollment.status == EnrollmentStatus.PENDING)
+    )
+
+
+def approve_pending(campaign: Campaign, *, now: datetime) -> Approval:
+    """Approve every enrollment waiting in an active campaign: they become active and are invited."""
+    if campaign.status is not CampaignStatus.ACTIVE:
+        raise CampaignStateError(
+            f"Approved contacts are reached at once, so the campaign must be active; "
+            f"{campaign.name} is {campaign.status.value}."
+        )
+    approved = db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.campaign_id == campaign.id, Enrollment.status == EnrollmentStatus.PENDING)
+        .values(status=EnrollmentStatus.ACTIVE, status_changed_at=now),
+        execution_options={"synchronize_session": False, "preserve_rowcount": True},
+    ).rowcount
+    invited = invite_new_enrollments(campaign, now=now)
+    return Approval(approved=approved, invited=invited)
 
 
 def enroll_active_campaigns(*, now: datetime) -> list[EnrollmentResult]:
@@ -200,7 +300,7 @@ def mark_opted_out(contact_id: int, *, channel: Channel | None, now: datetime) -
         update(Enrollment)
         .where(
             Enrollment.contact_id == contact_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING]),
             Enrollment.campaign_id.in_(_campaign_ids_using(channel)),
         )
         .values(status=EnrollmentStatus.OPTED_OUT, status_changed_at=now)

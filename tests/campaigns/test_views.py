@@ -135,7 +135,7 @@ def test_status_moves_and_a_wrong_move_is_refused(admin_client, make_campaign):
     campaign = make_campaign(status=CampaignStatus.DRAFT)
     url = f"/campaigns/{campaign.id}/status"
 
-    admin_client.post(url, data={"action": "activate"})
+    admin_client.post(url, data={"action": "activate", "confirmed": "yes"})
     admin_client.post(url, data={"action": "pause"})
     refused = admin_client.post(url, data={"action": "pause"}, follow_redirects=True)
 
