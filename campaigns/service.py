@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import Role, User
 from app.crm.models import Channel, Competitor, Contact
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.optout import opt_out_url
 from campaigns.models import (
@@ -70,7 +70,7 @@ EDITABLE = (
 
 def merge_fields(contact: Contact, *, sender: str, survey_link: str | None = None) -> dict[str, str]:
     """The merge fields for one real contact (the survey link is a placeholder until one exists)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     return {
         "first_name": contact.first_name or "there",
         "last_name": contact.last_name or "",
