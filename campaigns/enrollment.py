@@ -193,26 +193,34 @@ def activation_forecast(campaign: Campaign, *, now: datetime) -> Forecast:
     )
 
 
-def pending_count(campaign_id: int) -> int:
-    """How many enrollments of a campaign wait for an admin's approval."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Enrollment)
-        .where(Enrollment.campaign_id == campaign_id, Enrollment.status == EnrollmentStatus.PENDING)
-    )
+def pending_count(campaign_id: int) -> tuple[int, int | None]:
+    """How many enrollments of a campaign wait for approval, and the newest one's id."""
+    count, newest = db.session.execute(
+        select(func.count(), func.max(Enrollment.id)).where(
+            Enrollment.campaign_id == campaign_id, Enrollment.status == EnrollmentStatus.PENDING
+        )
+    ).one()
+    return count, newest
 
 
-def approve_pending(campaign: Campaign, *, now: datetime) -> Approval:
-    """Approve every enrollment waiting in an active campaign: they become active and are invited."""
+def approve_pending(campaign: Campaign, *, now: datetime, up_to_id: int | None = None) -> Approval:
+    """Approve the enrollments waiting in an active campaign: they become active and are invited.
+
+    With up_to_id only those the admin was shown (ids up to it) are approved, not matches enrolled
+    since the page was drawn.
+    """
     if campaign.status is not CampaignStatus.ACTIVE:
         raise CampaignStateError(
             f"Approved contacts are reached at once, so the campaign must be active; "
             f"{campaign.name} is {campaign.status.value}."
         )
+    statement = update(Enrollment).where(
+        Enrollment.campaign_id == campaign.id, Enrollment.status == EnrollmentStatus.PENDING
+    )
+    if up_to_id is not None:
+        statement = statement.where(Enrollment.id <= up_to_id)
     approved = db.session.execute(
-        update(Enrollment)
-        .where(Enrollment.campaign_id == campaign.id, Enrollment.status == EnrollmentStatus.PENDING)
-        .values(status=EnrollmentStatus.ACTIVE, status_changed_at=now),
+        statement.values(status=EnrollmentStatus.ACTIVE, status_changed_at=now),
         execution_options={"synchronize_session": False, "preserve_rowcount": True},
     ).rowcount
     invited = invite_new_enrollments(campaign, now=now)

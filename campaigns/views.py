@@ -15,6 +15,7 @@ from campaigns.enrollment import (
     approve_pending,
     enroll_campaign,
     enrollment_counts,
+    pending_count,
     preview_rules,
 )
 from campaigns.forms import CampaignForm, StatusForm
@@ -67,7 +68,7 @@ def detail(campaign_id: int):
         campaign=campaign,
         by_status=by_status,
         by_reason=by_reason,
-        pending=by_status.get(EnrollmentStatus.PENDING.value, 0),
+        pending=pending_count(campaign.id),
         competitors=competitor_names(campaign),
         form=StatusForm(),
         confirmed_actions=CONFIRMED_ACTIONS,
@@ -185,8 +186,9 @@ def approve(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
     if not StatusForm().validate_on_submit():
         abort(400)
+    up_to = request.form.get("up_to", type=int)
     with domain_change() as change:
-        result = approve_pending(campaign, now=utcnow())
+        result = approve_pending(campaign, now=utcnow(), up_to_id=up_to)
     if change:
         flash(f"{result.approved} approved; {result.invited} invitations queued.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

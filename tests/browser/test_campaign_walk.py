@@ -14,7 +14,7 @@ from app.auth.models import Role
 from app.codebook.service import ensure_default_codebook
 from app.db_types import utcnow
 from app.extensions import db
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import publish
 from surveys.library import WIN_LOSS, create_from_template
 from tests.browser.test_import_pages import GOOD_ROWS, HEADER, _sign_in, _write_csv
@@ -128,3 +128,53 @@ def test_admin_walks_import_campaign_and_activation_with_no_accessibility_violat
     assert db.session.get(Campaign, campaign.id).status is CampaignStatus.ACTIVE
     context.close()
     assert len(walk.checked) == 10
+
+
+def test_a_long_checkbox_list_gets_a_filter_box_and_works_without_javascript_too(
+    browser, live_server, make_user, make_account, make_opportunity
+):
+    regions = ["North America East", "North America West", "EMEA", "APAC", "LATAM", "Nordics", "DACH"]
+    for region in regions:
+        make_opportunity(account=make_account(region=region))
+    admin = make_user(Role.ADMIN)
+
+    for javascript in (True, False):
+        context = browser.new_context(viewport={"width": 375, "height": 812}, java_script_enabled=javascript)
+        page = context.new_page()
+        _sign_in(page, live_server, admin.email)
+        page.goto(f"{live_server}/campaigns/new")
+        box = page.locator("#regions").get_by_role("searchbox")
+        if javascript:
+            box.fill("north")
+            expect(
+                page.locator("#regions").get_by_role("checkbox", name="North America West")
+            ).to_be_visible()
+            expect(page.locator("#regions").get_by_role("checkbox", name="EMEA")).to_be_hidden()
+            box.fill("zzz")
+            expect(page.locator("#regions").get_by_text("No option matches the filter.")).to_be_visible()
+            box.fill("")
+        else:
+            expect(box).to_be_hidden()
+        for region in regions:  # full values, nothing cut off
+            expect(page.locator("#regions").get_by_role("checkbox", name=region, exact=True)).to_be_visible()
+        context.close()
+
+
+def test_activation_is_confirmed_without_javascript(browser, live_server, make_user):
+    campaign = Campaign(name="Calls, no JS", kind=CampaignKind.CALL, status=CampaignStatus.DRAFT)
+    db.session.add(campaign)
+    db.session.commit()
+    admin = make_user(Role.ADMIN)
+    context = browser.new_context(viewport={"width": 375, "height": 812}, java_script_enabled=False)
+    page = context.new_page()
+    _sign_in(page, live_server, admin.email)
+    page.goto(f"{live_server}/campaigns/{campaign.id}")
+
+    page.get_by_role("button", name="Activate…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Activate Calls, no JS?")
+    page.get_by_role("button", name="Yes, activate the campaign").click()
+
+    expect(page.get_by_role("status").filter(has_text="is now active")).to_be_visible()
+    context.close()
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.ACTIVE

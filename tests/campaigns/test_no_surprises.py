@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -70,7 +71,7 @@ def test_new_matches_wait_for_approval_and_nothing_is_sent(
     assert result.created == 3
     assert result.invited == 0
     assert result.by_status == {"pending": 2, "suppressed": 1}
-    assert pending_count(campaign.id) == 2
+    assert pending_count(campaign.id)[0] == 2
     assert _count(Invitation) == 0
     assert _count(OutboundMessage) == 0
     # Running enrollment again neither duplicates nor sends the waiting ones.
@@ -89,12 +90,33 @@ def test_approving_activates_the_waiting_and_queues_their_invitations(
     db.session.commit()
 
     assert (approval.approved, approval.invited) == (2, 2)
-    assert pending_count(campaign.id) == 0
+    assert pending_count(campaign.id) == (0, None)
     statuses = db.session.scalars(select(Enrollment.status)).all()
     assert statuses == [EnrollmentStatus.ACTIVE, EnrollmentStatus.ACTIVE]
     assert _count(OutboundMessage) == 2
     assert approve_pending(campaign, now=NOW + timedelta(minutes=2)).approved == 0
     assert _count(OutboundMessage) == 2
+
+
+def test_approval_covers_only_the_matches_the_admin_was_shown(
+    admin_client, make_campaign, make_contact, make_opportunity
+):
+    _deals(make_contact, make_opportunity, 2)
+    campaign = make_campaign(requires_approval=True)
+    enroll_campaign(campaign, now=NOW)
+    db.session.commit()
+    page = admin_client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    _deals(make_contact, make_opportunity, 1)  # a new match arrives while the admin reads the page
+    enroll_campaign(campaign, now=NOW + timedelta(minutes=5))
+    db.session.commit()
+    up_to = re.search(r'name="up_to" value="(\d+)"', page).group(1)
+
+    done = admin_client.post(
+        f"/campaigns/{campaign.id}/approve", data={"up_to": up_to}, follow_redirects=True
+    )
+
+    assert "2 approved" in done.get_data(as_text=True)
+    assert pending_count(campaign.id)[0] == 1
 
 
 def test_a_paused_campaign_cannot_approve(make_campaign, make_contact, make_opportunity):
@@ -105,7 +127,7 @@ def test_a_paused_campaign_cannot_approve(make_campaign, make_contact, make_oppo
 
     with pytest.raises(CampaignStateError, match="must be active"):
         approve_pending(campaign, now=NOW)
-    assert pending_count(campaign.id) == 1
+    assert pending_count(campaign.id)[0] == 1
 
 
 def test_a_waiting_contact_who_opts_out_is_never_approved(
