@@ -204,5 +204,7 @@ def enroll(campaign_id: int):
         result = enroll_campaign(campaign, now=utcnow())
     if change:
         suppressed = result.by_status.get(EnrollmentStatus.SUPPRESSED.value, 0)
-        flash(f"{result.created} new enrollments ({suppressed} suppressed).", "success")
+        waiting = result.by_status.get(EnrollmentStatus.PENDING.value, 0)
+        note = f", {waiting} waiting for your approval" if waiting else ""
+        flash(f"{result.created} new enrollments ({suppressed} suppressed{note}).", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

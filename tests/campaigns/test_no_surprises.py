@@ -163,6 +163,17 @@ def test_the_detail_page_shows_the_count_and_approves_in_one_click(
     assert _count(OutboundMessage) == 3
 
 
+def test_enroll_now_says_how_many_wait_for_approval(
+    admin_client, make_campaign, make_contact, make_opportunity
+):
+    _deals(make_contact, make_opportunity, 2)
+    campaign = make_campaign(requires_approval=True)
+
+    page = admin_client.post(f"/campaigns/{campaign.id}/enroll", follow_redirects=True).get_data(as_text=True)
+
+    assert "2 new enrollments (0 suppressed, 2 waiting for your approval)." in page
+
+
 def test_the_form_stores_the_approval_setting(admin_client):
     admin_client.post("/campaigns/new", data={**FORM, "requires_approval": "y"})
     assert db.session.scalars(select(Campaign.requires_approval)).one() is True
