@@ -6,6 +6,8 @@ FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Customer links (survey, unsubscribe) point where `make run` serves, unless PUBLIC_BASE_URL is set.
+run demo: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test bench lint format install migrate demo serve browsers clean
 
@@ -27,7 +29,7 @@ demo: migrate
 
 run: demo
 	@echo
-	@echo "Winback is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	@echo "Winback is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop); links to customers use $$PUBLIC_BASE_URL"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +23,7 @@ from campaigns.models import (
     EnrollmentStatus,
 )
 from campaigns.targeting import TargetingRules, candidates, matched_opportunities, status_for
+from surveys.invitations import due_reminders
 
 
 @dataclass
@@ -43,6 +44,12 @@ class EnrollmentResult:
             "by_status": self.by_status,
             "by_reason": self.by_reason,
         }
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved: int
+    invited: int
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def _enroll_chunk(campaign: Campaign, *, now: datetime, account_range: tuple[int
         literal(campaign.id).label("campaign_id"),
         source.c.opportunity_id,
         source.c.contact_id,
-        status_for(source.c.suppression_reason).label("status"),
+        status_for(source.c.suppression_reason, pending=campaign.requires_approval).label("status"),
         source.c.suppression_reason,
         literal(now, UTCDateTime()).label("enrolled_at"),
     ).where(literal(True))
@@ -161,6 +168,107 @@ def _enroll_chunk(campaign: Campaign, *, now: datetime, account_range: tuple[int
         .on_conflict_do_nothing(index_elements=["campaign_id", "opportunity_id", "contact_id"])
     )
     return db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What activating (or resuming) a campaign would do within the next hour."""
+
+    by_channel: dict[str, int]  # channel -> people contacted within the hour
+    pending: int  # new matches that would wait for approval instead
+    suppressed: int  # new matches that would be suppressed
+    reminders: int  # reminders that fall due within the hour
+
+    @property
+    def contacted(self) -> int:
+        return sum(self.by_channel.values())
+
+
+def activation_forecast(campaign: Campaign, *, now: datetime) -> Forecast:
+    """How many people activating the campaign contacts in the next hour, and by which channel.
+
+    The worker enrolls new matches every few minutes, so every eligible match counts; with approval
+    on they wait instead. Survey-then-call campaigns call only those who did not answer, days later.
+    """
+    db.session.flush()
+    source = candidates(TargetingRules.of(campaign), now=now, campaign_id=campaign.id).subquery()
+    rows = db.session.execute(
+        select(source.c.suppression_reason.is_(None), func.count()).group_by(
+            source.c.suppression_reason.is_(None)
+        )
+    ).all()
+    counts = {bool(reachable): count for reachable, count in rows}
+    eligible, suppressed = counts.get(True, 0), counts.get(False, 0)
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.campaign_id == campaign.id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.invitation_id.is_(None),
+        )
+    )
+    first = campaign.contact_channel
+    if campaign.kind is CampaignKind.CALL:
+        waiting = 0  # active call enrollments are already in the queue
+    reminders = 0
+    if campaign.kind is not CampaignKind.CALL and campaign.activated_at is not None:
+        due = [invitation.id for invitation in due_reminders(now=now + timedelta(hours=1))]
+        reminders = (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(
+                    Enrollment.campaign_id == campaign.id,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                    Enrollment.invitation_id.in_(due),
+                )
+            )
+            if due
+            else 0
+        )
+    new = 0 if campaign.requires_approval else eligible
+    by_channel = {first.value: new + waiting + reminders} if new + waiting + reminders else {}
+    return Forecast(
+        by_channel=by_channel,
+        pending=eligible if campaign.requires_approval else 0,
+        suppressed=suppressed,
+        reminders=reminders,
+    )
+
+
+def pending_count(campaign_id: int) -> tuple[int, int | None]:
+    """How many enrollments of a campaign wait for approval, and the newest one's id."""
+    count, newest = db.session.execute(
+        select(func.count(), func.max(Enrollment.id)).where(
+            Enrollment.campaign_id == campaign_id, Enrollment.status == EnrollmentStatus.PENDING
+        )
+    ).one()
+    return count, newest
+
+
+def approve_pending(campaign: Campaign, *, now: datetime, up_to_id: int | None = None) -> Approval:
+    """Approve the enrollments waiting in an active campaign: they become active and are invited.
+
+    With up_to_id only those the admin was shown (ids up to it) are approved, not matches enrolled
+    since the page was drawn.
+    """
+    if campaign.status is not CampaignStatus.ACTIVE:
+        raise CampaignStateError(
+            f"Approved contacts are reached at once, so the campaign must be active; "
+            f"{campaign.name} is {campaign.status.value}."
+        )
+    statement = update(Enrollment).where(
+        Enrollment.campaign_id == campaign.id, Enrollment.status == EnrollmentStatus.PENDING
+    )
+    if up_to_id is not None:
+        statement = statement.where(Enrollment.id <= up_to_id)
+    approved = db.session.execute(
+        statement.values(status=EnrollmentStatus.ACTIVE, status_changed_at=now),
+        execution_options={"synchronize_session": False, "preserve_rowcount": True},
+    ).rowcount
+    invited = invite_new_enrollments(campaign, now=now)
+    return Approval(approved=approved, invited=invited)
 
 
 def enroll_active_campaigns(
@@ -255,7 +363,7 @@ def mark_opted_out(contact_id: int, *, channel: Channel | None, now: datetime) -
         update(Enrollment)
         .where(
             Enrollment.contact_id == contact_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING]),
             Enrollment.campaign_id.in_(_campaign_ids_using(channel)),
         )
         .values(status=EnrollmentStatus.OPTED_OUT, status_changed_at=now)

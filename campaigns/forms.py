@@ -8,6 +8,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
+    BooleanField,
     DecimalField,
     IntegerField,
     SelectChoice,
@@ -46,6 +47,10 @@ class CampaignForm(FlaskForm):
         choices=[],
         coerce=int,
         description="A published survey version; needed to start a survey campaign.",
+    )
+    requires_approval = BooleanField(
+        "New matches wait for approval",
+        description="Nobody is contacted until an admin approves the waiting matches on the campaign page.",
     )
 
     lost_within_days = IntegerField(
@@ -194,6 +199,7 @@ class CampaignForm(FlaskForm):
             "kind": CampaignKind(self.kind.data),
             "survey_channel": Channel(self.survey_channel.data),
             "survey_version_id": self.survey_version_id.data or None,
+            "requires_approval": bool(self.requires_approval.data),
             "lost_within_days": self.lost_within_days.data,
             "wait_days_after_close": self.wait_days_after_close.data or 0,
             "amount_min": self.amount_min.data,

@@ -7,7 +7,18 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -86,6 +97,8 @@ class Campaign(db.Model):
     title_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_contacts_per_account: Mapped[int] = mapped_column(default=1)
     cooldown_days: Mapped[int] = mapped_column(default=90)
+    # New matches wait (status pending) until an admin approves them: nobody is contacted by surprise.
+    requires_approval: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Message templates (merge fields rendered by app.messaging.merge.render_merge).
     sender_name: Mapped[str] = mapped_column(String(120), default="The Winback team")
@@ -165,6 +178,7 @@ _PAST = {"activate": "activated", "pause": "paused", "resume": "resumed", "finis
 
 
 class EnrollmentStatus(enum.StrEnum):
+    PENDING = "pending"  # waits for an admin's approval: no invitation, message or call yet
     ACTIVE = "active"
     COMPLETED = "completed"
     REQUALIFIED = "requalified"

@@ -7,16 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import Role, User
-from app.crm.models import Channel, Contact
+from app.crm.models import Channel, Competitor, Contact
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.optout import opt_out_url
-from campaigns.models import CAMPAIGN_ACTIONS, Campaign, CampaignStatus, campaign_callers
+from campaigns.models import (
+    CAMPAIGN_ACTIONS,
+    Campaign,
+    CampaignStateError,
+    CampaignStatus,
+    campaign_callers,
+)
 from campaigns.targeting import TargetingRules, candidates
 
 if TYPE_CHECKING:
@@ -41,6 +47,7 @@ EDITABLE = (
     "kind",
     "survey_channel",
     "survey_version_id",
+    "requires_approval",
     "lost_within_days",
     "wait_days_after_close",
     "amount_min",
@@ -66,7 +73,7 @@ EDITABLE = (
 
 def merge_fields(contact: Contact, *, sender: str, survey_link: str | None = None) -> dict[str, str]:
     """The merge fields for one real contact (the survey link is a placeholder until one exists)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     return {
         "first_name": contact.first_name or "there",
         "last_name": contact.last_name or "",
@@ -155,6 +162,8 @@ def eligible_callers() -> list[User]:
 
 def save_campaign(campaign: Campaign, values: Mapping[str, Any], *, caller_ids: Iterable[int]) -> Campaign:
     """Apply edited values to a campaign (new or existing); templates with errors are refused."""
+    if campaign.status is CampaignStatus.FINISHED:
+        raise CampaignStateError("A finished campaign cannot be edited.")
     for name, label, html in TEMPLATE_FIELDS:
         error = template_error(values.get(name), html=html)
         if error:
@@ -187,6 +196,17 @@ def campaigns_for(user: User) -> list[Campaign]:
     if user.role is not Role.ADMIN:
         query = query.join(campaign_callers).where(campaign_callers.c.user_id == user.id)
     return list(db.session.scalars(query))
+
+
+def competitor_names(campaign: Campaign) -> list[str]:
+    """The names of the competitors a campaign targets, in the order they were chosen."""
+    if not campaign.competitor_ids:
+        return []
+    rows = db.session.execute(
+        select(Competitor.id, Competitor.name).where(Competitor.id.in_(campaign.competitor_ids))
+    )
+    names = {competitor_id: name for competitor_id, name in rows}
+    return [names.get(cid, f"competitor #{cid} (deleted)") for cid in campaign.competitor_ids]
 
 
 def may_see(user: User, campaign: Campaign) -> bool:

@@ -222,5 +222,7 @@ def candidates(
     return query
 
 
-def status_for(reason: ColumnElement) -> ColumnElement:
-    return case((reason.is_(None), EnrollmentStatus.ACTIVE.value), else_=EnrollmentStatus.SUPPRESSED.value)
+def status_for(reason: ColumnElement, *, pending: bool = False) -> ColumnElement:
+    """Suppressed when there is a reason; else active, or pending when the campaign wants approval."""
+    reachable = EnrollmentStatus.PENDING if pending else EnrollmentStatus.ACTIVE
+    return case((reason.is_(None), reachable.value), else_=EnrollmentStatus.SUPPRESSED.value)

@@ -10,12 +10,26 @@ from app.auth.models import Role
 from app.changes import domain_change
 from app.db_types import utcnow
 from app.extensions import db
-from campaigns.enrollment import enroll_campaign, enrollment_counts, preview_rules
+from campaigns.enrollment import (
+    activation_forecast,
+    approve_pending,
+    enroll_campaign,
+    enrollment_counts,
+    pending_count,
+    preview_rules,
+)
 from campaigns.forms import CampaignForm, StatusForm
-from campaigns.models import SUPPRESSION_LABELS, Campaign, EnrollmentStatus, EnrollmentSuppression
+from campaigns.models import (
+    SUPPRESSION_LABELS,
+    Campaign,
+    CampaignStatus,
+    EnrollmentStatus,
+    EnrollmentSuppression,
+)
 from campaigns.service import (
     campaigns_for,
     change_status,
+    competitor_names,
     may_see,
     preview_contact,
     render_templates,
@@ -54,7 +68,10 @@ def detail(campaign_id: int):
         campaign=campaign,
         by_status=by_status,
         by_reason=by_reason,
+        pending=pending_count(campaign.id),
+        competitors=competitor_names(campaign),
         form=StatusForm(),
+        confirmed_actions=CONFIRMED_ACTIONS,
     )
 
 
@@ -96,6 +113,9 @@ def new():
 @admin_only
 def edit(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
+    if campaign.status is CampaignStatus.FINISHED:
+        flash("A finished campaign cannot be edited.", "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     form = CampaignForm()
     if not form.is_submitted():
         form.fill_from(campaign)
@@ -127,19 +147,53 @@ def preview():
     ]
     result["errors"] = {name: errors for name, errors in form.errors.items() if name != "csrf_token"}
     result["reason_labels"] = {reason.value: reason.label for reason in EnrollmentSuppression}
+    result["messages_html"] = render_template("campaigns/_messages.html", contact=contact, rendered=rendered)
     return jsonify(result)
 
 
-@bp.post("/<int:campaign_id>/status")
+# Moves that reach people or cannot be undone ask first, on a page of their own (works without JS).
+CONFIRMED_ACTIONS = ("activate", "resume", "finish")
+ACTION_PAST = {"activate": "activated", "resume": "resumed", "finish": "finished"}
+
+
+@bp.route("/<int:campaign_id>/status", methods=["GET", "POST"])
 @admin_only
 def status(campaign_id: int):
+    """GET: the confirmation page of an action; POST: apply it (activate, resume, finish once confirmed)."""
+    campaign = db.get_or_404(Campaign, campaign_id)
+    action = request.values.get("action", "")
+    if request.method == "POST":
+        if not StatusForm().validate_on_submit():
+            abort(400)
+        if action not in CONFIRMED_ACTIONS or request.form.get("confirmed") == "yes":
+            with domain_change() as change:
+                change_status(campaign, action, now=utcnow())
+            if change:
+                flash(f"Campaign {campaign.name} is now {campaign.status.value}.", "success")
+            return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+    if action not in CONFIRMED_ACTIONS:
+        abort(404)
+    if action not in campaign.allowed_actions():
+        flash(f"A {campaign.status.value} campaign cannot be {ACTION_PAST[action]}.", "error")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+    forecast = activation_forecast(campaign, now=utcnow()) if action != "finish" else None
+    return render_template(
+        "campaigns/confirm.html", campaign=campaign, action=action, forecast=forecast, form=StatusForm()
+    )
+
+
+@bp.post("/<int:campaign_id>/approve")
+@admin_only
+def approve(campaign_id: int):
+    """Approve, in one click, every new match waiting in a campaign that asks for approval."""
     campaign = db.get_or_404(Campaign, campaign_id)
     if not StatusForm().validate_on_submit():
         abort(400)
+    up_to = request.form.get("up_to", type=int)
     with domain_change() as change:
-        change_status(campaign, request.form.get("action", ""), now=utcnow())
+        result = approve_pending(campaign, now=utcnow(), up_to_id=up_to)
     if change:
-        flash(f"Campaign {campaign.name} is now {campaign.status.value}.", "success")
+        flash(f"{result.approved} approved; {result.invited} invitations queued.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
 
@@ -153,5 +207,7 @@ def enroll(campaign_id: int):
         result = enroll_campaign(campaign, now=utcnow())
     if change:
         suppressed = result.by_status.get(EnrollmentStatus.SUPPRESSED.value, 0)
-        flash(f"{result.created} new enrollments ({suppressed} suppressed).", "success")
+        waiting = result.by_status.get(EnrollmentStatus.PENDING.value, 0)
+        note = f", {waiting} waiting for your approval" if waiting else ""
+        flash(f"{result.created} new enrollments ({suppressed} suppressed{note}).", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

@@ -20,7 +20,7 @@ from surveys.invitations import (
     queue_invitation_message,
 )
 from surveys.library import WIN_LOSS, create_from_template
-from surveys.models import Invitation
+from surveys.models import Invitation, SurveyVersion, VersionStatus
 from surveys.responding import ResponseChannel, complete_response, move_to, save_page, start_response
 
 REASONS = [
@@ -135,3 +135,39 @@ def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo
     return SurveyDemo(
         invitations=len(invited), completed=completed, partial=partial, link=invitation_link(link_to)
     )
+
+
+def fresh_demo_link(*, now: datetime) -> str | None:
+    """A new, unanswered link to the newest published survey, for a reachable contact of a lost deal.
+
+    Nothing is sent: the link is for the person trying the demo, and every call makes another one,
+    so a link used up by one try never blocks the next. None when no survey is published yet.
+    """
+    version = db.session.scalar(
+        select(SurveyVersion)
+        .where(SurveyVersion.status == VersionStatus.PUBLISHED)
+        .order_by(SurveyVersion.published_at.desc(), SurveyVersion.id.desc())
+        .limit(1)
+    )
+    if version is None:
+        return None
+    lost = db.session.scalars(
+        select(Opportunity)
+        .where(Opportunity.stage == "Closed Lost", Opportunity.primary_contact_id.is_not(None))
+        .order_by(Opportunity.close_date.desc(), Opportunity.id)
+        .limit(200)
+    )
+    opportunity = next(
+        (o for o in lost if contact_suppression_reason(o.primary_contact, Channel.EMAIL) is None), None
+    )
+    if opportunity is None:
+        return None
+    invitation = create_invitation(
+        version,
+        opportunity.primary_contact,
+        channel=Channel.EMAIL,
+        now=now,
+        opportunity=opportunity,
+        expires_at=now + timedelta(days=30),
+    )
+    return invitation_link(invitation)

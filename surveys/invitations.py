@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.crm.models import Channel, Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.models import OutboundMessage
 from app.messaging.optout import opt_out_url
@@ -107,7 +107,7 @@ def invitation_token(invitation: Invitation) -> str:
 
 def invitation_link(invitation: Invitation) -> str:
     """The absolute public link, the same for the invitation and every reminder."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     return f"{base}/s/{invitation_token(invitation)}"
 
 

@@ -215,10 +215,27 @@ def move_question(survey_id: int, question_id: int):
     return redirect(url_for("surveys.edit", survey_id=survey.id))
 
 
-@bp.post("/<int:survey_id>/questions/<int:question_id>/delete")
+@bp.route("/<int:survey_id>/questions/<int:question_id>/delete", methods=["GET", "POST"])
 @admin_only
 def delete_question(survey_id: int, question_id: int):
+    """GET asks first (and changes nothing, not even a new draft); POST deletes."""
     survey = db.get_or_404(Survey, survey_id)
+    if request.method == "GET":
+        question = db.get_or_404(Question, question_id)
+        if question.version.survey_id != survey.id:
+            abort(404)
+        return render_template(
+            "confirm.html",
+            title=f"Delete question {question.position}?",
+            lines=[
+                f"“{question.text}”",
+                "Answers already given are kept with the version they answered; "
+                "a published version is not changed: the deletion goes to the draft.",
+            ],
+            action=url_for("surveys.delete_question", survey_id=survey.id, question_id=question_id),
+            button="Yes, delete the question",
+            cancel=url_for("surveys.edit", survey_id=survey.id),
+        )
     builder.delete_question(_editable_question(survey, question_id))
     db.session.commit()
     flash("Question deleted.", "success")

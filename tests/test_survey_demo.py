@@ -35,3 +35,35 @@ def test_demo_load_prints_a_working_survey_link(runner, app, make_user, login):
     html = staff.get(f"/surveys/{survey.id}/responses").get_data(as_text=True)
     assert "Invitation funnel" in html
     assert "Price" in html
+
+
+def test_demo_logins_prints_a_fresh_unanswered_survey_link_every_time(runner, app):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+
+    links = []
+    for _ in range(2):
+        result = runner.invoke(args=["demo", "logins"])
+        assert result.exit_code == 0, result.output
+        assert "@winback.demo" in result.output
+        lines = [
+            line for line in result.output.splitlines() if line.startswith("Survey link (new, unanswered): ")
+        ]
+        assert len(lines) == 1
+        links.append(lines[0].rsplit(" ", 1)[1])
+
+    assert links[0] != links[1]
+    client = app.test_client()
+    for link in links:
+        assert link.startswith(app.config["PUBLIC_BASE_URL"] + "/s/")
+        page = client.get(link.removeprefix(app.config["PUBLIC_BASE_URL"]))
+        assert page.status_code == 200
+        assert "What was the main reason you chose another option?" in page.get_data(as_text=True)
+    db.session.expire_all()
+    fresh = db.session.scalars(select(Invitation).order_by(Invitation.id.desc()).limit(2)).all()
+    assert all(i.completed_at is None and i.sent_at is None for i in fresh)
+
+
+def test_make_run_on_a_loaded_database_prints_a_fresh_link_too(runner):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    again = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "Survey link (new, unanswered): " in again.output

@@ -72,6 +72,28 @@ def test_admin_builds_and_publishes_a_survey_with_csrf_on(make_app, make_user):
     assert db.session.scalar(select(Question.id)) == question.id
 
 
+def test_deleting_a_question_asks_first_and_the_question_stays_until_confirmed(login, make_user):
+    client = login(make_user(Role.ADMIN))
+    survey = published_survey()
+    question = survey.published.questions[0]
+    versions = len(survey.versions)
+
+    edit = client.get(f"/surveys/{survey.id}").get_data(as_text=True)
+    confirm = client.get(f"/surveys/{survey.id}/questions/{question.id}/delete")
+
+    assert f'href="/surveys/{survey.id}/questions/{question.id}/delete"' in edit
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200
+    assert f"Delete question {question.position}?" in page
+    assert question.text in page
+    db.session.expire_all()
+    assert len(survey.versions) == versions  # asking made no draft
+    client.post(f"/surveys/{survey.id}/questions/{question.id}/delete", data={"csrf_token": _csrf(page)})
+    db.session.expire_all()
+    assert len(survey.versions) == versions + 1
+    assert question.text not in [q.text for q in survey.versions[-1].questions]
+
+
 def test_unknown_reason_code_is_refused_with_a_message(login, make_user):
     client = login(make_user(Role.ADMIN))
     survey = published_survey()

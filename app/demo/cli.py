@@ -13,6 +13,7 @@ from app.db_types import utcnow
 from app.demo.service import database_is_empty, load_demo
 from app.errors import DomainError
 from app.extensions import db
+from surveys.demo import fresh_demo_link
 
 demo_cli = AppGroup("demo", help="Demo data for trying Winback out.")
 
@@ -33,6 +34,7 @@ def load_command(seed: int, if_empty: bool) -> None:
         if _logins_path().exists():
             click.echo(f"Demo logins (kept in {_logins_path()}):")
             click.echo(_logins_path().read_text().rstrip())
+            _echo_fresh_link()
         return
     try:
         result = load_demo(seed=seed, today=date.today(), now=utcnow())
@@ -57,8 +59,18 @@ def load_command(seed: int, if_empty: bool) -> None:
 
 @demo_cli.command("logins")
 def logins_command() -> None:
-    """Print the demo logins created by `demo load`."""
+    """Print the demo logins created by `demo load`, and a fresh, unanswered survey link."""
     path = _logins_path()
     if not path.exists():
         raise click.ClickException("No demo logins here: run `flask --app wsgi demo load` first")
     click.echo(path.read_text().rstrip())
+    _echo_fresh_link()
+
+
+def _echo_fresh_link() -> None:
+    link = fresh_demo_link(now=utcnow())
+    db.session.commit()
+    if link:
+        click.echo(f"Survey link (new, unanswered): {link}")
+    else:
+        click.echo("No published survey yet, so no survey link.")

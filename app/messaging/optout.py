@@ -8,6 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.crm.models import Channel, Contact
+from app.messaging.links import public_base_url
 
 _SALT = "winback-opt-out"
 
@@ -42,5 +43,5 @@ def opt_out_url(contact: Contact, channel: Channel) -> str:
 
 def opt_out_url_for(contact_id: int, channel: Channel) -> str:
     """The same link when only the contact's id is at hand (the survey pages read no Contact)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = public_base_url()
     return f"{base}/unsubscribe/{make_opt_out_token(contact_id, channel)}"

@@ -243,10 +243,25 @@ def do_not_contact_import():
     return redirect(url_for(".do_not_contact"))
 
 
-@bp.post("/do-not-contact/<int:entry_id>/delete")
+@bp.route("/do-not-contact/<int:entry_id>/delete", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def do_not_contact_delete(entry_id: int):
+    """GET asks first (removing an entry lets campaigns reach that person again); POST removes."""
     entry = db.get_or_404(DoNotContactEntry, entry_id)
+    if request.method == "GET":
+        return render_template(
+            "confirm.html",
+            title=f"Remove {entry.value} from the do-not-contact list?",
+            lines=[
+                f"Added {entry.created_at:%Y-%m-%d}, source: {entry.source}.",
+                "Once removed, campaigns may email, text or call this "
+                + {"email": "address", "phone": "number", "domain": "domain"}.get(entry.kind.value, "entry")
+                + " again.",
+            ],
+            action=url_for(".do_not_contact_delete", entry_id=entry.id),
+            button=f"Yes, remove {entry.value}",
+            cancel=url_for(".do_not_contact"),
+        )
     if not ActionForm().validate_on_submit():
         abort(400)
     value = entry.value

@@ -135,7 +135,7 @@ def test_status_moves_and_a_wrong_move_is_refused(admin_client, make_campaign):
     campaign = make_campaign(status=CampaignStatus.DRAFT)
     url = f"/campaigns/{campaign.id}/status"
 
-    admin_client.post(url, data={"action": "activate"})
+    admin_client.post(url, data={"action": "activate", "confirmed": "yes"})
     admin_client.post(url, data={"action": "pause"})
     refused = admin_client.post(url, data={"action": "pause"}, follow_redirects=True)
 
@@ -229,3 +229,75 @@ def test_campaign_form_requires_a_csrf_token(make_app, make_user):
     assert refused.status_code in {400, 422}
     assert accepted.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_errors_on_save_are_summarised_at_the_top_with_a_link_to_each_field(admin_client):
+    response = admin_client.post(
+        "/campaigns/new", data={**FORM, "name": "", "email_text": "Hi {{ frist_name }}", "amount_min": "x"}
+    )
+
+    page = response.get_data(as_text=True)
+    summary = page[page.index('id="error-summary"') : page.index("</div>", page.index('id="error-summary"'))]
+    assert response.status_code == 422
+    assert page.index('id="error-summary"') < page.index("<h1>")
+    assert 'role="alert" tabindex="-1" autofocus' in page
+    assert '<a href="#name">Name: This field is required.</a>' in summary
+    assert '<a href="#email_text">Invitation text: Unknown merge field' in summary
+    assert '<a href="#amount_min">' in summary
+    assert 'id="name"' in page
+    assert 'id="email_text"' in page
+
+
+def test_a_valid_page_has_no_error_summary(admin_client):
+    assert 'id="error-summary"' not in admin_client.get("/campaigns/new").get_data(as_text=True)
+
+
+def test_targeting_choices_are_checkbox_lists_with_full_values_and_a_filter_box(
+    admin_client, make_account, make_opportunity
+):
+    account = make_account(segment="Enterprise (strategic accounts)", region="North America East")
+    make_opportunity(account=account, owner="Dana Scully-Mulder", crm_loss_reason="Price too high")
+
+    page = admin_client.get("/campaigns/new").get_data(as_text=True)
+
+    for name, value in [
+        ("segments", "Enterprise (strategic accounts)"),
+        ("regions", "North America East"),
+        ("owners", "Dana Scully-Mulder"),
+        ("loss_reasons", "Price too high"),
+    ]:
+        assert f'<fieldset class="checkbox-list" id="{name}"' in page
+        assert re.search(
+            rf'<input type="checkbox" name="{name}" id="{name}-0" value="{re.escape(value)}"', page
+        )
+        assert f"> {value}</label>" in page
+        assert f'aria-controls="{name}-options"' in page
+    assert "<select multiple" not in page
+    assert 'src="/static/js/forms.js"' in page
+
+
+def test_checked_boxes_are_saved_and_shown_checked_again(admin_client, make_account, make_opportunity):
+    make_opportunity(account=make_account(segment="Enterprise", region="EMEA"), owner="Dana")
+    admin_client.post("/campaigns/new", data={**FORM, "segments": ["Enterprise"], "owners": ["Dana"]})
+    campaign = db.session.scalars(select(Campaign)).one()
+
+    page = admin_client.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
+
+    assert (campaign.segments, campaign.owners, campaign.regions) == (["Enterprise"], ["Dana"], [])
+    assert re.search(r'id="segments-0" value="Enterprise"\s+checked>', page)
+    assert re.search(r'id="regions-0" value="EMEA"\s+>', page)
+
+
+def test_the_live_preview_returns_the_messages_rendered_by_the_server(
+    admin_client, make_contact, make_opportunity
+):
+    _deal(make_contact, make_opportunity, first_name="Ana")
+
+    data = admin_client.post(
+        "/campaigns/preview", data={**FORM, "email_text": "Hi {{ first_name }} <b>", "sms_text": "{{ nope }}"}
+    ).get_json()
+
+    html = data["messages_html"]
+    assert "Message preview" in html
+    assert "<pre>Hi Ana &lt;b&gt;</pre>" in html
+    assert "Unknown merge field" in html

@@ -101,6 +101,23 @@ def test_an_admin_removes_an_entry(login, make_user):
     assert _entries() == []
 
 
+def test_removing_an_entry_asks_first_on_a_page_that_works_without_js(login, make_user):
+    client = login(make_user())
+    client.post("/do-not-contact", data={"add-value": "x@y.example"})
+    entry_id = db.session.scalar(select(DoNotContactEntry.id))
+
+    listing = client.get("/do-not-contact").get_data(as_text=True)
+    confirm = client.get(f"/do-not-contact/{entry_id}/delete")
+
+    assert f'href="/do-not-contact/{entry_id}/delete"' in listing
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert "Remove x@y.example from the do-not-contact list?" in page
+    assert "campaigns may email, text or call this address again" in page
+    assert f'action="/do-not-contact/{entry_id}/delete"' in page
+    assert [value for _, value in _entries()] == ["x@y.example"]
+
+
 def test_the_outbox_filters_by_status_and_shows_errors_and_provider_ids(login, make_user, make_contact):
     contact = make_contact()
     sent = enqueue_message(

@@ -1,10 +1,13 @@
-// Live preview of a campaign's reach: re-count on every change of the form (the page works without it).
+// Live preview of a campaign: its reach and its messages, re-rendered by the server as the admin types
+// (debounced). Without JavaScript the page shows both as of the last save.
 (function () {
   "use strict";
   var form = document.getElementById("campaign-form");
   var box = document.getElementById("campaign-preview");
+  var messages = document.getElementById("template-preview");
   if (!form || !box) { return; }
   var timer = null;
+  var latest = 0;
 
   function setText(name, value) {
     var node = box.querySelector('[data-preview="' + name + '"]');
@@ -12,10 +15,11 @@
   }
 
   function refresh() {
+    var ticket = ++latest;
     fetch(box.dataset.url, { method: "POST", body: new FormData(form), credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) {
-        if (!data) { return; }
+        if (!data || ticket !== latest) { return; }  // an older answer must not overwrite a newer one
         ["deals", "contacts", "eligible", "suppressed"].forEach(function (key) { setText(key, data[key]); });
         var list = box.querySelector('[data-preview="reasons"]');
         list.replaceChildren();
@@ -24,11 +28,16 @@
           item.textContent = (data.reason_labels[reason] || reason) + ": " + data.by_reason[reason];
           list.appendChild(item);
         });
+        if (messages && typeof data.messages_html === "string") {
+          // Rendered and escaped by the server's Jinja template, the same one the page uses on save.
+          messages.innerHTML = data.messages_html;
+        }
       })
-      .catch(function () { /* keep the last numbers shown */ });
+      .catch(function () { /* keep the last preview shown */ });
   }
 
-  function schedule() {
+  function schedule(event) {
+    if (event && event.target && event.target.hasAttribute("data-checkbox-filter")) { return; }
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 400);
   }
