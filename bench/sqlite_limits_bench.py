@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/sqlite_limits_bench.py [--deals 200000] [--respondents 8] [--tokens 4000]
 
-On a scratch SQLite file: N accounts, each with a contact and a lost deal (bench/enroll_bench's data).
+On a scratch SQLite file: N accounts, each with a contact and a lost deal (bench/enroll_bench's data),
+and an open deal for one account in ten.
 Measures, each beside a baseline taken in the same run:
 - the campaign edit page's preview (counts by suppression reason, the preview contact) beside a bare
   count of the lost deals;
@@ -123,6 +124,16 @@ def main() -> None:
             upgrade(directory=str(ROOT / "migrations"))
             started = time.perf_counter()
             data._generate()
+            # A real CRM has open deals too: one account in ten (they suppress that account).
+            db.session.execute(
+                text(
+                    "INSERT INTO opportunities (crm_source, crm_id, account_id, name, amount, currency, stage,"
+                    " is_closed, is_won, raw, origin, created_at, updated_at)"
+                    " SELECT crm_source, 'OPEN' || id, account_id, name, amount, currency, 'Negotiation',"
+                    " 0, 0, raw, origin, created_at, updated_at FROM opportunities WHERE id % 10 = 0"
+                )
+            )
+            db.session.commit()
             results["generate_s"] = round(time.perf_counter() - started, 1)
             ensure_default_codebook()
             version = publish(create_from_template(WIN_LOSS, now=now).versions[0], now=now)
