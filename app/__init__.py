@@ -116,7 +116,7 @@ def _register_cli(app: Flask) -> None:
 
 def _register_periodic_jobs(app: Flask) -> None:
     """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
-    from app.extensions import db
+    from app.database import commit_checkpoint
     from app.messaging.worker import register_periodic_job
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
@@ -127,13 +127,13 @@ def _register_periodic_jobs(app: Flask) -> None:
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         # Jobs commit in chunks of a few thousand rows: SQLite's one write lock is never held for long.
-        lambda now: run_periodic_enrollment(now=now, checkpoint=db.session.commit),
+        lambda now: run_periodic_enrollment(now=now, checkpoint=commit_checkpoint),
     )
     register_periodic_job(
         app,
         "surveys.close_stale_responses",
         3600,
-        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=db.session.commit),
+        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=commit_checkpoint),
     )
 
 
