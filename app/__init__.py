@@ -145,6 +145,7 @@ def _register_periodic_jobs(app: Flask) -> None:
     from pathlib import Path
 
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
+    from app.database import commit_checkpoint
     from app.db_types import utcnow
     from app.extensions import db
     from app.messaging.worker import register_periodic_job
@@ -157,13 +158,13 @@ def _register_periodic_jobs(app: Flask) -> None:
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         # Jobs commit in chunks of a few thousand rows: SQLite's one write lock is never held for long.
-        lambda now: run_periodic_enrollment(now=now, checkpoint=db.session.commit),
+        lambda now: run_periodic_enrollment(now=now, checkpoint=commit_checkpoint),
     )
     register_periodic_job(
         app,
         "surveys.close_stale_responses",
         3600,
-        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=db.session.commit),
+        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=commit_checkpoint),
     )
     register_periodic_job(
         app,

@@ -29,6 +29,8 @@ from surveys.invitations import (
 )
 from surveys.models import Invitation
 
+INVITATION_CHUNK = 200
+
 
 def invitation_templates(campaign: Campaign) -> MessageTemplates:
     """The campaign's invitation words; the surveys defaults fill what the admin left empty."""
@@ -50,15 +52,35 @@ def reminder_templates(campaign: Campaign) -> MessageTemplates:
     )
 
 
-def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
+def invite_new_enrollments(
+    campaign: Campaign,
+    *,
+    now: datetime,
+    checkpoint: Callable[[], object] | None = None,
+    chunk_size: int = INVITATION_CHUNK,
+) -> int:
     """Create and queue an invitation for every active enrollment that has none yet; return how many.
 
     Suppression is checked again as the message is queued: a contact who opted out in between is
-    marked suppressed instead.
+    marked suppressed instead. With `checkpoint`, `chunk_size` invitations at a time, checkpointed
+    between: each is rendered and checked one by one, so a chunk is kept small.
     """
     if campaign.kind is CampaignKind.CALL or campaign.survey_version is None:
         return 0
     templates = invitation_templates(campaign)
+    queued = 0
+    while True:
+        count, done = _invite_chunk(campaign, templates, now=now, limit=chunk_size if checkpoint else None)
+        queued += count
+        if checkpoint is None or done:
+            return queued
+        checkpoint()
+
+
+def _invite_chunk(
+    campaign: Campaign, templates: MessageTemplates, *, now: datetime, limit: int | None
+) -> tuple[int, bool]:
+    """Invite up to `limit` pending enrollments (all without one); (queued, whether none are left)."""
     pending = db.session.scalars(
         select(Enrollment)
         .where(
@@ -68,6 +90,7 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
         )
         .options(joinedload(Enrollment.contact), joinedload(Enrollment.opportunity))
         .order_by(Enrollment.id)
+        .limit(limit)
     ).all()
     queued = 0
     for enrollment in pending:
@@ -93,7 +116,7 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
             continue
         queued += 1
     db.session.flush()
-    return queued
+    return queued, limit is None or len(pending) < limit
 
 
 def send_campaign_reminders(*, now: datetime, checkpoint: Callable[[], object] | None = None) -> int:

@@ -232,15 +232,25 @@ def due_reminder_batches(*, now: datetime, batch_size: int | None = 2_000) -> It
 
 
 def send_due_reminders(
-    *, now: datetime, templates_for: Callable[[Invitation], MessageTemplates], sender: str
+    *,
+    now: datetime,
+    templates_for: Callable[[Invitation], MessageTemplates],
+    sender: str,
+    checkpoint: Callable[[], object] | None = None,
 ) -> int:
-    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued."""
+    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued.
+
+    With `checkpoint` (a commit), a few thousand invitations at a time, checkpointed between.
+    """
     count = 0
-    for invitation in due_reminders(now=now):
-        queue_invitation_message(
-            invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
-        )
-        count += 1
+    for batch in due_reminder_batches(now=now, batch_size=2_000 if checkpoint else None):
+        for invitation in batch:
+            queue_invitation_message(
+                invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
+            )
+            count += 1
+        if checkpoint is not None:
+            checkpoint()
     return count
 
 
