@@ -9,6 +9,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from flask import current_app
@@ -290,8 +291,9 @@ def evaluate(*, now: datetime, seed: int = 42) -> Evaluation:
 # --- suggestions ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(NamedTuple):
+    """A code for a text, with the confidence, where it came from and the code's measured precision."""
+
     code: ReasonCode
     confidence: float
     source: CoderKind
