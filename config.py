@@ -89,6 +89,11 @@ class Config:
     SURVEY_IP_RATE_LIMIT = os.environ.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 
+    # The call queue.
+    CALL_LEASE_SECONDS = _env_int("CALL_LEASE_SECONDS", 900)
+    CALL_FILL_INTERVAL_SECONDS = _env_int("CALL_FILL_INTERVAL_SECONDS", 300)
+    CALLS_MAX_PER_NUMBER_24H = _env_int("CALLS_MAX_PER_NUMBER_24H", 5)
+
     # Import defaults.
     IMPORT_BACKGROUND_BYTES = _env_int("IMPORT_BACKGROUND_BYTES", 2_000_000)
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")

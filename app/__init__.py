@@ -46,6 +46,7 @@ def _import_models() -> None:
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
+    import campaigns.calls.models
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -76,6 +77,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     import campaigns
+    import campaigns.calls
     import surveys.public
     import surveys.views
     from app import auth, crm, dashboard, health, messaging
@@ -92,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
+        campaigns.calls.bp,
         api_bp,
         imports_bp,
     )
@@ -107,16 +110,27 @@ def _register_cli(app: Flask) -> None:
     from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
+    from campaigns.calls.cli import calls_cli
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
-    for group in (users_cli, demo_cli, crm_cli, api_tokens_cli, worker_command, surveys_cli, campaigns_cli):
+    for group in (
+        users_cli,
+        demo_cli,
+        crm_cli,
+        api_tokens_cli,
+        worker_command,
+        surveys_cli,
+        campaigns_cli,
+        calls_cli,
+    ):
         app.cli.add_command(group)
 
 
 def _register_periodic_jobs(app: Flask) -> None:
     """Scheduled work the outbox worker runs besides delivery (enrollment, reminders, deadlines)."""
     from app.messaging.worker import register_periodic_job
+    from campaigns.calls.queue import fill_queue
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
 
@@ -125,6 +139,10 @@ def _register_periodic_jobs(app: Flask) -> None:
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         lambda now: run_periodic_enrollment(now=now),
+    )
+    # The call queue's one periodic job (fill, cancel ended enrollments, expire leases): registered here only.
+    register_periodic_job(
+        "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
     )
     register_periodic_job(
         "surveys.close_stale_responses",
