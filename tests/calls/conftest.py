@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from app.auth.models import Role, User
 from app.crm.models import Account, Contact, Opportunity
+from app.db_types import utcnow
 from app.extensions import db
 from campaigns.calls.queue import fill_queue
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Enrollment
@@ -116,3 +118,33 @@ def survey_version():
     version = publish(survey.versions[0], now=NOW)
     db.session.commit()
     return version
+
+
+@pytest.fixture
+def live_queue(make_queue):
+    """A queue whose window is open whatever the real time is (the views use the real clock)."""
+
+    def factory(size=2, **fields):
+        fields.setdefault("calling_window_start", time(8, 0))
+        fields.setdefault("calling_window_end", time(21, 0))
+        fields.setdefault("calling_days", list(range(7)))
+        queue = make_queue(size, fill=False, **fields)
+        zone = _open_zone()
+        for contact in queue.contacts:
+            contact.phone = "+15555550" + contact.phone[-3:]  # no zone from the number...
+            contact.timezone = zone  # ...so the contact's own zone decides
+        db.session.commit()
+        fill_queue(now=utcnow())
+        db.session.commit()
+        return queue
+
+    return factory
+
+
+def _open_zone() -> str:
+    """A time zone where it is now between 10:00 and 18:00."""
+    for offset in range(-12, 13):
+        name = f"Etc/GMT{'+' if offset <= 0 else '-'}{abs(offset)}"
+        if 10 <= utcnow().astimezone(ZoneInfo(name)).hour < 18:
+            return name
+    raise AssertionError("no open zone")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
@@ -15,42 +14,6 @@ from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatu
 from campaigns.calls.queue import claim_next_task
 from surveys.models import Response, ResponseChannel
 from tests.calls.conftest import LEASE
-
-
-@pytest.fixture
-def live_queue(make_queue):
-    """A queue whose window is open whatever the real time is (the views use the real clock)."""
-
-    def factory(size=2, **fields):
-        from datetime import time
-
-        fields.setdefault("calling_window_start", time(8, 0))
-        fields.setdefault("calling_window_end", time(21, 0))
-        fields.setdefault("calling_days", list(range(7)))
-        queue = make_queue(size, fill=False, **fields)
-        zone = _open_zone()
-        for contact in queue.contacts:
-            contact.phone = "+15555550" + contact.phone[-3:]  # no zone from the number...
-            contact.timezone = zone  # ...so the contact's own zone decides
-        db.session.commit()
-        from campaigns.calls.queue import fill_queue
-
-        fill_queue(now=utcnow())
-        db.session.commit()
-        return queue
-
-    return factory
-
-
-def _open_zone() -> str:
-    """A time zone where it is now between 10:00 and 18:00."""
-    from zoneinfo import ZoneInfo
-
-    for offset in range(-12, 13):
-        name = f"Etc/GMT{'+' if offset <= 0 else '-'}{abs(offset)}"
-        if 10 <= utcnow().astimezone(ZoneInfo(name)).hour < 18:
-            return name
-    raise AssertionError("no open zone")
 
 
 def test_a_callers_home_page_is_their_queue(live_queue, login):
