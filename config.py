@@ -93,6 +93,7 @@ class Config:
     CALL_LEASE_SECONDS = _env_int("CALL_LEASE_SECONDS", 900)
     CALL_FILL_INTERVAL_SECONDS = _env_int("CALL_FILL_INTERVAL_SECONDS", 300)
     CALLS_MAX_PER_NUMBER_24H = _env_int("CALLS_MAX_PER_NUMBER_24H", 5)
+    CALL_SCOPE_CACHE_SECONDS = _env_int("CALL_SCOPE_CACHE_SECONDS", 10)
 
     # Import defaults.
     IMPORT_BACKGROUND_BYTES = _env_int("IMPORT_BACKGROUND_BYTES", 2_000_000)
@@ -118,6 +119,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    CALL_SCOPE_CACHE_SECONDS = 0  # tests change campaigns and clocks between claims
     PUBLIC_BASE_URL = "http://winback.test"
 
 

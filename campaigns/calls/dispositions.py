@@ -15,7 +15,13 @@ from app.extensions import db
 from app.messaging.service import opt_out_contact
 from campaigns.calls.dialing import current_attempt
 from campaigns.calls.models import REQUALIFICATION_FIELDS, CallAttempt, CallTask, Disposition, TaskStatus
-from campaigns.calls.queue import CALLBACK_BOOST, cancel_contact_tasks, release_task, touch_lease
+from campaigns.calls.queue import (
+    CALLBACK_BOOST,
+    callback_priority,
+    cancel_contact_tasks,
+    release_task,
+    touch_lease,
+)
 from campaigns.enrollment import mark_opted_out
 from campaigns.models import RETRY_OUTCOMES, EnrollmentStatus
 
@@ -149,7 +155,7 @@ def record_disposition(
         task.callback_at = callback_at
         task.callback_owner_id = caller.id if callback_for_me else None
         task.callback_release_at = callback_at + timedelta(minutes=campaign.callback_release_minutes)
-        task.priority = task.priority % CALLBACK_BOOST + CALLBACK_BOOST
+        task.priority = callback_priority(task.priority, personal=callback_for_me)
     elif disposition is Disposition.DO_NOT_CALL:
         contact = task.contact
         _finish(

@@ -9,12 +9,14 @@ one per caller. Nothing holds a transaction open during a call: the lease is a r
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -22,7 +24,7 @@ from app.auth.models import User
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict
 from app.extensions import db
-from campaigns.calls.hours import campaign_window, key_is_open, zone_key
+from campaigns.calls.hours import Window, campaign_window, key_is_open, zone_key
 from campaigns.calls.models import CallTask, TaskStatus, TimeZoneSet
 from campaigns.models import (
     Campaign,
@@ -35,7 +37,7 @@ from campaigns.models import (
 from surveys.models import Invitation
 
 DEFAULT_LEASE_SECONDS = 15 * 60
-CALLBACK_BOOST = 1_000_000_000  # callbacks come before every fresh task
+CALLBACK_BOOST = 400_000_000  # callbacks before fresh tasks; personal ones (2x) before the rest
 CALL_KINDS = (CampaignKind.CALL, CampaignKind.BOTH)
 
 
@@ -48,7 +50,7 @@ class LeaseLost(Conflict):
 
 def base_priority(amount: Decimal | None, close_date: date | None, *, today: date) -> int:
     """Bigger deals first, then the ones lost most recently."""
-    thousands = min(int((amount or 0) // 1000), 99_999)
+    thousands = min(int((amount or 0) // 1000), 99_998)
     age = (today - close_date).days if close_date else 999
     return thousands * 1000 + max(0, 999 - min(max(age, 0), 999))
 
@@ -285,39 +287,95 @@ def caller_campaigns(caller: User) -> list[Campaign]:
 
 def claim_scope(campaigns: Iterable[Campaign], *, now: datetime) -> ClaimScope:
     zone_sets = db.session.execute(select(TimeZoneSet.id, TimeZoneSet.zones)).all()
+    return _scope([(campaign.id, campaign_window(campaign)) for campaign in campaigns], zone_sets, now=now)
+
+
+def _scope(windows: Iterable[tuple[int, Window]], zone_sets, *, now: datetime) -> ClaimScope:
     scope = ClaimScope()
-    for campaign in campaigns:
-        window = campaign_window(campaign)
-        scope.open_sets[campaign.id] = [id_ for id_, key in zone_sets if key_is_open(key, window, now)]
+    for campaign_id, window in windows:
+        scope.open_sets[campaign_id] = [id_ for id_, key in zone_sets if key_is_open(key, window, now)]
     return scope
 
 
+@dataclass
+class ClaimCache:
+    """What a claim reads besides the queue, kept a few seconds per process (on app.extensions).
+
+    The zone sets, each caller's campaigns, and when expired leases were last released: with them warm,
+    a claim is one UPDATE and a COMMIT. A change of assignment or window shows within `ttl` seconds.
+    """
+
+    ttl: float = 10.0
+    zone_sets: list = field(default_factory=list)
+    zone_sets_at: float = -1e9
+    windows: dict[int, tuple[float, list[tuple[int, Window]]]] = field(default_factory=dict)
+    released_at: datetime | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def scope(self, caller: User, *, now: datetime) -> ClaimScope:
+        clock = time.monotonic()
+        with self.lock:
+            if clock - self.zone_sets_at > self.ttl:
+                self.zone_sets = db.session.execute(select(TimeZoneSet.id, TimeZoneSet.zones)).all()
+                self.zone_sets_at = clock
+            zone_sets = self.zone_sets
+            cached = self.windows.get(caller.id)
+        if cached is None or clock - cached[0] > self.ttl:
+            cached = (
+                clock,
+                [(campaign.id, campaign_window(campaign)) for campaign in caller_campaigns(caller)],
+            )
+            with self.lock:
+                self.windows[caller.id] = cached
+        return _scope(cached[1], zone_sets, now=now)
+
+    def release_due(self, now: datetime) -> bool:
+        with self.lock:
+            if self.released_at is not None and abs((now - self.released_at).total_seconds()) < self.ttl:
+                return False
+            self.released_at = now
+            return True
+
+
+def claim_cache(app) -> ClaimCache:
+    """The app's claim cache (created on first use)."""
+    cache = app.extensions.get("calls.claim_cache")
+    if cache is None:
+        cache = app.extensions["calls.claim_cache"] = ClaimCache(
+            float(app.config.get("CALL_SCOPE_CACHE_SECONDS", 10))
+        )
+    return cache
+
+
 def _claim_statement(
-    caller_id: int, scope: ClaimScope, *, now: datetime, lease_seconds: int, mine_only: bool, postgresql: bool
+    caller_id: int, scope: ClaimScope, *, now: datetime, lease_seconds: int, postgresql: bool
 ):
     other = aliased(CallTask)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for campaign_id, ids in scope.open_sets.items():
+        if ids:
+            groups.setdefault(tuple(ids), []).append(campaign_id)
     conditions = [
-        CallTask.status == TaskStatus.READY,
+        CallTask.status == literal_column(f"'{TaskStatus.READY.value}'"),
         CallTask.due_at <= now,
         or_(
             *[
-                and_(CallTask.campaign_id == campaign_id, CallTask.zone_set_id.in_(ids))
-                for campaign_id, ids in scope.open_sets.items()
-                if ids
+                and_(CallTask.campaign_id.in_(campaign_ids), CallTask.zone_set_id.in_(ids))
+                for ids, campaign_ids in groups.items()
             ]
         ),
-        ~exists().where(other.contact_id == CallTask.contact_id, other.status == TaskStatus.LEASED),
+        # Literal, so the partial unique index (status = 'leased') answers it.
+        ~exists().where(
+            other.contact_id == CallTask.contact_id,
+            other.status == literal_column(f"'{TaskStatus.LEASED.value}'"),
+        ),
+        or_(
+            CallTask.callback_owner_id.is_(None),
+            CallTask.callback_owner_id == caller_id,
+            CallTask.callback_release_at <= now,
+        ),
     ]
-    if mine_only:
-        conditions.append(CallTask.callback_owner_id == caller_id)
-    else:
-        conditions.append(
-            or_(
-                CallTask.callback_owner_id.is_(None),
-                CallTask.callback_owner_id == caller_id,
-                CallTask.callback_release_at <= now,
-            )
-        )
+    # Callbacks carry a priority boost (personal ones the most), so one index order serves every rule.
     pick = (
         select(CallTask.id)
         .where(*conditions)
@@ -335,54 +393,63 @@ def _claim_statement(
             leased_at=now,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
         )
-        .returning(CallTask.id)
-        .execution_options(synchronize_session=False)
+        .returning(CallTask)
     )
 
 
+def _renew_held(caller: User, *, now: datetime, lease_seconds: int) -> CallTask | None:
+    held = db.session.scalar(
+        select(CallTask).where(CallTask.status == TaskStatus.LEASED, CallTask.leased_by_id == caller.id)
+    )
+    if held is not None:
+        held.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    return held
+
+
 def claim_next_task(
-    caller: User, *, now: datetime, lease_seconds: int = DEFAULT_LEASE_SECONDS, attempts: int = 5
+    caller: User,
+    *,
+    now: datetime,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    cache: ClaimCache | None = None,
+    attempts: int = 5,
 ) -> CallTask | None:
     """Lease the caller the best due task of their campaigns whose contact is inside calling hours now.
 
-    A caller holds one task at a time: asking again returns the task already held (lease renewed).
+    One statement: on PostgreSQL its sub-select takes the row with FOR UPDATE SKIP LOCKED; on SQLite the
+    UPDATE re-checks status = 'ready' under the write lock (compare and set). A caller holds one task at
+    a time (a partial unique index): asking again returns the task already held, lease renewed.
     Personal callbacks go to their owner first. Returns None when nothing is due.
+
+    Call it at the start of a unit of work: when the database refuses a lease (the caller already holds
+    one, or another caller just leased the same contact elsewhere) the session is rolled back.
     """
-    held = held_task(caller, now=now)
-    if held is not None:
-        held.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        return held
-    release_expired_leases(now=now)
-    scope = claim_scope(caller_campaigns(caller), now=now)
+    if cache is None or cache.release_due(now):
+        release_expired_leases(now=now)
+    scope = (
+        cache.scope(caller, now=now) if cache is not None else claim_scope(caller_campaigns(caller), now=now)
+    )
     if scope.empty:
-        return None
-    postgresql = db.engine.dialect.name == "postgresql"
+        return _renew_held(caller, now=now, lease_seconds=lease_seconds)
+    statement = _claim_statement(
+        caller.id,
+        scope,
+        now=now,
+        lease_seconds=lease_seconds,
+        postgresql=db.engine.dialect.name == "postgresql",
+    )
     for _ in range(attempts):
-        task_id = None
         try:
-            with db.session.begin_nested():
-                for mine_only in (True, False):
-                    statement = _claim_statement(
-                        caller.id,
-                        scope,
-                        now=now,
-                        lease_seconds=lease_seconds,
-                        mine_only=mine_only,
-                        postgresql=postgresql,
-                    )
-                    task_id = db.session.execute(statement).scalar()
-                    if task_id is not None:
-                        break
+            task = db.session.scalars(
+                statement, execution_options={"synchronize_session": False, "populate_existing": True}
+            ).first()
         except IntegrityError:
-            # Another caller leased a task of the same contact meanwhile, or this caller in another tab.
-            held = held_task(caller, now=now)
+            db.session.rollback()
+            held = _renew_held(caller, now=now, lease_seconds=lease_seconds)
             if held is not None:
                 return held
-            continue
-        if task_id is None:
-            return None
-        task = db.session.get(CallTask, task_id, populate_existing=True)
-        return task
+            continue  # the contact was leased by someone else an instant ago: take the next one
+        return task or _renew_held(caller, now=now, lease_seconds=lease_seconds)
     return None
 
 
@@ -446,8 +513,9 @@ def queue_counts(*, now: datetime, campaigns: list[Campaign] | None = None) -> Q
     return counts
 
 
-def priority_for_callback(task: CallTask) -> int:
-    return task.priority % CALLBACK_BOOST + CALLBACK_BOOST
+def callback_priority(priority: int, *, personal: bool) -> int:
+    """A callback's priority: above every fresh task, a personal one above callbacks for anyone."""
+    return priority % CALLBACK_BOOST + (2 if personal else 1) * CALLBACK_BOOST
 
 
 def callbacks_due_today(caller: User, *, now: datetime) -> list[CallTask]:

@@ -13,6 +13,7 @@ from app.crm.models import Contact
 from app.errors import ValidationError
 from app.extensions import db
 from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatus
+from campaigns.calls.queue import callback_priority
 
 
 @dataclass
@@ -127,3 +128,4 @@ def reassign_callback(task: CallTask, owner_id: int | None) -> None:
         task.callback_owner_id = owner.id
     else:
         task.callback_owner_id = None
+    task.priority = callback_priority(task.priority, personal=bool(owner_id))

@@ -40,6 +40,7 @@ from campaigns.calls.queue import (
     LeaseLost,
     callbacks_due_today,
     caller_campaigns,
+    claim_cache,
     claim_next_task,
     queue_counts,
     release_task,
@@ -93,7 +94,9 @@ def queue():
 @bp.post("/calls/next")
 @callers_and_admins
 def next_call():
-    task = claim_next_task(current_user, now=utcnow(), lease_seconds=_lease_seconds())
+    task = claim_next_task(
+        current_user, now=utcnow(), lease_seconds=_lease_seconds(), cache=claim_cache(current_app)
+    )
     db.session.commit()  # the lease is a row: no transaction stays open during the call
     if task is None:
         flash("Nobody is due for a call right now in your campaigns. Try again in a few minutes.", "info")

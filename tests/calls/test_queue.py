@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from app.auth.models import Role, User
 from app.extensions import db
 from campaigns.calls.models import CallTask, TaskStatus
-from campaigns.calls.queue import claim_next_task, fill_queue, queue_counts
+from campaigns.calls.queue import callback_priority, claim_next_task, fill_queue, queue_counts
 from campaigns.models import CampaignKind, Enrollment, EnrollmentStatus
 from surveys.models import Invitation
 from tests.calls.conftest import LEASE, NOW
@@ -85,7 +85,7 @@ def test_a_personal_callback_goes_to_its_owner_first_then_to_anyone(make_queue, 
     callback.callback_owner_id = queue.caller.id
     callback.callback_at = NOW
     callback.callback_release_at = NOW + timedelta(minutes=30)
-    callback.priority += 1_000_000_000
+    callback.priority = callback_priority(callback.priority, personal=True)
     db.session.commit()
     # The colleague gets the other task, never the callback that is not theirs yet.
     assert claim_next_task(colleague, now=NOW, lease_seconds=LEASE).id == fresh.id
@@ -104,6 +104,7 @@ def test_the_owner_of_a_callback_gets_it_before_bigger_deals(make_queue):
     small.callback_owner_id = queue.caller.id
     small.callback_at = NOW - timedelta(minutes=5)
     small.callback_release_at = NOW + timedelta(minutes=25)
+    small.priority = callback_priority(small.priority, personal=True)
     db.session.commit()
     assert claim_next_task(queue.caller, now=NOW, lease_seconds=LEASE).id == small.id
 

@@ -124,13 +124,12 @@ def test_next_call_needs_a_csrf_token(live_queue, make_app):
     csrf_app = make_app(WTF_CSRF_ENABLED=True)
     client = csrf_app.test_client()
     pattern = r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"'
-    with csrf_app.app_context():
-        login_token = re.search(pattern, client.get("/login").get_data(as_text=True)).group(1)
-        data = {"email": queue.caller.email, "password": "correct horse battery", "csrf_token": login_token}
-        assert client.post("/login", data=data).headers["Location"] == "/calls"
-        token = re.search(pattern, client.get("/calls").get_data(as_text=True)).group(1)
-        assert client.post("/calls/next").status_code == 400
-        assert client.post("/calls/next", data={"csrf_token": token}).status_code == 302
+    login_token = re.search(pattern, client.get("/login").get_data(as_text=True)).group(1)
+    data = {"email": queue.caller.email, "password": "correct horse battery", "csrf_token": login_token}
+    assert client.post("/login", data=data).headers["Location"] == "/calls"
+    token = re.search(pattern, client.get("/calls").get_data(as_text=True)).group(1)
+    assert client.post("/calls/next").status_code == 400
+    assert client.post("/calls/next", data={"csrf_token": token}).status_code == 302
 
 
 def test_the_supervisor_sees_counts_releases_leases_and_reassigns_callbacks(live_queue, login, make_user):
