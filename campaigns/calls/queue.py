@@ -310,6 +310,7 @@ class ClaimCache:
     zone_sets_at: float = -1e9
     windows: dict[int, tuple[float, list[tuple[int, Window]]]] = field(default_factory=dict)
     released_at: datetime | None = None
+    scopes: dict[tuple, ClaimScope] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scope(self, caller: User, *, now: datetime) -> ClaimScope:
@@ -327,7 +328,20 @@ class ClaimCache:
             )
             with self.lock:
                 self.windows[caller.id] = cached
-        return _scope(cached[1], zone_sets, now=now)
+        if self.ttl <= 0:
+            return _scope(cached[1], zone_sets, now=now)
+        # Windows start and end on whole minutes, and every zone's offset is whole minutes: the open
+        # zone sets stay the same for the whole UTC minute.
+        key = (tuple(cached[1]), tuple(zone_sets), now.replace(second=0, microsecond=0))
+        with self.lock:
+            scope = self.scopes.get(key)
+        if scope is None:
+            scope = _scope(cached[1], zone_sets, now=now)
+            with self.lock:
+                if len(self.scopes) > 1000:
+                    self.scopes.clear()
+                self.scopes[key] = scope
+        return scope
 
     def release_due(self, now: datetime) -> bool:
         with self.lock:

@@ -220,3 +220,20 @@ def test_concurrent_callers_claim_every_task_exactly_once(app, make_queue, make_
     assert len(claimed) == size
     assert len(set(claimed)) == size
     assert db.session.scalar(select(func.count()).where(CallTask.status == TaskStatus.DONE)) == size
+
+
+def test_a_warm_claim_cache_gives_the_same_answers_as_the_database(make_queue, make_user):
+    from campaigns.calls.queue import ClaimCache
+
+    queue = make_queue(3, phones=["+12125550101", "+14155550102", "+15555550103"])
+    colleague = make_user(Role.CALLER)
+    queue.campaign.callers.append(colleague)
+    db.session.commit()
+    cache = ClaimCache(ttl=60)
+    first = claim_next_task(queue.caller, now=NOW, cache=cache)
+    db.session.commit()
+    second = claim_next_task(colleague, now=NOW + timedelta(seconds=20), cache=cache)
+    db.session.commit()
+    assert {first.contact.phone, second.contact.phone} == {"+12125550101", "+14155550102"}
+    assert claim_next_task(queue.caller, now=NOW, cache=cache).id == first.id  # the one already held
+    assert len(cache.scopes) == 1  # one minute, one set of windows: computed once
