@@ -47,6 +47,7 @@ def _import_models() -> None:
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models  # noqa: F401
+    import campaigns.calls.models
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -77,6 +78,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     import campaigns
+    import campaigns.calls
     import surveys.public
     import surveys.views
     from app import auth, coding, crm, dashboard, health, messaging
@@ -94,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
+        campaigns.calls.bp,
         api_bp,
         imports_bp,
         codebook_bp,
@@ -123,6 +126,7 @@ def _register_cli(app: Flask) -> None:
     from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
+    from campaigns.calls.cli import calls_cli
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
@@ -136,6 +140,7 @@ def _register_cli(app: Flask) -> None:
         campaigns_cli,
         codebook_cli,
         coding_cli,
+        calls_cli,
     ):
         app.cli.add_command(group)
 
@@ -147,8 +152,8 @@ def _register_periodic_jobs(app: Flask) -> None:
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
     from app.database import commit_checkpoint
     from app.db_types import utcnow
-    from app.extensions import db
     from app.messaging.worker import register_periodic_job
+    from campaigns.calls.queue import fill_queue
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
 
@@ -159,6 +164,10 @@ def _register_periodic_jobs(app: Flask) -> None:
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         # Jobs commit in chunks of a few thousand rows: SQLite's one write lock is never held for long.
         lambda now: run_periodic_enrollment(now=now, checkpoint=commit_checkpoint),
+    )
+    # The call queue's one periodic job (fill, cancel ended enrollments, expire leases): registered here only.
+    register_periodic_job(
+        app, "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
     )
     register_periodic_job(
         app,

@@ -30,6 +30,7 @@ NAV_ITEMS = (
     NavItem("Lost deals", "crm.opportunities", frozenset(Role)),
     NavItem("Accounts", "crm.accounts", frozenset(Role)),
     NavItem("Imports", "imports.history", frozenset({Role.ADMIN})),
+    NavItem("Call queue", "calls.queue", frozenset({Role.ADMIN, Role.CALLER})),
     NavItem("Campaigns", "campaigns.index", frozenset({Role.ADMIN, Role.CALLER})),
     NavItem("Surveys", "surveys.index", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "coding.workbench", frozenset({Role.ADMIN, Role.ANALYST})),

@@ -9,6 +9,7 @@ from app.crm.importing.admin import competitors_merged
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.messaging.signals import contact_opted_out
+from campaigns.calls.queue import cancel_contact_tasks
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
 from surveys.models import Response
@@ -20,6 +21,11 @@ def _on_contact_opted_out(
 ) -> None:
     # Runs inside the transaction that recorded the opt-out: it commits both, or neither.
     mark_opted_out(contact.id, channel=channel, now=now or utcnow())
+    if channel in (None, Channel.CALL, Channel.SMS):
+        # The phone number is on the do-not-contact list now: no call task of the contact may go on.
+        cancel_contact_tasks(
+            contact.id, reason=f"opted out ({channel.value if channel else 'all'})", now=now or utcnow()
+        )
 
 
 def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:

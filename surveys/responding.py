@@ -413,13 +413,17 @@ def record_phone_response(
     opportunity: Opportunity | None = None,
     invitation: Invitation | None = None,
     complete: bool = True,
+    response: Response | None = None,
 ) -> tuple[Response, dict[int, str]]:
     """A caller fills the same version during a call: every visible page at once, channel phone.
 
-    With an invitation, the call continues the customer's own web response if one exists.
+    With an invitation, the call continues the customer's own web response if one exists; with a
+    `response` (the call's own, saved as the caller types), that one is continued.
     Returns the response and {question id: error}; on errors nothing is completed.
     """
-    if invitation is not None:
+    if response is not None:
+        pass
+    elif invitation is not None:
         response = start_response(version, channel=ResponseChannel.PHONE, now=now, invitation=invitation)
         if response.channel is not ResponseChannel.PHONE and response.status is ResponseStatus.IN_PROGRESS:
             response.channel = ResponseChannel.PHONE

@@ -22,6 +22,9 @@ EXPECTED_PUBLIC = {
     "messaging.unsubscribe",
     "messaging.twilio_sms_inbound",
     "messaging.twilio_sms_status",
+    "calls.twilio_voice_bridge",
+    "calls.twilio_voice_announce",
+    "calls.twilio_voice_status",
 }
 
 

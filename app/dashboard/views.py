@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.auth.guard import public, staff_only
+from app.auth.models import Role
 from app.crm.service import loss_summary
 
 bp = Blueprint("dashboard", __name__)
@@ -13,6 +14,9 @@ bp = Blueprint("dashboard", __name__)
 @public
 def index():
     if current_user.is_authenticated:
+        # A caller's home page is their call queue.
+        if current_user.role is Role.CALLER:
+            return redirect(url_for("calls.queue"))
         return redirect(url_for("dashboard.home"))
     return redirect(url_for("auth.login"))
 
