@@ -29,6 +29,18 @@
         });
       });
     });
+    // A scroll box a template left unlabelled still gets a keyboard stop and a name (its heading's).
+    document.querySelectorAll(".overflow-auto, .table-scroll").forEach(function (box) {
+      if (!box.hasAttribute("tabindex")) { box.tabIndex = 0; }
+      if (!box.hasAttribute("role")) { box.setAttribute("role", "region"); }
+      if (!box.hasAttribute("aria-label") && !box.hasAttribute("aria-labelledby")) {
+        var caption = box.querySelector("caption");
+        var heading = box.previousElementSibling;
+        while (heading && !/^H[1-6]$/.test(heading.tagName)) { heading = heading.previousElementSibling; }
+        var name = caption ? caption.textContent : (heading ? heading.textContent : "Table");
+        box.setAttribute("aria-label", name.trim());
+      }
+    });
     document.querySelectorAll(".flashes .flash").forEach(function (flash) {
       var button = document.createElement("button");
       button.type = "button";
