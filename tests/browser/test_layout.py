@@ -309,3 +309,47 @@ def test_a_message_does_not_push_the_page_down_and_can_be_dismissed(desktop_page
     assert page.locator("main h1").bounding_box()["y"] == before
     page.get_by_role("button", name="Dismiss this message").click()
     assert page.get_by_role("alert").count() == 0
+
+
+def test_the_import_preview_and_history_fit_1280px_with_long_values(
+    desktop_page, live_server, make_user, tmp_path
+):
+    from tests.browser.test_import_pages import HEADER, _upload, _write_csv
+
+    long_row = [
+        "006A00009",
+        "Vandelay Industries – Enterprise Suite renewal with a long name, phase two",
+        "Vandelay Industries International Holdings",
+        "001A00009",
+        "Closed Lost",
+        "$1,250,000.00",
+        "11/02/2026",
+        "Dana Scully",
+        "Lost to Competitor – pricing and missing integrations",
+        "Salesforce Marketing Cloud",
+        "Bartholomew",
+        "Vandelay-Kessler",
+        "bartholomew.vandelay-kessler@vandelay-industries-international.example",
+        "(415) 555-0101",
+    ]
+    export = _write_csv(tmp_path / "vandelay-industries-lost-deals-export-2026.csv", HEADER, [long_row] * 3)
+    page = desktop_page
+    _sign_in(page, live_server, make_user(Role.ADMIN).email)
+    _upload(page, live_server, export)
+    axe = Axe()
+    for where in ("the preview", "the result"):
+        assert _page_fits_the_screen(page), where
+        assert page.evaluate(
+            "() => Array.from(document.querySelectorAll('main table'))"
+            ".every(t => t.parentElement.scrollWidth <= t.parentElement.clientWidth + 1)"
+        ), f"a table of {where} is wider than the page"
+        results = axe.run(page, options=WCAG_21_AA)
+        assert results.violations_count == 0, f"{where}: {results.generate_report()}"
+        if where == "the preview":
+            page.get_by_role("button", name="Import", exact=True).click()
+            page.wait_for_url(re.compile(r"/imports/\d+(\?.*)?$"))
+    page.goto(f"{live_server}/imports/")
+    assert page.evaluate(
+        "() => Array.from(document.querySelectorAll('main table'))"
+        ".every(t => t.parentElement.scrollWidth <= t.parentElement.clientWidth + 1)"
+    ), "the import history is wider than the page"
