@@ -88,6 +88,8 @@ def test_the_style_guide_shows_every_component_to_admins_only(login, make_user, 
         'class="row-details"',
     ):
         assert component in page, component
+    assert page.count('rel="next"') == 2  # the pager on the first and a middle page, not on the last
+    assert page.count('rel="prev"') == 2
     caller = app.test_client()
     caller.post("/login", data={"email": make_user(Role.CALLER).email, "password": "correct horse battery"})
     assert caller.get("/styleguide").status_code == 403

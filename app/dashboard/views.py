@@ -53,7 +53,11 @@ def styleguide():
     """The staff layout's components, each in each state, as pages use them."""
     return render_template(
         "dashboard/styleguide.html",
-        sample_page=SamplePage(),
+        sample_pages={
+            "a middle page": SamplePage(),
+            "the first page": SamplePage(page=1, has_prev=False, prev_num=0, next_num=2),
+            "the last page": SamplePage(page=5, has_next=False, prev_num=4, next_num=0),
+        },
         sample_rows=SAMPLE_ROWS,
         sort=request.args.get("sort", "name"),
     )
