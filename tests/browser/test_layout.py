@@ -233,8 +233,11 @@ def test_no_staff_page_overflows_or_has_an_axe_violation_with_the_demo_data(
 
 
 @pytest.mark.parametrize("role", [Role.CALLER, Role.SALES_MANAGER, Role.ANALYST])
-def test_other_roles_menu_pages_fit_both_screens(role, browser, live_server, make_user, crm_data):
+def test_other_roles_menu_pages_fit_both_screens_without_axe_violations(
+    role, browser, live_server, make_user, crm_data
+):
     user = make_user(role)
+    axe = Axe()
     for viewport in ({"width": 1280, "height": 900}, {"width": 375, "height": 812}):
         phone = viewport["width"] < 500
         context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
@@ -247,6 +250,8 @@ def test_other_roles_menu_pages_fit_both_screens(role, browser, live_server, mak
             page.goto(f"{live_server}{path}")
             assert _page_fits_the_screen(page), f"{path} at {viewport['width']} px"
             assert page.locator(".banner-simulated").count() == 0, path  # the setup banner is for admins
+            results = axe.run(page, options=WCAG_21_AA)
+            assert results.violations_count == 0, f"{path}: {results.generate_report()}"
         context.close()
 
 
