@@ -31,20 +31,20 @@ def test_each_role_sees_only_the_groups_of_its_work(app):
         caller = [g.label for g in nav_groups_for(_User(Role.CALLER))]
         admin = [g.label for g in nav_groups_for(_User(Role.ADMIN))]
         analyst = [g.label for g in nav_groups_for(_User(Role.ANALYST))]
-    assert caller == ["Deals", "Campaigns"]
-    assert admin == ["Deals", "Campaigns", "Surveys", "Settings"]
-    assert analyst == ["Deals", "Surveys"]
+    assert caller == ["Deals", "Campaigns", "Calls"]
+    assert admin == ["Deals", "Campaigns", "Calls", "Surveys", "Coding", "Settings"]
+    assert analyst == ["Deals", "Surveys", "Coding"]
     assert all(group in NAV_GROUPS for group in admin)
 
 
 def test_a_menu_item_whose_page_does_not_exist_is_not_shown(app, monkeypatch):
-    future = NavItem("Calls", "Call queue", "calls.queue", frozenset({Role.CALLER}))
+    future = NavItem("Reports", "Reports", "reports.home", frozenset({Role.CALLER}))
     monkeypatch.setattr("app.templating.NAV_ITEMS", (*NAV_ITEMS, future))
     with app.test_request_context():
         assert future not in nav_for(_User(Role.CALLER))
-        endpoints = {*app.view_functions, "calls.queue"}
-        groups = nav_groups_for(_User(Role.CALLER), "calls.queue", endpoints=endpoints)
-    assert [g.label for g in groups] == ["Deals", "Campaigns", "Calls"]
+        endpoints = {*app.view_functions, "reports.home"}
+        groups = nav_groups_for(_User(Role.CALLER), "reports.home", endpoints=endpoints)
+    assert [g.label for g in groups] == ["Deals", "Campaigns", "Calls", "Reports"]
     assert groups[-1].current
     assert not groups[0].current
 
