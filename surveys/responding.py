@@ -338,15 +338,25 @@ def save_page(
     return errors
 
 
-def navigate(response: Response, page: int, *, direction: int) -> int | None:
-    """The page before/after `page` given the answers so far; None past the last page."""
-    numbers = [number for number, _ in visible_pages(_structure(response), stored_values(response))]
+def next_page(
+    version: SurveyVersion, values: Mapping[int, Value], page: int, *, direction: int
+) -> int | None:
+    """The visible page before/after `page` given these answers; None past the last page.
+
+    A page no longer visible (the logic hid it) leads back to the first page.
+    """
+    numbers = [number for number, _ in visible_pages(version, values)]
     if page not in numbers:
         return numbers[0] if numbers else None
     index = numbers.index(page) + direction
     if index < 0:
         return numbers[0]
     return numbers[index] if index < len(numbers) else None
+
+
+def navigate(response: Response, page: int, *, direction: int) -> int | None:
+    """The page before/after `page` given the response's stored answers; None past the last page."""
+    return next_page(_structure(response), stored_values(response), page, direction=direction)
 
 
 def move_to(response: Response, page: int) -> None:

@@ -188,6 +188,29 @@ def render_question(question: Question, shown: Shown, error: str | None, *, froz
     return fill(layout, shown)
 
 
+def _page_count(
+    version: SurveyVersion, visible: list[int], page: int, *, ignore_logic: bool
+) -> tuple[int, bool]:
+    """How many pages the respondent can still reach, and whether logic may still change that.
+
+    A later page shown only if an answer not given yet (on this page or after) matches may appear or
+    disappear: it is counted, and the count is "about" so it never grows as the respondent goes on.
+    """
+    if ignore_logic:
+        return max(len(visible), 1), False
+    page_of = {question.id: question.page for question in version.questions}
+    undecided = set()
+    for questions in version.pages():
+        number = questions[0].page
+        if number <= page:
+            continue
+        triggers = [q.show_if_question_id for q in questions if q.show_if_question_id and q.show_if_value]
+        if len(triggers) == len(questions) and any(page_of.get(t, 0) >= page for t in triggers):
+            undecided.add(number)
+    count = len(set(visible) | undecided)
+    return max(count, 1), bool(undecided)
+
+
 def page_context(
     version: SurveyVersion,
     response: Response | None,
@@ -215,6 +238,7 @@ def page_context(
         else _from_value(question, values.get(question.id, Value()))
         for question in questions
     }
+    page_count, count_is_estimate = _page_count(version, numbers, page, ignore_logic=ignore_logic)
     frozen = version.is_frozen
     questions_html = Markup("").join(
         render_question(question, shown[question.id], errors.get(question.id), frozen=frozen)
@@ -224,7 +248,9 @@ def page_context(
         "version": version,
         "page": page,
         "page_index": index + 1,
-        "page_count": max(len(numbers), 1),
+        "page_count": page_count,
+        "page_count_is_estimate": count_is_estimate,
+        "progress_text": f"Page {index + 1} of {'about ' if count_is_estimate else ''}{page_count}",
         "questions": questions,
         "shown": shown,
         "errors": errors,
