@@ -45,7 +45,8 @@ def _import_models() -> None:
     import app.codebook.models
     import app.crm.importing.models
     import app.crm.models
-    import app.messaging.models  # noqa: F401
+    import app.messaging.models
+    import app.organisation.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -78,7 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns
     import surveys.public
     import surveys.views
-    from app import auth, crm, dashboard, health, messaging
+    from app import auth, crm, dashboard, health, messaging, organisation
     from app.api.views import bp as api_bp
     from app.crm.importing.views import bp as imports_bp
     from app.messaging.worker import install_dev_worker_thread
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard.bp,
         health.bp,
         messaging.bp,
+        organisation.bp,
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,

@@ -25,6 +25,7 @@ from surveys.invitations import (
     due_reminders,
     queue_invitation_message,
 )
+from surveys.models import SurveyVersion, VersionStatus
 
 
 def invitation_templates(campaign: Campaign) -> MessageTemplates:
@@ -47,13 +48,49 @@ def reminder_templates(campaign: Campaign) -> MessageTemplates:
     )
 
 
+def campaigns_on_survey(survey_id: int) -> list[Campaign]:
+    """The campaigns that invite to some version of this survey, newest first."""
+    return list(
+        db.session.scalars(
+            select(Campaign)
+            .join(SurveyVersion, Campaign.survey_version_id == SurveyVersion.id)
+            .where(SurveyVersion.survey_id == survey_id)
+            .order_by(Campaign.id.desc())
+        )
+    )
+
+
+def move_campaigns_to_version(version: SurveyVersion) -> int:
+    """Point every unfinished campaign on this survey at `version`: its new invitations use it.
+
+    Invitations already created keep their own version, so links already sent keep working as they were.
+    Finished campaigns keep the version they ran with. Returns how many campaigns moved.
+    """
+    moved = 0
+    for campaign in campaigns_on_survey(version.survey_id):
+        if campaign.status is not CampaignStatus.FINISHED and campaign.survey_version_id != version.id:
+            campaign.survey_version_id = version.id
+            moved += 1
+    db.session.flush()
+    return moved
+
+
+def current_survey_version(campaign: Campaign) -> SurveyVersion | None:
+    """The version new invitations use: the newest published version of the campaign's survey."""
+    version = campaign.survey_version
+    if version is None or version.status is VersionStatus.PUBLISHED:
+        return version
+    return version.survey.published or version
+
+
 def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
     """Create and queue an invitation for every active enrollment that has none yet; return how many.
 
     Suppression is checked again as the message is queued: a contact who opted out in between is
     marked suppressed instead.
     """
-    if campaign.kind is CampaignKind.CALL or campaign.survey_version is None:
+    version = current_survey_version(campaign)
+    if campaign.kind is CampaignKind.CALL or version is None:
         return 0
     templates = invitation_templates(campaign)
     pending = db.session.scalars(
@@ -69,7 +106,7 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
     queued = 0
     for enrollment in pending:
         invitation = create_invitation(
-            campaign.survey_version,
+            version,
             enrollment.contact,
             channel=campaign.survey_channel,
             now=now,
@@ -80,7 +117,13 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
         enrollment.invitation_id = invitation.id
         try:
             queue_invitation_message(
-                invitation, templates, kind="invitation", now=now, sender=campaign.sender_name
+                invitation,
+                templates,
+                kind="invitation",
+                now=now,
+                sender=campaign.sender_name,
+                from_address=campaign.from_address,
+                reply_to=campaign.reply_to,
             )
         except InvitationNotSendable:
             reason = contact_suppression_reason(enrollment.contact, campaign.survey_channel)
@@ -116,5 +159,7 @@ def send_campaign_reminders(*, now: datetime) -> int:
             kind="reminder",
             now=now,
             sender=campaign.sender_name,
+            from_address=campaign.from_address,
+            reply_to=campaign.reply_to,
         )
     return len(enrollments)

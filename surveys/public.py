@@ -13,6 +13,7 @@ from app.auth.guard import public
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.optout import opt_out_url_for
+from app.organisation.service import brand
 from app.ratelimit import enforce
 from surveys.answering import LinkState, Outcome, answer_page, link_state, read_link
 from surveys.cache import frozen_version
@@ -65,7 +66,7 @@ def _render(name: str, **context) -> str:
 
     Skips the app's context processors: these pages have no staff menu and never load a user.
     """
-    return current_app.jinja_env.get_template(name).render(context, csrf_token=_csrf_token)
+    return current_app.jinja_env.get_template(name).render(context, csrf_token=_csrf_token, brand=brand())
 
 
 def _unavailable(state: LinkState = LinkState.UNKNOWN):

@@ -6,6 +6,7 @@ Used by the public respondent pages (channel web) and by callers during a call (
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -107,9 +108,14 @@ def visible_pages(version: SurveyVersion, values: Mapping[int, Value]) -> list[t
     return pages
 
 
+# Control characters (NUL included) but tab and line breaks: never part of an answer, and they break
+# PostgreSQL text columns and XLSX exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _one(form: FormData, name: str) -> str:
     values = form.getlist(name)
-    return values[0].strip() if values else ""
+    return _CONTROL.sub("", values[0]).strip() if values else ""
 
 
 def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]:

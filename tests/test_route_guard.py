@@ -22,6 +22,9 @@ EXPECTED_PUBLIC = {
     "messaging.unsubscribe",
     "messaging.twilio_sms_inbound",
     "messaging.twilio_sms_status",
+    # The organisation's logo and brand colour, which survey pages load.
+    "organisation.logo",
+    "organisation.brand_css",
 }
 
 
