@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from surveys.models import Question, QuestionKind, Response, SurveyVersion
-from surveys.responding import OTHER, RATING_LABELS, YES_NO, Value, stored_values, visible_pages
+from surveys.responding import DATE_HINT, OTHER, RATING_LABELS, YES_NO, Value, stored_values, visible_pages
 
 
 @dataclass
@@ -82,9 +82,12 @@ def question_layout(question: Question, error: str | None) -> Layout:
     """
     qid = question.html_id
     kind = question.kind
-    help_id, error_id = f"{qid}-help", f"{qid}-error"
+    help_id, error_id, format_id = f"{qid}-help", f"{qid}-error", f"{qid}-format"
+    is_date = kind is QuestionKind.DATE
     described = " ".join(
-        part for part, present in ((help_id, question.help_text), (error_id, error)) if present
+        part
+        for part, present in ((help_id, question.help_text), (format_id, is_date), (error_id, error))
+        if present
     )
     describedby = f' aria-describedby="{described}"' if described else ""
     invalid = ' aria-invalid="true"' if error else ""
@@ -104,14 +107,15 @@ def question_layout(question: Question, error: str | None) -> Layout:
     )
     out: list[str | _Slot] = [f'<div class="question{" has-error" if error else ""}">']
     if kind in _TEXT_KINDS:
-        out.append(f'<label for="{qid}">{text}{required}</label>{help_html}{error_html}')
+        # The picker shows the browser's own format and sends year-month-day; without a picker the
+        # field is plain text and accepts the forms DATE_HINT names.
+        format_html = f'<small id="{format_id}" class="help">{DATE_HINT}</small>' if is_date else ""
+        out.append(f'<label for="{qid}">{text}{required}</label>{help_html}{format_html}{error_html}')
         flags = f"{' required' if question.required else ''}{describedby}{invalid}"
         if kind is QuestionKind.LONG_TEXT:
             out += [f'<textarea id="{qid}" name="{qid}" rows="5"{flags}>', _TEXT, "</textarea>"]
         else:
-            field_type = (
-                ' type="date" placeholder="YYYY-MM-DD"' if kind is QuestionKind.DATE else ' type="text"'
-            )
+            field_type = ' type="date"' if is_date else ' type="text"'
             out += [f'<input id="{qid}" name="{qid}" value="', _TEXT, f'"{field_type}{flags}>']
     else:
         scale = " scale nps" if kind is QuestionKind.NPS else " scale" if kind is QuestionKind.RATING else ""

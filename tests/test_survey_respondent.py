@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from surveys.models import Answer, Response, ResponseStatus
+from surveys.responding import DATE_HINT
 from surveys.signals import response_completed
 from tests.survey_helpers import NOW, invite, published_survey, question_ids
 
@@ -243,3 +244,25 @@ def test_a_csrf_token_from_another_session_is_refused(make_app, make_contact):
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
     assert mine.post(f"/s/{token}", data={**_page1(q), "csrf_token": again}).status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Answer)) == 2
+
+
+def test_the_date_hint_names_what_the_field_accepts(client, make_contact):
+    version, invitation, token, q = _setup(make_contact)
+    client.post(f"/s/{token}", data=_page1(q))
+    client.post(f"/s/{token}", data={"page": "2", "action": "next", f"q{q[4]}": "yes"})
+    html = client.get(f"/s/{token}?page=3").get_data(as_text=True)
+    assert "year-month-day" not in html
+    assert "placeholder" not in html  # a text fallback would show it while the picker shows another format
+    assert f'<small id="q{q[5]}-format" class="help">{DATE_HINT}</small>' in html
+    assert f'aria-describedby="q{q[5]}-format"' in html
+    for typed, stored in (
+        ("31 March 2027", "2027-03-31"),
+        ("March 31, 2027", "2027-03-31"),
+        ("2027-04-01", "2027-04-01"),
+    ):
+        response = client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": typed})
+        assert response.status_code == 302, typed
+        assert str(db.session.scalar(select(Answer.date_value).where(Answer.question_id == q[5]))) == stored
+    refused = client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": "31/03/2027"})
+    assert refused.status_code == 422
+    assert DATE_HINT in refused.get_data(as_text=True)
