@@ -42,7 +42,7 @@ def _answer_until_page_three(page, link):
     page.get_by_label("Yes").check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**page=3")
-    assert page.get_by_text("Page 3 of 4").is_visible()  # the count did not grow: it said "about 4"
+    page.get_by_text("Page 3 of 4").wait_for()  # the count did not grow: it said "about 4"
     assert page.get_by_label("When?").is_visible()
     assert page.get_by_text("Choose it in the calendar").is_visible()
     page.get_by_label("When?").fill("2027-03-31")
@@ -205,5 +205,6 @@ def test_branded_survey_pages_show_the_organisation_and_stay_accessible(browser,
     assert page.get_by_text("Your answers are seen only by Acme Analytics.").is_visible()
     _no_violations(page, axe, "branded page 1")
     page.get_by_role("button", name="Next").click()  # the required error, branded
+    page.get_by_role("alert").wait_for()
     _no_violations(page, axe, "branded page 1 with errors")
     context.close()
