@@ -178,13 +178,18 @@ def queue_invitation_message(
             common["meta"]["from"] = from_address
         if reply_to:
             common["meta"]["reply_to"] = reply_to
-        footer = email_footer(read_brand())
+        current = read_brand()
+        footer = email_footer(current)
         body_text = render_merge(templates.email_text, fields)
         body_html = render_merge(templates.email_html, fields, html=True) if templates.email_html else None
         if footer:
             body_text = f"{body_text.rstrip()}\n\n--\n{footer}\n"
             if body_html is not None:
                 body_html += f'<p class="footer">{escape(footer).replace(chr(10), Markup("<br>"))}</p>'
+        if body_html is not None and current.has_logo:
+            logo = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/brand/logo?v={current.logo_version}"
+            alt = escape(current.name or "Logo")
+            body_html = f'<p><img src="{escape(logo)}" alt="{alt}" height="48"></p>' + body_html
         message = enqueue_message(
             channel=Channel.EMAIL,
             recipient=contact.email or "",

@@ -157,6 +157,19 @@ def test_emails_end_with_the_organisation_name_and_postal_address(make_contact):
     )
     assert message.body_text.rstrip().endswith("--\nAcme Analytics\n1 Main St\nSpringfield")
     assert "Acme Analytics<br>1 Main St<br>Springfield" in message.body_html
+    assert "<img" not in message.body_html  # no logo uploaded
+
+
+def test_html_emails_show_the_logo_from_the_app(make_contact, app):
+    update_organisation(name="Acme & Co", brand_colour="", postal_address="1 Main St", logo=PNG, now=NOW)
+    version = published_survey().published
+    invitation, _ = invite(version, make_contact())
+    message = queue_invitation_message(
+        invitation, DEFAULT_TEMPLATES, kind="invitation", now=NOW, sender="Kim"
+    )
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    assert message.body_html.startswith(f'<p><img src="{base}/brand/logo?v=')
+    assert 'alt="Acme &amp; Co"' in message.body_html
 
 
 def test_campaign_emails_come_from_the_campaign_sender_with_its_reply_to(make_contact, make_opportunity, app):
@@ -230,3 +243,14 @@ def test_the_campaign_form_stores_the_sender_fieldset(login, make_user):
     page = bad.get_data(as_text=True)
     assert "Enter an email address" in page
     assert "Letters, not &lt;, &gt; or quotes." in page or "Letters, not" in page
+
+
+def test_there_is_only_ever_one_organisation():
+    from sqlalchemy.exc import IntegrityError
+
+    update_organisation(name="Acme", brand_colour="", postal_address="", now=NOW)
+    db.session.commit()
+    db.session.add(Organisation(id=2, name="Other", postal_address=""))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import UTCDateTime, utcnow
@@ -13,8 +13,9 @@ from app.extensions import db
 
 class Organisation(db.Model):
     __tablename__ = "organisation"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)  # one organisation per installation
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # always 1: one organisation per installation
+    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     brand_colour: Mapped[str | None] = mapped_column(String(7))  # "#rrggbb", 4.5:1 or more on white
     postal_address: Mapped[str] = mapped_column(Text, default="")  # email footers (CAN-SPAM)

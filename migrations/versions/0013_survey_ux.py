@@ -27,6 +27,7 @@ def upgrade():
     sa.Column('logo', sa.LargeBinary(), nullable=True),
     sa.Column('logo_type', sa.String(length=40), nullable=True),
     sa.Column('updated_at', app.db_types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_organisation_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
     )
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
