@@ -254,3 +254,23 @@ def test_there_is_only_ever_one_organisation():
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_the_campaign_page_says_who_its_emails_come_from(login, make_user):
+    version = published_survey().published
+    campaign = Campaign(
+        name="Spring",
+        kind=CampaignKind.SURVEY,
+        status=CampaignStatus.DRAFT,
+        survey_channel=Channel.EMAIL,
+        survey_version_id=version.id,
+        cooldown_days=90,
+        max_contacts_per_account=1,
+        from_name="Morgan",
+        from_email="morgan@acme.example",
+        reply_to="team@acme.example",
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    html = login(make_user(Role.ADMIN)).get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Morgan &lt;morgan@acme.example&gt;, replies to team@acme.example" in html
