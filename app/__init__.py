@@ -46,8 +46,9 @@ def _import_models() -> None:
     import app.coding.models
     import app.crm.importing.models
     import app.crm.models
-    import app.messaging.models  # noqa: F401
-    import campaigns.calls.models
+    import app.messaging.models
+    import app.organisation.models  # noqa: F401
+    import campaigns.calls.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -81,7 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging
+    from app import auth, coding, crm, dashboard, health, messaging, organisation
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard.bp,
         health.bp,
         messaging.bp,
+        organisation.bp,
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,

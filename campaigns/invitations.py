@@ -27,7 +27,7 @@ from surveys.invitations import (
     due_reminders,
     queue_invitation_message,
 )
-from surveys.models import Invitation
+from surveys.models import Invitation, SurveyVersion, VersionStatus
 
 INVITATION_CHUNK = 200
 
@@ -52,6 +52,41 @@ def reminder_templates(campaign: Campaign) -> MessageTemplates:
     )
 
 
+def campaigns_on_survey(survey_id: int) -> list[Campaign]:
+    """The campaigns that invite to some version of this survey, newest first."""
+    return list(
+        db.session.scalars(
+            select(Campaign)
+            .join(SurveyVersion, Campaign.survey_version_id == SurveyVersion.id)
+            .where(SurveyVersion.survey_id == survey_id)
+            .order_by(Campaign.id.desc())
+        )
+    )
+
+
+def move_campaigns_to_version(version: SurveyVersion) -> int:
+    """Point every unfinished campaign on this survey at `version`: its new invitations use it.
+
+    Invitations already created keep their own version, so links already sent keep working as they were.
+    Finished campaigns keep the version they ran with. Returns how many campaigns moved.
+    """
+    moved = 0
+    for campaign in campaigns_on_survey(version.survey_id):
+        if campaign.status is not CampaignStatus.FINISHED and campaign.survey_version_id != version.id:
+            campaign.survey_version_id = version.id
+            moved += 1
+    db.session.flush()
+    return moved
+
+
+def current_survey_version(campaign: Campaign) -> SurveyVersion | None:
+    """The version new invitations use: the newest published version of the campaign's survey."""
+    version = campaign.survey_version
+    if version is None or version.status is VersionStatus.PUBLISHED:
+        return version
+    return version.survey.published or version
+
+
 def invite_new_enrollments(
     campaign: Campaign,
     *,
@@ -65,12 +100,15 @@ def invite_new_enrollments(
     marked suppressed instead. With `checkpoint`, `chunk_size` invitations at a time, checkpointed
     between: each is rendered and checked one by one, so a chunk is kept small.
     """
-    if campaign.kind is CampaignKind.CALL or campaign.survey_version is None:
+    version = current_survey_version(campaign)
+    if campaign.kind is CampaignKind.CALL or version is None:
         return 0
     templates = invitation_templates(campaign)
     queued = 0
     while True:
-        count, done = _invite_chunk(campaign, templates, now=now, limit=chunk_size if checkpoint else None)
+        count, done = _invite_chunk(
+            campaign, version, templates, now=now, limit=chunk_size if checkpoint else None
+        )
         queued += count
         if checkpoint is None or done:
             return queued
@@ -78,7 +116,12 @@ def invite_new_enrollments(
 
 
 def _invite_chunk(
-    campaign: Campaign, templates: MessageTemplates, *, now: datetime, limit: int | None
+    campaign: Campaign,
+    version: SurveyVersion,
+    templates: MessageTemplates,
+    *,
+    now: datetime,
+    limit: int | None,
 ) -> tuple[int, bool]:
     """Invite up to `limit` pending enrollments (all without one); (queued, whether none are left)."""
     pending = db.session.scalars(
@@ -95,7 +138,7 @@ def _invite_chunk(
     queued = 0
     for enrollment in pending:
         invitation = create_invitation(
-            campaign.survey_version,
+            version,
             enrollment.contact,
             channel=campaign.survey_channel,
             now=now,
@@ -106,7 +149,13 @@ def _invite_chunk(
         enrollment.invitation_id = invitation.id
         try:
             queue_invitation_message(
-                invitation, templates, kind="invitation", now=now, sender=campaign.sender_name
+                invitation,
+                templates,
+                kind="invitation",
+                now=now,
+                sender=campaign.sender_name,
+                from_address=campaign.from_address,
+                reply_to=campaign.reply_to,
             )
         except InvitationNotSendable:
             reason = contact_suppression_reason(enrollment.contact, campaign.survey_channel)
@@ -154,5 +203,7 @@ def _send_reminders(due: dict[int, Invitation], *, now: datetime) -> int:
             kind="reminder",
             now=now,
             sender=campaign.sender_name,
+            from_address=campaign.from_address,
+            reply_to=campaign.reply_to,
         )
     return len(enrollments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 from decimal import Decimal
+from email.utils import formataddr
 from typing import Any
 
 from sqlalchemy import (
@@ -103,6 +104,10 @@ class Campaign(db.Model):
 
     # Message templates (merge fields rendered by app.messaging.merge.render_merge).
     sender_name: Mapped[str] = mapped_column(String(120), default="The Winback team")
+    # The emails' From (name and address) and Reply-To; empty: the app's MAIL_FROM.
+    from_name: Mapped[str | None] = mapped_column(String(120))
+    from_email: Mapped[str | None] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     email_subject: Mapped[str | None] = mapped_column(String(255))
     email_text: Mapped[str | None] = mapped_column(Text)
     email_html: Mapped[str | None] = mapped_column(Text)
@@ -136,6 +141,13 @@ class Campaign(db.Model):
 
     survey_version: Mapped[SurveyVersion | None] = relationship()
     callers: Mapped[list[User]] = relationship(secondary=campaign_callers, order_by=User.name)
+
+    @property
+    def from_address(self) -> str | None:
+        """The From header of its emails ("Name <address>"), or None for the app's default sender."""
+        if not self.from_email:
+            return None
+        return formataddr((self.from_name or "", self.from_email))
 
     @property
     def contact_channel(self) -> Channel:

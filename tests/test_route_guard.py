@@ -25,6 +25,9 @@ EXPECTED_PUBLIC = {
     "calls.twilio_voice_bridge",
     "calls.twilio_voice_announce",
     "calls.twilio_voice_status",
+    # The organisation's logo and brand colour, which survey pages load.
+    "organisation.logo",
+    "organisation.brand_css",
 }
 
 

@@ -1,7 +1,7 @@
 """call queue
 
 Revision ID: 0014_calls
-Revises: 0012_campaign_ux
+Revises: 0013_survey_ux
 Create Date: 2026-11-28 23:18:31.817031
 
 """
@@ -14,7 +14,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = "0014_calls"
-down_revision = '0012_campaign_ux'
+down_revision = '0013_survey_ux'
 branch_labels = None
 depends_on = None
 
