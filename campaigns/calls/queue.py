@@ -194,8 +194,7 @@ def cancel_tasks(condition, *, reason: str, now: datetime) -> int:
             status=TaskStatus.CANCELLED,
             closed_reason=reason[:120],
             closed_at=now,
-            leased_by_id=None,
-            lease_expires_at=None,
+            lease_expires_at=None,  # leased_by_id is kept: the caller on it is told why it closed
         )
     )
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount

@@ -18,6 +18,7 @@ from app.messaging.views import _require_twilio_signature
 from campaigns.calls import reports
 from campaigns.calls.dialing import (
     DialLimits,
+    NotDialable,
     announcement_twiml,
     apply_call_status,
     bridge_twiml,
@@ -37,7 +38,6 @@ from campaigns.calls.models import (
     TaskStatus,
 )
 from campaigns.calls.queue import (
-    LeaseLost,
     callbacks_due_today,
     caller_campaigns,
     claim_cache,
@@ -171,8 +171,12 @@ def dial(task_id: int):
             dialer=dialer,
             recording_consent=request.form.get("recording_consent") == "1",
         )
-    except DomainError as error:
+    except NotDialable as error:
         db.session.commit()  # a refused dial still closes or reschedules the task
+        flash(error.message, "error")
+        return redirect(url_for("calls.queue"))
+    except DomainError as error:
+        db.session.rollback()  # Twilio refused, or the lease is gone: no attempt is recorded
         flash(error.message, "error")
         return redirect(
             url_for("calls.queue")
@@ -362,6 +366,3 @@ def twilio_voice_status(attempt_id: int):
     apply_call_status(attempt, request.form, now=utcnow())
     db.session.commit()
     return "", 204
-
-
-_ = LeaseLost

@@ -193,3 +193,18 @@ def test_calls_assign_adds_callers_to_calls_campaigns(make_queue, make_user, run
     assert refused.exit_code != 0
     assert "not an active caller" in refused.output
     assert runner.invoke(args=["calls", "fill", "--campaign", "999"]).exit_code != 0
+
+
+def test_a_refused_dial_says_why_and_takes_the_call_off_the_queue(live_queue, login):
+    from app.crm.models import Channel
+    from app.messaging.service import opt_out_contact
+
+    queue = live_queue(1)
+    client = login(queue.caller)
+    location = client.post("/calls/next").headers["Location"]
+    task = db.session.get(CallTask, int(location.rsplit("/", 1)[1]))
+    opt_out_contact(task.contact, Channel.CALL, source="test", now=utcnow())
+    db.session.commit()
+    response = client.post(f"{location}/dial", follow_redirects=True)
+    assert "This call was closed" in response.get_data(as_text=True)
+    assert db.session.scalar(select(CallAttempt)) is None

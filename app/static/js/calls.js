@@ -92,5 +92,10 @@
   form.addEventListener("input", changed);
   // And on a timer, in case a change event never came (a field still focused).
   setInterval(save, 10000);
+  // A long call with nothing typed still keeps the lease: the save renews it every minute.
+  setInterval(function () {
+    dirty = true;
+    save();
+  }, 60000);
   window.addEventListener("pagehide", save);
 })();
