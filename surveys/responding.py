@@ -21,6 +21,7 @@ from app.auth.models import User
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.validation import strip_control_characters
 from surveys.cache import peek
 from surveys.models import (
     Answer,
@@ -109,7 +110,7 @@ def visible_pages(version: SurveyVersion, values: Mapping[int, Value]) -> list[t
 
 def _one(form: FormData, name: str) -> str:
     values = form.getlist(name)
-    return values[0].strip() if values else ""
+    return strip_control_characters(values[0]).strip() if values else ""
 
 
 def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]:
@@ -150,7 +151,8 @@ def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]
         raw = _one(form, name)
         if raw:
             low, high = (1, 5) if kind is QuestionKind.RATING else (0, 10)
-            if not raw.isdigit() or not low <= int(raw) <= high:
+            # isdigit() alone lets "²" through, which int() refuses.
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not low <= int(raw) <= high:
                 return value, f"Choose a number from {low} to {high}."
             value.number = int(raw)
     elif kind in (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT):

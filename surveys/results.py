@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
+from app.validation import strip_control_characters
 from surveys.models import (
     Answer,
     Invitation,
@@ -183,8 +184,13 @@ def export_rows(version: SurveyVersion) -> tuple[list[str], list[list[Any]]]:
 
 
 def _safe_cell(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # Answers stored before control characters were stripped at input would make openpyxl refuse
+    # the whole file.
+    value = strip_control_characters(value)
     # Spreadsheet formula injection: a customer's "=HYPERLINK(...)" must stay text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
