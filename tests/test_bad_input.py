@@ -227,3 +227,22 @@ def test_api_cursor_out_of_range_is_a_json_400(client, api_headers):
     response = client.get("/api/v1/opportunities?after=99999999999999999999", headers=api_headers)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "http_400"
+
+
+@pytest.mark.parametrize("body", ["-1", "[1, 2]", "[" * 3000 + "]" * 3000, '{"email": ["a"]}'])
+def test_a_json_body_sent_to_a_form_page_is_415(client, body):
+    response = client.post("/login", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 415
+
+
+def test_signed_twilio_webhooks_with_oversized_fields_are_400(make_app):
+    from twilio.request_validator import RequestValidator
+
+    signed = make_app(TWILIO_AUTH_TOKEN="token-for-tests")
+    form = {"MessageSid": "SM1", "From": "x" * 5000, "Body": "STOP"}
+    url = signed.config["PUBLIC_BASE_URL"] + "/twilio/sms/inbound"
+    signature = RequestValidator("token-for-tests").compute_signature(url, form)
+    response = signed.test_client().post(
+        "/twilio/sms/inbound", data=form, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 400
