@@ -132,3 +132,56 @@ def test_every_role_can_open_the_change_password_page(make_user, app):
         user = make_user(role)
         client.post("/login", data={"email": user.email, "password": PASSWORD})
         assert "Change your password" in client.get("/account/password").get_data(as_text=True)
+
+
+def _reset_link(outbox_body: str) -> str:
+    return re.search(r"http://winback\.test(/reset-password/\S+)", outbox_body).group(1)
+
+
+def test_admin_emails_a_reset_link_through_the_outbox_and_it_works_once(app, make_user, login):
+    from app.messaging.models import OutboundMessage
+
+    admin = make_user(Role.ADMIN)
+    analyst = make_user(Role.ANALYST, name="Ana Lyst")
+    theirs = app.test_client()
+    theirs.post("/login", data={"email": analyst.email, "password": PASSWORD})
+    client = login(admin)
+    response = client.post(f"/users/{analyst.id}/reset-link", follow_redirects=True)
+    assert f"on its way to {analyst.email}" in response.get_data(as_text=True)
+    message = db.session.scalar(select(OutboundMessage))
+    assert message.recipient == analyst.email
+    assert message.subject == "Set your Winback password"
+    link = _reset_link(message.body_text)
+    assert theirs.get("/dashboard").status_code == 200  # sending the link ends nothing yet
+
+    visitor = app.test_client()
+    assert "Set your password" in visitor.get(link).get_data(as_text=True)
+    differ = visitor.post(link, data={"new_password": "x" * 12, "confirm_password": "y" * 12})
+    assert "The two new passwords differ" in differ.get_data(as_text=True)
+    done = visitor.post(
+        link,
+        data={"new_password": "chosen by ana", "confirm_password": "chosen by ana"},
+        follow_redirects=True,
+    )
+    assert "Your password is set" in done.get_data(as_text=True)
+    assert authenticate(analyst.email, "chosen by ana") is not None
+    assert theirs.get("/dashboard").status_code == 302  # their old sessions ended
+    used = app.test_client().get(link)
+    assert used.status_code == 404
+    assert "does not work any more" in used.get_data(as_text=True)
+
+
+def test_forged_expired_and_deactivated_reset_links_do_not_work(app, make_user):
+    from app.auth.service import password_reset_token, user_for_reset_token
+
+    user = make_user(Role.CALLER)
+    key = app.config["SECRET_KEY"]
+    token = password_reset_token(user, secret_key=key)
+    assert user_for_reset_token(token, secret_key=key) == user
+    assert user_for_reset_token(token, secret_key="another key" * 4) is None
+    assert user_for_reset_token(token + "x", secret_key=key) is None
+    assert user_for_reset_token(token, secret_key=key, max_age=-1) is None
+    assert app.test_client().get("/reset-password/not-a-token").status_code == 404
+    user.active = False
+    db.session.commit()
+    assert user_for_reset_token(token, secret_key=key) is None

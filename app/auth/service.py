@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.service import record_event
 from app.auth.models import Role, User, new_session_token
+from app.crm.models import Channel
 from app.db_types import utcnow
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.messaging.models import OutboundMessage
+from app.messaging.service import enqueue_message
 from app.validation import normalize_email, normalize_phone
 
 MIN_PASSWORD_LENGTH = 10
@@ -170,3 +175,59 @@ def change_own_password(user: User, current: str, new: str, *, now: datetime | N
     if len(current) > MAX_PASSWORD_LENGTH or not user.check_password(current):
         raise ValidationError("The current password is not right", field="current_password")
     return set_password(user, new, actor=user, now=now)
+
+
+# Password reset links: signed (SECRET_KEY), valid for a day, and only while the user's session token
+# is the one they were made with, so setting the password (which rotates it) uses the link up.
+RESET_SALT = "winback-password-reset"
+RESET_MAX_AGE_SECONDS = 24 * 3600
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
+
+
+def password_reset_token(user: User, *, secret_key: str) -> str:
+    return _reset_serializer(secret_key).dumps({"u": user.id, "t": user.session_token})
+
+
+def user_for_reset_token(token: str, *, secret_key: str, max_age: int = RESET_MAX_AGE_SECONDS) -> User | None:
+    """The active user a reset link was made for, or None when it is forged, expired or used."""
+    try:
+        data = _reset_serializer(secret_key).loads(token, max_age=max_age)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("t"), str):
+        return None
+    user = db.session.get(User, data["u"]) if 0 < data["u"] < 2**31 else None
+    if user is None or not user.active or not hmac.compare_digest(user.session_token, data["t"]):
+        return None
+    return user
+
+
+def send_password_reset(
+    user: User,
+    *,
+    link_for: Callable[[str], str],
+    secret_key: str,
+    actor: User | None,
+    now: datetime,
+) -> OutboundMessage:
+    """Queue an email with a link to set a new password (valid a day, once)."""
+    if not user.active:
+        raise Conflict("This user is deactivated: let them sign in again first", field="active")
+    link = link_for(password_reset_token(user, secret_key=secret_key))
+    message = enqueue_message(
+        channel=Channel.EMAIL,
+        recipient=user.email,
+        subject="Set your Winback password",
+        body_text=(
+            f"Hello {user.name},\n\nSet a new password for Winback with this link (valid for 24 hours, "
+            f"once):\n\n{link}\n\nIf you did not expect this email, ignore it: nothing changes.\n"
+        ),
+        idempotency_key=f"password-reset:{user.id}:{user.session_token}",
+        template="password_reset",
+        now=now,
+    )
+    record_event("user.password_reset_sent", "user", user.id, actor=actor, now=now)
+    return message

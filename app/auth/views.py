@@ -8,7 +8,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, SetPasswordForm, UserForm
+from app.auth.forms import (
+    ChangePasswordForm,
+    EditUserForm,
+    LoginForm,
+    ResetPasswordForm,
+    SetPasswordForm,
+    UserForm,
+)
 from app.auth.guard import public, roles_required, staff_only
 from app.auth.models import Role, User
 from app.auth.service import (
@@ -18,10 +25,13 @@ from app.auth.service import (
     deactivate_user,
     end_sessions,
     reactivate_user,
+    send_password_reset,
     set_password,
     update_user,
+    user_for_reset_token,
 )
 from app.changes import domain_change
+from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import csrf, db, limiter
 from app.ratelimit import account_locked_for, record_failed_sign_in, record_sign_in
@@ -195,3 +205,42 @@ def change_password():
             flash("Your password is changed. You were signed out everywhere else.", "success")
             return redirect(url_for("dashboard.home"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@roles_required(Role.ADMIN)
+def send_reset_link(user_id: int):
+    user = db.get_or_404(User, user_id)
+    base_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with domain_change() as change:
+        send_password_reset(
+            user,
+            link_for=lambda token: base_url + url_for("auth.reset_password", token=token),
+            secret_key=current_app.config["SECRET_KEY"],
+            actor=current_user,
+            now=utcnow(),
+        )
+    if change:
+        flash(
+            f"A link to set a new password is on its way to {user.email} (valid 24 hours, once).", "success"
+        )
+    return redirect(url_for("auth.edit_user", user_id=user.id))
+
+
+# The signed link is the credential (like the unsubscribe link); the limit stops guessing.
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per minute")
+@public
+def reset_password(token: str):
+    user = user_for_reset_token(token, secret_key=current_app.config["SECRET_KEY"])
+    if user is None:
+        return render_template("auth/reset_password.html", form=None), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            set_password(user, form.new_password.data, actor=user)
+        if change:
+            logout_user()
+            flash("Your password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form)
