@@ -137,6 +137,14 @@ _FAILURES_WINDOW_SECONDS = 24 * 3600
 _BACKOFF_BASE_SECONDS = 5
 
 
+def backoff_seconds(failures: int, *, free: int, ceiling: int) -> int:
+    """Seconds an account is locked after its n-th failure: 0 while free, then 5 s doubling to the ceiling."""
+    excess = failures - free
+    if excess <= 0:
+        return 0
+    return min(_BACKOFF_BASE_SECONDS * 2 ** min(excess - 1, 30), ceiling)
+
+
 def _account_keys(email: str) -> tuple[str, str]:
     account = email.strip().lower()[:254]
     return f"winback/login-failures/{account}", f"winback/login-lock/{account}"
@@ -160,12 +168,13 @@ def record_failed_sign_in(email: str) -> int:
     failures_key, lock_key = _account_keys(email)
     storage = limiter.storage
     failures = storage.incr(failures_key, _FAILURES_WINDOW_SECONDS)
-    excess = failures - current_app.config["LOGIN_ACCOUNT_FREE_ATTEMPTS"]
-    if excess <= 0:
-        return 0
-    seconds = min(
-        _BACKOFF_BASE_SECONDS * 2 ** min(excess - 1, 30), current_app.config["LOGIN_ACCOUNT_MAX_LOCK_SECONDS"]
+    seconds = backoff_seconds(
+        failures,
+        free=current_app.config["LOGIN_ACCOUNT_FREE_ATTEMPTS"],
+        ceiling=current_app.config["LOGIN_ACCOUNT_MAX_LOCK_SECONDS"],
     )
+    if not seconds:
+        return 0
     storage.clear(lock_key)
     storage.incr(lock_key, seconds)
     return seconds
