@@ -98,13 +98,14 @@ def test_every_staff_page_fits_a_375px_phone(role, phone_page, live_server, make
     assert phone_page.get_by_role("heading", level=1).inner_text().startswith(home)
     paths = [
         "/dashboard",
+        "/calls",
         "/opportunities",
         "/accounts",
         f"/accounts/{account.id}",
         f"/opportunities/{opportunity.id}",
     ]
     if role is Role.ADMIN:
-        paths.append("/users")
+        paths.extend(["/users", "/calls/supervisor"])
     for path in paths:
         phone_page.goto(f"{live_server}{path}")
         assert phone_page.locator("main h1").is_visible(), path
