@@ -95,7 +95,7 @@ def _amount_text(item: dict) -> str | None:
     return str(value)
 
 
-def record_from_json(item: Any, *, default_country: str = "US") -> Record:
+def record_from_json(item: Any, *, default_country: str = "US", default_currency: str = "USD") -> Record:
     """Validate one pushed opportunity; raise ValidationError naming the field."""
     if not isinstance(item, dict):
         raise ValidationError("Each item must be a JSON object")
@@ -121,7 +121,7 @@ def record_from_json(item: Any, *, default_country: str = "US") -> Record:
     if amount_text is not None:
         amount, symbol_currency = parse_amount(amount_text, column="amount")
     currency_text = _string(item, "currency")
-    currency = normalize_currency(currency_text) if currency_text else symbol_currency or "USD"
+    currency = normalize_currency(currency_text) if currency_text else symbol_currency or default_currency
     close_date = None
     close_text = _string(item, "close_date")
     if close_text:
@@ -183,8 +183,19 @@ def record_from_json(item: Any, *, default_country: str = "US") -> Record:
 MAX_ITEMS = 1000
 
 
-def push_opportunity_items(items: Any, *, source_label: str, now: datetime) -> dict[str, Any]:
-    """Upsert pushed opportunities item by item: each one's outcome, or its error, and the counts."""
+def push_opportunity_items(
+    items: Any,
+    *,
+    source_label: str,
+    now: datetime,
+    default_country: str = "US",
+    default_currency: str = "USD",
+) -> dict[str, Any]:
+    """Upsert pushed opportunities item by item: each one's outcome, or its error, and the counts.
+
+    A phone without a country code is read in `default_country`; an amount without a currency is in
+    `default_currency` (the app's DEFAULT_PHONE_REGION and DEFAULT_CURRENCY).
+    """
     if not isinstance(items, list):
         raise ValidationError("The body must be a JSON list of opportunities")
     if len(items) > MAX_ITEMS:
@@ -194,7 +205,9 @@ def push_opportunity_items(items: Any, *, source_label: str, now: datetime) -> d
     seen = set()
     for index, item in enumerate(items):
         try:
-            record = record_from_json(item)
+            record = record_from_json(
+                item, default_country=default_country, default_currency=default_currency
+            )
             source = _text(item, "crm_source", 32) or "api"
         except ValidationError as error:
             results[index] = {"index": index, "status": "failed", **error.to_json()}

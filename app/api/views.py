@@ -36,7 +36,13 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 @api_token_required
 def push_opportunities():
     now = utcnow()
-    result = push_opportunity_items(_json_body(), source_label=f"api:{g.api_token.name}", now=now)
+    result = push_opportunity_items(
+        _json_body(),
+        source_label=f"api:{g.api_token.name}",
+        now=now,
+        default_country=(current_app.config.get("DEFAULT_PHONE_REGION") or "US").upper(),
+        default_currency=(current_app.config.get("DEFAULT_CURRENCY") or "USD").upper(),
+    )
     g.api_token.last_used_at = now
     db.session.commit()
     return jsonify(result), 200
