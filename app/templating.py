@@ -50,6 +50,7 @@ NAV_ITEMS = (
     NavItem("Coding", "Keyword rules", "coding.rules", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "Codebook", "codebook.index", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
+    NavItem("Settings", "Currency", "money.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),
     NavItem("Settings", "Style guide", "dashboard.styleguide", ADMIN),
 )
