@@ -83,7 +83,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging, money, organisation
+    from app import auth, coding, crm, dashboard, health, messaging, money, organisation, reports
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         imports_bp,
         codebook_bp,
         coding.bp,
+        reports.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

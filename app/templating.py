@@ -21,6 +21,7 @@ NAV_GROUPS = ("Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "R
 
 ADMIN = frozenset({Role.ADMIN})
 EVERYONE = frozenset(Role)
+REPORT_READERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.ANALYST})
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ NAV_ITEMS = (
     NavItem("Coding", "Agreement", "coding.agreement_page", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "Keyword rules", "coding.rules", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "Codebook", "codebook.index", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("Reports", "All reports", "reports.index", REPORT_READERS),
+    NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Currency", "money.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),

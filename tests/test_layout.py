@@ -32,8 +32,8 @@ def test_each_role_sees_only_the_groups_of_its_work(app):
         admin = [g.label for g in nav_groups_for(_User(Role.ADMIN))]
         analyst = [g.label for g in nav_groups_for(_User(Role.ANALYST))]
     assert caller == ["Deals", "Campaigns", "Calls"]
-    assert admin == ["Deals", "Campaigns", "Calls", "Surveys", "Coding", "Settings"]
-    assert analyst == ["Deals", "Surveys", "Coding"]
+    assert admin == ["Deals", "Campaigns", "Calls", "Surveys", "Coding", "Reports", "Settings"]
+    assert analyst == ["Deals", "Surveys", "Coding", "Reports"]
     assert all(group in NAV_GROUPS for group in admin)
 
 
