@@ -52,6 +52,7 @@ NAV_ITEMS = (
     NavItem("Coding", "Codebook", "codebook.index", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Reports", "All reports", "reports.index", REPORT_READERS),
     NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
+    NavItem("Reports", "Sales said, customers said", "reports.sales_vs_customers", REPORT_READERS),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Currency", "money.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),

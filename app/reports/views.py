@@ -14,6 +14,7 @@ from app.reports.charts import columns, horizontal_bars
 from app.reports.export import csv_response
 from app.reports.filters import filter_choices, parse_filters
 from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
+from app.reports.sales_vs_customers import sales_vs_customers_report
 from app.templating import format_money
 
 bp = Blueprint("reports", __name__, template_folder="templates")
@@ -139,3 +140,49 @@ def loss_reason_detail_csv(code_id: int):
         for deal in drill.deals
     )
     return csv_response(f"loss-reason-{code.code}.csv", header, rows)
+
+
+@bp.get("/reports/sales-vs-customers")
+@roles_required(*READERS)
+def sales_vs_customers():
+    filters, errors, status = _filters()
+    report = sales_vs_customers_report(filters)
+    bars, height = horizontal_bars(
+        (f"{owner.owner} ({owner.agreed} of {owner.compared})", owner.rate, f"{owner.rate:.0%}", None)
+        for owner in report.owners
+    )
+    return render_template(
+        "reports/sales_vs_customers.html",
+        report=report,
+        filters=filters,
+        errors=errors,
+        choices=filter_choices(),
+        bars=bars,
+        bars_height=height,
+    ), status
+
+
+@bp.get("/reports/sales-vs-customers.csv")
+@roles_required(*READERS)
+def sales_vs_customers_csv():
+    filters, _errors, _status = _filters()
+    report = sales_vs_customers_report(filters)
+    period = f"{filters.start:%Y-%m-%d}_{filters.end:%Y-%m-%d}"
+    table = request.args.get("table")
+    if table == "owners":
+        header = ["Sales owner", "Deals compared", "Agreed", "Agreement (%)"]
+        rows = ([o.owner, o.compared, o.agreed, round(100 * o.rate, 1)] for o in report.owners)
+        return csv_response(f"sales-vs-customers-owners_{period}.csv", header, rows)
+    if table == "mismatches":
+        header = ["Sales said", "Customers said", "Deals", "Examples"]
+        rows = (
+            [m.sales.label, m.customer.label, m.deals, " | ".join(deal.name for deal, _ in m.examples)]
+            for m in report.mismatches
+        )
+        return csv_response(f"sales-vs-customers-mismatches_{period}.csv", header, rows)
+    header = ["Sales said \\ Customers said", *(c.label for c in report.customer_categories)]
+    rows = (
+        [s.label, *(report.matrix.get((s.code, c.code), 0) for c in report.customer_categories)]
+        for s in report.sales_categories
+    )
+    return csv_response(f"sales-vs-customers_{period}.csv", header, rows)
