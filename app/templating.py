@@ -53,6 +53,8 @@ NAV_ITEMS = (
     NavItem("Reports", "All reports", "reports.index", REPORT_READERS),
     NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
     NavItem("Reports", "Sales said, customers said", "reports.sales_vs_customers", REPORT_READERS),
+    NavItem("Reports", "Recovery funnel", "reports.funnel", REPORT_READERS),
+    NavItem("Reports", "Callers", "reports.callers", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Currency", "money.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),
