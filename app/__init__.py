@@ -66,6 +66,7 @@ def _import_models() -> None:
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models
+    import app.money.models
     import app.organisation.models  # noqa: F401
     import campaigns.calls.models  # noqa: F401
     import campaigns.models  # noqa: F401
@@ -102,7 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging, organisation
+    from app import auth, coding, crm, dashboard, health, messaging, money, organisation, reports
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -115,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
         health.bp,
         messaging.bp,
         organisation.bp,
+        money.bp,
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
@@ -123,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
         imports_bp,
         codebook_bp,
         coding.bp,
+        reports.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
