@@ -51,6 +51,6 @@ def test_a_caller_takes_calls_fills_the_script_reloads_and_disposes_with_the_key
 
     page.keyboard.press("1")  # No answer, and on to the next call
     page.wait_for_url(lambda url: "/calls/tasks/" in url and url != first)
-    assert page.get_by_text("No answer.").is_visible()
+    expect(page.get_by_text("No answer.")).to_be_visible()
     _no_violations(page, axe, "next caller screen")
     context.close()

@@ -119,11 +119,10 @@ def test_caller_navigates_from_lost_deals_to_the_account(phone_page, live_server
     _open_phone_menu(phone_page)
     phone_page.get_by_role("link", name="Lost deals").click()
     phone_page.get_by_role("link", name="Vandelay Industries International Holdings").click()
-    assert (
-        phone_page.get_by_role("heading", level=1).inner_text()
-        == "Vandelay Industries International Holdings"
+    expect(phone_page.get_by_role("heading", level=1)).to_have_text(
+        "Vandelay Industries International Holdings"
     )
-    assert phone_page.get_by_text("Art Vandelay").is_visible()
+    expect(phone_page.get_by_text("Art Vandelay")).to_be_visible()
     _open_phone_menu(phone_page)
     menu = phone_page.get_by_role("navigation", name="Main")
     assert menu.get_by_role("link", name="Accounts").is_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.auth.models import Role, User
@@ -48,13 +49,14 @@ def test_admin_edits_and_deactivates_a_user_on_a_phone(phone_page, live_server, 
     _sign_in(phone_page, live_server, admin.email)
     phone_page.goto(f"{live_server}/users")
     phone_page.get_by_role("link", name="Casey Caller").click()
+    expect(phone_page.get_by_role("textbox", name="Name")).to_be_visible()
     assert _page_fits_the_screen(phone_page)
     phone_page.get_by_role("textbox", name="Name").fill("Casey Analyst")
     phone_page.get_by_role("combobox", name="Role").select_option("analyst")
     phone_page.get_by_role("button", name="Save").click()
-    assert phone_page.get_by_text("Casey Analyst is saved (analyst)").is_visible()
+    expect(phone_page.get_by_text("Casey Analyst is saved (analyst)")).to_be_visible()
     phone_page.get_by_role("button", name="Deactivate Casey Analyst").click()
-    assert phone_page.get_by_text("can no longer sign in").is_visible()
+    expect(phone_page.get_by_text("can no longer sign in")).to_be_visible()
     assert _page_fits_the_screen(phone_page)
     db.session.expire_all()
     stored = db.session.get(User, caller.id)
