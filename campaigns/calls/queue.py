@@ -384,6 +384,10 @@ _OTHER = _TASKS.alias("other_task")
 _CLAIM_COLUMNS = [column.key for column in CallTask.__mapper__.column_attrs]
 
 
+def _inline(ids) -> list:
+    return [literal_column(str(int(id_))) for id_ in ids]
+
+
 def _claim_statement(scope: ClaimScope, *, postgresql: bool):
     """The claim as one Core UPDATE ... RETURNING, built once per scope and reused.
 
@@ -404,9 +408,10 @@ def _claim_statement(scope: ClaimScope, *, postgresql: bool):
     conditions = [
         tasks.c.status == literal_column(f"'{TaskStatus.READY.value}'"),
         tasks.c.due_at <= now,
+        # Our own integer ids, inline: no expanding parameters to render again at every execution.
         or_(
             *[
-                and_(tasks.c.campaign_id.in_(campaign_ids), tasks.c.zone_set_id.in_(ids))
+                and_(tasks.c.campaign_id.in_(_inline(campaign_ids)), tasks.c.zone_set_id.in_(_inline(ids)))
                 for ids, campaign_ids in groups.items()
             ]
         ),
