@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, inspect, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.crm.models import Contact, Opportunity
@@ -263,19 +264,22 @@ class ClaimScope:
     """Which tasks a caller may be given now: per campaign, the zone sets inside its calling window."""
 
     open_sets: dict[int, list[int]] = field(default_factory=dict)
+    # The claim statement for this scope, per backend (True: PostgreSQL), built on first use.
+    statements: dict[bool, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
         return not any(self.open_sets.values())
 
 
-def caller_campaigns(caller: User) -> list[Campaign]:
+def caller_campaigns(caller: User | int) -> list[Campaign]:
+    caller_id = caller if isinstance(caller, int) else caller.id
     return list(
         db.session.scalars(
             select(Campaign)
             .join(campaign_callers, campaign_callers.c.campaign_id == Campaign.id)
             .where(
-                campaign_callers.c.user_id == caller.id,
+                campaign_callers.c.user_id == caller_id,
                 Campaign.status == CampaignStatus.ACTIVE,
                 Campaign.kind.in_(CALL_KINDS),
             )
@@ -312,26 +316,39 @@ class ClaimCache:
     scopes: dict[tuple, ClaimScope] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def scope(self, caller: User, *, now: datetime) -> ClaimScope:
+    # Per caller: (windows read at, zone sets, UTC minute, scope), the scope their last claim used.
+    recent: dict[int, tuple[float, list, datetime, ClaimScope]] = field(default_factory=dict)
+
+    def scope(self, caller_id: int, *, now: datetime) -> ClaimScope:
         clock = time.monotonic()
+        # Windows start and end on whole minutes, and every zone's offset is whole minutes: the open
+        # zone sets stay the same for the whole UTC minute.
+        minute = now.replace(second=0, microsecond=0)
         with self.lock:
+            recent = self.recent.get(caller_id)
+            if (
+                recent is not None
+                and clock - recent[0] <= self.ttl
+                and clock - self.zone_sets_at <= self.ttl
+                and recent[1] is self.zone_sets
+                and recent[2] == minute
+            ):
+                return recent[3]  # the common case: the same caller again within the minute
             if clock - self.zone_sets_at > self.ttl:
                 self.zone_sets = db.session.execute(select(TimeZoneSet.id, TimeZoneSet.zones)).all()
                 self.zone_sets_at = clock
             zone_sets = self.zone_sets
-            cached = self.windows.get(caller.id)
+            cached = self.windows.get(caller_id)
         if cached is None or clock - cached[0] > self.ttl:
             cached = (
                 clock,
-                [(campaign.id, campaign_window(campaign)) for campaign in caller_campaigns(caller)],
+                [(campaign.id, campaign_window(campaign)) for campaign in caller_campaigns(caller_id)],
             )
             with self.lock:
-                self.windows[caller.id] = cached
+                self.windows[caller_id] = cached
         if self.ttl <= 0:
             return _scope(cached[1], zone_sets, now=now)
-        # Windows start and end on whole minutes, and every zone's offset is whole minutes: the open
-        # zone sets stay the same for the whole UTC minute.
-        key = (tuple(cached[1]), tuple(zone_sets), now.replace(second=0, microsecond=0))
+        key = (tuple(cached[1]), tuple(zone_sets), minute)
         with self.lock:
             scope = self.scopes.get(key)
         if scope is None:
@@ -339,7 +356,9 @@ class ClaimCache:
             with self.lock:
                 if len(self.scopes) > 1000:
                     self.scopes.clear()
-                self.scopes[key] = scope
+                scope = self.scopes.setdefault(key, scope)
+        with self.lock:
+            self.recent[caller_id] = (cached[0], zone_sets, minute, scope)
         return scope
 
     def release_due(self, now: datetime) -> bool:
@@ -360,59 +379,104 @@ def claim_cache(app) -> ClaimCache:
     return cache
 
 
-def _claim_statement(
-    caller_id: int, scope: ClaimScope, *, now: datetime, lease_seconds: int, postgresql: bool
-):
-    other = aliased(CallTask)
+_TASKS = CallTask.__table__
+_OTHER = _TASKS.alias("other_task")
+_CLAIM_COLUMNS = [column.key for column in CallTask.__mapper__.column_attrs]
+
+
+def _inline(ids) -> list:
+    return [literal_column(str(int(id_))) for id_ in ids]
+
+
+def _claim_statement(scope: ClaimScope, *, postgresql: bool):
+    """The claim as one Core UPDATE ... RETURNING, built once per scope and reused.
+
+    The caller, the time and the lease expiry are bind parameters (`claim_caller`, `claim_now`,
+    `claim_expires`), so the same statement object (and its compiled form, and the server's prepared
+    statement) serves every claim while the scope holds.
+    """
+    statement = scope.statements.get(postgresql)
+    if statement is not None:
+        return statement
+    tasks, other = _TASKS, _OTHER
+    caller = bindparam("claim_caller", type_=tasks.c.leased_by_id.type)
+    now = bindparam("claim_now", type_=tasks.c.due_at.type)
     groups: dict[tuple[int, ...], list[int]] = {}
     for campaign_id, ids in scope.open_sets.items():
         if ids:
             groups.setdefault(tuple(ids), []).append(campaign_id)
     conditions = [
-        CallTask.status == literal_column(f"'{TaskStatus.READY.value}'"),
-        CallTask.due_at <= now,
+        tasks.c.status == literal_column(f"'{TaskStatus.READY.value}'"),
+        tasks.c.due_at <= now,
+        # Our own integer ids, inline: no expanding parameters to render again at every execution.
         or_(
             *[
-                and_(CallTask.campaign_id.in_(campaign_ids), CallTask.zone_set_id.in_(ids))
+                and_(tasks.c.campaign_id.in_(_inline(campaign_ids)), tasks.c.zone_set_id.in_(_inline(ids)))
                 for ids, campaign_ids in groups.items()
             ]
         ),
         # Literal, so the partial unique index (status = 'leased') answers it.
         ~exists().where(
-            other.contact_id == CallTask.contact_id,
-            other.status == literal_column(f"'{TaskStatus.LEASED.value}'"),
+            other.c.contact_id == tasks.c.contact_id,
+            other.c.status == literal_column(f"'{TaskStatus.LEASED.value}'"),
         ),
         or_(
-            CallTask.callback_owner_id.is_(None),
-            CallTask.callback_owner_id == caller_id,
-            CallTask.callback_release_at <= now,
+            tasks.c.callback_owner_id.is_(None),
+            tasks.c.callback_owner_id == caller,
+            tasks.c.callback_release_at <= now,
         ),
     ]
     # Callbacks carry a priority boost (personal ones the most), so one index order serves every rule.
     pick = (
-        select(CallTask.id)
+        select(tasks.c.id)
         .where(*conditions)
-        .order_by(CallTask.priority.desc(), CallTask.due_at.desc())
+        .order_by(tasks.c.priority.desc(), tasks.c.due_at.desc())
         .limit(1)
     )
     if postgresql:
         pick = pick.with_for_update(skip_locked=True)
-    return (
-        update(CallTask)
-        .where(CallTask.id == pick.scalar_subquery(), CallTask.status == TaskStatus.READY)
+    statement = (
+        update(tasks)
+        .where(tasks.c.id == pick.scalar_subquery(), tasks.c.status == TaskStatus.READY)
         .values(
             status=TaskStatus.LEASED,
-            leased_by_id=caller_id,
+            leased_by_id=caller,
             leased_at=now,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_expires_at=bindparam("claim_expires", type_=tasks.c.lease_expires_at.type),
         )
-        .returning(CallTask)
+        .returning(*tasks.c)
     )
+    scope.statements[postgresql] = statement
+    return statement
+
+
+def _leased_task(row) -> CallTask:
+    """The claimed row as the session's CallTask, without a second query."""
+    values = row._mapping
+    task = db.session.identity_map.get(db.session.identity_key(CallTask, values["id"]))
+    if task is None:
+        task = CallTask.__mapper__.class_manager.new_instance()
+        for key in _CLAIM_COLUMNS:
+            set_committed_value(task, key, values[key])
+        make_transient_to_detached(task)
+        db.session.add(task)
+        return task
+    for key in _CLAIM_COLUMNS:
+        set_committed_value(task, key, values[key])
+    return task
+
+
+def _caller_id(caller: User) -> int:
+    """The caller's id, read from the identity key so an expired User is not reloaded for it."""
+    identity = inspect(caller).identity
+    return identity[0] if identity else caller.id
 
 
 def _renew_held(caller: User, *, now: datetime, lease_seconds: int) -> CallTask | None:
     held = db.session.scalar(
-        select(CallTask).where(CallTask.status == TaskStatus.LEASED, CallTask.leased_by_id == caller.id)
+        select(CallTask).where(
+            CallTask.status == TaskStatus.LEASED, CallTask.leased_by_id == _caller_id(caller)
+        )
     )
     if held is not None:
         held.lease_expires_at = now + timedelta(seconds=lease_seconds)
@@ -439,30 +503,32 @@ def claim_next_task(
     """
     if cache is None or cache.release_due(now):
         release_expired_leases(now=now)
+    caller_id = _caller_id(caller)
     scope = (
-        cache.scope(caller, now=now) if cache is not None else claim_scope(caller_campaigns(caller), now=now)
+        cache.scope(caller_id, now=now)
+        if cache is not None
+        else claim_scope(caller_campaigns(caller_id), now=now)
     )
     if scope.empty:
         return _renew_held(caller, now=now, lease_seconds=lease_seconds)
-    statement = _claim_statement(
-        caller.id,
-        scope,
-        now=now,
-        lease_seconds=lease_seconds,
-        postgresql=db.engine.dialect.name == "postgresql",
-    )
+    statement = _claim_statement(scope, postgresql=db.engine.dialect.name == "postgresql")
+    parameters = {
+        "claim_caller": caller_id,
+        "claim_now": now,
+        "claim_expires": now + timedelta(seconds=lease_seconds),
+    }
     for _ in range(attempts):
         try:
-            task = db.session.scalars(
-                statement, execution_options={"synchronize_session": False, "populate_existing": True}
-            ).first()
+            row = db.session.connection().execute(statement, parameters).first()
         except IntegrityError:
             db.session.rollback()
             held = _renew_held(caller, now=now, lease_seconds=lease_seconds)
             if held is not None:
                 return held
             continue  # the contact was leased by someone else an instant ago: take the next one
-        return task or _renew_held(caller, now=now, lease_seconds=lease_seconds)
+        if row is None:
+            return _renew_held(caller, now=now, lease_seconds=lease_seconds)
+        return _leased_task(row)
     return None
 
 

@@ -97,11 +97,12 @@ def next_call():
     task = claim_next_task(
         current_user, now=utcnow(), lease_seconds=_lease_seconds(), cache=claim_cache(current_app)
     )
+    task_id = task.id if task is not None else None  # read before the commit expires it
     db.session.commit()  # the lease is a row: no transaction stays open during the call
-    if task is None:
+    if task_id is None:
         flash("Nobody is due for a call right now in your campaigns. Try again in a few minutes.", "info")
         return redirect(url_for("calls.queue"))
-    return redirect(url_for("calls.task", task_id=task.id))
+    return redirect(url_for("calls.task", task_id=task_id))
 
 
 def _own_task(task_id: int) -> CallTask:

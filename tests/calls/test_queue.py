@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app.auth.models import Role, User
 from app.extensions import db
@@ -237,3 +237,70 @@ def test_a_warm_claim_cache_gives_the_same_answers_as_the_database(make_queue, m
     assert {first.contact.phone, second.contact.phone} == {"+12125550101", "+14155550102"}
     assert claim_next_task(queue.caller, now=NOW, cache=cache).id == first.id  # the one already held
     assert len(cache.scopes) == 1  # one minute, one set of windows: computed once
+
+
+def _statements_during(action) -> list[str]:
+    """The SQL the action sent to the database, in order."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return result, sent
+
+
+def test_a_warm_claim_is_one_update_and_does_not_reload_an_expired_caller(make_queue):
+    from campaigns.calls.queue import ClaimCache
+
+    queue = make_queue(3)
+    cache = ClaimCache(ttl=60)
+    first = claim_next_task(queue.caller, now=NOW, cache=cache)  # warms the cache
+    first.status = TaskStatus.DONE
+    db.session.commit()  # expires every object, the caller included
+    task, sent = _statements_during(lambda: claim_next_task(queue.caller, now=NOW, cache=cache))
+    assert [statement.split()[0] for statement in sent] == ["UPDATE"]
+    assert "users" not in sent[0]
+    assert task.status is TaskStatus.LEASED
+    assert task.leased_by_id == queue.caller.id
+    assert task.lease_expires_at == NOW + timedelta(minutes=15)
+
+
+def test_the_claimed_task_is_the_sessions_own_object_with_the_lease_on_it(make_queue):
+    queue = make_queue(1)
+    loaded = db.session.scalar(select(CallTask))
+    assert loaded.status is TaskStatus.READY
+    task = claim_next_task(queue.caller, now=NOW, lease_seconds=LEASE)
+    assert task is loaded
+    assert (task.status, task.leased_by_id, task.leased_at) == (TaskStatus.LEASED, queue.caller.id, NOW)
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(CallTask, task.id)
+    assert (stored.status, stored.leased_by_id) == (TaskStatus.LEASED, queue.caller.id)
+    assert stored.lease_expires_at == NOW + timedelta(seconds=LEASE)
+
+
+def test_the_claim_statement_is_built_once_per_scope_and_again_in_the_next_minute(make_queue, make_user):
+    from campaigns.calls.queue import ClaimCache
+
+    queue = make_queue(4)
+    colleague, third = make_user(Role.CALLER), make_user(Role.CALLER)
+    queue.campaign.callers.extend([colleague, third])
+    db.session.commit()
+    cache = ClaimCache(ttl=600)
+    claims = [
+        claim_next_task(queue.caller, now=NOW, cache=cache),
+        claim_next_task(colleague, now=NOW + timedelta(seconds=30), cache=cache),
+    ]
+    db.session.commit()
+    (scope,) = cache.scopes.values()
+    assert len(scope.statements) == 1  # both callers' claims ran the one statement
+    later = NOW + timedelta(minutes=1)
+    claims.append(claim_next_task(third, now=later, cache=cache))
+    db.session.commit()
+    assert len(cache.scopes) == 2
+    assert len({task.id for task in claims}) == 3
