@@ -46,7 +46,8 @@ def _import_models() -> None:
     import app.coding.models
     import app.crm.importing.models
     import app.crm.models
-    import app.messaging.models  # noqa: F401
+    import app.messaging.models
+    import app.pipeline.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -79,7 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging
+    from app import auth, coding, crm, dashboard, health, messaging, pipeline
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -98,12 +99,15 @@ def _register_blueprints(app: Flask) -> None:
         imports_bp,
         codebook_bp,
         coding.bp,
+        pipeline.bp,
+        pipeline.api_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     campaigns.connect_signals()
     _register_hooks(app)
     coding.init_app(app)  # signals, the opportunity page's reasons, the retraining job
+    pipeline.init_app(app)  # signals (responses, imports), deferrals coming back, recycled links
     install_dev_worker_thread(app)
 
 
@@ -123,6 +127,7 @@ def _register_cli(app: Flask) -> None:
     from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
+    from app.pipeline.cli import pipeline_cli
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
@@ -136,6 +141,7 @@ def _register_cli(app: Flask) -> None:
         campaigns_cli,
         codebook_cli,
         coding_cli,
+        pipeline_cli,
     ):
         app.cli.add_command(group)
 

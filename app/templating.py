@@ -33,6 +33,8 @@ NAV_ITEMS = (
     NavItem("Campaigns", "campaigns.index", frozenset({Role.ADMIN, Role.CALLER})),
     NavItem("Surveys", "surveys.index", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "coding.workbench", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("Review", "pipeline.queue", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
+    NavItem("Recycled", "pipeline.recycled", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
     NavItem("Outbox", "messaging.outbox", frozenset({Role.ADMIN})),
     NavItem("Replies", "messaging.replies", frozenset({Role.ADMIN})),
     NavItem("Do not contact", "messaging.do_not_contact", frozenset({Role.ADMIN})),

@@ -15,6 +15,7 @@ from app.auth.guard import api_token_required, public
 from app.crm.importing.upsert import Upserter
 from app.crm.models import Account, Opportunity
 from app.crm.service import with_status
+from app.crm.signals import opportunities_imported
 from app.db_types import utcnow
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
@@ -76,6 +77,8 @@ def push_opportunities():
                 "id": outcome.opportunity_id,
             }
     g.api_token.last_used_at = now
+    for source in by_source:
+        opportunities_imported.send(source, now=now)
     db.session.commit()
     summary = {
         s: sum(1 for r in results if r["status"] == s) for s in ("created", "updated", "unchanged", "failed")
