@@ -208,20 +208,17 @@ def test_bulk_defer_without_a_date_changes_nothing(client, login, manager, three
 def test_the_accept_form_needs_its_csrf_token(make_app, make_user, three):
     app = make_app(WTF_CSRF_ENABLED=True)
     manager = make_user(Role.SALES_MANAGER)
+    url = f"/pipeline/requalifications/{three[0].id}"
     client = app.test_client()
-    with app.app_context():
-        login_page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
-        client.post(
-            "/login", data={"email": manager.email, "password": "correct horse battery", "csrf_token": token}
-        )
-        url = f"/pipeline/requalifications/{three[0].id}"
-        assert client.post(f"{url}/accept", data={"owner": "Dana Owner"}).status_code == 400
-        page = client.get(url).get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        assert (
-            client.post(f"{url}/accept", data={"owner": "Dana Owner", "csrf_token": token}).status_code == 302
-        )
+    login_page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+    client.post(
+        "/login", data={"email": manager.email, "password": "correct horse battery", "csrf_token": token}
+    )
+    assert client.post(f"{url}/accept", data={"owner": "Dana Owner"}).status_code == 400
+    page = client.get(url).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post(f"{url}/accept", data={"owner": "Dana Owner", "csrf_token": token}).status_code == 302
 
 
 def test_callers_and_analysts_cannot_see_the_review(client, login, make_user, three):
