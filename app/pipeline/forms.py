@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.pipeline.models import REJECT_REASONS
@@ -50,3 +59,44 @@ class BulkForm(FlaskForm):
     reason = SelectField("Reason (reject)", choices=REJECT_CHOICES, validators=[Optional()])
     text = StringField("Why (reject)", validators=[Optional(), Length(max=2000)])
     until = DateField("Defer until (defer)", validators=[Optional()])
+
+
+class SettingsForm(FlaskForm):
+    decision_business_days = IntegerField(
+        "Decision due within (business days)", validators=[InputRequired(), NumberRange(min=1, max=60)]
+    )
+    first_touch_business_days = IntegerField(
+        "Owner's first touch due within (business days)",
+        validators=[InputRequired(), NumberRange(min=1, max=60)],
+    )
+    holiday_country = StringField(
+        "Public holidays of",
+        validators=[DataRequired(), Length(min=2, max=2)],
+        description="Two-letter country code, e.g. US, GB, DE, FR.",
+    )
+    extra_holidays = TextAreaField(
+        "Extra days off",
+        validators=[Optional(), Length(max=5000)],
+        description="One date per line: YYYY-MM-DD.",
+    )
+    currency = StringField("Currency of recovered revenue", validators=[DataRequired(), Length(min=3, max=3)])
+
+
+class RuleForm(FlaskForm):
+    enabled = BooleanField("Requalify from this campaign's responses")
+    min_score = IntegerField("Minimum score", validators=[InputRequired(), NumberRange(min=1, max=1000)])
+    open_to_talk_points = IntegerField(
+        "Points for “open to a conversation”", validators=[InputRequired(), NumberRange(min=0, max=100)]
+    )
+    contract_end_months = IntegerField(
+        "Contract ends within (months)", validators=[InputRequired(), NumberRange(min=1, max=60)]
+    )
+    contract_end_points = IntegerField(
+        "Points for a contract ending soon", validators=[InputRequired(), NumberRange(min=0, max=100)]
+    )
+    low_satisfaction_max = IntegerField(
+        "Unhappy when the vendor is rated at most", validators=[InputRequired(), NumberRange(min=1, max=5)]
+    )
+    low_satisfaction_points = IntegerField(
+        "Points for an unhappy customer", validators=[InputRequired(), NumberRange(min=0, max=100)]
+    )

@@ -212,6 +212,8 @@ def link_recycled(*, now: datetime) -> int:
         opportunity = db.session.get(Opportunity, opportunity_id)
         requalification.recycled_opportunity_id = opportunity_id
         requalification.crm_opportunity_id = requalification.crm_opportunity_id or opportunity.crm_id
+        # The CRM has the deal: the owner's first touch is done, within its service level or not.
+        requalification.first_touch_at = requalification.first_touch_at or now
         opportunity.origin = Origin.RECYCLED
         opportunity.recycled_from_id = requalification.opportunity_id
         taken.add(opportunity_id)

@@ -9,7 +9,7 @@ from wtforms import SelectChoice
 
 from app.audit.models import AuditEvent
 from app.auth.guard import api_token_required, roles_required
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.changes import domain_change
 from app.coding.service import opportunity_reasons
 from app.crm.models import Opportunity
@@ -18,7 +18,7 @@ from app.downloads import content_disposition
 from app.errors import ValidationError
 from app.extensions import csrf, db
 from app.pipeline import service
-from app.pipeline.forms import AcceptForm, BulkForm, DeferForm, RejectForm
+from app.pipeline.forms import AcceptForm, BulkForm, DeferForm, RejectForm, RuleForm, SettingsForm
 from app.pipeline.models import REJECT_REASONS, Requalification
 from app.pipeline.queue import (
     QueueFilters,
@@ -247,3 +247,91 @@ def patch_requalification(requalification_id: int):
             "recycled_opportunity_id": requalification.recycled_opportunity_id,
         }
     )
+
+
+admins = roles_required(Role.ADMIN)
+
+
+@bp.get("/sla")
+@reviewers
+def sla():
+    from app.pipeline.digest import digest_for, sla_compliance
+
+    now = utcnow()
+    managers = db.session.scalars(
+        select(User).where(User.role == Role.SALES_MANAGER, User.active.is_(True)).order_by(User.name)
+    ).all()
+    current = [(manager, digest_for(manager, now=now)) for manager in managers]
+    return render_template(
+        "pipeline/sla.html", rows=sla_compliance(), current=current, settings=service.pipeline_settings()
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admins
+def settings():
+    from app.pipeline.admin import save_settings, save_team
+
+    current = service.pipeline_settings()
+    form = SettingsForm(obj=current)
+    if request.method == "GET":
+        form.extra_holidays.data = "\n".join(current.extra_holidays or [])
+    managers = db.session.scalars(
+        select(User).where(User.role == Role.SALES_MANAGER).order_by(User.name)
+    ).all()
+    if request.method == "POST" and form.validate():
+        now = utcnow()
+        with domain_change() as change:
+            save_settings(current, form.data, actor=current_user, now=now)
+            for manager in managers:
+                save_team(
+                    manager,
+                    owners=request.form.get(f"owners-{manager.id}", ""),
+                    regions=request.form.get(f"regions-{manager.id}", ""),
+                    actor=current_user,
+                    now=now,
+                )
+        if change:
+            flash("Pipeline settings saved.", "success")
+            return redirect(url_for("pipeline.settings"))
+    db.session.commit()  # the settings row, created with its defaults on first sight
+    from campaigns.models import Campaign
+
+    teams = {manager.id: team_of(manager) for manager in managers}
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.name)).all()
+    status = 422 if form.errors else 200
+    page = render_template(
+        "pipeline/settings.html", form=form, managers=managers, teams=teams, campaigns=campaigns
+    )
+    return page, status
+
+
+@bp.route("/rules/<int:campaign_id>", methods=["GET", "POST"])
+@admins
+def rule(campaign_id: int):
+    from app.pipeline.admin import RULE_FIELDS, preview_rule, rule_of, save_rule
+    from campaigns.models import Campaign
+
+    campaign = db.get_or_404(Campaign, campaign_id)
+    current = rule_of(campaign.id)
+    form = RuleForm(obj=current)
+    if request.method == "POST" and form.validate():
+        if request.form.get("preview"):
+            candidate = rule_of(campaign.id)
+            for name in RULE_FIELDS:
+                setattr(candidate, name, getattr(form, name).data)
+            with db.session.no_autoflush:
+                qualifying, total = preview_rule(campaign.id, candidate, today=utcnow().date())
+            db.session.rollback()
+            return render_template(
+                "pipeline/rule.html", form=form, campaign=campaign, preview=(qualifying, total)
+            )
+        with domain_change() as change:
+            save_rule(
+                campaign.id, {n: getattr(form, n).data for n in RULE_FIELDS}, actor=current_user, now=utcnow()
+            )
+        if change:
+            flash(f"Requalification rule of {campaign.name} saved.", "success")
+            return redirect(url_for("pipeline.rule", campaign_id=campaign.id))
+    status = 422 if form.errors else 200
+    return render_template("pipeline/rule.html", form=form, campaign=campaign, preview=None), status

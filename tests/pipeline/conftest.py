@@ -10,11 +10,14 @@ from werkzeug.datastructures import MultiDict
 
 from app.auth.models import Role
 from app.extensions import db
+from campaigns.models import Enrollment
 from surveys.builder import OptionSpec, QuestionSpec
 from surveys.models import QuestionKind as K
 from surveys.models import Response, Signal
 from surveys.responding import record_phone_response
-from tests.survey_helpers import published_survey
+from tests.campaigns.conftest import make_campaign  # noqa: F401 (a fixture)
+from tests.messaging.conftest import smtp_server  # noqa: F401 (a fixture)
+from tests.survey_helpers import invite, published_survey
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday; Thanksgiving is on the 26th
 
@@ -54,6 +57,7 @@ def respond(survey, make_user, make_contact, make_opportunity) -> Callable[..., 
         contract_end: str = "",
         text: str = "We regret it",
         opportunity=None,
+        campaign=None,
         now: datetime = NOW,
     ) -> Response:
         opportunity = opportunity or make_opportunity(owner="Dana Owner", crm_loss_reason="Price")
@@ -69,8 +73,23 @@ def respond(survey, make_user, make_contact, make_opportunity) -> Callable[..., 
             ]
         )
         contact = make_contact(account=opportunity.account)
+        invitation = None
+        if campaign is not None:  # answered through the campaign's invitation
+            invitation, _ = invite(version, contact, now=now, opportunity=opportunity)
+            db.session.add(
+                Enrollment(
+                    campaign=campaign, opportunity=opportunity, contact=contact, invitation_id=invitation.id
+                )
+            )
+            db.session.commit()
         response, errors = record_phone_response(
-            version, form, caller=caller, contact=contact, opportunity=opportunity, now=now
+            version,
+            form,
+            caller=caller,
+            contact=contact,
+            opportunity=opportunity,
+            invitation=invitation,
+            now=now,
         )
         assert errors == {}
         db.session.commit()
