@@ -98,6 +98,12 @@ class Config:
     SURVEY_IP_RATE_LIMIT = os.environ.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 
+    # The call queue.
+    CALL_LEASE_SECONDS = _env_int("CALL_LEASE_SECONDS", 900)
+    CALL_FILL_INTERVAL_SECONDS = _env_int("CALL_FILL_INTERVAL_SECONDS", 300)
+    CALLS_MAX_PER_NUMBER_24H = _env_int("CALLS_MAX_PER_NUMBER_24H", 5)
+    CALL_SCOPE_CACHE_SECONDS = _env_int("CALL_SCOPE_CACHE_SECONDS", 10)
+
     # Import defaults.
     # Dry runs and imports started from the pages are jobs for `flask worker`: how often it looks for
     # them, how long a running one may go without a heartbeat before it is marked failed, and how long
@@ -127,6 +133,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    CALL_SCOPE_CACHE_SECONDS = 0  # tests change campaigns and clocks between claims
     PUBLIC_BASE_URL = "http://winback.test"
 
 

@@ -47,7 +47,9 @@ def _import_models() -> None:
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models
+    import app.organisation.models
     import app.pipeline.models  # noqa: F401
+    import campaigns.calls.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
 
@@ -78,9 +80,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     import campaigns
+    import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging, pipeline
+    from app import auth, coding, crm, dashboard, health, messaging, organisation, pipeline
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -92,9 +95,11 @@ def _register_blueprints(app: Flask) -> None:
         dashboard.bp,
         health.bp,
         messaging.bp,
+        organisation.bp,
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
+        campaigns.calls.bp,
         api_bp,
         imports_bp,
         codebook_bp,
@@ -128,6 +133,7 @@ def _register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
     from app.pipeline.cli import pipeline_cli
+    from campaigns.calls.cli import calls_cli
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
 
@@ -141,6 +147,7 @@ def _register_cli(app: Flask) -> None:
         campaigns_cli,
         codebook_cli,
         coding_cli,
+        calls_cli,
         pipeline_cli,
     ):
         app.cli.add_command(group)
@@ -151,9 +158,10 @@ def _register_periodic_jobs(app: Flask) -> None:
     from pathlib import Path
 
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
+    from app.database import commit_checkpoint
     from app.db_types import utcnow
-    from app.extensions import db
     from app.messaging.worker import register_periodic_job
+    from campaigns.calls.queue import fill_queue
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses
 
@@ -163,13 +171,17 @@ def _register_periodic_jobs(app: Flask) -> None:
         "campaigns.enroll_and_remind",
         app.config["ENROLLMENT_INTERVAL_SECONDS"],
         # Jobs commit in chunks of a few thousand rows: SQLite's one write lock is never held for long.
-        lambda now: run_periodic_enrollment(now=now, checkpoint=db.session.commit),
+        lambda now: run_periodic_enrollment(now=now, checkpoint=commit_checkpoint),
+    )
+    # The call queue's one periodic job (fill, cancel ended enrollments, expire leases): registered here only.
+    register_periodic_job(
+        app, "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
     )
     register_periodic_job(
         app,
         "surveys.close_stale_responses",
         3600,
-        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=db.session.commit),
+        lambda now: close_stale_responses(now=now, after_days=deadline_days, checkpoint=commit_checkpoint),
     )
     register_periodic_job(
         app,

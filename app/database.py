@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 
 from flask import Flask
 from sqlalchemy import event
@@ -78,6 +79,20 @@ def configure_sqlite(app: Flask) -> None:
             event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=timeout))
         if not event.contains(engine, "before_cursor_execute", _sqlite_begin):
             event.listen(engine, "before_cursor_execute", _sqlite_begin)
+
+
+CHECKPOINT_PAUSE_SECONDS = 0.1
+
+
+def commit_checkpoint() -> None:
+    """Commit a chunk of long work (enrollment, periodic jobs); on SQLite, then let waiting writers in.
+
+    SQLite's busy handler polls: a job that takes the write lock again at once would starve survey
+    pages that wait for it. The pause costs a tenth of a second per chunk of a few thousand rows.
+    """
+    db.session.commit()
+    if db.engine.dialect.name == "sqlite":
+        time.sleep(CHECKPOINT_PAUSE_SECONDS)
 
 
 def is_postgresql() -> bool:

@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -88,7 +89,7 @@ def main() -> None:
     options = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    folder = tempfile.mkdtemp(prefix="coding-bench-")
+    folder = tempfile.mkdtemp(prefix="coding-bench-")  # removed at the end
     url = f"sqlite:///{folder}/bench.sqlite3"
     os.environ.update(DATABASE_URL=url, SECRET_KEY=SECRET, WINBACK_DISABLE_WORKER_THREAD="1")
     from flask_migrate import upgrade
@@ -156,25 +157,26 @@ def main() -> None:
             suggest.train(now=NOW)
             db.session.commit()
 
+        baseline: dict[str, object] = {}
+
         def baseline_train():
             y = MultiLabelBinarizer().fit_transform([{label} for label in train_labels])
-            matrix = TfidfVectorizer(
-                sublinear_tf=True, ngram_range=(1, 2), strip_accents="unicode"
-            ).fit_transform(train_texts)
-            OneVsRestClassifier(LogisticRegression(solver="liblinear", C=4.0, class_weight="balanced")).fit(
-                matrix, y
+            vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), strip_accents="unicode")
+            matrix = vectorizer.fit_transform(train_texts)
+            model = OneVsRestClassifier(
+                LogisticRegression(solver="liblinear", C=4.0, class_weight="balanced")
             )
+            baseline.update(vectorizer=vectorizer, model=model.fit(matrix, y))
 
         baseline_train()  # warm-up, not timed
         train_ours = _median_seconds(ours_train, options.repeat)
         train_base = _median_seconds(baseline_train, options.repeat)
-        classifier = suggest.current_classifier()
 
         def ours_suggest():
             suggest.suggest_many(probe)
 
         def baseline_suggest():
-            classifier.model.predict_proba(classifier.vectorizer.transform(probe))
+            baseline["model"].predict_proba(baseline["vectorizer"].transform(probe))
 
         baseline_suggest()  # both warm: the first call into scikit-learn pays for lazy imports
         ours_suggest()
@@ -261,6 +263,7 @@ def main() -> None:
         assert page.status_code == 200, page.status_code
     with app.app_context():
         db.engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
     def p95(values: list[float]) -> float:
         return round(statistics.quantiles(values, n=20)[18], 1)

@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/sqlite_limits_bench.py [--deals 200000] [--respondents 8] [--tokens 4000]
 
-On a scratch SQLite file: N accounts, each with a contact and a lost deal (bench/enroll_bench's data).
+On a scratch SQLite file: N accounts, each with a contact and a lost deal (bench/enroll_bench's data),
+and an open deal for one account in ten.
 Measures, each beside a baseline taken in the same run:
 - the campaign edit page's preview (counts by suppression reason, the preview contact) beside a bare
   count of the lost deals;
@@ -96,6 +97,7 @@ def main() -> None:
     from app import create_app
     from app.codebook.service import ensure_default_codebook
     from app.crm.models import Channel, Contact
+    from app.database import CHECKPOINT_PAUSE_SECONDS
     from app.extensions import db
     from campaigns.enrollment import enroll_campaign, preview_rules
     from campaigns.models import Campaign, CampaignKind, CampaignStatus
@@ -123,6 +125,16 @@ def main() -> None:
             upgrade(directory=str(ROOT / "migrations"))
             started = time.perf_counter()
             data._generate()
+            # A real CRM has open deals too: one account in ten (they suppress that account).
+            db.session.execute(
+                text(
+                    "INSERT INTO opportunities (crm_source, crm_id, account_id, name, amount, currency,"
+                    " stage, is_closed, is_won, raw, origin, created_at, updated_at)"
+                    " SELECT crm_source, 'OPEN' || id, account_id, name, amount, currency, 'Negotiation',"
+                    " 0, 0, raw, origin, created_at, updated_at FROM opportunities WHERE id % 10 = 0"
+                )
+            )
+            db.session.commit()
             results["generate_s"] = round(time.perf_counter() - started, 1)
             ensure_default_codebook()
             version = publish(create_from_template(WIN_LOSS, now=now).versions[0], now=now)
@@ -177,9 +189,10 @@ def main() -> None:
                 db.session.commit()
                 mark = [time.perf_counter()]
 
-                def checkpoint() -> None:
+                def checkpoint() -> None:  # commit_checkpoint, timed
                     db.session.commit()
                     chunk_seconds.append(time.perf_counter() - mark[0])
+                    time.sleep(CHECKPOINT_PAUSE_SECONDS)
                     mark[0] = time.perf_counter()
 
                 started = time.perf_counter()
@@ -221,9 +234,10 @@ def main() -> None:
             longest = [0.0]
             mark = [time.perf_counter()]
 
-            def checkpoint() -> None:
+            def checkpoint() -> None:  # commit_checkpoint, timed
                 db.session.commit()
                 longest[0] = max(longest[0], time.perf_counter() - mark[0])
+                time.sleep(CHECKPOINT_PAUSE_SECONDS)
                 mark[0] = time.perf_counter()
 
             started = time.perf_counter()

@@ -7,6 +7,7 @@ import json
 import click
 from flask.cli import AppGroup
 
+from app.database import commit_checkpoint
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import db
@@ -28,9 +29,9 @@ def enroll_command(campaign_id: int | None, as_json: bool) -> None:
             if campaign is None:
                 raise click.ClickException(f"No campaign {campaign_id}")
             # Committed a few thousand accounts at a time: other writers never wait long (SQLite).
-            results = [enroll_campaign(campaign, now=now, checkpoint=db.session.commit)]
+            results = [enroll_campaign(campaign, now=now, checkpoint=commit_checkpoint)]
         else:
-            results = enroll_active_campaigns(now=now, checkpoint=db.session.commit)
+            results = enroll_active_campaigns(now=now, checkpoint=commit_checkpoint)
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.auth.models import Role, User
 from app.extensions import db
+from campaigns.calls.demo import prepare_demo_queue
 from campaigns.enrollment import enroll_campaign
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import publish
@@ -85,4 +86,5 @@ def load_demo_campaigns(*, now: datetime) -> dict[str, int]:
     for campaign in (survey, calls):
         campaign.activate(now=now)
         enrolled += enroll_campaign(campaign, now=now).created
-    return {"campaigns": 3, "enrollments": enrolled}
+    queued = prepare_demo_queue(calls, now=now).created
+    return {"campaigns": 3, "enrollments": enrolled, "call_tasks": queued}

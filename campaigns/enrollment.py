@@ -121,7 +121,7 @@ def enroll_campaign(
     for account_range in chunks:
         created += _enroll_chunk(campaign, now=now, account_range=account_range)
         # Survey campaigns: invitations for the new active enrollments (may suppress some at send time).
-        invited += invite_new_enrollments(campaign, now=now)
+        invited += invite_new_enrollments(campaign, now=now, checkpoint=checkpoint)
         if checkpoint is not None:
             checkpoint()
     result = EnrollmentResult(

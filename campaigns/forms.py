@@ -18,7 +18,16 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from app.crm.models import Channel, Opportunity
 from app.crm.service import filter_choices
@@ -94,6 +103,25 @@ class CampaignForm(FlaskForm):
 
     sender_name = StringField(
         "Sender", default="The Winback team", validators=[DataRequired(), Length(max=120)]
+    )
+    from_name = StringField(
+        "From name",
+        validators=[
+            Optional(),
+            Length(max=120),
+            Regexp(r"^[^\r\n<>\"]*$", message="Letters, not <, > or quotes."),
+        ],
+        description="Who the emails say they are from, e.g. Morgan at Acme.",
+    )
+    from_email = StringField(
+        "From address",
+        validators=[Optional(), Length(max=254), Email("Enter an email address, e.g. morgan@acme.example.")],
+        description="Empty: the app's default sender. Your mail server must be allowed to send for it.",
+    )
+    reply_to = StringField(
+        "Reply-To address",
+        validators=[Optional(), Length(max=254), Email("Enter an email address, e.g. team@acme.example.")],
+        description="Where customers' replies go; empty: the From address.",
     )
     email_subject = StringField("Invitation subject", validators=[Length(max=255)], description=MERGE_HELP)
     email_text = TextAreaField("Invitation text", description=MERGE_HELP)
@@ -213,6 +241,9 @@ class CampaignForm(FlaskForm):
             "max_contacts_per_account": self.max_contacts_per_account.data,
             "cooldown_days": self.cooldown_days.data,
             "sender_name": self.sender_name.data.strip(),
+            "from_name": (self.from_name.data or "").strip() or None,
+            "from_email": (self.from_email.data or "").strip() or None,
+            "reply_to": (self.reply_to.data or "").strip() or None,
             **{name: (getattr(self, name).data or None) for name, _, _ in TEMPLATE_FIELDS},
             "reminder_max": self.reminder_max.data,
             "reminder_min_days": self.reminder_min_days.data,

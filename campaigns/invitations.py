@@ -27,7 +27,9 @@ from surveys.invitations import (
     due_reminders,
     queue_invitation_message,
 )
-from surveys.models import Invitation
+from surveys.models import Invitation, SurveyVersion, VersionStatus
+
+INVITATION_CHUNK = 200
 
 
 def invitation_templates(campaign: Campaign) -> MessageTemplates:
@@ -50,15 +52,78 @@ def reminder_templates(campaign: Campaign) -> MessageTemplates:
     )
 
 
-def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
+def campaigns_on_survey(survey_id: int) -> list[Campaign]:
+    """The campaigns that invite to some version of this survey, newest first."""
+    return list(
+        db.session.scalars(
+            select(Campaign)
+            .join(SurveyVersion, Campaign.survey_version_id == SurveyVersion.id)
+            .where(SurveyVersion.survey_id == survey_id)
+            .order_by(Campaign.id.desc())
+        )
+    )
+
+
+def move_campaigns_to_version(version: SurveyVersion) -> int:
+    """Point every unfinished campaign on this survey at `version`: its new invitations use it.
+
+    Invitations already created keep their own version, so links already sent keep working as they were.
+    Finished campaigns keep the version they ran with. Returns how many campaigns moved.
+    """
+    moved = 0
+    for campaign in campaigns_on_survey(version.survey_id):
+        if campaign.status is not CampaignStatus.FINISHED and campaign.survey_version_id != version.id:
+            campaign.survey_version_id = version.id
+            moved += 1
+    db.session.flush()
+    return moved
+
+
+def current_survey_version(campaign: Campaign) -> SurveyVersion | None:
+    """The version new invitations use: the newest published version of the campaign's survey."""
+    version = campaign.survey_version
+    if version is None or version.status is VersionStatus.PUBLISHED:
+        return version
+    return version.survey.published or version
+
+
+def invite_new_enrollments(
+    campaign: Campaign,
+    *,
+    now: datetime,
+    checkpoint: Callable[[], object] | None = None,
+    chunk_size: int = INVITATION_CHUNK,
+) -> int:
     """Create and queue an invitation for every active enrollment that has none yet; return how many.
 
     Suppression is checked again as the message is queued: a contact who opted out in between is
-    marked suppressed instead.
+    marked suppressed instead. With `checkpoint`, `chunk_size` invitations at a time, checkpointed
+    between: each is rendered and checked one by one, so a chunk is kept small.
     """
-    if campaign.kind is CampaignKind.CALL or campaign.survey_version is None:
+    version = current_survey_version(campaign)
+    if campaign.kind is CampaignKind.CALL or version is None:
         return 0
     templates = invitation_templates(campaign)
+    queued = 0
+    while True:
+        count, done = _invite_chunk(
+            campaign, version, templates, now=now, limit=chunk_size if checkpoint else None
+        )
+        queued += count
+        if checkpoint is None or done:
+            return queued
+        checkpoint()
+
+
+def _invite_chunk(
+    campaign: Campaign,
+    version: SurveyVersion,
+    templates: MessageTemplates,
+    *,
+    now: datetime,
+    limit: int | None,
+) -> tuple[int, bool]:
+    """Invite up to `limit` pending enrollments (all without one); (queued, whether none are left)."""
     pending = db.session.scalars(
         select(Enrollment)
         .where(
@@ -68,11 +133,12 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
         )
         .options(joinedload(Enrollment.contact), joinedload(Enrollment.opportunity))
         .order_by(Enrollment.id)
+        .limit(limit)
     ).all()
     queued = 0
     for enrollment in pending:
         invitation = create_invitation(
-            campaign.survey_version,
+            version,
             enrollment.contact,
             channel=campaign.survey_channel,
             now=now,
@@ -83,7 +149,13 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
         enrollment.invitation_id = invitation.id
         try:
             queue_invitation_message(
-                invitation, templates, kind="invitation", now=now, sender=campaign.sender_name
+                invitation,
+                templates,
+                kind="invitation",
+                now=now,
+                sender=campaign.sender_name,
+                from_address=campaign.from_address,
+                reply_to=campaign.reply_to,
             )
         except InvitationNotSendable:
             reason = contact_suppression_reason(enrollment.contact, campaign.survey_channel)
@@ -93,7 +165,7 @@ def invite_new_enrollments(campaign: Campaign, *, now: datetime) -> int:
             continue
         queued += 1
     db.session.flush()
-    return queued
+    return queued, limit is None or len(pending) < limit
 
 
 def send_campaign_reminders(*, now: datetime, checkpoint: Callable[[], object] | None = None) -> int:
@@ -131,5 +203,7 @@ def _send_reminders(due: dict[int, Invitation], *, now: datetime) -> int:
             kind="reminder",
             now=now,
             sender=campaign.sender_name,
+            from_address=campaign.from_address,
+            reply_to=campaign.reply_to,
         )
     return len(enrollments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 from decimal import Decimal
+from email.utils import formataddr
 from typing import Any
 
 from sqlalchemy import (
@@ -62,6 +63,7 @@ CAMPAIGN_ACTIONS = ("activate", "pause", "resume", "finish")
 
 # Call outcomes that are retried later, with their default delay in hours.
 RETRY_OUTCOMES = {"no_answer": 4, "busy": 1, "voicemail": 24}
+WEEKDAYS = (0, 1, 2, 3, 4)
 
 campaign_callers = Table(
     "campaign_callers",
@@ -102,6 +104,10 @@ class Campaign(db.Model):
 
     # Message templates (merge fields rendered by app.messaging.merge.render_merge).
     sender_name: Mapped[str] = mapped_column(String(120), default="The Winback team")
+    # The emails' From (name and address) and Reply-To; empty: the app's MAIL_FROM.
+    from_name: Mapped[str | None] = mapped_column(String(120))
+    from_email: Mapped[str | None] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     email_subject: Mapped[str | None] = mapped_column(String(255))
     email_text: Mapped[str | None] = mapped_column(Text)
     email_html: Mapped[str | None] = mapped_column(Text)
@@ -117,6 +123,16 @@ class Campaign(db.Model):
     call_retry_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(RETRY_OUTCOMES))
     calling_window_start: Mapped[time] = mapped_column(default=time(9, 0))
     calling_window_end: Mapped[time] = mapped_column(default=time(18, 0))
+    # Weekdays calls may be made on, in the contact's local time (Monday is 0): B2B by default.
+    calling_days: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(WEEKDAYS))
+    call_max_per_day: Mapped[int] = mapped_column(default=2)
+    # {disposition: at most this many attempts ending so}, e.g. {"no_answer": 6}.
+    call_outcome_caps: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A personal callback not taken this long after it is due goes to any caller.
+    callback_release_minutes: Mapped[int] = mapped_column(default=30)
+    # "Survey, then calls": call those who left the survey unanswered this long.
+    call_after_survey_days: Mapped[int] = mapped_column(default=7)
+    call_recording: Mapped[bool] = mapped_column(default=False)  # only after an announcement, with consent
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -125,6 +141,13 @@ class Campaign(db.Model):
 
     survey_version: Mapped[SurveyVersion | None] = relationship()
     callers: Mapped[list[User]] = relationship(secondary=campaign_callers, order_by=User.name)
+
+    @property
+    def from_address(self) -> str | None:
+        """The From header of its emails ("Name <address>"), or None for the app's default sender."""
+        if not self.from_email:
+            return None
+        return formataddr((self.from_name or "", self.from_email))
 
     @property
     def contact_channel(self) -> Channel:

@@ -1,5 +1,6 @@
-"""Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, and a
-completed survey response completes its enrollment."""
+"""Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, a
+completed survey response completes its enrollment, and a newly published survey version becomes the
+one new invitations use."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from app.crm.importing.admin import competitors_merged
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.messaging.signals import contact_opted_out
+from campaigns.calls.queue import cancel_contact_tasks
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
-from surveys.models import Response
-from surveys.signals import response_completed
+from campaigns.invitations import campaigns_on_survey, move_campaigns_to_version
+from surveys.models import Response, Survey, SurveyVersion
+from surveys.signals import SurveyUse, response_completed, survey_uses, version_published
 
 
 def _on_contact_opted_out(
@@ -20,6 +23,11 @@ def _on_contact_opted_out(
 ) -> None:
     # Runs inside the transaction that recorded the opt-out: it commits both, or neither.
     mark_opted_out(contact.id, channel=channel, now=now or utcnow())
+    if channel in (None, Channel.CALL, Channel.SMS):
+        # The phone number is on the do-not-contact list now: no call task of the contact may go on.
+        cancel_contact_tasks(
+            contact.id, reason=f"opted out ({channel.value if channel else 'all'})", now=now or utcnow()
+        )
 
 
 def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
@@ -28,7 +36,25 @@ def _on_response_completed(response: Response, *, now: datetime | None = None, *
         mark_completed(response.invitation_id, now=now or utcnow())
 
 
+def _on_version_published(
+    version: SurveyVersion, *, previous: SurveyVersion | None = None, **_: object
+) -> None:
+    # In the publishing transaction: campaigns that invite to this survey invite to the new version.
+    move_campaigns_to_version(version)
+
+
+def _campaigns_using(survey: Survey, **_: object) -> list[SurveyUse]:
+    return [
+        SurveyUse(
+            "campaign", campaign.id, campaign.name, campaign.status.value, "campaigns.detail", "campaign_id"
+        )
+        for campaign in campaigns_on_survey(survey.id)
+    ]
+
+
 def connect_signals() -> None:
     contact_opted_out.connect(_on_contact_opted_out)
     response_completed.connect(_on_response_completed)
     competitors_merged.connect(follow_competitor_merge)
+    version_published.connect(_on_version_published)
+    survey_uses.connect(_campaigns_using)

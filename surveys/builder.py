@@ -23,6 +23,7 @@ from surveys.models import (
     VersionFrozen,
     VersionStatus,
 )
+from surveys.signals import version_published
 
 
 @dataclass
@@ -300,6 +301,7 @@ def publish(version: SurveyVersion, *, now: datetime) -> SurveyVersion:
     version.publish(now)
     db.session.flush()
     cache.clear()  # status changes; other processes never cached the draft, so they need nothing
+    version_published.send(version, previous=current, now=now)
     return version
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.database import commit_checkpoint
 from app.db_types import utcnow
 from app.extensions import db
 from surveys.invitations import DEFAULT_TEMPLATES, close_stale_responses, send_due_reminders
@@ -18,7 +19,10 @@ surveys_cli = AppGroup("surveys", help="Survey invitations, reminders and templa
 def remind_command(sender: str) -> None:
     """Queue the reminders that are due (invitations without a campaign use the default wording)."""
     count = send_due_reminders(
-        now=utcnow(), templates_for=lambda invitation: DEFAULT_TEMPLATES, sender=sender
+        now=utcnow(),
+        templates_for=lambda invitation: DEFAULT_TEMPLATES,
+        sender=sender,
+        checkpoint=commit_checkpoint,
     )
     db.session.commit()
     click.echo(f"Queued {count} reminder{'s' if count != 1 else ''}.")
@@ -28,7 +32,7 @@ def remind_command(sender: str) -> None:
 @click.option("--after-days", default=14, show_default=True, type=click.IntRange(min=1))
 def close_stale_command(after_days: int) -> None:
     """Close responses left incomplete for N days (they stay as partial data)."""
-    count = close_stale_responses(now=utcnow(), after_days=after_days)
+    count = close_stale_responses(now=utcnow(), after_days=after_days, checkpoint=commit_checkpoint)
     db.session.commit()
     click.echo(f"Closed {count} incomplete response{'s' if count != 1 else ''}.")
 

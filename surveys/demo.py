@@ -115,7 +115,8 @@ def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo
     fresh: Invitation | None = None
     for index, invitation in enumerate(invited):
         roll = rng.random()
-        when = invitation.sent_at + timedelta(hours=rng.randint(1, 72))
+        # Answered up to three days after the invitation, but never later than now.
+        when = min(invitation.sent_at + timedelta(hours=rng.randint(1, 72)), now - timedelta(minutes=30))
         if roll < 0.35 or index == 0:
             invitation.opened_at = when
             response = start_response(version, channel=ResponseChannel.WEB, now=when, invitation=invitation)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from flask import current_app
+from markupsafe import Markup, escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -19,6 +21,7 @@ from app.messaging.models import OutboundMessage
 from app.messaging.optout import opt_out_url
 from app.messaging.service import enqueue_message
 from app.messaging.suppression import contact_suppression_reason
+from app.organisation.service import email_footer, read_brand
 from surveys.models import Invitation, Response, ResponseStatus, SurveyVersion, VersionStatus
 from surveys.tokens import hash_token, new_nonce, token_for
 
@@ -135,8 +138,14 @@ def queue_invitation_message(
     kind: MessageKind,
     now: datetime,
     sender: str,
+    from_address: str | None = None,
+    reply_to: str | None = None,
 ) -> OutboundMessage:
-    """Write the invitation or the next reminder to the outbox, once (idempotency key)."""
+    """Write the invitation or the next reminder to the outbox, once (idempotency key).
+
+    `from_address` and `reply_to` ("Name <address>") are the email's From and Reply-To; without them the
+    transport's MAIL_FROM is used. Every email ends with the organisation's name and postal address.
+    """
     if kind not in ("invitation", "reminder"):
         raise ValidationError("kind is 'invitation' or 'reminder'")
     if not invitation.is_open(now):
@@ -167,12 +176,28 @@ def queue_invitation_message(
         },
     }
     if invitation.channel is Channel.EMAIL:
+        if from_address:
+            common["meta"]["from"] = from_address
+        if reply_to:
+            common["meta"]["reply_to"] = reply_to
+        current = read_brand()
+        footer = email_footer(current)
+        body_text = render_merge(templates.email_text, fields)
+        body_html = render_merge(templates.email_html, fields, html=True) if templates.email_html else None
+        if footer:
+            body_text = f"{body_text.rstrip()}\n\n--\n{footer}\n"
+            if body_html is not None:
+                body_html += f'<p class="footer">{escape(footer).replace(chr(10), Markup("<br>"))}</p>'
+        if body_html is not None and current.has_logo:
+            logo = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/brand/logo?v={current.logo_version}"
+            alt = escape(current.name or "Logo")
+            body_html = f'<p><img src="{escape(logo)}" alt="{alt}" height="48"></p>' + body_html
         message = enqueue_message(
             channel=Channel.EMAIL,
             recipient=contact.email or "",
             subject=render_merge(templates.email_subject, fields),
-            body_text=render_merge(templates.email_text, fields),
-            body_html=render_merge(templates.email_html, fields, html=True) if templates.email_html else None,
+            body_text=body_text,
+            body_html=body_html,
             **common,
         )
     else:
@@ -232,15 +257,25 @@ def due_reminder_batches(*, now: datetime, batch_size: int | None = 2_000) -> It
 
 
 def send_due_reminders(
-    *, now: datetime, templates_for: Callable[[Invitation], MessageTemplates], sender: str
+    *,
+    now: datetime,
+    templates_for: Callable[[Invitation], MessageTemplates],
+    sender: str,
+    checkpoint: Callable[[], object] | None = None,
 ) -> int:
-    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued."""
+    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued.
+
+    With `checkpoint` (a commit), a few thousand invitations at a time, checkpointed between.
+    """
     count = 0
-    for invitation in due_reminders(now=now):
-        queue_invitation_message(
-            invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
-        )
-        count += 1
+    for batch in due_reminder_batches(now=now, batch_size=2_000 if checkpoint else None):
+        for invitation in batch:
+            queue_invitation_message(
+                invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
+            )
+            count += 1
+        if checkpoint is not None:
+            checkpoint()
     return count
 
 

@@ -59,7 +59,7 @@ WIN_LOSS_QUESTIONS = [
         K.DATE,
         "When does your current contract end?",
         page=2,
-        help_text="An approximate date is fine. Format: year-month-day.",
+        help_text="An approximate date is fine.",
         signal=Signal.CONTRACT_END,
     ),
     QuestionSpec(

@@ -6,6 +6,7 @@ Used by the public respondent pages (channel web) and by callers during a call (
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -107,9 +108,64 @@ def visible_pages(version: SurveyVersion, values: Mapping[int, Value]) -> list[t
     return pages
 
 
+# Control characters (NUL included) but tab and line breaks: never part of an answer, and they break
+# PostgreSQL text columns and XLSX exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+DATE_HINT = "Choose it in the calendar, or type it like 31 March 2027 or 2027-03-31."
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
+_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
+
+
+def parse_date(raw: str) -> date | None:
+    """A date typed as DATE_HINT says (what a date picker sends, year-month-day, is one of them)."""
+    text = " ".join(raw.lower().split())
+    if len(text) > 40:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    for pattern, order in ((_DAY_MONTH_YEAR, (0, 1, 2)), (_MONTH_DAY_YEAR, (1, 0, 2))):
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = match.groups()
+        day, month, year = (parts[i] for i in order)
+        if month not in _MONTHS:
+            return None
+        try:
+            return date(int(year), _MONTHS[month], int(day))
+        except ValueError:
+            return None
+    return None
+
+
 def _one(form: FormData, name: str) -> str:
     values = form.getlist(name)
-    return values[0].strip() if values else ""
+    return _CONTROL.sub("", values[0]).strip() if values else ""
 
 
 def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]:
@@ -165,10 +221,9 @@ def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]
     elif kind is QuestionKind.DATE:
         raw = _one(form, name)
         if raw:
-            try:
-                value.date_value = date.fromisoformat(raw)
-            except ValueError:
-                return value, "Enter a date as year-month-day, for example 2027-03-31."
+            value.date_value = parse_date(raw)
+            if value.date_value is None:
+                return value, f"Enter a date we can read. {DATE_HINT}"
             if not 1900 <= value.date_value.year <= 2200:
                 return value, "Enter a date between the years 1900 and 2200."
     if question.required and value.empty:
@@ -338,15 +393,25 @@ def save_page(
     return errors
 
 
-def navigate(response: Response, page: int, *, direction: int) -> int | None:
-    """The page before/after `page` given the answers so far; None past the last page."""
-    numbers = [number for number, _ in visible_pages(_structure(response), stored_values(response))]
+def next_page(
+    version: SurveyVersion, values: Mapping[int, Value], page: int, *, direction: int
+) -> int | None:
+    """The visible page before/after `page` given these answers; None past the last page.
+
+    A page no longer visible (the logic hid it) leads back to the first page.
+    """
+    numbers = [number for number, _ in visible_pages(version, values)]
     if page not in numbers:
         return numbers[0] if numbers else None
     index = numbers.index(page) + direction
     if index < 0:
         return numbers[0]
     return numbers[index] if index < len(numbers) else None
+
+
+def navigate(response: Response, page: int, *, direction: int) -> int | None:
+    """The page before/after `page` given the response's stored answers; None past the last page."""
+    return next_page(_structure(response), stored_values(response), page, direction=direction)
 
 
 def move_to(response: Response, page: int) -> None:
@@ -413,13 +478,17 @@ def record_phone_response(
     opportunity: Opportunity | None = None,
     invitation: Invitation | None = None,
     complete: bool = True,
+    response: Response | None = None,
 ) -> tuple[Response, dict[int, str]]:
     """A caller fills the same version during a call: every visible page at once, channel phone.
 
-    With an invitation, the call continues the customer's own web response if one exists.
+    With an invitation, the call continues the customer's own web response if one exists; with a
+    `response` (the call's own, saved as the caller types), that one is continued.
     Returns the response and {question id: error}; on errors nothing is completed.
     """
-    if invitation is not None:
+    if response is not None:
+        pass
+    elif invitation is not None:
         response = start_response(version, channel=ResponseChannel.PHONE, now=now, invitation=invitation)
         if response.channel is not ResponseChannel.PHONE and response.status is ResponseStatus.IN_PROGRESS:
             response.channel = ResponseChannel.PHONE

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.crm.models import Contact
 from app.downloads import CSV_BOM
 from app.extensions import db
 from surveys.models import (
@@ -27,12 +30,20 @@ from surveys.models import (
 from surveys.responding import OTHER, RATING_LABELS, stored_values, visible_pages
 
 
-def responses_for(version: SurveyVersion) -> list[Response]:
+def responses_for(versions: SurveyVersion | Iterable[SurveyVersion]) -> list[Response]:
+    """The responses to one version, or to several (a survey's versions), newest first."""
+    if isinstance(versions, SurveyVersion):
+        versions = [versions]
+    version_ids = [version.id for version in versions]
     return list(
         db.session.scalars(
             select(Response)
-            .where(Response.version_id == version.id)
-            .options(selectinload(Response.answers), selectinload(Response.contact))
+            .where(Response.version_id.in_(version_ids))
+            .options(
+                selectinload(Response.answers),
+                selectinload(Response.contact).selectinload(Contact.account),
+                selectinload(Response.opportunity),
+            )
             .order_by(Response.started_at.desc(), Response.id.desc())
         )
     )
@@ -158,40 +169,87 @@ BASE_COLUMNS = [
     "started_at",
     "completed_at",
 ]
+# Optional (personal data and CRM keys): asked for with contact_columns=True.
+CONTACT_COLUMNS = ["contact_email", "contact_crm_id", "account_crm_id", "opportunity_crm_id"]
+
+# C0 control characters but tab and line breaks, and DEL: invalid in XLSX (openpyxl refuses them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def export_rows(version: SurveyVersion) -> tuple[list[str], list[list[Any]]]:
-    """One row per response, one column per question, option labels not ids."""
-    headers = BASE_COLUMNS + [f"Q{q.position}. {q.text}" for q in version.questions]
+def _columns(versions: list[SurveyVersion]) -> list[tuple[str, dict[int, Question]]]:
+    """One column per question across versions: a question kept word for word shares its column.
+
+    Newest version first (its order and numbering), then questions only older versions asked.
+    Returns (header, {version id: question}) per column.
+    """
+    columns: list[tuple[str, dict[int, Question]]] = []
+    by_text: dict[tuple[str, str], dict[int, Question]] = {}
+    newest = versions[0].number if versions else 0
+    for version in versions:
+        for question in version.questions:
+            key = (question.kind.value, question.text.strip())
+            column = by_text.get(key)
+            if column is None or version.id in column:
+                column = {}
+                by_text[key] = column
+                prefix = "" if version.number == newest else f"v{version.number} "
+                columns.append((f"{prefix}Q{question.position}. {question.text}", column))
+            column[version.id] = question
+    return columns
+
+
+def export_rows(
+    versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False
+) -> tuple[list[str], list[list[Any]]]:
+    """One row per response of these versions (newest first), a version column, option labels not ids."""
+    if isinstance(versions, SurveyVersion):
+        versions = [versions]
+    versions = sorted(versions, key=lambda version: version.number, reverse=True)
+    numbers = {version.id: version.number for version in versions}
+    columns = _columns(versions)
+    headers = BASE_COLUMNS + (CONTACT_COLUMNS if contact_columns else []) + [header for header, _ in columns]
     rows = []
-    for response in responses_for(version):
+    for response in responses_for(versions):
         answers = response.answers_by_question()
         contact = response.contact
-        rows.append(
-            [
-                response.id,
-                version.number,
-                response.channel.value,
-                response.status.value,
-                contact.full_name if contact else "",
-                contact.account.name if contact and contact.account else "",
-                response.started_at.isoformat(),
-                response.completed_at.isoformat() if response.completed_at else "",
+        account = contact.account if contact else None
+        row: list[Any] = [
+            response.id,
+            numbers[response.version_id],
+            response.channel.value,
+            response.status.value,
+            contact.full_name if contact else "",
+            account.name if account else "",
+            response.started_at.isoformat(),
+            response.completed_at.isoformat() if response.completed_at else "",
+        ]
+        if contact_columns:
+            opportunity = response.opportunity
+            row += [
+                (contact.email or "") if contact else "",
+                (contact.crm_id or "") if contact else "",
+                (account.crm_id or "") if account else "",
+                (opportunity.crm_id or "") if opportunity else "",
             ]
-            + [answer_text(q, answers.get(q.id)) for q in version.questions]
-        )
+        for _header, questions in columns:
+            question = questions.get(response.version_id)
+            row.append(answer_text(question, answers.get(question.id)) if question else "")
+        rows.append(row)
     return headers, rows
 
 
 def _safe_cell(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value)
     # Spreadsheet formula injection: a customer's "=HYPERLINK(...)" must stay text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
 
-def export_csv(version: SurveyVersion) -> str:
-    headers, rows = export_rows(version)
+def export_csv(versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False) -> str:
+    headers, rows = export_rows(versions, contact_columns=contact_columns)
     buffer = io.StringIO()
     buffer.write(CSV_BOM)  # Excel reads the file as UTF-8 only with it
     writer = csv.writer(buffer)
@@ -200,12 +258,12 @@ def export_csv(version: SurveyVersion) -> str:
     return buffer.getvalue()
 
 
-def export_xlsx(version: SurveyVersion) -> bytes:
-    headers, rows = export_rows(version)
+def export_xlsx(versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False) -> bytes:
+    headers, rows = export_rows(versions, contact_columns=contact_columns)
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Responses"
-    sheet.append(headers)
+    sheet.append([_safe_cell(cell) for cell in headers])
     for row in rows:
         sheet.append([_safe_cell(cell) for cell in row])
     buffer = io.BytesIO()
@@ -213,8 +271,8 @@ def export_xlsx(version: SurveyVersion) -> bytes:
     return buffer.getvalue()
 
 
-def export_json(version: SurveyVersion) -> dict[str, Any]:
-    questions = [
+def _questions_json(version: SurveyVersion) -> list[dict[str, Any]]:
+    return [
         {
             "id": q.id,
             "position": q.position,
@@ -224,33 +282,56 @@ def export_json(version: SurveyVersion) -> dict[str, Any]:
         }
         for q in version.questions
     ]
+
+
+def export_json(
+    versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False
+) -> dict[str, Any]:
+    """The responses of these versions; top-level version, title and questions are the newest one's."""
+    if isinstance(versions, SurveyVersion):
+        versions = [versions]
+    versions = sorted(versions, key=lambda version: version.number, reverse=True)
+    by_id = {version.id: version for version in versions}
+    questions = {q.id: q for version in versions for q in version.questions}
     responses = []
-    for response in responses_for(version):
+    for response in responses_for(versions):
         answers = response.answers_by_question()
-        responses.append(
-            {
-                "id": response.id,
-                "channel": response.channel.value,
-                "status": response.status.value,
-                "contact_id": response.contact_id,
-                "opportunity_id": response.opportunity_id,
-                "started_at": response.started_at.isoformat(),
-                "completed_at": response.completed_at.isoformat() if response.completed_at else None,
-                "answers": {
-                    str(q.id): {
-                        "text": answer_text(q, answers[q.id]),
-                        "choices": answers[q.id].choices,
-                        "number": answers[q.id].number,
-                    }
-                    for q in version.questions
-                    if q.id in answers
-                },
-            }
-        )
+        item: dict[str, Any] = {
+            "id": response.id,
+            "version": by_id[response.version_id].number,
+            "channel": response.channel.value,
+            "status": response.status.value,
+            "contact_id": response.contact_id,
+            "opportunity_id": response.opportunity_id,
+            "started_at": response.started_at.isoformat(),
+            "completed_at": response.completed_at.isoformat() if response.completed_at else None,
+            "answers": {
+                str(question_id): {
+                    "text": answer_text(questions[question_id], answer),
+                    "choices": answer.choices,
+                    "number": answer.number,
+                }
+                for question_id, answer in answers.items()
+                if question_id in questions
+            },
+        }
+        if contact_columns:
+            contact, opportunity = response.contact, response.opportunity
+            account = contact.account if contact else None
+            item["contact_email"] = contact.email if contact else None
+            item["contact_crm_id"] = contact.crm_id if contact else None
+            item["account_crm_id"] = account.crm_id if account else None
+            item["opportunity_crm_id"] = opportunity.crm_id if opportunity else None
+        responses.append(item)
+    newest = versions[0]
     return {
-        "survey": version.survey.name,
-        "version": version.number,
-        "title": version.title,
-        "questions": questions,
+        "survey": newest.survey.name,
+        "version": newest.number,
+        "title": newest.title,
+        "questions": _questions_json(newest),
+        "versions": [
+            {"number": v.number, "status": v.status.value, "title": v.title, "questions": _questions_json(v)}
+            for v in versions
+        ],
         "responses": responses,
     }

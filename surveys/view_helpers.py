@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from surveys.models import Question, QuestionKind, Response, SurveyVersion
-from surveys.responding import OTHER, RATING_LABELS, YES_NO, Value, stored_values, visible_pages
+from surveys.responding import DATE_HINT, OTHER, RATING_LABELS, YES_NO, Value, stored_values, visible_pages
 
 
 @dataclass
@@ -82,9 +82,12 @@ def question_layout(question: Question, error: str | None) -> Layout:
     """
     qid = question.html_id
     kind = question.kind
-    help_id, error_id = f"{qid}-help", f"{qid}-error"
+    help_id, error_id, format_id = f"{qid}-help", f"{qid}-error", f"{qid}-format"
+    is_date = kind is QuestionKind.DATE
     described = " ".join(
-        part for part, present in ((help_id, question.help_text), (error_id, error)) if present
+        part
+        for part, present in ((help_id, question.help_text), (format_id, is_date), (error_id, error))
+        if present
     )
     describedby = f' aria-describedby="{described}"' if described else ""
     invalid = ' aria-invalid="true"' if error else ""
@@ -104,14 +107,15 @@ def question_layout(question: Question, error: str | None) -> Layout:
     )
     out: list[str | _Slot] = [f'<div class="question{" has-error" if error else ""}">']
     if kind in _TEXT_KINDS:
-        out.append(f'<label for="{qid}">{text}{required}</label>{help_html}{error_html}')
+        # The picker shows the browser's own format and sends year-month-day; without a picker the
+        # field is plain text and accepts the forms DATE_HINT names.
+        format_html = f'<small id="{format_id}" class="help">{DATE_HINT}</small>' if is_date else ""
+        out.append(f'<label for="{qid}">{text}{required}</label>{help_html}{format_html}{error_html}')
         flags = f"{' required' if question.required else ''}{describedby}{invalid}"
         if kind is QuestionKind.LONG_TEXT:
             out += [f'<textarea id="{qid}" name="{qid}" rows="5"{flags}>', _TEXT, "</textarea>"]
         else:
-            field_type = (
-                ' type="date" placeholder="YYYY-MM-DD"' if kind is QuestionKind.DATE else ' type="text"'
-            )
+            field_type = ' type="date"' if is_date else ' type="text"'
             out += [f'<input id="{qid}" name="{qid}" value="', _TEXT, f'"{field_type}{flags}>']
     else:
         scale = " scale nps" if kind is QuestionKind.NPS else " scale" if kind is QuestionKind.RATING else ""
@@ -188,6 +192,29 @@ def render_question(question: Question, shown: Shown, error: str | None, *, froz
     return fill(layout, shown)
 
 
+def _page_count(
+    version: SurveyVersion, visible: list[int], page: int, *, ignore_logic: bool
+) -> tuple[int, bool]:
+    """How many pages the respondent can still reach, and whether logic may still change that.
+
+    A later page shown only if an answer not given yet (on this page or after) matches may appear or
+    disappear: it is counted, and the count is "about" so it never grows as the respondent goes on.
+    """
+    if ignore_logic:
+        return max(len(visible), 1), False
+    page_of = {question.id: question.page for question in version.questions}
+    undecided = set()
+    for questions in version.pages():
+        number = questions[0].page
+        if number <= page:
+            continue
+        triggers = [q.show_if_question_id for q in questions if q.show_if_question_id and q.show_if_value]
+        if len(triggers) == len(questions) and any(page_of.get(t, 0) >= page for t in triggers):
+            undecided.add(number)
+    count = len(set(visible) | undecided)
+    return max(count, 1), bool(undecided)
+
+
 def page_context(
     version: SurveyVersion,
     response: Response | None,
@@ -215,6 +242,7 @@ def page_context(
         else _from_value(question, values.get(question.id, Value()))
         for question in questions
     }
+    page_count, count_is_estimate = _page_count(version, numbers, page, ignore_logic=ignore_logic)
     frozen = version.is_frozen
     questions_html = Markup("").join(
         render_question(question, shown[question.id], errors.get(question.id), frozen=frozen)
@@ -224,7 +252,9 @@ def page_context(
         "version": version,
         "page": page,
         "page_index": index + 1,
-        "page_count": max(len(numbers), 1),
+        "page_count": page_count,
+        "page_count_is_estimate": count_is_estimate,
+        "progress_text": f"Page {index + 1} of {'about ' if count_is_estimate else ''}{page_count}",
         "questions": questions,
         "shown": shown,
         "errors": errors,

@@ -12,6 +12,7 @@ from app.codebook.models import ReasonCode
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.organisation.service import brand
 from surveys import builder
 from surveys.forms import NewSurveyForm, QuestionForm, TextsForm
 from surveys.library import create_from_template
@@ -27,6 +28,7 @@ from surveys.results import (
     responses_for,
     summarise,
 )
+from surveys.signals import uses_of
 from surveys.view_helpers import page_context
 
 bp = Blueprint("surveys", __name__, template_folder="templates", url_prefix="/surveys")
@@ -242,18 +244,28 @@ def delete_question(survey_id: int, question_id: int):
     return redirect(url_for("surveys.edit", survey_id=survey.id))
 
 
-@bp.post("/<int:survey_id>/publish")
+@bp.route("/<int:survey_id>/publish", methods=["GET", "POST"])
 @admin_only
 def publish(survey_id: int):
+    """GET: what publishing changes (which campaigns move to the new version); POST: publish."""
     survey = db.get_or_404(Survey, survey_id)
     version = survey.draft
     if version is None:
         flash("There is no draft to publish: the live version is already the latest.", "info")
         return redirect(url_for("surveys.edit", survey_id=survey.id))
+    uses = uses_of(survey)
+    if request.method == "GET":
+        return render_template("surveys/publish.html", survey=survey, version=version, uses=uses)
     with domain_change() as change:
         builder.publish(version, now=utcnow())
     if change:
-        flash(f"Version {version.number} is live. New invitations and links use it.", "success")
+        moved = [use for use in uses if use.status != "finished"]
+        flash(
+            f"Version {version.number} is live. New invitations "
+            + (f"of {len(moved)} campaign{'s' if len(moved) != 1 else ''} " if moved else "")
+            + "and the preview use it; links already sent keep the version they were sent with.",
+            "success",
+        )
     return redirect(url_for("surveys.edit", survey_id=survey.id))
 
 
@@ -287,13 +299,16 @@ def preview(survey_id: int):
         if not errors:
             if index + 1 < len(numbers):
                 return redirect(_preview_url(survey, version, numbers[index + 1]))
-            return render_template("surveys/respondent/thanks.html", version=version, unsubscribe_url=None)
+            return render_template(
+                "surveys/respondent/thanks.html", version=version, unsubscribe_url=None, brand=brand()
+            )
     context = page_context(
         version, None, page, form=request.form if errors else None, errors=errors, ignore_logic=True
     )
     status = 422 if errors else 200
     return render_template(
         "surveys/respondent/page.html",
+        brand=brand(),
         **context,
         action=url_for("surveys.preview", survey_id=survey.id, version=version.number),
         unsubscribe_url=None,
@@ -305,18 +320,30 @@ def _preview_url(survey: Survey, version: SurveyVersion, page: int) -> str:
     return url_for("surveys.preview", survey_id=survey.id, version=version.number, page=page)
 
 
+def _versions_filter(survey: Survey) -> list[SurveyVersion]:
+    """The version ?version=N picks, or every version customers saw (the default), newest first."""
+    if request.args.get("version"):
+        return [_version(survey)]
+    versions = [version for version in survey.versions if version.is_frozen] or [_shown_version(survey)]
+    return sorted(versions, key=lambda version: version.number, reverse=True)
+
+
 @bp.get("/<int:survey_id>/responses")
 @readers
 def responses(survey_id: int):
     survey = db.get_or_404(Survey, survey_id)
-    version = _version(survey)
-    rows = responses_for(version)
+    versions = _versions_filter(survey)
+    rows = responses_for(versions)
+    answered = {row.version_id for row in rows}
+    summarised = [v for v in versions if v.id in answered] or versions[:1]
     return render_template(
         "surveys/responses.html",
         survey=survey,
-        version=version,
+        versions=versions,
+        selected=request.args.get("version", type=int) if len(versions) == 1 else None,
         responses=rows,
-        summaries=summarise(version, rows),
+        version_numbers={v.id: v.number for v in survey.versions},
+        summaries=[(v, summarise(v, [r for r in rows if r.version_id == v.id])) for v in summarised],
         funnel=funnel(survey),
     )
 
@@ -338,21 +365,25 @@ def response_detail(response_id: int):
 @bp.get("/<int:survey_id>/export.<fmt>")
 @readers
 def export(survey_id: int, fmt: str):
+    """Every version in one file (a version column) unless ?version=N; ?contact=1 adds email and CRM ids."""
     survey = db.get_or_404(Survey, survey_id)
-    version = _version(survey)
-    stem = f"survey-{survey.id}-v{version.number}-responses"
+    versions = _versions_filter(survey)
+    contact_columns = request.args.get("contact") == "1"
+    stem = (
+        f"survey-{survey.id}-{f'v{versions[0].number}' if len(versions) == 1 else 'all-versions'}-responses"
+    )
     if fmt == "csv":
         return Response(
-            export_csv(version),
+            export_csv(versions, contact_columns=contact_columns),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename={stem}.csv"},
         )
     if fmt == "xlsx":
         return Response(
-            export_xlsx(version),
+            export_xlsx(versions, contact_columns=contact_columns),
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f"attachment; filename={stem}.xlsx"},
         )
     if fmt == "json":
-        return jsonify(export_json(version))
+        return jsonify(export_json(versions, contact_columns=contact_columns))
     abort(404)

@@ -22,6 +22,12 @@ EXPECTED_PUBLIC = {
     "messaging.unsubscribe",
     "messaging.twilio_sms_inbound",
     "messaging.twilio_sms_status",
+    "calls.twilio_voice_bridge",
+    "calls.twilio_voice_announce",
+    "calls.twilio_voice_status",
+    # The organisation's logo and brand colour, which survey pages load.
+    "organisation.logo",
+    "organisation.brand_css",
 }
 
 

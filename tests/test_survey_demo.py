@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.auth.models import Role
+from app.db_types import utcnow
 from app.extensions import db
-from surveys.models import Invitation, Response, ResponseStatus, Survey
+from surveys.models import Answer, Invitation, Response, ResponseStatus, Survey
 
 
 def test_demo_load_prints_a_working_survey_link(runner, app, make_user, login):
@@ -67,3 +68,25 @@ def test_make_run_on_a_loaded_database_prints_a_fresh_link_too(runner):
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "Survey link (new, unanswered): " in again.output
+
+
+def test_demo_data_never_holds_responses_dated_in_the_future(runner):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    now = utcnow()
+    columns = [
+        Response.started_at,
+        Response.updated_at,
+        Response.completed_at,
+        Answer.updated_at,
+        Invitation.sent_at,
+        Invitation.opened_at,
+        Invitation.started_at,
+        Invitation.completed_at,
+    ]
+    future = {
+        f"{column.class_.__name__}.{column.key}": db.session.scalar(select(func.count()).where(column > now))
+        for column in columns
+    }
+    assert future == dict.fromkeys(future, 0)
+    assert db.session.scalar(select(func.count()).select_from(Response)) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from surveys.models import Answer, Response, ResponseStatus
+from surveys.responding import DATE_HINT
 from surveys.signals import response_completed
 from tests.survey_helpers import NOW, invite, published_survey, question_ids
 
@@ -36,7 +38,7 @@ def test_first_visit_shows_page_one_and_records_the_open(client, make_contact):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Main reason?" in html
-    assert "Page 1 of 3" in html
+    assert "Page 1 of about 4" in html  # page 3 shows only after a "yes" on page 2
     assert "Two minutes." in html
     assert "/unsubscribe/" in html
     assert "Lost deals" not in html  # no staff navigation
@@ -57,7 +59,7 @@ def test_answers_are_saved_per_page_and_the_link_resumes(client, make_contact):
     other = client.application.test_client()
     html = other.get(f"/s/{token}").get_data(as_text=True)
     assert "How is it going?" in html
-    assert "Page 2 of 3" in html
+    assert "Page 2 of about 4" in html
     # Going back shows the earlier answers.
     html = other.get(f"/s/{token}?page=1").get_data(as_text=True)
     assert 'value="price"\n            checked' in html or 'value="price" checked' in " ".join(html.split())
@@ -107,7 +109,9 @@ def test_logic_shows_the_date_question_only_after_yes(client, make_contact):
     client.post(f"/s/{token}", data=_page1(q))
     response = client.post(f"/s/{token}", data={"page": "2", "action": "next", f"q{q[4]}": "yes"})
     assert response.headers["Location"].endswith("?page=3")
-    assert "When?" in client.get(f"/s/{token}?page=3").get_data(as_text=True)
+    html = client.get(f"/s/{token}?page=3").get_data(as_text=True)
+    assert "When?" in html
+    assert "Page 3 of 4" in html  # the count never grew: it said "about 4" from the start
     client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": "2027-03-31"})
     # Changing the answer to no hides page 3 and drops its answer at completion.
     client.post(f"/s/{token}", data={"page": "2", "action": "next", f"q{q[4]}": "no"})
@@ -150,20 +154,41 @@ def test_final_submit_replayed_stores_one_response_and_fires_one_follow_up(clien
     assert invitation.started_at is not None
 
 
-def test_unknown_expired_and_completed_links_look_the_same(client, make_contact):
+def test_answered_expired_and_unknown_links_each_say_what_happened(client, make_contact):
     version, invitation, token, q = _setup(make_contact)
     _finish(client, token, q)
     expired_invitation, expired_token = invite(version, make_contact(), expires_at=NOW - timedelta(days=1))
     stranger = client.application.test_client()
-    pages = [stranger.get(f"/s/{t}") for t in (token, expired_token, "A" * 43, "x")]
-    assert {page.status_code for page in pages} == {404}
-    assert len({page.get_data() for page in pages}) == 1
-    assert "This survey link is not open" in pages[0].get_data(as_text=True)
-    # Nobody else sees the thank-you page of a completed link either.
-    assert stranger.get(f"/s/{token}/thanks").get_data() == pages[0].get_data()
+    answered, expired, unknown, malformed = (
+        stranger.get(f"/s/{t}") for t in (token, expired_token, "A" * 43, "x")
+    )
+    assert answered.status_code == 200
+    assert "You've already answered, thank you" in answered.get_data(as_text=True)
+    assert expired.status_code == 410
+    assert "This survey has closed" in expired.get_data(as_text=True)
+    assert unknown.status_code == malformed.status_code == 404
+    assert unknown.get_data() == malformed.get_data()
+    assert "We can't find this survey link" in unknown.get_data(as_text=True)
+    for page in (answered, expired):
+        assert "can't find" not in page.get_data(as_text=True)
+    # Nobody else sees the thank-you page (and its thank-you text) of a completed link.
+    thanks = stranger.get(f"/s/{token}/thanks").get_data(as_text=True)
+    assert "Thanks a lot." not in thanks
+    assert "You've already answered, thank you" in thanks
     # A stranger's POST to a completed link stores nothing.
-    stranger.post(f"/s/{token}", data={"page": "4", "action": "submit", f"q{q[7]}": "hijack"})
+    hijack = stranger.post(f"/s/{token}", data={"page": "4", "action": "submit", f"q{q[7]}": "hijack"})
+    assert "You've already answered" in hijack.get_data(as_text=True)
     assert db.session.scalar(select(Answer.text).where(Answer.question_id == q[7])) == "Call us."
+
+
+def test_the_thank_you_page_says_thank_you_once(client, make_contact):
+    version, invitation, token, q = _setup(make_contact)
+    _finish(client, token, q)
+    page = client.get(f"/s/{token}/thanks").get_data(as_text=True)
+    body = page[page.index("<main") : page.index("</main>")]
+    assert "Thanks a lot." in body
+    text = re.sub(r"<[^>]+>", " ", body)
+    assert text.lower().count("thank") == 1
 
 
 def test_public_pages_are_rate_limited_per_token(make_app, make_contact):
@@ -250,3 +275,25 @@ def test_a_survey_opens_while_another_writer_holds_the_database_and_the_open_is_
         opened = {i.id: i.opened_at for i in db.session.scalars(select(Invitation))}
     assert opened[invitation.id] is not None
     assert opened[other.id] is not None
+
+
+def test_the_date_hint_names_what_the_field_accepts(client, make_contact):
+    version, invitation, token, q = _setup(make_contact)
+    client.post(f"/s/{token}", data=_page1(q))
+    client.post(f"/s/{token}", data={"page": "2", "action": "next", f"q{q[4]}": "yes"})
+    html = client.get(f"/s/{token}?page=3").get_data(as_text=True)
+    assert "year-month-day" not in html
+    assert "placeholder" not in html  # a text fallback would show it while the picker shows another format
+    assert f'<small id="q{q[5]}-format" class="help">{DATE_HINT}</small>' in html
+    assert f'aria-describedby="q{q[5]}-format"' in html
+    for typed, stored in (
+        ("31 March 2027", "2027-03-31"),
+        ("March 31, 2027", "2027-03-31"),
+        ("2027-04-01", "2027-04-01"),
+    ):
+        response = client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": typed})
+        assert response.status_code == 302, typed
+        assert str(db.session.scalar(select(Answer.date_value).where(Answer.question_id == q[5]))) == stored
+    refused = client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": "31/03/2027"})
+    assert refused.status_code == 422
+    assert DATE_HINT in refused.get_data(as_text=True)

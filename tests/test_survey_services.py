@@ -135,7 +135,7 @@ def test_stale_responses_are_closed_and_stay_partial(make_contact, client):
     response = db.session.get(Response, response.id)
     assert response.status is ResponseStatus.CLOSED
     assert len(response.answers) == 1
-    assert client.get(f"/s/{token}").status_code == 404  # the link no longer opens
+    assert client.get(f"/s/{token}").status_code == 410  # the link no longer opens: it says it closed
     queue_invitation_message(invitation, DEFAULT_TEMPLATES, kind="invitation", now=NOW, sender="K")
     db.session.commit()
     assert (

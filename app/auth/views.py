@@ -18,6 +18,11 @@ from app.extensions import csrf, db, limiter
 bp = Blueprint("auth", __name__)
 
 
+def _home_url(user) -> str:
+    """Each role's home page: a caller's is their call queue."""
+    return url_for("calls.queue") if user.role is Role.CALLER else url_for("dashboard.home")
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only follow a relative path, never an open redirect to another site."""
     if not target:
@@ -40,7 +45,7 @@ def _login_limit() -> str:
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("dashboard.home"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
@@ -49,7 +54,7 @@ def login():
         else:
             db.session.commit()
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))
+            return redirect(_safe_next(request.args.get("next")) or _home_url(user))
     elif "csrf_token" in form.errors:
         flash("The form expired or was sent from elsewhere. Please sign in again.", "error")
     return render_template("auth/login.html", form=form)

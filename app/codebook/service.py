@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 
 from app.codebook.models import Polarity, ReasonCode
-from app.codebook.signals import codes_merging
+from app.codebook.signals import codes_merged, codes_merging
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 
@@ -256,6 +256,7 @@ def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
     loser.active = False
     db.session.flush()
     db.session.expire_all()
+    codes_merged.send(loser, survivor=survivor)
 
 
 # --- CSV -----------------------------------------------------------------------------------------

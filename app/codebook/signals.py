@@ -6,3 +6,5 @@ _signals = Namespace()
 
 # Sent before a merge moves every reference: sender=the code merged away, survivor=the code kept.
 codes_merging = _signals.signal("codebook-codes-merging")
+# Sent after the merge moved them: sender=the code merged away (now retired), survivor=the code kept.
+codes_merged = _signals.signal("codebook-codes-merged")

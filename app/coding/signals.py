@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from app.codebook.models import ReasonCode
-from app.codebook.signals import codes_merging
+from app.codebook.signals import codes_merged, codes_merging
 from app.coding.models import CodeSetting, Coding, CodingRule, OpportunityReason
-from app.coding.service import code_choice_answers
+from app.coding.service import code_choice_answers, refresh_opportunity_reasons
 from app.db_types import utcnow
 from app.extensions import db
 from surveys.models import Response
@@ -41,6 +41,18 @@ def _on_codes_merging(loser: ReasonCode, *, survivor: ReasonCode, **_: object) -
     db.session.flush()
 
 
+def _on_codes_merged(loser: ReasonCode, *, survivor: ReasonCode, **_: object) -> None:
+    """Recount the customer-stated reasons (and primary) of every opportunity the survivor now explains."""
+    now = utcnow()
+    for opportunity_id in list(
+        db.session.scalars(
+            select(OpportunityReason.opportunity_id).where(OpportunityReason.reason_code_id == survivor.id)
+        )
+    ):
+        refresh_opportunity_reasons(opportunity_id, now=now)
+
+
 def connect_signals() -> None:
     response_completed.connect(_on_response_completed)
     codes_merging.connect(_on_codes_merging)
+    codes_merged.connect(_on_codes_merged)

@@ -121,7 +121,6 @@ def answer(answer_id: int):
         nodes=codebook_tree(include_retired=False),
         form=form,
         filters=filters,
-        remaining=service.queue_size(filters, coder_id=current_user.id),
         **_filter_choices(),
     )
 

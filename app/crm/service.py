@@ -34,7 +34,23 @@ def with_status(query: Select, status: str) -> Select:
     return query
 
 
-def opportunities_query(filters: OpportunityFilters) -> Select:
+OPPORTUNITY_SORTS = {
+    "name": Opportunity.name,
+    "account": Account.name,
+    "amount": Opportunity.amount,
+    "closed": Opportunity.close_date,
+    "stage": Opportunity.stage,
+}
+ACCOUNT_SORTS = {
+    "name": Account.name,
+    "industry": Account.industry,
+    "segment": Account.segment,
+    "region": Account.region,
+    "country": Account.country,
+}
+
+
+def opportunities_query(filters: OpportunityFilters, order: tuple = ()) -> Select:
     query = select(Opportunity).join(Opportunity.account)
     query = with_status(query, filters.status)
     if filters.search:
@@ -48,14 +64,16 @@ def opportunities_query(filters: OpportunityFilters) -> Select:
         query = query.where(Opportunity.competitor_id == filters.competitor_id)
     if filters.loss_reason:
         query = query.where(Opportunity.crm_loss_reason == filters.loss_reason)
+    if order:
+        return query.order_by(*order, Opportunity.id.desc())
     return query.order_by(Opportunity.close_date.desc().nulls_last(), Opportunity.id.desc())
 
 
-def accounts_query(search: str = "") -> Select:
+def accounts_query(search: str = "", order: tuple = ()) -> Select:
     query = select(Account)
     if search:
         query = query.where(Account.name.ilike(f"%{search.strip()}%"))
-    return query.order_by(Account.name)
+    return query.order_by(*order, Account.name, Account.id)
 
 
 def filter_choices() -> dict[str, list]:
@@ -75,7 +93,7 @@ def filter_choices() -> dict[str, list]:
 @dataclass(frozen=True)
 class LossSummary:
     lost_count: int
-    lost_amount: Decimal
+    lost_amounts: list[tuple[str, Decimal]]  # one total per currency, largest first: never added across
     won_count: int
     top_reasons: list[tuple[str, int]]
     top_competitors: list[tuple[str, int]]
@@ -94,9 +112,13 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
         )
         .subquery()
     )
-    lost_count, lost_amount = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(lost.c.amount), 0)).select_from(lost)
-    ).one()
+    lost_count = db.session.scalar(select(func.count()).select_from(lost))
+    totals = db.session.execute(
+        select(lost.c.currency, func.sum(lost.c.amount))
+        .where(lost.c.amount.is_not(None))
+        .group_by(lost.c.currency)
+        .order_by(func.sum(lost.c.amount).desc(), lost.c.currency)
+    ).all()
     won_count = db.session.scalar(
         select(func.count()).where(Opportunity.is_won.is_(True), Opportunity.close_date >= since)
     )
@@ -116,7 +138,7 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
     ).all()
     return LossSummary(
         lost_count=lost_count,
-        lost_amount=Decimal(lost_amount),
+        lost_amounts=[(currency or "USD", Decimal(total)) for currency, total in totals],
         won_count=won_count or 0,
         top_reasons=[tuple(row) for row in reasons],
         top_competitors=[tuple(row) for row in competitors],

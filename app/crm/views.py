@@ -8,6 +8,8 @@ from sqlalchemy import select
 from app.auth.guard import staff_only
 from app.crm.models import Account, Opportunity
 from app.crm.service import (
+    ACCOUNT_SORTS,
+    OPPORTUNITY_SORTS,
     STATUSES,
     OpportunityFilters,
     accounts_query,
@@ -15,6 +17,7 @@ from app.crm.service import (
     opportunities_query,
 )
 from app.extensions import db
+from app.tables import parse_sort
 
 bp = Blueprint("crm", __name__)
 
@@ -34,10 +37,12 @@ def opportunities():
         competitor_id=args.get("competitor", type=int),
         loss_reason=args.get("reason", ""),
     )
-    page = db.paginate(opportunities_query(filters), per_page=PER_PAGE, error_out=False)
+    sort = parse_sort(args.get("sort"), OPPORTUNITY_SORTS, default="-closed")
+    page = db.paginate(opportunities_query(filters, sort.clauses), per_page=PER_PAGE, error_out=False)
     return render_template(
         "crm/opportunities.html",
         page=page,
+        sort=sort.key,
         filters=filters,
         choices=filter_choices(),
         statuses=STATUSES,
@@ -55,8 +60,9 @@ def opportunity(opportunity_id: int):
 @staff_only
 def accounts():
     search = request.args.get("q", "")
-    page = db.paginate(accounts_query(search), per_page=PER_PAGE, error_out=False)
-    return render_template("crm/accounts.html", page=page, search=search)
+    sort = parse_sort(request.args.get("sort"), ACCOUNT_SORTS, default="name")
+    page = db.paginate(accounts_query(search, sort.clauses), per_page=PER_PAGE, error_out=False)
+    return render_template("crm/accounts.html", page=page, search=search, sort=sort.key)
 
 
 @bp.get("/accounts/<int:account_id>")

@@ -1,9 +1,12 @@
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.auth.guard import public, staff_only
+from app.auth.guard import public, roles_required, staff_only
+from app.auth.models import Role
 from app.crm.service import loss_summary
 
 bp = Blueprint("dashboard", __name__)
@@ -13,6 +16,9 @@ bp = Blueprint("dashboard", __name__)
 @public
 def index():
     if current_user.is_authenticated:
+        # A caller's home page is their call queue.
+        if current_user.role is Role.CALLER:
+            return redirect(url_for("calls.queue"))
         return redirect(url_for("dashboard.home"))
     return redirect(url_for("auth.login"))
 
@@ -22,3 +28,39 @@ def index():
 def home():
     summary = loss_summary(today=date.today())
     return render_template("dashboard/home.html", summary=summary)
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    """Stands in for db.paginate's page on the style guide."""
+
+    page: int = 2
+    pages: int = 5
+    total: int = 123
+    has_prev: bool = True
+    has_next: bool = True
+    prev_num: int = 1
+    next_num: int = 3
+
+
+SAMPLE_ROWS = (
+    ("Vandelay Industries", "Enterprise", "Northern America", Decimal(120000)),
+    ("Kramerica", "Mid-market", "Western Europe", Decimal(48000)),
+    ("Pendant Publishing", "Small business", "Northern Europe", Decimal("9500.50")),
+)
+
+
+@bp.get("/styleguide")
+@roles_required(Role.ADMIN)
+def styleguide():
+    """The staff layout's components, each in each state, as pages use them."""
+    return render_template(
+        "dashboard/styleguide.html",
+        sample_pages={
+            "a middle page": SamplePage(),
+            "the first page": SamplePage(page=1, has_prev=False, prev_num=0, next_num=2),
+            "the last page": SamplePage(page=5, has_next=False, prev_num=4, next_num=0),
+        },
+        sample_rows=SAMPLE_ROWS,
+        sort=request.args.get("sort", "name"),
+    )

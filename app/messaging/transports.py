@@ -14,7 +14,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,6 +82,16 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+def _address_header(value: Any) -> str | None:
+    """ "Name <address>" as a header value (the name encoded when it is not ASCII); None when absent."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name, address = parseaddr(" ".join(value.split()))
+    if not address or "@" not in address:
+        return None
+    return formataddr((name, address), charset="utf-8")
+
+
 def build_email(message: OutboundMessage, *, mail_from: str, now: datetime | None = None) -> Message:
     """The email for an outbox row: text (and HTML) parts and the RFC 8058 one-click unsubscribe headers.
 
@@ -95,8 +105,12 @@ def build_email(message: OutboundMessage, *, mail_from: str, now: datetime | Non
         email.attach(MIMEText(message.body_html, "html", "utf-8"))
     else:
         email = text
-    email["From"] = _header(mail_from)
+    # A campaign's own sender and Reply-To (checked when saved); line breaks never reach a header.
+    email["From"] = _address_header(meta.get("from")) or _header(mail_from)
     email["To"] = _header(message.recipient)
+    reply_to = _address_header(meta.get("reply_to"))
+    if reply_to:
+        email["Reply-To"] = reply_to
     email["Subject"] = _header(message.subject or "")
     email["Date"] = formatdate(now.timestamp() if now else None, usegmt=True)
     # The worker recorded it as the provider id when it claimed the row; otherwise derive it the same way.

@@ -37,8 +37,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 @bp.app_context_processor
 def inject_delivery_mode():
-    """Staff see a banner when emails or SMS go to the development sinks instead of real people."""
+    """Admins see a banner when emails or SMS go to the development sinks instead of real people."""
     simulated = []
+    if not (current_user.is_authenticated and current_user.role is Role.ADMIN):
+        return {"simulated_delivery": simulated}
     if email_is_simulated(current_app.config):
         simulated.append("emails are written to instance/mail/")
     if sms_is_simulated(current_app.config):

@@ -190,7 +190,7 @@ class RequalificationEvidence(db.Model):
     )
     source: Mapped[RequalificationSource] = mapped_column(str_enum(RequalificationSource, 8))
     response_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id", ondelete="SET NULL"))
-    call_attempt_id: Mapped[int | None]  # the call queue's attempt (campaigns.calls)
+    call_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id", ondelete="SET NULL"))
     score: Mapped[int] = mapped_column(default=0)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     # What was said: [{"question": ..., "answer": ...}] for a response, the caller's short form for a call.

@@ -7,7 +7,8 @@ from datetime import datetime
 from app.crm.signals import opportunities_imported
 from app.db_types import utcnow
 from app.pipeline.recycling import link_recycled
-from app.pipeline.service import evaluate_response
+from app.pipeline.service import evaluate_call, evaluate_response
+from campaigns.calls.signals import call_requalified
 from surveys.models import Response
 from surveys.signals import response_completed
 
@@ -21,6 +22,12 @@ def _on_opportunities_imported(_source: str, *, now: datetime | None = None, **_
     link_recycled(now=now or utcnow())
 
 
+def _on_call_requalified(attempt, *, now: datetime | None = None, **_: object) -> None:
+    # Inside the transaction that recorded the disposition.
+    evaluate_call(attempt, now=now or utcnow())
+
+
 def connect_signals() -> None:
+    call_requalified.connect(_on_call_requalified)
     response_completed.connect(_on_response_completed)
     opportunities_imported.connect(_on_opportunities_imported)

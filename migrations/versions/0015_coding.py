@@ -1,7 +1,7 @@
 """coding
 
 Revision ID: 0015_coding
-Revises: 0012_campaign_ux
+Revises: 0014_calls
 Create Date: 2026-11-28 23:18:15.074175
 
 """
@@ -13,7 +13,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = '0015_coding'
-down_revision = '0012_campaign_ux'
+down_revision = '0014_calls'
 branch_labels = None
 depends_on = None
 

@@ -102,6 +102,7 @@ def upgrade():
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('created_at', app.db_types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['call_attempt_id'], ['call_attempts.id'], name=op.f('fk_requalification_evidence_call_attempt_id_call_attempts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['requalification_id'], ['requalifications.id'], name=op.f('fk_requalification_evidence_requalification_id_requalifications'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['response_id'], ['survey_responses.id'], name=op.f('fk_requalification_evidence_response_id_survey_responses'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_requalification_evidence'))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -9,6 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
 from app.extensions import db
+from app.organisation.service import forget_brand, update_organisation
 from surveys.models import Answer, Response, ResponseStatus
 from tests.survey_helpers import NOW, invite, published_survey, question_ids
 
@@ -29,7 +32,7 @@ def _fits(page) -> bool:
 
 def _answer_until_page_three(page, link):
     page.goto(link)
-    assert page.get_by_text("Page 1 of 3").is_visible()
+    assert page.get_by_text("Page 1 of about 4").is_visible()  # page 3 shows only after a "yes"
     page.get_by_label("Price").check()
     page.get_by_label("Support").check()
     page.get_by_role("button", name="Next").click()
@@ -39,7 +42,9 @@ def _answer_until_page_three(page, link):
     page.get_by_label("Yes").check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**page=3")
+    page.get_by_text("Page 3 of 4").wait_for()  # the count did not grow: it said "about 4"
     assert page.get_by_label("When?").is_visible()
+    assert page.get_by_text("Choose it in the calendar").is_visible()
     page.get_by_label("When?").fill("2027-03-31")
     assert _fits(page)
 
@@ -60,8 +65,9 @@ def _resume_and_finish(page, link):
     page.get_by_label("Anything else?").fill("Faster quotes, please.")
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url("**/thanks")
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    assert page.get_by_role("heading", name="Tell us").is_visible()
     assert page.get_by_text("Thanks a lot.").is_visible()
+    assert page.locator("main").inner_text().lower().count("thank") == 1
 
 
 def _assert_stored(version):
@@ -140,8 +146,65 @@ def test_every_respondent_page_has_no_accessibility_violations(browser, survey_l
     page.wait_for_url("**/thanks")
     _no_violations(page, axe, "thank-you page")
     page.goto(link.rsplit("/", 1)[0] + f"/{expired_token}")
-    assert page.get_by_role("heading", name="This survey link is not open").is_visible()
+    assert page.get_by_role("heading", name="This survey has closed").is_visible()
     _no_violations(page, axe, "expired link page")
-    page.goto(link)  # completed link
-    _no_violations(page, axe, "completed link page")
+    page.goto(link.rsplit("/", 1)[0] + "/" + "A" * 43)
+    assert page.get_by_role("heading", name="We can't find this survey link").is_visible()
+    _no_violations(page, axe, "unknown link page")
+    fresh = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    fresh.goto(link)  # completed link, another browser
+    assert fresh.get_by_role("heading", name="You've already answered, thank you").is_visible()
+    _no_violations(fresh, axe, "completed link page")
+    fresh.context.close()
+    context.close()
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real (solid blue) PNG, so the browser draws the logo."""
+    raw = b"".join(b"\x00" + b"\x1d\x4e\xd8" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def branded(app):
+    update_organisation(
+        name="Acme Analytics",
+        brand_colour="#1d4ed8",
+        postal_address="1 Main St, Springfield",
+        logo=_png(240, 60),
+        now=NOW,
+    )
+    db.session.commit()
+    yield
+    forget_brand()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_branded_survey_pages_show_the_organisation_and_stay_accessible(browser, branded, survey_link, width):
+    link, version = survey_link
+    axe = Axe()
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(link)
+    logo = page.get_by_role("img", name="Acme Analytics")
+    assert logo.is_visible()
+    assert page.evaluate("document.querySelector('img.brand-logo').naturalWidth") == 240
+    # The brand colour comes from /brand.css: the button and the heading use it.
+    button = page.get_by_role("button", name="Next")
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(29, 78, 216)"
+    assert page.get_by_text("Your answers are seen only by Acme Analytics.").is_visible()
+    _no_violations(page, axe, "branded page 1")
+    page.get_by_role("button", name="Next").click()  # the required error, branded
+    page.get_by_role("alert").wait_for()
+    _no_violations(page, axe, "branded page 1 with errors")
     context.close()

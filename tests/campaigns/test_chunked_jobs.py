@@ -141,3 +141,62 @@ def test_the_edit_page_preview_takes_its_contact_from_the_counting_query(make_co
     assert (
         len(statements) == 2
     )  # the deals count and one aggregate over the candidates (the contact is cached)
+
+
+def test_the_open_deal_check_looks_up_the_account_not_every_open_deal(app):
+    """At 200k deals with open ones, searching by is_closed alone made the preview take minutes."""
+    from sqlalchemy import text
+
+    from app.crm.models import Channel
+    from campaigns.targeting import TargetingRules, candidates
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner, without statistics; PostgreSQL plans from its own statistics")
+    query = candidates(TargetingRules(channel=Channel.CALL), now=NOW)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = [row[3] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+    lookups = [step for step in plan if step.startswith("SEARCH others")]
+    assert lookups
+    assert all("(account_id=?)" in step for step in lookups), lookups
+
+
+def test_due_reminders_read_in_batches_are_the_same_reminders(make_contact, version):
+    from surveys.invitations import due_reminder_batches, due_reminders
+    from tests.survey_helpers import invite
+
+    for n in range(5):
+        invitation, _ = invite(version, make_contact(email=f"m{n}@customer.example"), reminder_max=2)
+        invitation.sent_at = invitation.last_sent_at = NOW - timedelta(days=10)
+        if n == 3:
+            invitation.completed_at = NOW  # answered: no reminder
+    db.session.commit()
+    batches = list(due_reminder_batches(now=NOW, batch_size=2))
+    assert [len(batch) for batch in batches] == [2, 2]  # the completed one is never a candidate
+    assert [i.id for batch in batches for i in batch] == [i.id for i in due_reminders(now=NOW)]
+
+
+def test_invitations_are_created_and_committed_a_chunk_at_a_time(
+    make_campaign, make_contact, make_opportunity, version
+):
+    from campaigns.invitations import invite_new_enrollments
+
+    _crm(make_contact, make_opportunity)
+    campaign = make_campaign(kind=CampaignKind.SURVEY, survey_version_id=version.id, cooldown_days=0)
+    enroll_campaign(campaign, now=NOW)  # enrolls and invites: take the invitations back off
+    db.session.execute(Enrollment.__table__.update().values(invitation_id=None))
+    db.session.execute(Invitation.__table__.delete())
+    from app.messaging.models import OutboundMessage
+
+    db.session.execute(OutboundMessage.__table__.delete())
+    db.session.commit()
+    checkpoints = []
+    invited = invite_new_enrollments(
+        campaign,
+        now=NOW + timedelta(hours=1),
+        checkpoint=lambda: checkpoints.append(db.session.commit()),
+        chunk_size=2,
+    )
+    db.session.commit()
+    assert invited == 5  # the active ones (8 enrolled, 3 suppressed)
+    assert len(checkpoints) == 2  # 2 + 2 committed by checkpoints, the last one by the caller
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 5

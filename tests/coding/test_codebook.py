@@ -79,8 +79,11 @@ def test_create_edit_move_and_retire_a_code():
     assert code.id not in {n.code.id for n in service.codebook_tree(include_retired=False)}
 
 
-def test_merge_moves_codings_and_mappings_to_the_survivor(respond):
-    answer = respond("Too pricey", main="price")
+def test_merge_moves_codings_and_mappings_to_the_survivor(respond, make_opportunity):
+    from app.coding.service import opportunity_reasons
+
+    opportunity = make_opportunity()
+    answer = respond("Too pricey", main="price", opportunity=opportunity)
     loser, survivor = _code("price.too_high"), _code("price")
     mapping = LossReasonMapping(raw_value="Price", reason_code_id=loser.id)
     db.session.add(mapping)
@@ -114,6 +117,8 @@ def test_merge_moves_codings_and_mappings_to_the_survivor(respond):
     )
     assert option_coding is not None
     assert not db.session.get(ReasonCode, loser.id).active
+    reasons = opportunity_reasons(opportunity.id)
+    assert [(r.reason_code.code, r.is_primary) for r in reasons] == [("price", True)]
     with pytest.raises(ValidationError):
         service.merge_codes(survivor, _code("price.pricing_model"))
 

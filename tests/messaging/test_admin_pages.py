@@ -6,6 +6,7 @@ import io
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from app.crm.models import Channel
@@ -152,12 +153,21 @@ def test_the_outbox_filters_by_status_and_shows_errors_and_provider_ids(login, m
     assert failed.status is MessageStatus.QUEUED
 
 
-def test_staff_see_that_messages_are_not_really_sent(login, make_user, client, make_contact):
+def test_admins_see_that_messages_are_not_really_sent(login, make_user, client, make_contact):
     from app.auth.models import Role
 
-    page = login(make_user(Role.CALLER)).get("/dashboard").get_data(as_text=True)
+    page = login(make_user(Role.ADMIN)).get("/dashboard").get_data(as_text=True)
     assert "Messages are not really being sent" in page
     assert "emails are written to instance/mail/" in page
+
+
+@pytest.mark.parametrize("role", ["caller", "sales_manager", "analyst"])
+def test_other_roles_do_not_see_the_setup_banner(role, login, make_user):
+    from app.auth.models import Role
+
+    page = login(make_user(Role(role))).get("/dashboard").get_data(as_text=True)
+    assert "deals lost" in page
+    assert "Messages are not really being sent" not in page
 
 
 def test_no_banner_when_smtp_and_twilio_are_configured(make_app, make_user):

@@ -15,6 +15,7 @@ from surveys.builder import OptionSpec, QuestionSpec
 from surveys.models import QuestionKind as K
 from surveys.models import Response, Signal
 from surveys.responding import record_phone_response
+from tests.calls.conftest import make_queue  # noqa: F401 (a fixture)
 from tests.campaigns.conftest import make_campaign  # noqa: F401 (a fixture)
 from tests.messaging.conftest import smtp_server  # noqa: F401 (a fixture)
 from tests.survey_helpers import invite, published_survey

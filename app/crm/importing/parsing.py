@@ -168,12 +168,16 @@ def _without_footer(rows: Iterator[Row], table: Table) -> Iterator[Row]:
     """The rows, less a report footer: from a footer line on, rows with at most one cell are skipped."""
     in_footer = False
     for row in rows:
-        filled = [cell for cell in row.cells if cell]
-        if len(filled) <= 1 and (in_footer or _FOOTER_START.match(filled[0] if filled else "")):
+        cells = row.cells
+        if len(cells) - cells.count("") > 1:  # the usual row: two cells or more (counted in C)
+            in_footer = False
+            yield row
+            continue
+        first = next((cell for cell in cells if cell), "")
+        if in_footer or _FOOTER_START.match(first):
             in_footer = True
             table.footer_lines += 1
             continue
-        in_footer = False
         yield row
 
 

@@ -259,6 +259,10 @@ class RowReader:
         self.lost = frozenset(fold(s) for s in mapping.lost_stages)
         self.stages: dict[str, tuple[bool, bool]] = {}
         self.warnings: list[ValidationError] = []  # those of the row read last
+        # A row whose every cell is shorter than the shortest column limit needs no length check (the
+        # usual row: one max() in C); a template field can join cells, so it always checks.
+        self.shortest_limit = min((*REQUIRED_LENGTHS.values(), *OPTIONAL_LENGTHS.values()))
+        self.always_check = bool(self.computed)
 
     def stage_flags(self, stage: str) -> tuple[bool, bool]:
         """(is_closed, is_won) by the mapping's stage lists; a file has few stages, each is folded once."""
@@ -287,8 +291,12 @@ class RowReader:
                 values[name] = resolve(spec, row).strip()
         return cells, values, row
 
-    def _check_lengths(self, values: dict[str, str], problems: list[ValidationError]) -> None:
+    def _check_lengths(
+        self, cells: list[str], values: dict[str, str], problems: list[ValidationError]
+    ) -> None:
         """Fail the row for an over-long required value; leave out an over-long optional one, warning."""
+        if not self.always_check and max(map(len, cells), default=0) <= self.shortest_limit:
+            return
         for name, limit in REQUIRED_LENGTHS.items():
             value = values.get(name)
             if value and len(value) > limit:
@@ -319,10 +327,10 @@ class RowReader:
 
     def read_account(self, cells: list[str]) -> AccountIn:
         """Clean one row of an account file; raise RowErrors listing what is wrong with it."""
-        _, values, _ = self._values(cells)
+        cells, values, _ = self._values(cells)
         problems: list[ValidationError] = []
         self.warnings = []
-        self._check_lengths(values, problems)
+        self._check_lengths(cells, values, problems)
         account = self._account(values.get, partial(_attempt, problems), problems)
         if problems:
             raise RowErrors(problems)
@@ -361,7 +369,7 @@ class RowReader:
         columns = self.columns
         problems: list[ValidationError] = []
         self.warnings = []
-        self._check_lengths(values, problems)
+        self._check_lengths(cells, values, problems)
         attempt = partial(_attempt, problems)
         name = get("name", "")
         if not name:

@@ -1,0 +1,390 @@
+"""Call queue claims: 100,000 tasks across 10 campaigns, 20 callers claiming and completing at once on
+PostgreSQL (4 callers on SQLite), against a bare `SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1` + `UPDATE`
+on a table with only an id and a status, measured in the same run with the same callers and claims.
+
+    .venv/bin/python bench/queue_bench.py [--tasks 100000] [--claims 4000] [--callers 20] [--sqlite-callers 4]
+
+Each caller (a thread with its own connection) loops: claim the next task through `claim_next_task`
+(commit), then complete it (status done, commit). Latency is the claim alone, commit included; the
+throughput counts claims per second over the whole run. Double assignments are counted from the ids
+every caller got (must be 0).
+
+PostgreSQL: DATABASE_URL (or postgresql+psycopg://postgres@127.0.0.1:5432/winback_calls); the bench works
+in its own database (<name>_bench), which it creates and drops. SQLite: a file in a temporary folder.
+Targets: p95 <= 25 ms, throughput >= 0.3x the baseline. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from datetime import time as clock
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/winback_calls"
+NOW = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # a Wednesday: noon in New York
+PHONES = ("+1212555{:04d}", "+1312555{:04d}", "+1303555{:04d}", "+1415555{:04d}")  # four US zones
+CAMPAIGNS = 10
+
+
+def _bench_url() -> str:
+    base = make_url(os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    if not base.drivername.startswith("postgresql"):
+        raise SystemExit("queue_bench needs PostgreSQL in DATABASE_URL (SQLite runs anyway, in a temp file)")
+    return base.set(database=f"{base.database}_bench").render_as_string(hide_password=False)
+
+
+def _recreate_database(url: str, *, drop_only: bool = False) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        if not drop_only:
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def _config(url: str, callers: int) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": callers + 2, "max_overflow": 4},
+        "SECRET_KEY": "bench",
+        "TESTING": False,
+        "WINBACK_DISABLE_WORKER_THREAD": True,
+    }
+
+
+def _populate(db, tasks: int, callers: int) -> list[int]:
+    """Accounts, contacts, lost deals, 10 active campaigns with every caller, enrollments and tasks."""
+    from app.auth.models import Role, User
+    from app.crm.models import Account, Contact, Opportunity
+    from campaigns.calls.hours import zone_key
+    from campaigns.calls.models import CallTask, TimeZoneSet
+    from campaigns.models import Campaign, CampaignKind, CampaignStatus, Enrollment, campaign_callers
+
+    users = [
+        {
+            "email": f"caller{n}@bench.example",
+            "name": f"Caller {n}",
+            "password_hash": "x",
+            "role": Role.CALLER,
+            "timezone": "UTC",
+            "active": True,
+            "created_at": NOW,
+        }
+        for n in range(callers)
+    ]
+    db.session.execute(insert(User), users)
+    db.session.execute(
+        insert(Campaign),
+        [
+            {
+                "name": f"Bench calls {n}",
+                "kind": CampaignKind.CALL,
+                "status": CampaignStatus.ACTIVE,
+                "calling_window_start": clock(9, 0),
+                "calling_window_end": clock(17, 0),
+            }
+            for n in range(CAMPAIGNS)
+        ],
+    )
+    user_ids = [row[0] for row in db.session.execute(text("SELECT id FROM users ORDER BY id"))]
+    campaign_ids = [row[0] for row in db.session.execute(text("SELECT id FROM campaigns ORDER BY id"))]
+    db.session.execute(
+        insert(campaign_callers), [{"campaign_id": c, "user_id": u} for c in campaign_ids for u in user_ids]
+    )
+    zone_ids = []
+    for plan in PHONES:
+        zone_set = TimeZoneSet(zones=zone_key(plan.format(1), None))
+        db.session.add(zone_set)
+        db.session.flush()
+        zone_ids.append(zone_set.id)
+    accounts = max(tasks // 100, 1)
+    db.session.execute(
+        insert(Account),
+        [
+            {
+                "crm_source": "bench",
+                "crm_id": f"A{n}",
+                "name": f"Account {n}",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for n in range(accounts)
+        ],
+    )
+    first_account = db.session.execute(text("SELECT min(id) FROM accounts")).scalar()
+    batch = 10_000
+    for start in range(0, tasks, batch):
+        numbers = range(start, min(start + batch, tasks))
+        db.session.execute(
+            insert(Contact),
+            [
+                {
+                    "account_id": first_account + n % accounts,
+                    "crm_id": f"C{n}",
+                    "first_name": "Pat",
+                    "last_name": f"Bench{n}",
+                    "phone": PHONES[n % 4].format(n % 10_000),
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for n in numbers
+            ],
+        )
+        db.session.execute(
+            insert(Opportunity),
+            [
+                {
+                    "crm_source": "bench",
+                    "crm_id": f"O{n}",
+                    "account_id": first_account + n % accounts,
+                    "name": f"Deal {n}",
+                    "amount": 1000 + (n * 7919) % 200_000,
+                    "currency": "USD",
+                    "stage": "Closed Lost",
+                    "is_closed": True,
+                    "is_won": False,
+                    "close_date": date(2026, 10, 1),
+                    "raw": {},
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for n in numbers
+            ],
+        )
+    first_contact = db.session.execute(text("SELECT min(id) FROM contacts")).scalar()
+    first_opportunity = db.session.execute(text("SELECT min(id) FROM opportunities")).scalar()
+    for start in range(0, tasks, batch):
+        numbers = range(start, min(start + batch, tasks))
+        db.session.execute(
+            insert(Enrollment),
+            [
+                {
+                    "campaign_id": campaign_ids[n % CAMPAIGNS],
+                    "opportunity_id": first_opportunity + n,
+                    "contact_id": first_contact + n,
+                    "status": "active",
+                    "enrolled_at": NOW,
+                }
+                for n in numbers
+            ],
+        )
+    first_enrollment = db.session.execute(text("SELECT min(id) FROM enrollments")).scalar()
+    for start in range(0, tasks, batch):
+        numbers = range(start, min(start + batch, tasks))
+        db.session.execute(
+            insert(CallTask),
+            [
+                {
+                    "campaign_id": campaign_ids[n % CAMPAIGNS],
+                    "enrollment_id": first_enrollment + n,
+                    "contact_id": first_contact + n,
+                    "status": "ready",
+                    "priority": (n * 7919) % 200_000,
+                    "due_at": NOW,
+                    "attempts": 0,
+                    "zone_set_id": zone_ids[n % 4],
+                    "created_at": NOW,
+                }
+                for n in numbers
+            ],
+        )
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    return user_ids
+
+
+def _run(workers: list, claims: int) -> dict:
+    """Start the callers together; each runs `work(quota) -> (ids, latencies)` until the quota is done."""
+    per_worker = claims // len(workers)
+    results: list[tuple[list[int], list[float]]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(workers) + 1)
+
+    def run(work) -> None:
+        try:
+            barrier.wait()
+            outcome = work(per_worker)
+            with lock:
+                results.append(outcome)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in workers]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    ids = [task_id for got, _ in results for task_id in got]
+    latencies = sorted(latency for _, lat in results for latency in lat)
+    counts = Counter(ids)
+    return {
+        "claims": len(ids),
+        "per_s": round(len(ids) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
+        "double_assignments": sum(1 for n in counts.values() if n > 1),
+    }
+
+
+def _app_worker(app, user_id: int):
+    def work(quota: int):
+        from app.auth.models import User
+        from app.extensions import db
+        from campaigns.calls.models import TaskStatus
+        from campaigns.calls.queue import claim_cache, claim_next_task
+
+        ids, latencies = [], []
+        cache = claim_cache(app)
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            for _ in range(quota):
+                start = time.perf_counter()
+                task = claim_next_task(user, now=NOW, cache=cache)
+                db.session.commit()
+                latencies.append(time.perf_counter() - start)
+                if task is None:
+                    break
+                ids.append(task.id)
+                task.status = TaskStatus.DONE
+                task.leased_by_id = None
+                db.session.commit()
+            db.session.remove()
+        return ids, latencies
+
+    return work
+
+
+def _baseline_worker(engine, postgresql: bool):
+    lock_clause = " FOR UPDATE SKIP LOCKED" if postgresql else ""
+
+    def work(quota: int):
+        ids, latencies = [], []
+        with engine.connect() as connection:
+            for _ in range(quota):
+                start = time.perf_counter()
+                with connection.begin():
+                    if postgresql:
+                        task_id = connection.execute(
+                            text(f"SELECT id FROM bare_tasks WHERE status = 'ready' LIMIT 1{lock_clause}")
+                        ).scalar()
+                        if task_id is not None:
+                            connection.execute(
+                                text("UPDATE bare_tasks SET status = 'leased' WHERE id = :id"),
+                                {"id": task_id},
+                            )
+                    else:  # SQLite: the same claim as one compare-and-set statement
+                        task_id = connection.execute(
+                            text(
+                                "UPDATE bare_tasks SET status = 'leased' WHERE id = (SELECT id FROM "
+                                "bare_tasks WHERE status = 'ready' LIMIT 1) AND status = 'ready' RETURNING id"
+                            )
+                        ).scalar()
+                latencies.append(time.perf_counter() - start)
+                if task_id is None:
+                    break
+                ids.append(task_id)
+                with connection.begin():
+                    connection.execute(
+                        text("UPDATE bare_tasks SET status = 'done' WHERE id = :id"), {"id": task_id}
+                    )
+        return ids, latencies
+
+    return work
+
+
+def _bench(url: str, *, tasks: int, claims: int, callers: int) -> dict:
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app(_config(url, callers))
+    with app.app_context():
+        db.create_all()
+        user_ids = _populate(db, tasks, callers)
+        postgresql = db.engine.dialect.name == "postgresql"
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("CREATE TABLE bare_tasks (id INTEGER PRIMARY KEY, status VARCHAR(10) NOT NULL)")
+            )
+            connection.execute(text("CREATE INDEX ix_bare_tasks_status ON bare_tasks (status)"))
+            connection.execute(
+                text("INSERT INTO bare_tasks (id, status) VALUES (:id, 'ready')"),
+                [{"id": n} for n in range(1, tasks + 1)],
+            )
+            if postgresql:
+                connection.execute(text("ANALYZE bare_tasks"))
+        baseline = _run([_baseline_worker(db.engine, postgresql) for _ in range(callers)], claims)
+        queue = _run([_app_worker(app, user_id) for user_id in user_ids], claims)
+        db.session.remove()
+        db.engine.dispose()
+    return {"baseline": baseline, "queue": queue, "ratio": round(queue["per_s"] / baseline["per_s"], 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--claims", type=int, default=4_000)
+    parser.add_argument("--callers", type=int, default=20)
+    parser.add_argument("--sqlite-callers", type=int, default=4)
+    args = parser.parse_args()
+    os.environ.setdefault("WINBACK_DISABLE_WORKER_THREAD", "1")
+    figures: dict = {"tasks": args.tasks, "claims": args.claims}
+
+    pg_url = _bench_url()
+    _recreate_database(pg_url)
+    try:
+        figures["postgresql"] = _bench(pg_url, tasks=args.tasks, claims=args.claims, callers=args.callers)
+    finally:
+        _recreate_database(pg_url, drop_only=True)
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite_url = f"sqlite:///{folder}/queue-bench.sqlite3"
+        figures["sqlite"] = _bench(
+            sqlite_url, tasks=args.tasks, claims=args.claims, callers=args.sqlite_callers
+        )
+
+    print(f"{'run':<34}{'callers':>8}{'claims/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'doubles':>9}{'ratio':>8}")
+    for backend, callers in (("postgresql", args.callers), ("sqlite", args.sqlite_callers)):
+        result = figures[backend]
+        for label, run, ratio in (
+            (f"{backend}: bare claim (baseline)", result["baseline"], 1.0),
+            (f"{backend}: claim_next_task", result["queue"], result["ratio"]),
+        ):
+            print(
+                f"{label:<34}{callers:>8}{run['per_s']:>10}{run['p50_ms']:>9}{run['p95_ms']:>9}"
+                f"{run['double_assignments']:>9}{ratio:>8}"
+            )
+    pg = figures["postgresql"]
+    figures["targets"] = {"p95_ms": 25, "ratio": 0.3}
+    figures["meets_targets"] = (
+        pg["queue"]["p95_ms"] <= 25
+        and pg["ratio"] >= 0.3
+        and pg["queue"]["double_assignments"] == 0
+        and figures["sqlite"]["queue"]["double_assignments"] == 0
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The supervisor's figures: per caller calls, talk time, completes, requalified, handling time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.auth.models import Role, User
+from app.crm.models import Contact
+from app.errors import ValidationError
+from app.extensions import db
+from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatus
+from campaigns.calls.queue import callback_priority
+
+
+@dataclass
+class CallerFigures:
+    caller: str
+    calls: int
+    talk_seconds: int
+    completes: int
+    requalified: int
+    handling_seconds: float
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def period_from_args(args: Mapping[str, str], *, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (inclusive days); the last 7 days by default."""
+
+    def day(name: str, default: date) -> date:
+        try:
+            return date.fromisoformat(args.get(name, "")) if args.get(name) else default
+        except ValueError:
+            return default
+
+    end_day = day("end", now.date())
+    start_day = day("start", end_day - timedelta(days=6))
+    if start_day > end_day:
+        start_day, end_day = end_day, start_day
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) + timedelta(days=1)
+    return start, end
+
+
+def caller_figures(*, start: datetime, end: datetime) -> list[CallerFigures]:
+    rows = db.session.execute(
+        select(
+            User.name,
+            func.count(CallAttempt.id),
+            func.coalesce(func.sum(CallAttempt.duration_seconds), 0),
+            func.count(CallAttempt.id).filter(CallAttempt.disposition == Disposition.COMPLETED),
+            func.count(CallAttempt.id).filter(CallAttempt.disposition == Disposition.REQUALIFIED),
+        )
+        .join(User, User.id == CallAttempt.caller_id)
+        .where(CallAttempt.started_at >= start, CallAttempt.started_at < end)
+        .group_by(User.id, User.name)
+        .order_by(User.name)
+    ).all()
+    handling = _handling(start, end)
+    return [
+        CallerFigures(name, calls, int(talk), completes, requalified, handling.get(name, 0.0))
+        for name, calls, talk, completes, requalified in rows
+    ]
+
+
+def _handling(start: datetime, end: datetime) -> dict[str, float]:
+    """Average seconds from the start of an attempt to its disposition, per caller."""
+    totals: dict[str, list[float]] = {}
+    for name, started, disposed in db.session.execute(
+        select(User.name, CallAttempt.started_at, CallAttempt.disposed_at)
+        .join(User, User.id == CallAttempt.caller_id)
+        .where(
+            CallAttempt.started_at >= start,
+            CallAttempt.started_at < end,
+            CallAttempt.disposed_at.is_not(None),
+        )
+    ):
+        totals.setdefault(name, []).append((disposed - started).total_seconds())
+    return {name: round(sum(values) / len(values), 1) for name, values in totals.items()}
+
+
+def leases(*, now: datetime) -> list[CallTask]:
+    return list(
+        db.session.scalars(
+            select(CallTask).where(CallTask.status == TaskStatus.LEASED).order_by(CallTask.leased_at)
+        )
+    )
+
+
+def open_callbacks() -> list[CallTask]:
+    return list(
+        db.session.scalars(
+            select(CallTask)
+            .where(CallTask.status == TaskStatus.READY, CallTask.callback_at.is_not(None))
+            .order_by(CallTask.callback_at)
+            .limit(200)
+        )
+    )
+
+
+def stuck_contacts(limit: int = 50) -> list[Contact]:
+    """Contacts of queued tasks whose time zone is unknown: a person must set it."""
+    return list(
+        db.session.scalars(
+            select(Contact)
+            .join(CallTask, CallTask.contact_id == Contact.id)
+            .where(CallTask.status == TaskStatus.READY, CallTask.zone_set_id.is_(None))
+            .distinct()
+            .order_by(Contact.id)
+            .limit(limit)
+        )
+    )
+
+
+def reassign_callback(task: CallTask, owner_id: int | None) -> None:
+    """Give a callback to another caller, or to anyone (owner_id None or 0)."""
+    if task.callback_at is None or task.status is not TaskStatus.READY:
+        raise ValidationError("Only a callback waiting in the queue can be reassigned.")
+    if owner_id:
+        owner = db.session.get(User, owner_id)
+        if owner is None or owner.role is not Role.CALLER or not owner.active:
+            raise ValidationError("Choose an active caller.", field="owner_id")
+        task.callback_owner_id = owner.id
+    else:
+        task.callback_owner_id = None
+    task.priority = callback_priority(task.priority, personal=bool(owner_id))

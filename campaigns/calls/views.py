@@ -1,0 +1,368 @@
+"""The caller's queue and screen, the supervisor view, and Twilio's voice webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.auth.guard import public, roles_required
+from app.auth.models import Role, User
+from app.changes import domain_change
+from app.db_types import utcnow
+from app.errors import DomainError
+from app.extensions import csrf, db
+from app.messaging.views import _require_twilio_signature
+from campaigns.calls import reports
+from campaigns.calls.dialing import (
+    DialLimits,
+    NotDialable,
+    announcement_twiml,
+    apply_call_status,
+    bridge_twiml,
+    current_attempt,
+    dialer_from_config,
+    start_call,
+    voice_configured,
+)
+from campaigns.calls.dispositions import record_disposition
+from campaigns.calls.hours import zone_info
+from campaigns.calls.models import (
+    DISPOSITION_LABELS,
+    REQUALIFICATION_FIELDS,
+    CallAttempt,
+    CallTask,
+    Disposition,
+    TaskStatus,
+)
+from campaigns.calls.queue import (
+    callbacks_due_today,
+    caller_campaigns,
+    claim_cache,
+    claim_next_task,
+    queue_counts,
+    release_task,
+    touch_lease,
+)
+from campaigns.calls.script import complete_script, save_script, script_html, task_response, web_answers
+
+bp = Blueprint("calls", __name__, template_folder="templates")
+
+callers_and_admins = roles_required(Role.CALLER, Role.ADMIN)
+admin_only = roles_required(Role.ADMIN)
+# One key per disposition, in the order the buttons show; "n" is Next call.
+SHORTCUTS = {
+    Disposition.NO_ANSWER: "1",
+    Disposition.BUSY: "2",
+    Disposition.VOICEMAIL: "3",
+    Disposition.WRONG_NUMBER: "4",
+    Disposition.CALLBACK: "5",
+    Disposition.NOT_INTERESTED: "6",
+    Disposition.COMPLETED: "7",
+    Disposition.DO_NOT_CALL: "8",
+    Disposition.REQUALIFIED: "9",
+}
+
+
+def _lease_seconds() -> int:
+    return int(current_app.config.get("CALL_LEASE_SECONDS", 900))
+
+
+# ------------------------------------------------------------------------------------------- queue
+
+
+@bp.get("/calls")
+@callers_and_admins
+def queue():
+    now = utcnow()
+    campaigns = caller_campaigns(current_user)
+    return render_template(
+        "calls/queue.html",
+        counts=queue_counts(now=now, campaigns=campaigns) if campaigns else None,
+        campaigns=campaigns,
+        callbacks=callbacks_due_today(current_user, now=now),
+        held=db.session.scalar(
+            select(CallTask).where(
+                CallTask.status == TaskStatus.LEASED, CallTask.leased_by_id == current_user.id
+            )
+        ),
+    )
+
+
+@bp.post("/calls/next")
+@callers_and_admins
+def next_call():
+    task = claim_next_task(
+        current_user, now=utcnow(), lease_seconds=_lease_seconds(), cache=claim_cache(current_app)
+    )
+    db.session.commit()  # the lease is a row: no transaction stays open during the call
+    if task is None:
+        flash("Nobody is due for a call right now in your campaigns. Try again in a few minutes.", "info")
+        return redirect(url_for("calls.queue"))
+    return redirect(url_for("calls.task", task_id=task.id))
+
+
+def _own_task(task_id: int) -> CallTask:
+    task = db.get_or_404(CallTask, task_id)
+    if task.leased_by_id != current_user.id and current_user.role is not Role.ADMIN:
+        if task.status is TaskStatus.LEASED or task.leased_by_id is not None:
+            abort(403)
+        last = db.session.scalar(
+            select(CallAttempt.caller_id)
+            .where(CallAttempt.task_id == task.id)
+            .order_by(CallAttempt.id.desc())
+        )
+        if last != current_user.id:
+            abort(403)
+    return task
+
+
+def _render_task(task: CallTask, *, status: int = 200, draft=None, errors=None, form=None, dialled=None):
+    contact = task.contact
+    attempts = db.session.scalars(
+        select(CallAttempt).where(CallAttempt.contact_id == contact.id).order_by(CallAttempt.started_at)
+    ).all()
+    return (
+        render_template(
+            "calls/task.html",
+            task=task,
+            contact=contact,
+            account=contact.account,
+            opportunity=task.enrollment.opportunity,
+            attempts=attempts,
+            web_responses=web_answers(task),
+            script=script_html(task, errors=errors, form=form),
+            has_script=task.campaign.survey_version is not None,
+            response=task_response(task),
+            open_attempt=current_attempt(task),
+            dispositions=[(d, DISPOSITION_LABELS[d], SHORTCUTS[d]) for d in Disposition],
+            requalification_fields=REQUALIFICATION_FIELDS,
+            draft=draft or {},
+            voice=voice_configured(current_app.config),
+            dialled=dialled,
+            mine=task.leased_by_id == current_user.id and task.status is TaskStatus.LEASED,
+        ),
+        status,
+    )
+
+
+@bp.get("/calls/tasks/<int:task_id>")
+@callers_and_admins
+def task(task_id: int):
+    return _render_task(_own_task(task_id))
+
+
+@bp.post("/calls/tasks/<int:task_id>/dial")
+@callers_and_admins
+def dial(task_id: int):
+    task = _own_task(task_id)
+    dialer = dialer_from_config(
+        current_app.config, http_client=current_app.extensions.get("twilio_http_client")
+    )
+    try:
+        attempt = start_call(
+            task,
+            current_user,
+            now=utcnow(),
+            limits=DialLimits.from_config(current_app.config),
+            lease_seconds=_lease_seconds(),
+            dialer=dialer,
+            recording_consent=request.form.get("recording_consent") == "1",
+        )
+    except NotDialable as error:
+        db.session.commit()  # a refused dial still closes or reschedules the task
+        flash(error.message, "error")
+        return redirect(url_for("calls.queue"))
+    except DomainError as error:
+        db.session.rollback()  # Twilio refused, or the lease is gone: no attempt is recorded
+        flash(error.message, "error")
+        return redirect(
+            url_for("calls.queue")
+            if not task.is_open or task.leased_by_id is None
+            else url_for("calls.task", task_id=task.id)
+        )
+    db.session.commit()
+    if dialer is None:
+        flash(f"Dial {attempt.phone} by hand now.", "info")
+    else:
+        flash("Your phone will ring: answer it and you are put through.", "success")
+    return redirect(url_for("calls.task", task_id=task.id))
+
+
+@bp.post("/calls/tasks/<int:task_id>/answers")
+@callers_and_admins
+def answers(task_id: int):
+    """Autosave (fetch, on change and on a timer) and the no-JS "Save answers" button."""
+    task = _own_task(task_id)
+    now = utcnow()
+    wants_json = request.headers.get("X-Requested-With") == "fetch"
+    try:
+        touch_lease(task, current_user, now=now, lease_seconds=_lease_seconds())
+        errors = save_script(task, current_user, request.form, now=now)
+    except DomainError as error:
+        db.session.rollback()
+        if wants_json:
+            return jsonify(error.to_json()), error.status
+        flash(error.message, "error")
+        return redirect(url_for("calls.queue"))
+    db.session.commit()
+    if wants_json:
+        return jsonify({"saved": now.isoformat(), "errors": {str(k): v for k, v in errors.items()}})
+    if errors:
+        return _render_task(task, status=422, errors=errors, form=request.form)
+    flash("Answers saved.", "success")
+    return redirect(url_for("calls.task", task_id=task.id))
+
+
+def _parse_callback(raw: str) -> datetime | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    zone = zone_info(current_user.timezone or "UTC") or zone_info("UTC")
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone)
+    return local
+
+
+@bp.post("/calls/tasks/<int:task_id>/disposition")
+@callers_and_admins
+def disposition(task_id: int):
+    task = _own_task(task_id)
+    form = request.form
+    try:
+        chosen = Disposition(form.get("disposition", ""))
+    except ValueError:
+        abort(400)
+    now = utcnow()
+    if task.campaign.survey_version is not None and task.is_open:
+        try:
+            save_script(task, current_user, form, now=now)  # nothing typed is lost, whatever comes next
+            db.session.commit()
+        except DomainError:
+            db.session.rollback()
+    callback_raw = form.get("callback_at", "")
+    callback_at = _parse_callback(callback_raw)
+    with domain_change() as change:
+        if callback_raw and callback_at is None and chosen is Disposition.CALLBACK:
+            raise_bad_callback()
+        if chosen is Disposition.COMPLETED:
+            complete_script(task, now=now)
+        record_disposition(
+            task,
+            current_user,
+            chosen,
+            now=now,
+            lease_seconds=_lease_seconds(),
+            notes=form.get("notes"),
+            callback_at=callback_at,
+            callback_for_me=form.get("callback_for", "me") != "anyone",
+            requalification={name: form.get(name, "") for name, _ in REQUALIFICATION_FIELDS},
+        )
+    if not change:
+        return _render_task(task, status=422, draft=form.to_dict())
+    flash(f"{task.contact.full_name}: {DISPOSITION_LABELS[chosen].lower()}.", "success")
+    if form.get("then") == "stop":
+        return redirect(url_for("calls.queue"))
+    return next_call()
+
+
+def raise_bad_callback():
+    from app.errors import ValidationError
+
+    raise ValidationError("Enter the callback time as a date and time.", field="callback_at")
+
+
+# -------------------------------------------------------------------------------------- supervisor
+
+
+@bp.get("/calls/supervisor")
+@admin_only
+def supervisor():
+    now = utcnow()
+    start, end = reports.period_from_args(request.args, now=now)
+    return render_template(
+        "calls/supervisor.html",
+        counts=queue_counts(now=now),
+        today=reports.caller_figures(start=now.replace(hour=0, minute=0, second=0, microsecond=0), end=now),
+        period=reports.caller_figures(start=start, end=end),
+        start=start,
+        end=end - timedelta(days=1),
+        leases=reports.leases(now=now),
+        callbacks=reports.open_callbacks(),
+        callers=db.session.scalars(
+            select(User).where(User.role == Role.CALLER, User.active.is_(True)).order_by(User.name)
+        ).all(),
+        stuck=reports.stuck_contacts(),
+    )
+
+
+@bp.post("/calls/supervisor/tasks/<int:task_id>/release")
+@admin_only
+def release(task_id: int):
+    task = db.get_or_404(CallTask, task_id)
+    if task.status is TaskStatus.LEASED:
+        release_task(task)
+        db.session.commit()
+        flash(f"The call to {task.contact.full_name} is back in the queue.", "success")
+    return redirect(url_for("calls.supervisor"))
+
+
+@bp.post("/calls/supervisor/tasks/<int:task_id>/reassign")
+@admin_only
+def reassign(task_id: int):
+    task = db.get_or_404(CallTask, task_id)
+    owner_id = request.form.get("owner_id", type=int)
+    with domain_change() as change:
+        reports.reassign_callback(task, owner_id)
+    if change:
+        flash("Callback reassigned.", "success")
+    return redirect(url_for("calls.supervisor"))
+
+
+# ----------------------------------------------------------------------------------- Twilio voice
+
+
+def _twiml(xml: str):
+    return current_app.response_class(xml, mimetype="application/xml")
+
+
+@bp.post("/twilio/voice/bridge/<int:attempt_id>")
+@public
+@csrf.exempt
+def twilio_voice_bridge(attempt_id: int):
+    """The caller answered their phone: bridge to the contact of the attempt (never a posted number)."""
+    _require_twilio_signature()
+    attempt = db.get_or_404(CallAttempt, attempt_id)
+    return _twiml(
+        bridge_twiml(
+            attempt,
+            from_number=current_app.config.get("TWILIO_FROM") or "",
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+        )
+    )
+
+
+@bp.post("/twilio/voice/announce/<int:attempt_id>")
+@public
+@csrf.exempt
+def twilio_voice_announce(attempt_id: int):
+    _require_twilio_signature()
+    db.get_or_404(CallAttempt, attempt_id)
+    return _twiml(announcement_twiml())
+
+
+@bp.post("/twilio/voice/status/<int:attempt_id>")
+@public
+@csrf.exempt
+def twilio_voice_status(attempt_id: int):
+    _require_twilio_signature()
+    attempt = db.get_or_404(CallAttempt, attempt_id)
+    apply_call_status(attempt, request.form, now=utcnow())
+    db.session.commit()
+    return "", 204
