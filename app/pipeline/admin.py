@@ -52,12 +52,21 @@ def save_settings(settings: PipelineSettings, values: dict, *, actor: User, now:
     settings.holiday_country = country
     settings.extra_holidays = parse_days(values.get("extra_holidays") or "")
     settings.currency = values["currency"].strip().upper()
+    url = (values.get("webhook_url") or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise ValidationError("The webhook address must start with https:// or http://", field="webhook_url")
+    settings.webhook_url = url or None
+    if values.get("webhook_secret"):
+        settings.webhook_secret = values["webhook_secret"]
+    if settings.webhook_url and not settings.webhook_secret:
+        raise ValidationError("Set the shared secret the webhook is signed with.", field="webhook_secret")
+    hidden = {"csrf_token", "webhook_secret"}
     record_event(
         "pipeline.settings",
         "pipeline_settings",
         settings.id,
         actor=actor,
-        details={k: v for k, v in values.items() if k != "csrf_token"} | {"holiday_country": country},
+        details={k: str(v) for k, v in values.items() if k not in hidden} | {"holiday_country": country},
         now=now,
     )
     db.session.flush()

@@ -8,12 +8,13 @@ from wtforms import (
     DateField,
     DecimalField,
     IntegerField,
+    PasswordField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.pipeline.models import REJECT_REASONS
 
@@ -80,6 +81,21 @@ class SettingsForm(FlaskForm):
         description="One date per line: YYYY-MM-DD.",
     )
     currency = StringField("Currency of recovered revenue", validators=[DataRequired(), Length(min=3, max=3)])
+    webhook_url = StringField(
+        "CRM webhook address",
+        validators=[
+            Optional(),
+            URL(require_tld=False, message="Give a full http(s) address."),
+            Length(max=500),
+        ],
+        description="Optional: accepted requalifications are POSTed here as JSON.",
+    )
+    webhook_secret = PasswordField(
+        "Webhook shared secret",
+        validators=[Optional(), Length(min=16, max=200)],
+        description="At least 16 characters; leave empty to keep the current one. "
+        "X-Winback-Signature is the hex HMAC-SHA256 of the body with it.",
+    )
 
 
 class RuleForm(FlaskForm):

@@ -132,3 +132,23 @@ def is_overdue(requalification: Requalification, now: datetime) -> bool:
             and requalification.first_touch_due_at < now
         )
     return False
+
+
+def call_history(requalification: Requalification) -> list:
+    """Every call made about the original lost deal, newest first (sales managers may read them here)."""
+    from campaigns.calls.models import CallAttempt, CallTask
+    from campaigns.models import Enrollment
+
+    if requalification.opportunity_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(CallAttempt)
+            .join(CallTask, CallTask.id == CallAttempt.task_id)
+            .join(Enrollment, Enrollment.id == CallTask.enrollment_id)
+            .where(Enrollment.opportunity_id == requalification.opportunity_id)
+            .options(selectinload(CallAttempt.caller))
+            .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+            .limit(50)
+        )
+    )

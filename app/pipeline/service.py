@@ -27,6 +27,7 @@ from app.pipeline.models import (
 )
 from app.pipeline.scoring import Score, default_rule, qualifies, score_response
 from app.pipeline.sla import BusinessCalendar
+from app.pipeline.webhook import queue_webhook
 from campaigns.models import Enrollment
 from surveys.models import Answer, Question, Response, ResponseStatus
 
@@ -277,6 +278,7 @@ def accept(
         now=now,
     )
     db.session.flush()
+    queue_webhook(requalification, "requalification.accepted", settings=settings, now=now)
     return requalification
 
 

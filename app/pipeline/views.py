@@ -22,6 +22,7 @@ from app.pipeline.forms import AcceptForm, BulkForm, DeferForm, RejectForm, Rule
 from app.pipeline.models import REJECT_REASONS, Requalification
 from app.pipeline.queue import (
     QueueFilters,
+    call_history,
     filter_choices,
     is_overdue,
     owners,
@@ -86,6 +87,7 @@ def _detail(requalification: Requalification, **forms):
         opportunity=opportunity,
         reasons=opportunity_reasons(opportunity.id) if opportunity else [],
         responses=responses_of(requalification),
+        calls=call_history(requalification),
         history=history,
         accept_form=accept_form,
         reject_form=forms.get("reject_form") or RejectForm(formdata=None),
@@ -298,10 +300,24 @@ def settings():
     from campaigns.models import Campaign
 
     teams = {manager.id: team_of(manager) for manager in managers}
+    from app.messaging.models import OutboundMessage
+    from app.pipeline.webhook import TEMPLATE
+
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.name)).all()
+    deliveries = db.session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.template == TEMPLATE)
+        .order_by(OutboundMessage.id.desc())
+        .limit(20)
+    ).all()
     status = 422 if form.errors else 200
     page = render_template(
-        "pipeline/settings.html", form=form, managers=managers, teams=teams, campaigns=campaigns
+        "pipeline/settings.html",
+        form=form,
+        managers=managers,
+        teams=teams,
+        campaigns=campaigns,
+        deliveries=deliveries,
     )
     return page, status
 

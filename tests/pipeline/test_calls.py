@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from app.audit.models import AuditEvent
+from app.auth.models import Role
 from app.extensions import db
 from app.pipeline.models import (
     Requalification,
@@ -73,3 +74,14 @@ def test_evaluate_picks_up_requalified_calls_recorded_earlier_once(make_queue, r
     again = runner.invoke(args=["pipeline", "evaluate"])
     assert "0 requalified calls" in again.output
     assert len(db.session.scalars(select(Requalification)).all()) == 1
+
+
+def test_a_sales_manager_reads_the_call_history_on_the_requalification(make_queue, make_user, login, client):
+    queue = make_queue(1)
+    _requalify(queue)
+    requalification = db.session.scalar(select(Requalification))
+    login(make_user(Role.SALES_MANAGER))
+    html = client.get(f"/pipeline/requalifications/{requalification.id}").get_data(as_text=True)
+    assert "Call back after the board meeting" in html
+    assert "New CFO, unhappy with Globex" in html
+    assert queue.caller.name in html
