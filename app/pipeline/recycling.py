@@ -265,3 +265,39 @@ def pipeline_stats(currency: str) -> dict:
         "recovered_revenue": f"{Decimal(revenue or 0):.2f}",
         "currency": currency,
     }
+
+
+def recovered_by(column_name: str) -> list[tuple[str, int, Decimal]]:
+    """Recovered revenue credited to each campaign (marketing) or owner (sales): (name, deals won, amount)."""
+    from campaigns.models import Campaign
+
+    if column_name == "campaign":
+        label = func.coalesce(Campaign.name, "(no campaign)")
+        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0)).outerjoin(
+            Campaign, Campaign.id == Requalification.campaign_id
+        )
+    else:
+        label = func.coalesce(Requalification.owner, "(no owner)")
+        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0))
+    rows = db.session.execute(
+        query.select_from(Requalification)
+        .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        .where(Opportunity.is_won.is_(True))
+        .group_by(label)
+        .order_by(label)
+    ).all()
+    return [(name, count, Decimal(amount)) for name, count, amount in rows]
+
+
+def rejections_by_reason(campaign_id: int) -> list[tuple[str, int]]:
+    """Why sales turned down this campaign's requalifications: the feedback to marketing."""
+    rows = db.session.execute(
+        select(Requalification.reject_reason, func.count())
+        .where(
+            Requalification.campaign_id == campaign_id,
+            Requalification.status == RequalificationStatus.REJECTED,
+        )
+        .group_by(Requalification.reject_reason)
+        .order_by(func.count().desc(), Requalification.reject_reason)
+    ).all()
+    return [(reason or "other", count) for reason, count in rows]

@@ -30,7 +30,13 @@ from app.pipeline.queue import (
     responses_of,
     team_of,
 )
-from app.pipeline.recycling import FORMATS, export_csv, set_crm_opportunity_id
+from app.pipeline.recycling import (
+    FORMATS,
+    export_csv,
+    recovered_by,
+    rejections_by_reason,
+    set_crm_opportunity_id,
+)
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline", template_folder="templates")
 api_bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1")
@@ -217,7 +223,14 @@ def recycled():
         .where(Requalification.status == "accepted")
         .order_by(Requalification.decided_at.desc(), Requalification.id.desc())
     ).all()
-    return render_template("pipeline/recycled.html", rows=rows, formats=FORMATS, now=utcnow())
+    return render_template(
+        "pipeline/recycled.html",
+        rows=rows,
+        formats=FORMATS,
+        now=utcnow(),
+        by_campaign=recovered_by("campaign"),
+        by_owner=recovered_by("owner"),
+    )
 
 
 @api_bp.patch("/requalifications/<int:requalification_id>")
@@ -340,7 +353,12 @@ def rule(campaign_id: int):
                 qualifying, total = preview_rule(campaign.id, candidate, today=utcnow().date())
             db.session.rollback()
             return render_template(
-                "pipeline/rule.html", form=form, campaign=campaign, preview=(qualifying, total)
+                "pipeline/rule.html",
+                form=form,
+                campaign=campaign,
+                preview=(qualifying, total),
+                rejections=rejections_by_reason(campaign.id),
+                reject_reasons=REJECT_REASONS,
             )
         with domain_change() as change:
             save_rule(
@@ -350,4 +368,12 @@ def rule(campaign_id: int):
             flash(f"Requalification rule of {campaign.name} saved.", "success")
             return redirect(url_for("pipeline.rule", campaign_id=campaign.id))
     status = 422 if form.errors else 200
-    return render_template("pipeline/rule.html", form=form, campaign=campaign, preview=None), status
+    page = render_template(
+        "pipeline/rule.html",
+        form=form,
+        campaign=campaign,
+        preview=None,
+        rejections=rejections_by_reason(campaign.id),
+        reject_reasons=REJECT_REASONS,
+    )
+    return page, status

@@ -111,7 +111,7 @@ def test_export_since_a_later_date_writes_no_row_and_a_bad_date_is_refused(runne
 
 
 def test_a_crm_import_with_the_winback_id_links_the_deal_and_its_won_amount_counts_once(
-    runner, tmp_path, accepted
+    runner, tmp_path, accepted, client, login, make_user
 ):
     runner.invoke(args=["pipeline", "export", "--format", "salesforce", str(tmp_path / "out.csv")])
     header = [*SF_HEADER, "Winback ID"]
@@ -148,6 +148,12 @@ def test_a_crm_import_with_the_winback_id_links_the_deal_and_its_won_amount_coun
         "recovered_revenue": "21000.00",
         "currency": "USD",
     }
+    login(make_user(Role.SALES_MANAGER))
+    page = client.get("/pipeline/recycled").get_data(as_text=True)
+    assert "Closed Won" in page
+    # Credited to the campaign (none here) and to the owner, once each.
+    assert page.count("$21,000") == 3  # the deal's row, the campaign total, the owner total
+    assert "(no campaign)" in page
 
 
 def test_the_api_sets_the_crm_id_and_a_later_import_of_that_id_links_the_deal(

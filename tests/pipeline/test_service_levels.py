@@ -182,3 +182,17 @@ def test_deferred_and_accepted_count_in_their_own_time(respond, manager):
     respond(now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))  # a Friday: due Tuesday 24th
     requalification = db.session.scalar(select(Requalification))
     assert requalification.decision_due_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def test_the_campaigns_rule_page_says_why_sales_rejected_its_requalifications(
+    client, login, make_user, respond, make_campaign, manager
+):
+    from app.pipeline.service import reject
+
+    campaign = make_campaign()
+    respond(campaign=campaign)
+    reject(db.session.scalar(select(Requalification)), reviewer=manager, reason="no_budget", text="", now=NOW)
+    db.session.commit()
+    login(make_user(Role.ADMIN))
+    html = client.get(f"/pipeline/rules/{campaign.id}").get_data(as_text=True)
+    assert "No budget: 1" in html
