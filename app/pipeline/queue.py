@@ -92,11 +92,27 @@ def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Selec
     return query.order_by(Requalification.score.desc(), Requalification.created_at, Requalification.id)
 
 
-def filter_choices() -> dict[str, list[str]]:
+def filter_choices() -> dict[str, list]:
     def values(column) -> list[str]:
         return list(db.session.scalars(select(column).distinct().where(column.is_not(None)).order_by(column)))
 
-    return {"regions": values(Account.region), "segments": values(Account.segment), "owners": owners()}
+    from campaigns.models import Campaign
+
+    campaigns = db.session.execute(
+        select(Campaign.id, Campaign.name)
+        .where(
+            Campaign.id.in_(
+                select(Requalification.campaign_id).where(Requalification.campaign_id.is_not(None))
+            )
+        )
+        .order_by(Campaign.name)
+    ).all()
+    return {
+        "regions": values(Account.region),
+        "segments": values(Account.segment),
+        "owners": owners(),
+        "campaigns": campaigns,
+    }
 
 
 def owners() -> list[str]:

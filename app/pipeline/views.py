@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -16,7 +27,7 @@ from app.crm.models import Opportunity
 from app.db_types import utcnow
 from app.downloads import content_disposition
 from app.errors import ValidationError
-from app.extensions import csrf, db
+from app.extensions import csrf, db, limiter
 from app.pipeline import service
 from app.pipeline.forms import AcceptForm, BulkForm, DeferForm, RejectForm, RuleForm, SettingsForm
 from app.pipeline.models import REJECT_REASONS, Requalification
@@ -41,6 +52,7 @@ from app.pipeline.recycling import (
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline", template_folder="templates")
 api_bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1")
 csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(api_bp)  # as the push API
 
 reviewers = roles_required(Role.SALES_MANAGER, Role.ADMIN)
 PAGE_SIZE = 50

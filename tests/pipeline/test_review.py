@@ -225,3 +225,15 @@ def test_callers_and_analysts_cannot_see_the_review(client, login, make_user, th
     login(make_user(Role.CALLER))
     assert client.get("/pipeline/review").status_code == 403
     assert client.get(f"/pipeline/requalifications/{three[0].id}").status_code == 403
+
+
+def test_the_queue_filters_by_campaign(
+    client, login, manager, respond, make_campaign, make_opportunity, make_account
+):
+    campaign = make_campaign(name="Spring winback")
+    respond(campaign=campaign, opportunity=make_opportunity(account=make_account(name="Springco")))
+    respond(opportunity=make_opportunity(account=make_account(name="Otherco")))
+    login(manager)
+    html = client.get(f"/pipeline/review?campaign_id={campaign.id}").get_data(as_text=True)
+    assert _names(html) == ["Springco"]
+    assert "Spring winback</option>" in html
