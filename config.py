@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("WINBACK_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -52,6 +53,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 512) * 1024 * 1024
 
@@ -60,6 +62,11 @@ class Config:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Per account (email), wherever the attempts come from: free failures, then a doubling lock.
+    LOGIN_ACCOUNT_FREE_ATTEMPTS = _env_int("LOGIN_ACCOUNT_FREE_ATTEMPTS", 5)
+    LOGIN_ACCOUNT_MAX_LOCK_SECONDS = _env_int("LOGIN_ACCOUNT_MAX_LOCK_SECONDS", 900)
+    # Proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: trust none of them).
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
 
     # Public address, used in links sent to customers and to check Twilio signatures behind a proxy.
@@ -142,13 +149,37 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
 
     def __init__(self) -> None:
-        if not self.SECRET_KEY:
-            raise RuntimeError(
-                "SECRET_KEY is not set: production refuses to start without one "
-                '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
-            )
+        check_production_settings({"SECRET_KEY": self.SECRET_KEY, "PUBLIC_BASE_URL": self.PUBLIC_BASE_URL})
+
+
+MIN_SECRET_KEY_BYTES = 32
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}  # noqa: S104 (names, not a bind)
+
+
+def check_production_settings(settings) -> None:
+    """Refuse to run production with a guessable secret or customer links that point at localhost."""
+    key = settings.get("SECRET_KEY") or ""
+    if not key:
+        raise RuntimeError(
+            "SECRET_KEY is not set: production refuses to start without one "
+            '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    if len(key.encode() if isinstance(key, str) else key) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: production refuses to start with it "
+            '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    base_url = (settings.get("PUBLIC_BASE_URL") or "").strip()
+    host = (urlsplit(base_url).hostname or "").lower() if base_url else ""
+    if host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127."):
+        raise RuntimeError(
+            "PUBLIC_BASE_URL is unset or points at this machine "
+            f"({base_url or 'unset'}): every link sent to customers would point there and Twilio "
+            "signatures would fail. Set it to the public address, e.g. https://winback.example.com"
+        )
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from config import Config, config_from_env
+from config import Config, check_production_settings, config_from_env
 
 
 def create_app(config: Config | type[Config] | dict | None = None) -> Flask:
@@ -12,6 +12,7 @@ def create_app(config: Config | type[Config] | dict | None = None) -> Flask:
     _load_config(app, config)
     _import_models()
     _init_extensions(app)
+    _install_input_guards(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_periodic_jobs(app)
@@ -21,7 +22,23 @@ def create_app(config: Config | type[Config] | dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    _install_security(app)
     return app
+
+
+def _install_input_guards(app: Flask) -> None:
+    """Before the blueprints, so every `<int:...>` route is bounded."""
+    from app.security import install_input_guards
+
+    install_input_guards(app)
+
+
+def _install_security(app: Flask) -> None:
+    """Response headers on every page, and X-Forwarded-* trusted only from the configured proxies."""
+    from app.security import install_security_headers, trust_proxies
+
+    install_security_headers(app)
+    trust_proxies(app)
 
 
 def _load_config(app: Flask, config: Config | type[Config] | dict | None) -> None:
@@ -35,6 +52,8 @@ def _load_config(app: Flask, config: Config | type[Config] | dict | None) -> Non
         app.config.from_object(config() if isinstance(config, type) else config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set")
+    if app.config.get("ENV_NAME") == "production":
+        check_production_settings(app.config)
 
 
 def _import_models() -> None:
@@ -58,6 +77,7 @@ def _init_extensions(app: Flask) -> None:
     from app import database, ratelimit  # noqa: F401 (ratelimit registers winback-memory:// first)
     from app.auth.guard import refuse_undeclared_routes
     from app.auth.models import User
+    from app.auth.service import user_for_session
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
     database.engine_options_for_backend(app)
@@ -71,8 +91,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+    def load_user(session_id: str) -> User | None:
+        return user_for_session(session_id)
 
     database.configure_sqlite(app)
     app.before_request(refuse_undeclared_routes)

@@ -19,6 +19,7 @@ MESSAGES = {
     404: ("Page not found", "The page or record you asked for does not exist, or no longer does."),
     405: ("Not allowed", "This page does not accept that kind of request."),
     413: ("File too large", "That upload is larger than this server accepts."),
+    415: ("Not a form", "This page takes a form, not a JSON body."),
     429: ("Too many requests", "Please wait a minute before trying again."),
     500: (
         "Something went wrong on our side",

@@ -1,36 +1,103 @@
-"""Rate limits for hot public pages, and a memory store that needs no timer thread per hit.
+"""Rate limits: the hot public pages' own check, the per-account sign-in backoff, and a memory store.
 
 Flask-Limiter's decorators resolve and filter their limits on every request; on the survey pages that
 bookkeeping cost more than the page itself. `enforce` hits the same limiter, storage and strategy
-directly. `InlineExpiryMemoryStorage` (scheme `winback-memory://`, the default store) expires old
-counters inline at most once a second, where limits' MemoryStorage starts a thread after most hits.
+directly. Every count lives in the limiter's storage: in-process memory by default, shared by every
+worker and host when `RATELIMIT_STORAGE_URI` names a shared store (redis://...).
+
+`InlineExpiryMemoryStorage` (scheme `winback-memory://`, the default store) is a fixed-window counter
+store built on the public `limits.storage.Storage` interface only: it expires old counters inline at
+most once a second, where limits' MemoryStorage starts a timer thread after most hits.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from flask import abort, current_app, request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import Storage
 
 from app.extensions import limiter
 
 
-class InlineExpiryMemoryStorage(MemoryStorage):
+class InlineExpiryMemoryStorage(Storage):
+    """Fixed-window counters in this process's memory (the strategy Flask-Limiter uses by default)."""
+
     STORAGE_SCHEME = ["winback-memory"]
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        clock: Callable[[], float] = time.time,
+        **options: str,
+    ) -> None:
+        self._clock = clock
+        self._counts: dict[str, int] = {}
+        self._expiries: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = clock()
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.timer.cancel()
-        self._last_expiry = time.monotonic()
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the parent's private hook
-        now = time.monotonic()
-        if now - self._last_expiry >= 1.0:
-            self._last_expiry = now
-            self._MemoryStorage__expire_events()
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:  # pragma: no cover
+        return ValueError
+
+    def _expire(self, key: str, now: float) -> None:
+        if self._expiries.get(key, 0) <= now:
+            self._counts.pop(key, None)
+            self._expiries.pop(key, None)
+
+    def _sweep(self, now: float) -> None:
+        """Drop every expired counter, at most once a second (keys never hit again would pile up)."""
+        if now - self._last_sweep < 1.0:
+            return
+        self._last_sweep = now
+        for key in [k for k, expiry in self._expiries.items() if expiry <= now]:
+            self._counts.pop(key, None)
+            self._expiries.pop(key, None)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = self._clock()
+        with self._lock:
+            self._sweep(now)
+            self._expire(key, now)
+            if key not in self._counts:
+                self._counts[key] = 0
+                self._expiries[key] = now + expiry
+            self._counts[key] += amount
+            return self._counts[key]
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            self._expire(key, self._clock())
+            return self._counts.get(key, 0)
+
+    def get_expiry(self, key: str) -> float:
+        with self._lock:
+            return self._expiries.get(key, self._clock())
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            count = len(self._counts)
+            self._counts.clear()
+            self._expiries.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+            self._expiries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 @lru_cache(maxsize=32)
@@ -38,9 +105,13 @@ def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(limit))
 
 
+def limits_on() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled)
+
+
 def enforce(limit: str, scope: str, key: str) -> None:
     """Count one hit of `key` under `limit` (e.g. "60 per minute"); answer 429 when it is spent."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True) or not limiter.enabled:
+    if not limits_on():
         return
     strategy = limiter.limiter
     for item in _parsed(limit):
@@ -56,3 +127,62 @@ SELF_LIMITED_BLUEPRINTS = frozenset({"survey_public"})
 @limiter.request_filter
 def _limits_enforced_by_the_view() -> bool:
     return request.blueprint in SELF_LIMITED_BLUEPRINTS
+
+
+# Per-account sign-in backoff: the address limit alone lets an attacker spread guesses over many
+# addresses, and behind a proxy every user shares one address. After LOGIN_ACCOUNT_FREE_ATTEMPTS
+# failures for an email (known or not, so the lock reveals nothing), each failure locks it for twice
+# as long as the one before, up to LOGIN_ACCOUNT_MAX_LOCK_SECONDS.
+_FAILURES_WINDOW_SECONDS = 24 * 3600
+_BACKOFF_BASE_SECONDS = 5
+
+
+def backoff_seconds(failures: int, *, free: int, ceiling: int) -> int:
+    """Seconds an account is locked after its n-th failure: 0 while free, then 5 s doubling to the ceiling."""
+    excess = failures - free
+    if excess <= 0:
+        return 0
+    return min(_BACKOFF_BASE_SECONDS * 2 ** min(excess - 1, 30), ceiling)
+
+
+def _account_keys(email: str) -> tuple[str, str]:
+    account = email.strip().lower()[:254]
+    return f"winback/login-failures/{account}", f"winback/login-lock/{account}"
+
+
+def account_locked_for(email: str) -> int:
+    """Seconds until this account may try to sign in again (0: it may now)."""
+    if not limits_on():
+        return 0
+    _, lock_key = _account_keys(email)
+    storage = limiter.storage
+    if storage.get(lock_key) <= 0:
+        return 0
+    return max(1, int(storage.get_expiry(lock_key) - time.time() + 0.999))
+
+
+def record_failed_sign_in(email: str) -> int:
+    """Count a failed sign-in of this account; the seconds it is now locked for (0: not locked)."""
+    if not limits_on():
+        return 0
+    failures_key, lock_key = _account_keys(email)
+    storage = limiter.storage
+    failures = storage.incr(failures_key, _FAILURES_WINDOW_SECONDS)
+    seconds = backoff_seconds(
+        failures,
+        free=current_app.config["LOGIN_ACCOUNT_FREE_ATTEMPTS"],
+        ceiling=current_app.config["LOGIN_ACCOUNT_MAX_LOCK_SECONDS"],
+    )
+    if not seconds:
+        return 0
+    storage.clear(lock_key)
+    storage.incr(lock_key, seconds)
+    return seconds
+
+
+def record_sign_in(email: str) -> None:
+    """A successful sign-in forgets the account's failures."""
+    if not limits_on():
+        return
+    for key in _account_keys(email):
+        limiter.storage.clear(key)

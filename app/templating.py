@@ -57,6 +57,7 @@ NAV_ITEMS = (
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),
     NavItem("Settings", "Style guide", "dashboard.styleguide", ADMIN),
+    NavItem("Settings", "My password", "auth.change_password", EVERYONE),
 )
 
 

@@ -100,6 +100,11 @@ def normalize_currency(raw: str, *, field: str = "currency") -> str:
     return code
 
 
-def region_of_phone(e164: str) -> str | None:
-    """The ISO country of an E.164 number (used to guess a contact's timezone and country)."""
-    return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+# C0 control characters (tab, line feed and carriage return excepted) and DEL: invisible, never typed
+# on purpose, refused by PostgreSQL (NUL) and by XLSX files (the rest of C0).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control_characters(text: str) -> str:
+    """The text without control characters other than tab and line breaks."""
+    return _CONTROL_CHARACTERS.sub("", text)

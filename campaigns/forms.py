@@ -32,7 +32,7 @@ from wtforms.validators import (
 from app.crm.models import Channel, Opportunity
 from app.crm.service import filter_choices
 from app.extensions import db
-from campaigns.models import RETRY_OUTCOMES, CampaignKind
+from campaigns.models import RETRY_OUTCOMES, WEEKDAYS, CampaignKind
 from campaigns.service import MERGE_FIELDS, TEMPLATE_FIELDS, eligible_callers, template_error
 from campaigns.targeting import TargetingRules
 from surveys.models import SurveyVersion, VersionStatus
@@ -42,6 +42,9 @@ MERGE_HELP = "Merge fields: " + ", ".join("{{ " + name + " }}" for name in MERGE
 
 def _keywords(text: str | None) -> list[str]:
     return [word.strip() for word in (text or "").split(",") if word.strip()]
+
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class CampaignForm(FlaskForm):
@@ -162,6 +165,33 @@ class CampaignForm(FlaskForm):
         description="In the contact's local time.",
     )
     calling_window_end = TimeField("Calling window ends", default=time(18, 0), validators=[InputRequired()])
+    calling_days = SelectMultipleField(
+        "Calling days",
+        choices=[SelectChoice(n, name) for n, name in enumerate(DAY_NAMES)],
+        coerce=int,
+        description="In the contact's local time; none chosen means Monday to Friday.",
+    )
+    call_max_per_day = IntegerField(
+        "Calls per contact per day, at most", default=2, validators=[Optional(), NumberRange(min=1, max=10)]
+    )
+    cap_no_answer = IntegerField(
+        "No answer: attempts at most", validators=[Optional(), NumberRange(min=1, max=20)]
+    )
+    cap_busy = IntegerField("Busy: attempts at most", validators=[Optional(), NumberRange(min=1, max=20)])
+    cap_voicemail = IntegerField(
+        "Voicemail: attempts at most", validators=[Optional(), NumberRange(min=1, max=20)]
+    )
+    callback_release_minutes = IntegerField(
+        "Personal callbacks go to anyone after (minutes)",
+        default=30,
+        validators=[Optional(), NumberRange(min=0, max=1440)],
+    )
+    call_after_survey_days = IntegerField(
+        "Survey, then calls: call after the survey is unanswered for (days)",
+        default=7,
+        validators=[Optional(), NumberRange(min=0, max=90)],
+    )
+    call_recording = BooleanField("Record calls (announced, and only with the contact's consent)")
     callers = SelectMultipleField("Assigned callers", choices=[], coerce=int)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -197,6 +227,12 @@ class CampaignForm(FlaskForm):
     def validate_calling_window_end(self, field: TimeField) -> None:
         if field.data and self.calling_window_start.data and field.data <= self.calling_window_start.data:
             raise ValidationError("The calling window must end after it starts.")
+        if field.data and field.data > time(21, 0):
+            raise ValidationError("Nobody is called after 21:00 their time.")
+
+    def validate_calling_window_start(self, field: TimeField) -> None:
+        if field.data and field.data < time(8, 0):
+            raise ValidationError("Nobody is called before 8:00 their time.")
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -219,6 +255,10 @@ class CampaignForm(FlaskForm):
         self.retry_busy.data = retry.get("busy", RETRY_OUTCOMES["busy"])
         self.retry_voicemail.data = retry.get("voicemail", RETRY_OUTCOMES["voicemail"])
         self.callers.data = [user.id for user in campaign.callers]
+        caps = campaign.call_outcome_caps or {}
+        self.cap_no_answer.data = caps.get("no_answer")
+        self.cap_busy.data = caps.get("busy")
+        self.cap_voicemail.data = caps.get("voicemail")
 
     def values(self) -> dict[str, Any]:
         """The cleaned values the service stores."""
@@ -255,6 +295,24 @@ class CampaignForm(FlaskForm):
             },
             "calling_window_start": self.calling_window_start.data,
             "calling_window_end": self.calling_window_end.data,
+            "calling_days": sorted(set(self.calling_days.data or WEEKDAYS)),
+            "call_max_per_day": self.call_max_per_day.data or 2,
+            "call_outcome_caps": {
+                outcome: cap
+                for outcome, cap in (
+                    ("no_answer", self.cap_no_answer.data),
+                    ("busy", self.cap_busy.data),
+                    ("voicemail", self.cap_voicemail.data),
+                )
+                if cap
+            },
+            "callback_release_minutes": 30
+            if self.callback_release_minutes.data is None
+            else self.callback_release_minutes.data,
+            "call_after_survey_days": 7
+            if self.call_after_survey_days.data is None
+            else self.call_after_survey_days.data,
+            "call_recording": bool(self.call_recording.data),
         }
 
     def rules(self) -> TargetingRules:

@@ -71,6 +71,12 @@ EDITABLE = (
     "call_retry_hours",
     "calling_window_start",
     "calling_window_end",
+    "calling_days",
+    "call_max_per_day",
+    "call_outcome_caps",
+    "callback_release_minutes",
+    "call_after_survey_days",
+    "call_recording",
 )
 
 

@@ -22,6 +22,7 @@ from app.auth.models import User
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.validation import strip_control_characters
 from surveys.cache import peek
 from surveys.models import (
     Answer,
@@ -165,7 +166,7 @@ def parse_date(raw: str) -> date | None:
 
 def _one(form: FormData, name: str) -> str:
     values = form.getlist(name)
-    return _CONTROL.sub("", values[0]).strip() if values else ""
+    return strip_control_characters(values[0]).strip() if values else ""
 
 
 def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]:
@@ -206,7 +207,8 @@ def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]
         raw = _one(form, name)
         if raw:
             low, high = (1, 5) if kind is QuestionKind.RATING else (0, 10)
-            if not raw.isdigit() or not low <= int(raw) <= high:
+            # isdigit() alone lets "²" through, which int() refuses.
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not low <= int(raw) <= high:
                 return value, f"Choose a number from {low} to {high}."
             value.number = int(raw)
     elif kind in (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT):

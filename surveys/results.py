@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app.crm.models import Contact
 from app.downloads import CSV_BOM
 from app.extensions import db
+from app.validation import strip_control_characters
 from surveys.models import (
     Answer,
     Invitation,
@@ -241,7 +242,9 @@ def export_rows(
 def _safe_cell(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    value = _CONTROL.sub("", value)
+    # Answers stored before control characters were stripped at input would make openpyxl refuse
+    # the whole file.
+    value = strip_control_characters(value)
     # Spreadsheet formula injection: a customer's "=HYPERLINK(...)" must stay text.
     if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.auth.models import Role, User
@@ -112,13 +114,28 @@ def make_app(app: Flask) -> Iterator[Callable[..., Flask]]:
 def _empty_all_tables() -> None:
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        # Checked at commit, when every table is empty (self-references would trip row by row).
-        db.session.execute(text("PRAGMA defer_foreign_keys = ON"))
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
+        _truncate(tables)
+        return
+    # Checked at commit, when every table is empty (self-references would trip row by row).
+    db.session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    for table in tables:
+        db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from our metadata)
     db.session.commit()
+
+
+def _truncate(tables: list[str], attempts: int = 5) -> None:
+    """TRUNCATE every table; a browser test's last request may still hold a lock, so a deadlock the
+    server breaks by cancelling the TRUNCATE is retried."""
+    for attempt in range(attempts):
+        try:
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)

@@ -43,11 +43,13 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
 
 
 def test_production_cookies_are_secure(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "from-the-environment")
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "from-the-environment-" + "k" * 32)
+    monkeypatch.setattr(ProductionConfig, "PUBLIC_BASE_URL", "https://winback.example.com")
     config = ProductionConfig()
     assert config.SESSION_COOKIE_SECURE is True
     assert config.REMEMBER_COOKIE_SECURE is True
     assert config.SESSION_COOKIE_HTTPONLY is True
+    assert config.REMEMBER_COOKIE_SAMESITE == "Lax"
 
 
 def test_development_generates_and_keeps_a_secret_key(monkeypatch, tmp_path: Path):

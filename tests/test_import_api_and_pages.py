@@ -234,3 +234,25 @@ def test_unticking_the_natural_key_stops_the_import_again(app, make_user, login)
 
     assert "confirm the natural key first" in unticked.get_data(as_text=True)
     assert db.session.scalar(select(Opportunity)) is None
+
+
+def test_the_push_api_reads_amounts_and_phones_with_the_apps_default_currency_and_region(make_app):
+    german = make_app(DEFAULT_CURRENCY="EUR", DEFAULT_PHONE_REGION="DE")
+    with german.app_context():
+        headers = _token()
+        item = {
+            **ITEM,
+            "currency": None,
+            "amount": "9000",
+            "account": {"crm_id": "001D", "name": "Berlin GmbH"},  # no country: the app's region
+            "contacts": [
+                {"first_name": "Jo", "last_name": "Ka", "email": "jo@berlin.example", "phone": "030 901820"}
+            ],
+        }
+        del item["currency"]
+        response = german.test_client().post("/api/v1/opportunities", json=[item], headers=headers)
+        assert response.get_json()["items"][0]["status"] == "created"
+        db.session.expire_all()
+        stored = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == ITEM["crm_id"]))
+        assert stored.currency == "EUR"
+        assert stored.account.contacts[0].phone == "+4930901820"

@@ -12,11 +12,17 @@ from sqlalchemy import select
 from app.api.models import ApiToken, hash_token
 from app.crm.importing.formats import Mapping
 from app.crm.importing.records import AccountIn, ContactIn, Record, stage_flags
+from app.crm.importing.upsert import Upserter
 from app.crm.importing.values import parse_amount
 from app.crm.models import Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
-from app.validation import normalize_currency, normalize_email, normalize_phone
+from app.validation import (
+    normalize_currency,
+    normalize_email,
+    normalize_phone,
+    strip_control_characters,
+)
 
 TOKEN_PREFIX = "wb_"  # noqa: S105 (a prefix, not a secret)
 
@@ -56,13 +62,40 @@ def _text(item: dict, key: str, limit: int = 255) -> str | None:
     value = item.get(key)
     if value is None:
         return None
-    if not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError(f"'{key}' must be a string", field=key)
-    text = str(value).strip()
+    text = strip_control_characters(str(value)).strip()
     return text[:limit] or None
 
 
-def record_from_json(item: Any, *, default_country: str = "US") -> Record:
+def _string(item: dict, key: str, *, field: str | None = None) -> str | None:
+    """A JSON string field, or None when absent or empty; another JSON type is a clear error."""
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"'{key}' must be a string", field=field or key)
+    return value
+
+
+def _boolean(item: dict, key: str) -> bool:
+    """A JSON boolean: "false" as a string would read as true, so it is refused instead."""
+    value = item[key]
+    if not isinstance(value, bool):
+        raise ValidationError(f"'{key}' must be a JSON boolean (true or false, without quotes)", field=key)
+    return value
+
+
+def _amount_text(item: dict) -> str | None:
+    value = item.get("amount")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError("'amount' must be a number or a string", field="amount")
+    return str(value)
+
+
+def record_from_json(item: Any, *, default_country: str = "US", default_currency: str = "USD") -> Record:
     """Validate one pushed opportunity; raise ValidationError naming the field."""
     if not isinstance(item, dict):
         raise ValidationError("Each item must be a JSON object")
@@ -84,22 +117,25 @@ def record_from_json(item: Any, *, default_country: str = "US") -> Record:
         country=(_text(account, "country", 2) or "").upper() or None,
     )
     amount, symbol_currency = (None, None)
-    if item.get("amount") not in (None, ""):
-        amount, symbol_currency = parse_amount(str(item["amount"]), column="amount")
-    currency = normalize_currency(item["currency"]) if item.get("currency") else symbol_currency or "USD"
+    amount_text = _amount_text(item)
+    if amount_text is not None:
+        amount, symbol_currency = parse_amount(amount_text, column="amount")
+    currency_text = _string(item, "currency")
+    currency = normalize_currency(currency_text) if currency_text else symbol_currency or default_currency
     close_date = None
-    if item.get("close_date"):
+    close_text = _string(item, "close_date")
+    if close_text:
         try:
-            close_date = date.fromisoformat(str(item["close_date"])[:10])
+            close_date = date.fromisoformat(close_text[:10])
         except ValueError:
             raise ValidationError(
-                f"close_date '{item['close_date']}' is not an ISO date", field="close_date"
+                f"close_date '{close_text[:40]}' is not an ISO date", field="close_date"
             ) from None
     is_closed, is_won = stage_flags(stage, Mapping(format="api", columns={}))
     if "is_closed" in item:
-        is_closed = bool(item["is_closed"])
+        is_closed = _boolean(item, "is_closed")
     if "is_won" in item:
-        is_won = bool(item["is_won"])
+        is_won = _boolean(item, "is_won")
         is_closed = is_closed or is_won
     contacts = []
     raw_contacts = item.get("contacts") or []
@@ -108,15 +144,13 @@ def record_from_json(item: Any, *, default_country: str = "US") -> Record:
     for index, person in enumerate(raw_contacts):
         if not isinstance(person, dict):
             raise ValidationError("each contact must be an object", field=f"contacts[{index}]")
-        email = (
-            normalize_email(person["email"], field=f"contacts[{index}].email")
-            if person.get("email")
-            else None
-        )
+        email_text = _string(person, "email", field=f"contacts[{index}].email")
+        email = normalize_email(email_text, field=f"contacts[{index}].email") if email_text else None
         phone = None
-        if person.get("phone"):
+        phone_text = _string(person, "phone", field=f"contacts[{index}].phone")
+        if phone_text:
             phone = normalize_phone(
-                str(person["phone"]), account_in.country or default_country, field=f"contacts[{index}].phone"
+                phone_text, account_in.country or default_country, field=f"contacts[{index}].phone"
             )
         contacts.append(
             ContactIn(
@@ -144,6 +178,67 @@ def record_from_json(item: Any, *, default_country: str = "US") -> Record:
         product=_text(item, "product"),
         contacts=contacts,
     )
+
+
+MAX_ITEMS = 1000
+
+
+def push_opportunity_items(
+    items: Any,
+    *,
+    source_label: str,
+    now: datetime,
+    default_country: str = "US",
+    default_currency: str = "USD",
+) -> dict[str, Any]:
+    """Upsert pushed opportunities item by item: each one's outcome, or its error, and the counts.
+
+    A phone without a country code is read in `default_country`; an amount without a currency is in
+    `default_currency` (the app's DEFAULT_PHONE_REGION and DEFAULT_CURRENCY).
+    """
+    if not isinstance(items, list):
+        raise ValidationError("The body must be a JSON list of opportunities")
+    if len(items) > MAX_ITEMS:
+        raise ValidationError(f"At most {MAX_ITEMS} opportunities per request; this one has {len(items)}")
+    results: list[dict] = [{} for _ in items]
+    by_source: dict[str, list[tuple[int, Record]]] = {}
+    seen = set()
+    for index, item in enumerate(items):
+        try:
+            record = record_from_json(
+                item, default_country=default_country, default_currency=default_currency
+            )
+            source = _text(item, "crm_source", 32) or "api"
+        except ValidationError as error:
+            results[index] = {"index": index, "status": "failed", **error.to_json()}
+            continue
+        if (source, record.crm_id) in seen:
+            results[index] = {
+                "index": index,
+                "status": "failed",
+                "error": {
+                    "code": "duplicate",
+                    "message": f"crm_id '{record.crm_id}' appears twice in this request",
+                    "field": "crm_id",
+                },
+            }
+            continue
+        seen.add((source, record.crm_id))
+        by_source.setdefault(source, []).append((index, record))
+    for source, pairs in by_source.items():
+        upserter = Upserter(source, now=now, actor_label=source_label, batch_id=None)
+        outcomes = upserter.upsert([record for _, record in pairs])
+        for (index, record), outcome in zip(pairs, outcomes, strict=True):
+            results[index] = {
+                "index": index,
+                "status": outcome.status,
+                "crm_id": record.crm_id,
+                "id": outcome.opportunity_id,
+            }
+    summary = {
+        s: sum(1 for r in results if r["status"] == s) for s in ("created", "updated", "unchanged", "failed")
+    }
+    return {"items": results, **summary}
 
 
 def opportunity_json(opp: Opportunity) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.api.service import opportunity_json, record_from_json
+from app.api.service import opportunity_json, push_opportunity_items
 from app.auth.guard import api_token_required, public
-from app.crm.importing.upsert import Upserter
 from app.crm.models import Account, Opportunity
 from app.crm.service import with_status
 from app.crm.signals import opportunities_imported
@@ -29,61 +28,36 @@ def _api_rate_limit() -> str:
 
 
 limiter.limit(_api_rate_limit)(bp)  # per address, every API route
-MAX_ITEMS = 1000
 PAGE_SIZE = 100
+MAX_BODY_BYTES = 20_000_000  # 1,000 opportunities with their contacts fit many times over
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 @bp.post("/opportunities")
 @api_token_required
 def push_opportunities():
-    items = request.get_json(silent=True)
-    if not isinstance(items, list):
-        raise ValidationError("The body must be a JSON list of opportunities")
-    if len(items) > MAX_ITEMS:
-        raise ValidationError(f"At most {MAX_ITEMS} opportunities per request; this one has {len(items)}")
     now = utcnow()
-    results: list[dict] = [{} for _ in items]
-    by_source: dict[str, list[tuple[int, object]]] = {}
-    seen = set()
-    for index, item in enumerate(items):
-        try:
-            record = record_from_json(item)
-        except ValidationError as error:
-            results[index] = {"index": index, "status": "failed", **error.to_json()}
-            continue
-        source = str(item.get("crm_source") or "api")[:32]
-        if (source, record.crm_id) in seen:
-            results[index] = {
-                "index": index,
-                "status": "failed",
-                "error": {
-                    "code": "duplicate",
-                    "message": f"crm_id '{record.crm_id}' appears twice in this request",
-                    "field": "crm_id",
-                },
-            }
-            continue
-        seen.add((source, record.crm_id))
-        by_source.setdefault(source, []).append((index, record))
-    for source, pairs in by_source.items():
-        upserter = Upserter(source, now=now, actor_label=f"api:{g.api_token.name}", batch_id=None)
-        outcomes = upserter.upsert([record for _, record in pairs])
-        for (index, record), outcome in zip(pairs, outcomes, strict=True):
-            results[index] = {
-                "index": index,
-                "status": outcome.status,
-                "crm_id": record.crm_id,
-                "id": outcome.opportunity_id,
-            }
+    result = push_opportunity_items(
+        _json_body(),
+        source_label=f"api:{g.api_token.name}",
+        now=now,
+        default_country=(current_app.config.get("DEFAULT_PHONE_REGION") or "US").upper(),
+        default_currency=(current_app.config.get("DEFAULT_CURRENCY") or "USD").upper(),
+    )
     g.api_token.last_used_at = now
-    for source in by_source:
-        opportunities_imported.send(source, now=now)
+    opportunities_imported.send("api", now=now)
     db.session.commit()
-    summary = {
-        s: sum(1 for r in results if r["status"] == s) for s in ("created", "updated", "unchanged", "failed")
-    }
-    return jsonify({"items": results, **summary}), 200
+    return jsonify(result), 200
+
+
+def _json_body():
+    """The request's JSON; malformed or absurdly nested JSON is a 400, never a 500."""
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise ValidationError(f"The body is larger than {MAX_BODY_BYTES // 1_000_000} MB")
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise ValidationError("The JSON is nested too deeply") from None
 
 
 @bp.get("/opportunities")

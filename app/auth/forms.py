@@ -1,9 +1,9 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from app.auth.models import Role
-from app.auth.service import MIN_PASSWORD_LENGTH
+from app.auth.service import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -25,4 +25,55 @@ class UserForm(FlaskForm):
         "Initial password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)],
         description=f"At least {MIN_PASSWORD_LENGTH} characters; share it with the person directly.",
+    )
+
+
+_LENGTH = f"The password must have at least {MIN_PASSWORD_LENGTH} characters (at most {MAX_PASSWORD_LENGTH})"
+
+
+class EditUserForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+
+
+class SetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=_LENGTH),
+        ],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Every session of this user ends.",
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=_LENGTH),
+        ],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. You stay signed in here; "
+        "every other session ends.",
+    )
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The two new passwords differ")],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=_LENGTH),
+        ],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The two new passwords differ")],
     )

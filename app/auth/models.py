@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -25,6 +26,10 @@ class Role(enum.StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -38,12 +43,21 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept in the session and in the remember cookie (through get_id); rotating it ends every session.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def rotate_session_token(self) -> None:
+        """End every session and remember cookie of this user."""
+        self.session_token = new_session_token()
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -8,12 +8,33 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from app.auth.forms import LoginForm, UserForm
+from app.auth.forms import (
+    ChangePasswordForm,
+    EditUserForm,
+    LoginForm,
+    ResetPasswordForm,
+    SetPasswordForm,
+    UserForm,
+)
 from app.auth.guard import public, roles_required, staff_only
 from app.auth.models import Role, User
-from app.auth.service import authenticate, create_user
+from app.auth.service import (
+    authenticate,
+    change_own_password,
+    create_user,
+    deactivate_user,
+    end_sessions,
+    reactivate_user,
+    send_password_reset,
+    set_password,
+    update_user,
+    user_for_reset_token,
+)
+from app.changes import domain_change
+from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import csrf, db, limiter
+from app.ratelimit import account_locked_for, record_failed_sign_in, record_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -33,6 +54,13 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
@@ -48,11 +76,18 @@ def login():
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        email = form.email.data
+        wait = account_locked_for(email)
+        if wait:
+            flash(f"Too many failed sign-ins for this account. Try again in {_duration(wait)}.", "error")
+            return render_template("auth/login.html", form=form), 429
+        user = authenticate(email, form.password.data)
         if user is None:
+            record_failed_sign_in(email)
             flash("That email and password do not match an active account.", "error")
         else:
             db.session.commit()
+            record_sign_in(email)
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or _home_url(user))
     elif "csrf_token" in form.errors:
@@ -63,6 +98,8 @@ def login():
 @bp.post("/logout")
 @staff_only
 def logout():
+    end_sessions(current_user._get_current_object())  # a copied or remembered cookie dies too
+    db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -89,3 +126,126 @@ def users():
             return redirect(url_for("auth.users"))
     people = db.session.scalars(select(User).order_by(User.role, User.name)).all()
     return render_template("auth/users.html", users=people, form=form)
+
+
+def _edit_page(
+    user: User, edit_form: EditUserForm | None = None, password_form: SetPasswordForm | None = None
+):
+    return render_template(
+        "auth/user_edit.html",
+        user=user,
+        form=edit_form or EditUserForm(obj=user, role=user.role.value),
+        password_form=password_form or SetPasswordForm(formdata=None),
+    )
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=user) if request.method == "POST" else None
+    if form is not None and form.validate_on_submit():
+        with domain_change() as change:
+            update_user(user, name=form.name.data, role=form.role.data, actor=current_user)
+        if change:
+            flash(f"{user.name} is saved ({user.role.label.lower()}).", "success")
+            return redirect(url_for("auth.edit_user", user_id=user.id))
+    return _edit_page(user, edit_form=form)
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required(Role.ADMIN)
+def set_user_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            set_password(user, form.new_password.data, actor=current_user)
+        if change:
+            if user.id == current_user.id:
+                login_user(user)  # stay signed in here with the new session token
+            flash(f"{user.name} has a new password; their sessions ended. Tell them directly.", "success")
+            return redirect(url_for("auth.edit_user", user_id=user.id))
+    return _edit_page(user, password_form=form)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required(Role.ADMIN)
+def deactivate(user_id: int):
+    user = db.get_or_404(User, user_id)
+    with domain_change() as change:
+        deactivate_user(user, actor=current_user)
+    if change:
+        flash(f"{user.name} can no longer sign in; their sessions ended. Their history is kept.", "success")
+    return redirect(url_for("auth.edit_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@roles_required(Role.ADMIN)
+def reactivate(user_id: int):
+    user = db.get_or_404(User, user_id)
+    with domain_change() as change:
+        reactivate_user(user, actor=current_user)
+    if change:
+        flash(f"{user.name} can sign in again.", "success")
+    return redirect(url_for("auth.edit_user", user_id=user.id))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@staff_only
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+        try:
+            change_own_password(user, form.current_password.data, form.new_password.data)
+        except DomainError as error:
+            db.session.rollback()
+            target = form.current_password if error.field == "current_password" else form.new_password
+            target.errors = [*target.errors, error.message]
+        else:
+            db.session.commit()
+            login_user(user, remember=remembered)  # this session goes on with the new token
+            flash("Your password is changed. You were signed out everywhere else.", "success")
+            return redirect(url_for("dashboard.home"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@roles_required(Role.ADMIN)
+def send_reset_link(user_id: int):
+    user = db.get_or_404(User, user_id)
+    base_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with domain_change() as change:
+        send_password_reset(
+            user,
+            link_for=lambda token: base_url + url_for("auth.reset_password", token=token),
+            secret_key=current_app.config["SECRET_KEY"],
+            actor=current_user,
+            now=utcnow(),
+        )
+    if change:
+        flash(
+            f"A link to set a new password is on its way to {user.email} (valid 24 hours, once).", "success"
+        )
+    return redirect(url_for("auth.edit_user", user_id=user.id))
+
+
+# The signed link is the credential (like the unsubscribe link); the limit stops guessing.
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per minute")
+@public
+def reset_password(token: str):
+    user = user_for_reset_token(token, secret_key=current_app.config["SECRET_KEY"])
+    if user is None:
+        return render_template("auth/reset_password.html", form=None), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        with domain_change() as change:
+            set_password(user, form.new_password.data, actor=user)
+        if change:
+            logout_user()
+            flash("Your password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form)

@@ -3,15 +3,18 @@ answers of the demo responses coded."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import select
 
+from app.auth.models import Role, User
 from app.codebook.models import ReasonCode
 from app.codebook.service import DEMO_LOSS_REASON_CODES
-from app.coding.service import add_rule, backfill_choice_codings
+from app.coding.service import CodeChoice, add_rule, backfill_choice_codings, set_person_codes
 from app.crm.importing.models import LossReasonMapping
 from app.extensions import db
+from surveys.models import Answer, QuestionKind, Response, ResponseStatus
 
 DEMO_RULES = {
     "price.too_high": ("too expensive", "price", "cost", "cheaper"),
@@ -22,6 +25,19 @@ DEMO_RULES = {
     "timing.budget": ("budget",),
     "relationship.incumbent": ("current vendor", "incumbent", "stayed with"),
 }
+
+
+# How the demo analyst codes the demo's comments, and how the admin, coding a sample a second time,
+# reads them: they disagree on one, so the agreement page has a kappa below 1 and a disagreement to resolve.
+ANALYST_CODES = {
+    "Your quote came two weeks after theirs.": ("sales.responsiveness",),
+    "We needed the Salesforce integration out of the box.": ("product.integration",),
+    "Honestly the demo was great, the price was not.": ("price.too_high",),
+    "Implementation timeline looked risky for our Q1 launch.": ("implementation.effort", "timing"),
+}
+SECOND_CODER_CODES = {**ANALYST_CODES, "Your quote came two weeks after theirs.": ("competitor.price",)}
+DOUBLE_CODED = 2  # comments of each wording that both coders code
+LEFT_FOR_THE_WORKBENCH = 0.4  # share of comments nobody has coded yet
 
 
 def map_demo_loss_reasons() -> int:
@@ -47,3 +63,32 @@ def load_coding_demo(*, now: datetime) -> None:
         for phrase in phrases:
             add_rule(by_code[code], phrase)
     backfill_choice_codings(now=now)
+    _code_demo_comments(by_code, now=now)
+
+
+def _code_demo_comments(by_code: dict[str, ReasonCode], *, now: datetime) -> None:
+    """The analyst codes most comments, the admin double-codes a few; the rest wait in the workbench."""
+    analyst = db.session.scalar(select(User).where(User.role == Role.ANALYST).order_by(User.id))
+    admin = db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id))
+    if analyst is None or admin is None:
+        return
+    comments = db.session.scalars(
+        select(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.status == ResponseStatus.COMPLETE, Answer.text.in_(list(ANALYST_CODES)))
+        .order_by(Answer.id)
+    ).all()
+    comments = [a for a in comments if a.question.kind in (QuestionKind.LONG_TEXT, QuestionKind.SHORT_TEXT)]
+    coded = comments[: round(len(comments) * (1 - LEFT_FOR_THE_WORKBENCH))]
+    double_coded: Counter[str] = Counter()
+    for answer in coded:
+        _code(answer, analyst, ANALYST_CODES[answer.text], by_code, now=now)
+        if double_coded[answer.text] < DOUBLE_CODED:
+            double_coded[answer.text] += 1
+            _code(answer, admin, SECOND_CODER_CODES[answer.text], by_code, now=now)
+
+
+def _code(answer: Answer, coder: User, codes: tuple[str, ...], by_code, *, now: datetime) -> None:
+    choices = [CodeChoice(by_code[code].id) for code in codes if code in by_code]
+    if choices:
+        set_person_codes(answer, coder, choices, now=now)

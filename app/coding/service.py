@@ -24,6 +24,7 @@ from app.coding.models import (
 from app.crm.models import Opportunity
 from app.errors import NotFound, ValidationError
 from app.extensions import db
+from campaigns.calls.models import CallAttempt
 from campaigns.models import Enrollment
 from surveys.models import Answer, Question, QuestionKind, Response, ResponseChannel, ResponseStatus
 
@@ -310,6 +311,23 @@ def hidden_coders(answer: Answer, viewer_id: int) -> bool:
             select(func.count()).where(
                 DoubleCodingAssignment.answer_id == answer.id, DoubleCodingAssignment.done_at.is_(None)
             )
+        )
+    )
+
+
+def call_notes(response: Response) -> list[CallAttempt]:
+    """The calls to this response's contact that left notes, oldest first: context for the coder."""
+    if response.contact_id is None and response.id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(CallAttempt)
+            .where(
+                or_(CallAttempt.response_id == response.id, CallAttempt.contact_id == response.contact_id),
+                CallAttempt.notes.is_not(None),
+                CallAttempt.notes != "",
+            )
+            .order_by(CallAttempt.started_at)
         )
     )
 

@@ -113,6 +113,7 @@ def answer(answer_id: int):
         response=response,
         others=others,
         opportunity=response.opportunity,
+        calls=service.call_notes(response),
         suggestions=suggestions,
         suggested_ids=[s.code.id for s in suggestions],
         codings=codings,

@@ -76,12 +76,6 @@ def _reason(
     return None
 
 
-def on_do_not_contact_list(contact: Contact) -> bool:
-    """True when the contact's email, email domain or phone is on the list."""
-    keys = _list_keys(contact)
-    return bool(keys & _listed_keys(keys))
-
-
 def contact_suppression_reason(contact: Contact, channel: Channel) -> SuppressionReason | None:
     """Why this contact may not be reached on this channel right now, or None when they may."""
     return SuppressionCheck.load([contact]).reason(contact, channel)

@@ -91,6 +91,17 @@ def _require_twilio_signature() -> None:
         abort(403)
 
 
+# Twilio's SIDs are 34 characters, numbers a few dozen at most, error codes five digits: anything longer
+# is not from Twilio's API and would not fit the columns (a 400, never a database error).
+_TWILIO_FIELD_LIMITS = {"MessageSid": 64, "From": 64, "To": 64, "MessageStatus": 32, "ErrorCode": 10}
+
+
+def _require_twilio_field_sizes() -> None:
+    form = request.form
+    if any(len(form.get(name, "")) > limit for name, limit in _TWILIO_FIELD_LIMITS.items()):
+        abort(400)
+
+
 def _twiml():
     return current_app.response_class(EMPTY_TWIML, mimetype="application/xml")
 
@@ -100,6 +111,7 @@ def _twiml():
 @csrf.exempt
 def twilio_sms_inbound():
     _require_twilio_signature()
+    _require_twilio_field_sizes()
     form = request.form
     if not form.get("MessageSid") or not form.get("From"):
         abort(400)
@@ -119,6 +131,7 @@ def twilio_sms_inbound():
 @csrf.exempt
 def twilio_sms_status():
     _require_twilio_signature()
+    _require_twilio_field_sizes()
     form = request.form
     if not form.get("MessageSid") or not form.get("MessageStatus"):
         abort(400)

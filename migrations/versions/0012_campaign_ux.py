@@ -1,7 +1,7 @@
 """campaigns: new matches may wait for an admin's approval
 
 Revision ID: 0012_campaign_ux
-Revises: 0009_imports
+Revises: 0010_security
 Create Date: 2026-11-28 23:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_campaign_ux'
-down_revision = '0009_imports'
+down_revision = '0010_security'
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.calls.conftest import live_queue, make_queue, survey_version  # noqa: F401 (fixtures)
 
@@ -44,7 +45,7 @@ def test_a_caller_takes_calls_fills_the_script_reloads_and_disposes_with_the_key
     field = page.locator(f"[name={question.html_id}]")
     field.fill("Their support never answered us")
     page.get_by_role("heading", level=1).click()  # leave the field: the change is saved
-    page.wait_for_function("document.getElementById('autosave-status').textContent === 'Answers saved.'")
+    expect(page.locator("#autosave-status")).to_have_text("Answers saved.")
     page.reload()
     assert page.locator(f"[name={question.html_id}]").input_value() == "Their support never answered us"
 

@@ -94,16 +94,18 @@ def test_every_staff_page_fits_a_375px_phone(role, phone_page, live_server, make
     account, opportunity = crm_data
     user = make_user(role)
     _sign_in(phone_page, live_server, user.email)
-    assert phone_page.get_by_role("heading", level=1).inner_text().startswith("Hello")
+    home = "Call queue" if role is Role.CALLER else "Hello"  # a caller's home page is their queue
+    assert phone_page.get_by_role("heading", level=1).inner_text().startswith(home)
     paths = [
         "/dashboard",
+        "/calls",
         "/opportunities",
         "/accounts",
         f"/accounts/{account.id}",
         f"/opportunities/{opportunity.id}",
     ]
     if role is Role.ADMIN:
-        paths.append("/users")
+        paths.extend(["/users", "/calls/supervisor"])
     for path in paths:
         phone_page.goto(f"{live_server}{path}")
         assert phone_page.locator("main h1").is_visible(), path

@@ -208,3 +208,31 @@ def test_a_refused_dial_says_why_and_takes_the_call_off_the_queue(live_queue, lo
     response = client.post(f"{location}/dial", follow_redirects=True)
     assert "This call was closed" in response.get_data(as_text=True)
     assert db.session.scalar(select(CallAttempt)) is None
+
+
+def test_the_campaign_page_sets_the_call_rules(make_user, login):
+    from campaigns.models import Campaign
+    from tests.campaigns.test_views import FORM
+
+    client = login(make_user(Role.ADMIN))
+    data = {
+        **FORM,
+        "kind": "call",
+        "calling_days": ["0", "1", "2", "3", "4", "5"],
+        "call_max_per_day": "3",
+        "cap_no_answer": "6",
+        "callback_release_minutes": "45",
+        "call_after_survey_days": "5",
+        "call_recording": "y",
+    }
+    assert client.post("/campaigns/new", data=data).status_code == 302
+    campaign = db.session.scalars(select(Campaign)).one()
+    assert campaign.calling_days == [0, 1, 2, 3, 4, 5]
+    assert campaign.call_max_per_day == 3
+    assert campaign.call_outcome_caps == {"no_answer": 6}
+    assert campaign.callback_release_minutes == 45
+    assert campaign.call_after_survey_days == 5
+    assert campaign.call_recording is True
+    early = client.post("/campaigns/new", data={**data, "name": "Too early", "calling_window_start": "07:30"})
+    assert early.status_code == 422
+    assert "Nobody is called before 8:00" in early.get_data(as_text=True)

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.codebook.service import ensure_default_codebook
 from app.extensions import db
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
+from surveys.builder import publish
+from surveys.library import WIN_LOSS, create_from_template
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -30,3 +33,13 @@ def make_campaign() -> Callable[..., Campaign]:
         return campaign
 
     return factory
+
+
+@pytest.fixture
+def version():
+    """The ready-made win/loss survey, published: what survey campaigns invite to."""
+    ensure_default_codebook()
+    survey = create_from_template(WIN_LOSS, now=NOW, name="Win/loss 2026")
+    published = publish(survey.versions[0], now=NOW)
+    db.session.commit()
+    return published

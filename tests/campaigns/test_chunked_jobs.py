@@ -7,25 +7,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.codebook.service import ensure_default_codebook
 from app.extensions import db
 from campaigns.enrollment import enroll_campaign
 from campaigns.models import CampaignKind, Enrollment
-from surveys.builder import publish
 from surveys.invitations import close_stale_responses
-from surveys.library import WIN_LOSS, create_from_template
 from surveys.models import Invitation, Response, ResponseChannel, ResponseStatus
 
 from .conftest import NOW
-
-
-@pytest.fixture
-def version():
-    ensure_default_codebook()
-    survey = create_from_template(WIN_LOSS, now=NOW, name="Win/loss 2026")
-    published = publish(survey.versions[0], now=NOW)
-    db.session.commit()
-    return published
 
 
 def _crm(make_contact, make_opportunity) -> None:

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import Role
-from app.codebook.service import ensure_default_codebook
 from app.crm.models import Channel, Competitor
 from app.extensions import db
 from app.messaging.models import OutboundMessage
@@ -23,21 +22,10 @@ from campaigns.models import (
     Enrollment,
     EnrollmentStatus,
 )
-from surveys.builder import publish
-from surveys.library import WIN_LOSS, create_from_template
 from surveys.models import Invitation
 
 from .conftest import NOW
 from .test_views import FORM
-
-
-@pytest.fixture
-def version():
-    ensure_default_codebook()
-    survey = create_from_template(WIN_LOSS, now=NOW, name="Win/loss 2026")
-    published = publish(survey.versions[0], now=NOW)
-    db.session.commit()
-    return published
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.codebook.service import ensure_default_codebook
 from app.crm.models import Channel
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
@@ -20,20 +19,9 @@ from campaigns.models import (
     Enrollment,
     EnrollmentStatus,
 )
-from surveys.builder import publish
-from surveys.library import WIN_LOSS, create_from_template
 from surveys.models import Invitation
 
 from .conftest import NOW
-
-
-@pytest.fixture
-def version():
-    ensure_default_codebook()
-    survey = create_from_template(WIN_LOSS, now=NOW, name="Win/loss 2026")
-    published = publish(survey.versions[0], now=NOW)
-    db.session.commit()
-    return published
 
 
 def _messages() -> list[OutboundMessage]:

@@ -218,3 +218,31 @@ def test_a_sales_manager_downloads_the_export_from_the_page(client, login, make_
     assert response.headers["Content-Disposition"].startswith('attachment; filename="winback-hubspot-')
     assert response.data.startswith(b"\xef\xbb\xbf")
     assert f"WB-{accepted.id}".encode() in response.data
+
+
+def test_a_push_through_the_api_links_the_recycled_deal_by_its_crm_id(client, runner, accepted):
+    _, secret = create_token("crm", now=utcnow())
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    client.patch(
+        f"/api/v1/requalifications/{accepted.id}", json={"crm_opportunity_id": "006PUSH"}, headers=headers
+    )
+    item = {
+        "crm_source": "salesforce",
+        "crm_id": "006PUSH",
+        "name": "Acme – recycled",
+        "stage": "Closed Won",
+        "is_closed": True,
+        "is_won": True,
+        "amount": "7000.00",
+        "currency": "USD",
+        "close_date": "2026-12-20",
+        "account": {"crm_id": "001A", "name": "Acme Corp"},
+        "contacts": [],
+    }
+    for _ in range(2):
+        response = client.post("/api/v1/opportunities", json=[item], headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert accepted.recycled_opportunity_id is not None
+    assert stats(runner)["recovered_revenue"] == "7000.00"

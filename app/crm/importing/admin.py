@@ -188,14 +188,3 @@ def map_loss_reasons(choices: dict[int, int | None]) -> int:
             changed += 1
     db.session.flush()
     return changed
-
-
-def reason_code_for(raw_value: str | None) -> ReasonCode | None:
-    """The reason code an admin mapped a CRM loss reason to, if any."""
-    if not raw_value:
-        return None
-    return db.session.scalar(
-        select(ReasonCode)
-        .join(LossReasonMapping, LossReasonMapping.reason_code_id == ReasonCode.id)
-        .where(LossReasonMapping.raw_value == raw_value)
-    )

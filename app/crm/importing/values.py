@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from app.errors import ValidationError
@@ -120,13 +120,6 @@ def parse_date(text: str, *, day_first: bool, column: str = "Close Date") -> dat
             f"{column} '{raw}' is not a valid date when read {order}; check the import's date setting",
             field=column,
         ) from None
-
-
-def parse_datetime(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError("a timezone is required")
-    return value
 
 
 def parse_bool(text: str, *, column: str) -> bool:

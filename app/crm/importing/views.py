@@ -209,13 +209,6 @@ def result(batch_id: int):
     )
 
 
-@bp.get("/<int:batch_id>/progress.json")
-@admin_only
-def progress(batch_id: int):
-    batch = db.get_or_404(ImportBatch, batch_id)
-    return {"status": batch.status.value, "percent": batch.progress_percent, "rows": batch.rows_read}
-
-
 @bp.get("/<int:batch_id>/errors.csv")
 @admin_only
 def errors_csv(batch_id: int):

@@ -20,6 +20,12 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A page showing work in progress (an import) reloads itself; without JS it has a Refresh link.
+    var progress = document.querySelector("[data-refresh-after]");
+    if (progress) {
+      window.setTimeout(function () { window.location.reload(); },
+                        1000 * Number(progress.getAttribute("data-refresh-after")));
+    }
     // Opening one menu of the row closes the others.
     document.querySelectorAll("details.nav-menu").forEach(function (menu) {
       menu.addEventListener("toggle", function () {
