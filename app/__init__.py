@@ -66,6 +66,7 @@ def _import_models() -> None:
     import app.crm.importing.models
     import app.crm.models
     import app.messaging.models
+    import app.money.models
     import app.organisation.models
     import app.pipeline.models  # noqa: F401
     import campaigns.calls.models  # noqa: F401
@@ -103,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging, organisation, pipeline
+    from app import auth, coding, crm, dashboard, health, messaging, money, organisation, pipeline, reports
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -116,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
         health.bp,
         messaging.bp,
         organisation.bp,
+        money.bp,
         surveys.views.bp,
         surveys.public.bp,
         campaigns.bp,
@@ -126,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
         coding.bp,
         pipeline.bp,
         pipeline.api_bp,
+        reports.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -22,6 +22,7 @@ NAV_GROUPS = ("Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "R
 ADMIN = frozenset({Role.ADMIN})
 EVERYONE = frozenset(Role)
 REVIEWERS = frozenset({Role.ADMIN, Role.SALES_MANAGER})
+REPORT_READERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.ANALYST})
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,13 @@ NAV_ITEMS = (
     NavItem("Pipeline", "Accepted and recycled", "pipeline.recycled", REVIEWERS),
     NavItem("Pipeline", "Service levels", "pipeline.sla", REVIEWERS),
     NavItem("Pipeline", "Pipeline settings", "pipeline.settings", ADMIN),
+    NavItem("Reports", "All reports", "reports.index", REPORT_READERS),
+    NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
+    NavItem("Reports", "Sales said, customers said", "reports.sales_vs_customers", REPORT_READERS),
+    NavItem("Reports", "Recovery funnel", "reports.funnel", REPORT_READERS),
+    NavItem("Reports", "Callers", "reports.callers", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
+    NavItem("Settings", "Currency", "money.settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),
     NavItem("Settings", "Style guide", "dashboard.styleguide", ADMIN),
     NavItem("Settings", "My password", "auth.change_password", EVERYONE),

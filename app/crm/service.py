@@ -94,6 +94,8 @@ def filter_choices() -> dict[str, list]:
 class LossSummary:
     lost_count: int
     lost_amounts: list[tuple[str, Decimal]]  # one total per currency, largest first: never added across
+    # (currency, close date, amount, deals): what a conversion into the reporting currency needs
+    lost_amount_rows: list[tuple[str, date | None, Decimal, int]]
     won_count: int
     top_reasons: list[tuple[str, int]]
     top_competitors: list[tuple[str, int]]
@@ -119,6 +121,11 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
         .group_by(lost.c.currency)
         .order_by(func.sum(lost.c.amount).desc(), lost.c.currency)
     ).all()
+    by_day = db.session.execute(
+        select(lost.c.currency, lost.c.close_date, func.sum(lost.c.amount), func.count())
+        .where(lost.c.amount.is_not(None))
+        .group_by(lost.c.currency, lost.c.close_date)
+    ).all()
     won_count = db.session.scalar(
         select(func.count()).where(Opportunity.is_won.is_(True), Opportunity.close_date >= since)
     )
@@ -139,6 +146,9 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
     return LossSummary(
         lost_count=lost_count,
         lost_amounts=[(currency or "USD", Decimal(total)) for currency, total in totals],
+        lost_amount_rows=[
+            (currency or "USD", day, Decimal(total), count) for currency, day, total, count in by_day
+        ],
         won_count=won_count or 0,
         top_reasons=[tuple(row) for row in reasons],
         top_competitors=[tuple(row) for row in competitors],

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.auth.guard import public, roles_required, staff_only
 from app.auth.models import Role
 from app.crm.service import loss_summary
+from app.money.service import total_in_reporting_currency
 
 bp = Blueprint("dashboard", __name__)
 
@@ -27,7 +28,8 @@ def index():
 @staff_only
 def home():
     summary = loss_summary(today=date.today())
-    return render_template("dashboard/home.html", summary=summary)
+    lost_revenue = total_in_reporting_currency(summary.lost_amount_rows)
+    return render_template("dashboard/home.html", summary=summary, lost_revenue=lost_revenue)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ Delivery is at most once per message the provider accepted. The worker works in 
    never hold the same row and a claim never takes more than n rows (SQLite serialises writers). An
    email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the claim already
    records it as the provider id, before anything is sent;
-2. for each message, on a connection of its own in autocommit (see _ledger): the outcomes so far are
-   recorded, then this row's attempt (`send_started_at`) with a renewal of the batch's claim
-   (`claimed_at`), all guarded by `claimed_by = me`; a row the worker no longer holds is skipped.
+2. for each message, on a connection of its own in autocommit (see _ledger), ONE statement and one
+   durable commit records the outcomes so far and this row's attempt (`send_started_at`, with the
+   row's `claimed_at`), guarded by `claimed_by = me`; a row the worker no longer holds is skipped.
+   The claim on the rest of the batch is renewed by the same statement when it is older than a
+   tenth of OUTBOX_STALE_SECONDS (not at every message: that rewrote every untried row each time).
    Then the transport is called (with a timeout well under OUTBOX_STALE_SECONDS). A batch whose age
    reaches half the stale limit stops and gives its untried rows back to the queue;
 3. the last outcomes are recorded, failures and cancellations committed through the session.
@@ -249,18 +251,22 @@ def deliver_claimed(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
     release_at: datetime | None = None,
+    renew_seconds: float | None = None,
 ) -> DeliveryStats:
     """Send a batch this worker claimed, recording each attempt before it is made; returns what happened.
 
     Contacts and matching do-not-contact entries are read for the whole batch (two queries); sends
-    happen outside any open transaction. Before each send one commit records the outcomes so far,
-    marks the attempt and renews the claim; a row another worker took back is not sent. Once the
+    happen outside any open transaction. Before each send one commit records the outcomes so far and
+    marks the attempt, renewing the claim on the batch every `renew_seconds` (default: a tenth of
+    OUTBOX_STALE_SECONDS); a row another worker took back is not sent. Once the
     clock reaches `release_at` the batch stops and its untried rows go back to the queue. A message
     that cannot be built or sent for an unexpected reason fails alone, with the reason recorded.
     """
     stats = DeliveryStats()
     if not message_ids:
         return stats
+    if renew_seconds is None:
+        renew_seconds = float(current_app.config.get("OUTBOX_STALE_SECONDS", DEFAULT_STALE_SECONDS)) / 10
     session = db.session()
     # Objects stay usable after the commits (no reload per attribute).
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
@@ -274,6 +280,7 @@ def deliver_claimed(
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
             release_at=release_at,
+            renew_every=timedelta(seconds=renew_seconds),
         )
     finally:
         session.expire_on_commit = expire_on_commit
@@ -291,6 +298,7 @@ def _deliver_batch(
     max_attempts: int,
     backoff_seconds: float,
     release_at: datetime | None,
+    renew_every: timedelta,
 ) -> None:
     messages = db.session.scalars(
         select(OutboundMessage)
@@ -323,27 +331,31 @@ def _deliver_batch(
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
             release_at=release_at,
+            renew_every=renew_every,
         )
 
 
 @contextlib.contextmanager
 def _ledger() -> Iterator[Connection]:
-    """A connection of its own, in autocommit, for the per-message records (one round trip each).
+    """A connection of its own, in autocommit, for the per-message records: one round trip each.
 
-    On PostgreSQL its commits do not wait for the disk (synchronous_commit off, reset before the
-    connection goes back to the pool): a record is visible to every other worker at once, which is
-    what recovery from a dead worker needs; only a crash of the database server itself within a
-    fraction of a second could lose one. A durable transaction per message cost 90% of the throughput.
+    Its commits are durable (the server's synchronous_commit, `on` by default), and must stay so.
+    `synchronous_commit = off` for the attempt marker is NOT safe, because a crash of the database
+    server loses a suffix of the WAL, never a hole in it: the marker of message k lost means every
+    later record is lost too, the outcome of k included, while the claim (committed durably by
+    claim_due_messages) survives. After recovery row k is `sending` with `send_started_at` NULL,
+    which is exactly "claimed, never tried", so the reconciler queues it again and it is sent a
+    second time although the provider accepted it before the crash. The marker would be safe to
+    lose only if recovery treated every unmarked row of a claim made before the server restarted as
+    "maybe sent"; it does not (and a failover to an asynchronous replica would defeat that anyway).
+
+    The outcomes may be lost without harm (a lost `sent` leaves the row marked: "maybe sent", never
+    resent blindly), so they ride along in the marker's statement and cost nothing extra: one fsync
+    per message, not two commits. The old per-message renewal of the whole batch's claim, which
+    rewrote every untried row at every message, is what cost most; see _record_and_start.
     """
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        postgresql = connection.dialect.name == "postgresql"
-        if postgresql:
-            connection.exec_driver_sql("SET synchronous_commit TO OFF")
-        try:
-            yield connection
-        finally:
-            if postgresql:
-                connection.exec_driver_sql("RESET synchronous_commit")
+        yield connection
 
 
 def _commit_session() -> None:
@@ -367,8 +379,10 @@ def _send_each(
     max_attempts: int,
     backoff_seconds: float,
     release_at: datetime | None,
+    renew_every: timedelta,
 ) -> None:
     sent: list[tuple[OutboundMessage, SendResult]] = []  # accepted, not yet recorded
+    renewed_at: datetime | None = None  # the first attempt renews the claim on the whole batch
     for index, message in enumerate(messages):
         if release_at is not None and clock() >= release_at:
             _commit_session()
@@ -386,10 +400,18 @@ def _send_each(
                 continue
         now = clock()
         _commit_session()
-        _flush_sent(sent, ledger, worker_id=worker_id, now=now, stats=stats)
-        # The attempt is on record (and the claim renewed) before the provider is called.
-        still_mine = _start_attempt(
-            message, [m.id for m in messages[index:]], ledger, worker_id=worker_id, now=now
+        renew = renewed_at is None or now - renewed_at >= renew_every
+        if renew:
+            renewed_at = now
+        # The attempt is on record (durably, with the outcomes so far) before the provider is called.
+        still_mine = _record_and_start(
+            sent,
+            message,
+            [m.id for m in messages[index:]] if renew else [message.id],
+            ledger,
+            worker_id=worker_id,
+            now=now,
+            stats=stats,
         )
         if not still_mine:
             log.warning("worker %s: message %s was taken back; not sent", worker_id, message.id)
@@ -429,24 +451,64 @@ def _send_each(
     _flush_sent(sent, ledger, worker_id=worker_id, now=clock(), stats=stats)
 
 
-def _start_attempt(
-    message: OutboundMessage, batch_ids: list[int], ledger: Connection, *, worker_id: str, now: datetime
+def _record_and_start(
+    sent: list[tuple[OutboundMessage, SendResult]],
+    message: OutboundMessage,
+    renew_ids: list[int],
+    ledger: Connection,
+    *,
+    worker_id: str,
+    now: datetime,
+    stats: DeliveryStats,
 ) -> bool:
-    """Mark `message`'s attempt and renew the claim on the batch's rows still held; False if not held."""
-    table = OutboundMessage.__table__
-    held = ledger.scalars(
-        update(table)
-        .where(
-            table.c.id.in_(batch_ids),
-            table.c.status == MessageStatus.SENDING,
-            table.c.claimed_by == worker_id,
+    """Record the outcomes in `sent`, mark `message`'s attempt and renew the claim on `renew_ids`
+    (which include `message`), in one statement guarded by `claimed_by = me`; empties `sent`.
+
+    Returns False if `message` is no longer held. A reconciler that took a sent row back wins.
+    """
+    c = OutboundMessage.__table__.c
+    outcomes = {m.id: (m, result) for m, result in sent}
+    sent.clear()
+    values: dict[str, object] = {
+        "claimed_at": now,
+        "send_started_at": case(
+            (c.id == message.id, literal(now, c.send_started_at.type)), else_=c.send_started_at
+        ),
+    }
+    if outcomes:
+        done = c.id.in_(list(outcomes))
+        values.update(
+            status=case((done, literal(MessageStatus.SENT, c.status.type)), else_=c.status),
+            sent_at=case((done, literal(now, c.sent_at.type)), else_=c.sent_at),
+            error=case((done, literal(None, c.error.type)), else_=c.error),
+            error_code=case((done, literal(None, c.error_code.type)), else_=c.error_code),
+            provider_status=case(
+                *(
+                    (c.id == i, literal(r.provider_status, c.provider_status.type))
+                    for i, (_, r) in outcomes.items()
+                ),
+                else_=c.provider_status,
+            ),
         )
-        .values(
-            claimed_at=now,
-            send_started_at=case((table.c.id == message.id, now), else_=table.c.send_started_at),
-        )
-        .returning(table.c.id)
-    ).all()
+        new_ids = [(i, r.provider_id) for i, (m, r) in outcomes.items() if r.provider_id != m.provider_id]
+        if new_ids:  # SMS: Twilio's SID (an email's Message-ID was recorded at claim)
+            values["provider_id"] = case(
+                *((c.id == i, literal(provider_id, c.provider_id.type)) for i, provider_id in new_ids),
+                else_=c.provider_id,
+            )
+    held = set(
+        ledger.scalars(
+            update(OutboundMessage.__table__)
+            .where(
+                c.id.in_([*renew_ids, *outcomes]),
+                c.status == MessageStatus.SENDING,
+                c.claimed_by == worker_id,
+            )
+            .values(**values)
+            .returning(c.id)
+        ).all()
+    )
+    stats.sent += len(held.intersection(outcomes))
     return message.id in held
 
 
@@ -658,6 +720,7 @@ class Worker:
                     backoff_seconds=self.backoff_seconds,
                     # Well before another worker may take the rows back (transports time out sooner).
                     release_at=claimed_at + timedelta(seconds=self.stale_seconds / 2),
+                    renew_seconds=self.stale_seconds / 10,
                 )
             )
         return stats

@@ -1,0 +1,179 @@
+"""The filters every report shares, read from the URL (so a view can be shared) and checked at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.crm.models import Account, Competitor, Opportunity
+from app.extensions import db
+
+# Amount bands in the reporting currency: (key, label, lower bound included, upper bound excluded).
+BANDS = (
+    ("small", "Under 10,000", Decimal(0), Decimal(10_000)),
+    ("medium", "10,000 to 50,000", Decimal(10_000), Decimal(50_000)),
+    ("large", "50,000 to 250,000", Decimal(50_000), Decimal(250_000)),
+    ("xlarge", "250,000 or more", Decimal(250_000), None),
+)
+BAND_KEYS = {key for key, *_ in BANDS}
+WEIGHTS = ("count", "amount")
+
+
+def months_back(today: date, months: int) -> date:
+    """The first day of the month `months` before today's month."""
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_starts(start: date, end: date) -> list[date]:
+    """Every month from start's to end's, as first days: empty months are shown, not skipped."""
+    months = []
+    current = start.replace(day=1)
+    while current <= end:
+        months.append(current)
+        current = date(current.year + (current.month == 12), current.month % 12 + 1, 1)
+    return months
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    start: date
+    end: date
+    segment: str | None = None
+    region: str | None = None
+    competitor: int | None = None
+    owner: str | None = None
+    band: str | None = None
+    weight: str = "count"
+
+    def args(self) -> dict[str, str]:
+        """The URL arguments that give the same view."""
+        values = {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "segment": self.segment,
+            "region": self.region,
+            "competitor": str(self.competitor) if self.competitor else None,
+            "owner": self.owner,
+            "band": self.band,
+            "weight": self.weight if self.weight != "count" else None,
+        }
+        return {key: value for key, value in values.items() if value}
+
+    @property
+    def active(self) -> int:
+        return sum(
+            1 for value in (self.segment, self.region, self.competitor, self.owner, self.band) if value
+        )
+
+    def band_bounds(self) -> tuple[Decimal, Decimal | None] | None:
+        for key, _label, low, high in BANDS:
+            if key == self.band:
+                return low, high
+        return None
+
+    def with_(self, **changes) -> ReportFilters:
+        return replace(self, **changes)
+
+
+def _date(raw: str | None, name: str, errors: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw.strip(), "%Y-%m-%d").date()  # noqa: DTZ007 (a calendar date)
+    except ValueError:
+        errors.append(f"Enter the {name} date as YYYY-MM-DD, for example 2026-01-31.")
+        return None
+
+
+def parse_filters(args, *, today: date) -> tuple[ReportFilters, list[str]]:
+    """The filters of the URL, and a sentence for each value that could not be read (that one is dropped)."""
+    errors: list[str] = []
+    end = _date(args.get("to"), "end", errors) or today
+    start = _date(args.get("from"), "start", errors) or months_back(end, 11)
+    if start > end:
+        errors.append("The start date is after the end date; the last 12 months are shown.")
+        end, start = today, months_back(today, 11)
+    if (end.year - start.year) * 12 + end.month - start.month > 120:
+        errors.append("Choose a period of at most ten years; the last ten years are shown.")
+        start = months_back(end, 119)
+    competitor = None
+    if args.get("competitor"):
+        try:
+            competitor = int(args["competitor"])
+        except ValueError:
+            errors.append("That competitor is not known; all competitors are shown.")
+    band = args.get("band") or None
+    if band and band not in BAND_KEYS:
+        errors.append("That amount band is not known; all amounts are shown.")
+        band = None
+    weight = args.get("weight") or "count"
+    if weight not in WEIGHTS:
+        errors.append("Weight the reasons by count or by amount; by count is shown.")
+        weight = "count"
+    filters = ReportFilters(
+        start=start,
+        end=end,
+        segment=(args.get("segment") or "").strip()[:64] or None,
+        region=(args.get("region") or "").strip()[:64] or None,
+        competitor=competitor,
+        owner=(args.get("owner") or "").strip()[:255] or None,
+        band=band,
+        weight=weight,
+    )
+    return filters, errors
+
+
+def filter_choices() -> dict:
+    """The values the filter bar offers."""
+
+    def values(column):
+        return [
+            v
+            for v in db.session.scalars(select(column).where(column.is_not(None)).distinct().order_by(column))
+        ]
+
+    return {
+        "segments": values(Account.segment),
+        "regions": values(Account.region),
+        "owners": values(Opportunity.owner),
+        "competitors": list(
+            db.session.execute(select(Competitor.id, Competitor.name).order_by(Competitor.name))
+        ),
+        "bands": [(key, label) for key, label, *_ in BANDS],
+    }
+
+
+def lost_opportunities(filters: ReportFilters):
+    """The select of the lost deals the filters keep (the amount band is applied after conversion)."""
+    query = (
+        select(
+            Opportunity.id,
+            Opportunity.name,
+            Opportunity.amount,
+            Opportunity.currency,
+            Opportunity.close_date,
+            Opportunity.owner,
+            Opportunity.crm_loss_reason,
+            Account.name.label("account_name"),
+        )
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(
+            Opportunity.is_closed.is_(True),
+            Opportunity.is_won.is_(False),
+            Opportunity.close_date >= filters.start,
+            Opportunity.close_date <= filters.end,
+        )
+    )
+    if filters.segment:
+        query = query.where(Account.segment == filters.segment)
+    if filters.region:
+        query = query.where(Account.region == filters.region)
+    if filters.competitor:
+        query = query.where(Opportunity.competitor_id == filters.competitor)
+    if filters.owner:
+        query = query.where(Opportunity.owner == filters.owner)
+    return query
