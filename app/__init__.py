@@ -67,7 +67,8 @@ def _import_models() -> None:
     import app.crm.models
     import app.messaging.models
     import app.money.models
-    import app.organisation.models  # noqa: F401
+    import app.organisation.models
+    import app.pipeline.models  # noqa: F401
     import campaigns.calls.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
@@ -103,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaigns.calls
     import surveys.public
     import surveys.views
-    from app import auth, coding, crm, dashboard, health, messaging, money, organisation, reports
+    from app import auth, coding, crm, dashboard, health, messaging, money, organisation, pipeline, reports
     from app.api.views import bp as api_bp
     from app.codebook.views import bp as codebook_bp
     from app.crm.importing.views import bp as imports_bp
@@ -125,6 +126,8 @@ def _register_blueprints(app: Flask) -> None:
         imports_bp,
         codebook_bp,
         coding.bp,
+        pipeline.bp,
+        pipeline.api_bp,
         reports.bp,
     )
     for blueprint in blueprints:
@@ -132,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     campaigns.connect_signals()
     _register_hooks(app)
     coding.init_app(app)  # signals, the opportunity page's reasons, the retraining job
+    pipeline.init_app(app)  # signals (responses, imports), deferrals coming back, recycled links
     install_dev_worker_thread(app)
 
 
@@ -151,6 +155,7 @@ def _register_cli(app: Flask) -> None:
     from app.crm.cli import crm_cli
     from app.demo.cli import demo_cli
     from app.messaging.cli import worker_command
+    from app.pipeline.cli import pipeline_cli
     from campaigns.calls.cli import calls_cli
     from campaigns.cli import campaigns_cli
     from surveys.cli import surveys_cli
@@ -166,6 +171,7 @@ def _register_cli(app: Flask) -> None:
         codebook_cli,
         coding_cli,
         calls_cli,
+        pipeline_cli,
     ):
         app.cli.add_command(group)
 

@@ -75,7 +75,7 @@ INT_QUERY_ARGS = frozenset(
 
 # Only the API reads JSON bodies; a form (Flask-WTF reads a JSON body as the form when one is sent)
 # given a JSON list or number fails deep inside WTForms.
-JSON_BLUEPRINTS = frozenset({"api"})
+JSON_BLUEPRINTS = frozenset({"api", "pipeline_api"})
 
 
 def refuse_hostile_input() -> None:

@@ -21,6 +21,7 @@ NAV_GROUPS = ("Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "R
 
 ADMIN = frozenset({Role.ADMIN})
 EVERYONE = frozenset(Role)
+REVIEWERS = frozenset({Role.ADMIN, Role.SALES_MANAGER})
 REPORT_READERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.ANALYST})
 
 
@@ -50,6 +51,10 @@ NAV_ITEMS = (
     NavItem("Coding", "Agreement", "coding.agreement_page", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "Keyword rules", "coding.rules", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("Coding", "Codebook", "codebook.index", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("Pipeline", "Review queue", "pipeline.queue", REVIEWERS),
+    NavItem("Pipeline", "Accepted and recycled", "pipeline.recycled", REVIEWERS),
+    NavItem("Pipeline", "Service levels", "pipeline.sla", REVIEWERS),
+    NavItem("Pipeline", "Pipeline settings", "pipeline.settings", ADMIN),
     NavItem("Reports", "All reports", "reports.index", REPORT_READERS),
     NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
     NavItem("Reports", "Sales said, customers said", "reports.sales_vs_customers", REPORT_READERS),

@@ -31,9 +31,11 @@ def test_each_role_sees_only_the_groups_of_its_work(app):
         caller = [g.label for g in nav_groups_for(_User(Role.CALLER))]
         admin = [g.label for g in nav_groups_for(_User(Role.ADMIN))]
         analyst = [g.label for g in nav_groups_for(_User(Role.ANALYST))]
+        sales = [g.label for g in nav_groups_for(_User(Role.SALES_MANAGER))]
     assert caller == ["Deals", "Campaigns", "Calls", "Settings"]  # Settings › My password
-    assert admin == ["Deals", "Campaigns", "Calls", "Surveys", "Coding", "Reports", "Settings"]
+    assert admin == ["Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "Reports", "Settings"]
     assert analyst == ["Deals", "Surveys", "Coding", "Reports", "Settings"]
+    assert sales == ["Deals", "Pipeline", "Reports", "Settings"]
     assert all(group in NAV_GROUPS for group in admin)
 
 

@@ -140,7 +140,8 @@ def test_token_routes_refuse_missing_wrong_and_revoked_tokens_even_to_a_signed_i
         ok = client.open(
             _url_for_rule(rule), method=method, json=[], headers={"Authorization": f"Bearer {secret}"}
         )
-        assert ok.status_code == 200, rule.endpoint
+        # Past the token check: a route about one record answers 404 for a record that does not exist.
+        assert ok.status_code == (404 if rule.arguments else 200), rule.endpoint
     revoke_token(token, now=utcnow())
     db.session.commit()
     for rule in routes:

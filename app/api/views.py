@@ -14,6 +14,7 @@ from app.api.service import opportunity_json, push_opportunity_items
 from app.auth.guard import api_token_required, public
 from app.crm.models import Account, Opportunity
 from app.crm.service import with_status
+from app.crm.signals import opportunities_imported
 from app.db_types import utcnow
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
@@ -44,6 +45,7 @@ def push_opportunities():
         default_currency=(current_app.config.get("DEFAULT_CURRENCY") or "USD").upper(),
     )
     g.api_token.last_used_at = now
+    opportunities_imported.send("api", now=now)
     db.session.commit()
     return jsonify(result), 200
 

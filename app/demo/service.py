@@ -127,10 +127,12 @@ def _mark_some_contacts_unreachable(contacts: list[Contact], *, now: datetime) -
 def _load_feature_demos(*, now: datetime) -> None:
     """The feature packages' own demo data (app/demo is the top layer: it may import them)."""
     from app.coding.demo import load_coding_demo
+    from app.pipeline.demo import load_pipeline_demo
     from campaigns.demo import load_demo_campaigns
 
     load_demo_campaigns(now=now)
     load_coding_demo(now=now)
+    load_pipeline_demo(now=now)
 
 
 def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:

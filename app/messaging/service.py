@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
-from app.crm.models import Channel, Contact
+from app.crm.models import CONTACT_CHANNELS, Channel, Contact
 from app.extensions import db
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.signals import contact_opted_out
@@ -123,7 +123,7 @@ def opt_out_contact(
     cancels every queued message of the contact (the list entry suppresses them anyway) and sends
     `contact_opted_out` so campaigns cancel call tasks. Returns the number of messages cancelled.
     """
-    channels = list(Channel) if channel is None else [channel]
+    channels = list(CONTACT_CHANNELS) if channel is None else [channel]
     for each in channels:
         if getattr(contact, f"{each.value}_opt_out_at") is None:
             setattr(contact, f"{each.value}_opt_out_at", now)

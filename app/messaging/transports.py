@@ -350,10 +350,58 @@ class LogSmsTransport:
 class Transports:
     email: Transport
     sms: Transport
+    webhook: Transport | None = None
 
     def close(self) -> None:
         self.email.close()
         self.sms.close()
+        if self.webhook is not None:
+            self.webhook.close()
+
+
+# -------------------------------------------------------------------------------------------- webhook
+
+
+class WebhookTransport:
+    """POST a message's body (JSON) to its recipient URL with the headers queued in its meta.
+
+    The sender signs the body when it queues the message (the secret never sits in the outbox). A 4xx
+    answer is permanent (the receiver refused this message: retrying cannot help); a 5xx answer or a
+    network error is retried with the outbox's backoff.
+    """
+
+    simulated = False
+
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        import urllib.error
+        import urllib.request
+
+        url = message.recipient
+        if not url.startswith(("https://", "http://")):
+            raise DeliveryError(f"Not a web address: {url[:80]}", code="bad_url", permanent=True)
+        headers = {"Content-Type": "application/json", "User-Agent": "Winback-Webhook/1"}
+        headers.update({str(k): str(v) for k, v in ((message.meta or {}).get("headers") or {}).items()})
+        request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
+            url, data=message.body_text.encode("utf-8"), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return SendResult(provider_id=f"http-{response.status}", provider_status=str(response.status))
+        except urllib.error.HTTPError as error:
+            status = error.code
+            error.close()
+            raise DeliveryError(
+                f"The receiver answered HTTP {status}", code=f"http_{status}", permanent=400 <= status < 500
+            ) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise DeliveryError(f"The receiver could not be reached: {reason}", code="unreachable") from None
+
+    def close(self) -> None:
+        pass
 
 
 def email_is_simulated(config: Mapping[str, Any]) -> bool:
@@ -411,4 +459,4 @@ def transports_from_config(config: Mapping[str, Any], *, twilio_http_client: Any
             http_client=twilio_http_client,
             timeout=timeout,
         )
-    return Transports(email=email, sms=sms)
+    return Transports(email=email, sms=sms, webhook=WebhookTransport(timeout=timeout))

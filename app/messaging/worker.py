@@ -233,6 +233,12 @@ def retry_time(attempts: int, *, now: datetime, base_seconds: float) -> datetime
 
 
 def _transport_for(transports: Transports, message: OutboundMessage):
+    if message.channel is Channel.WEBHOOK:
+        if transports.webhook is None:
+            from app.messaging.transports import WebhookTransport
+
+            transports.webhook = WebhookTransport()
+        return transports.webhook
     return transports.sms if message.channel is Channel.SMS else transports.email
 
 

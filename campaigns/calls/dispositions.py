@@ -22,6 +22,7 @@ from campaigns.calls.queue import (
     release_task,
     touch_lease,
 )
+from campaigns.calls.signals import call_requalified
 from campaigns.enrollment import mark_opted_out
 from campaigns.models import RETRY_OUTCOMES, EnrollmentStatus
 
@@ -180,4 +181,6 @@ def record_disposition(
         now=now,
     )
     db.session.flush()
+    if form is not None:
+        call_requalified.send(attempt, now=now)
     return attempt

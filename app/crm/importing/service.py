@@ -22,6 +22,7 @@ from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, Im
 from app.crm.importing.parsing import Table, UnreadableFile, open_table
 from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
+from app.crm.signals import opportunities_imported
 from app.downloads import CSV_BOM
 from app.errors import NotFound, ValidationError
 from app.extensions import db
@@ -428,6 +429,8 @@ def run_import(
             now=now,
         )
     db.session.flush()
+    if not batch.dry_run and not mapping.for_accounts:
+        opportunities_imported.send(mapping.crm_source, now=now)
     return batch
 
 

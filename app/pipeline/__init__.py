@@ -1,0 +1,29 @@
+"""Requalification and the sales review (the insight layer): recycled opportunities back into the pipeline."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.pipeline.cli import pipeline_cli
+from app.pipeline.views import api_bp, bp
+
+__all__ = ["api_bp", "bp", "init_app", "pipeline_cli"]
+
+
+def init_app(app: Flask) -> None:
+    """Everything the pipeline hooks into the app: signals and the worker's jobs."""
+    from app.db_types import utcnow
+    from app.messaging.worker import register_periodic_job
+    from app.pipeline.digest import queue_digests
+    from app.pipeline.recycling import link_recycled
+    from app.pipeline.service import return_deferred
+    from app.pipeline.signals import connect_signals
+
+    connect_signals()
+    register_periodic_job(app, "pipeline.return_deferred", 3600, return_deferred)
+    register_periodic_job(app, "pipeline.link_recycled", 3600, lambda now: link_recycled(now=now or utcnow()))
+    review_url = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/pipeline/review"
+    # Hourly, but once a day per manager (the outbox's idempotency key carries the date).
+    register_periodic_job(
+        app, "pipeline.digest", 3600, lambda now: queue_digests(now=now or utcnow(), review_url=review_url)
+    )

@@ -1,0 +1,135 @@
+"""Service levels in practice: each sales manager's daily digest, and compliance by manager and month."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import Role, User
+from app.crm.models import Account, Channel, Opportunity
+from app.extensions import db
+from app.messaging.service import enqueue_message
+from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
+
+
+def _team_items(manager: User) -> list[Requalification]:
+    """Open and accepted-but-untouched requalifications of the manager's team (everyone's without a team)."""
+    query = (
+        select(Requalification)
+        .join(Account, Account.id == Requalification.account_id)
+        .outerjoin(Opportunity, Opportunity.id == Requalification.opportunity_id)
+        .where(
+            or_(
+                Requalification.status.in_(OPEN_STATUSES),
+                (Requalification.status == RequalificationStatus.ACCEPTED)
+                & Requalification.first_touch_at.is_(None),
+            )
+        )
+        .options(selectinload(Requalification.account))
+        .order_by(Requalification.id)
+    )
+    team = db.session.get(SalesTeam, manager.id)
+    if team is not None and (team.owners or team.regions):
+        conditions = []
+        if team.owners:
+            conditions.append(Opportunity.owner.in_(team.owners))
+        if team.regions:
+            conditions.append(Account.region.in_(team.regions))
+        query = query.where(or_(*conditions))
+    return list(db.session.scalars(query))
+
+
+def _due_at(requalification: Requalification) -> datetime | None:
+    if requalification.status is RequalificationStatus.ACCEPTED:
+        return requalification.first_touch_due_at
+    return requalification.decision_due_at
+
+
+@dataclass
+class Digest:
+    overdue: list[Requalification]
+    due_today: list[Requalification]
+
+
+def digest_for(manager: User, *, now: datetime) -> Digest:
+    overdue, due_today = [], []
+    for requalification in _team_items(manager):
+        due = _due_at(requalification)
+        if due is None:
+            continue
+        if due < now:
+            overdue.append(requalification)
+        elif due.date() == now.date():
+            due_today.append(requalification)
+    return Digest(overdue, due_today)
+
+
+def _line(requalification: Requalification) -> str:
+    what = "first touch" if requalification.status is RequalificationStatus.ACCEPTED else "decision"
+    due = _due_at(requalification)
+    return (
+        f"- {requalification.winback_id} {requalification.account.name}: {what} due {due:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def queue_digests(*, now: datetime, review_url: str) -> int:
+    """Queue today's digest for each active sales manager with something due or overdue (once a day)."""
+    queued = 0
+    managers = db.session.scalars(
+        select(User).where(User.role == Role.SALES_MANAGER, User.active.is_(True)).order_by(User.id)
+    )
+    for manager in managers:
+        digest = digest_for(manager, now=now)
+        if not digest.overdue and not digest.due_today:
+            continue
+        lines = [f"Hello {manager.name},", ""]
+        if digest.overdue:
+            lines += [f"Overdue ({len(digest.overdue)}):", *(_line(r) for r in digest.overdue), ""]
+        if digest.due_today:
+            lines += [f"Due today ({len(digest.due_today)}):", *(_line(r) for r in digest.due_today), ""]
+        lines += [f"Review them: {review_url}", "", "Winback"]
+        enqueue_message(
+            channel=Channel.EMAIL,
+            recipient=manager.email,
+            subject=f"Winback: {len(digest.overdue)} overdue, {len(digest.due_today)} due today",
+            body_text="\n".join(lines),
+            idempotency_key=f"pipeline-digest:{manager.id}:{now.date().isoformat()}",
+            template="pipeline.digest",
+            now=now,
+        )
+        queued += 1
+    return queued
+
+
+@dataclass
+class Compliance:
+    manager: str
+    month: str
+    decided: int = 0
+    on_time: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.decided if self.decided else None
+
+
+def sla_compliance() -> list[Compliance]:
+    """Decisions made within their due time, by reviewer and month of the decision."""
+    rows = db.session.execute(
+        select(User.name, Requalification.decided_at, Requalification.decision_due_at)
+        .join(User, User.id == Requalification.reviewer_id)
+        .where(Requalification.decided_at.is_not(None))
+    ).all()
+    table: dict[tuple[str, str], Compliance] = defaultdict(lambda: Compliance("", ""))
+    for name, decided_at, due_at in rows:
+        key = (name, f"{decided_at:%Y-%m}")
+        entry = table[key]
+        entry.manager, entry.month = key
+        entry.decided += 1
+        if due_at is None or decided_at <= due_at:
+            entry.on_time += 1
+    return sorted(table.values(), key=lambda c: (c.month, c.manager), reverse=False)

@@ -1,0 +1,170 @@
+"""The sales manager's review queue: filters, sort, the team, and what a detail page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import User
+from app.crm.models import Account, Opportunity
+from app.extensions import db
+from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
+from surveys.models import Answer, Response
+
+SORTS = ("score", "age")
+
+
+@dataclass
+class QueueFilters:
+    status: str = "pending"
+    region: str = ""
+    segment: str = ""
+    owner: str = ""
+    campaign_id: int | None = None
+    min_score: int | None = None
+    min_age_days: int | None = None
+    sort: str = "score"
+    team_only: bool = True
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> QueueFilters:
+        filters = cls()
+        filters.status = args.get("status", "pending")
+        if filters.status not in {*(s.value for s in RequalificationStatus), "all"}:
+            filters.errors.append("Unknown status: showing pending ones.")
+            filters.status = "pending"
+        filters.region = args.get("region", "").strip()[:64]
+        filters.segment = args.get("segment", "").strip()[:64]
+        filters.owner = args.get("owner", "").strip()[:255]
+        for name in ("campaign_id", "min_score", "min_age_days"):
+            raw = args.get(name, "").strip()
+            if raw:
+                try:
+                    setattr(filters, name, int(raw))
+                except ValueError:
+                    filters.errors.append(f"{name.replace('_', ' ').capitalize()} must be a whole number.")
+        filters.sort = args.get("sort", "score") if args.get("sort", "score") in SORTS else "score"
+        filters.team_only = args.get("team", "mine") != "all"
+        return filters
+
+
+def team_of(user: User) -> SalesTeam | None:
+    return db.session.get(SalesTeam, user.id)
+
+
+def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Select:
+    query = (
+        select(Requalification)
+        .join(Account, Account.id == Requalification.account_id)
+        .outerjoin(Opportunity, Opportunity.id == Requalification.opportunity_id)
+        .options(selectinload(Requalification.account), selectinload(Requalification.opportunity))
+    )
+    if filters.status == "pending":
+        query = query.where(Requalification.status == RequalificationStatus.PENDING)
+    elif filters.status != "all":
+        query = query.where(Requalification.status == filters.status)
+    if filters.region:
+        query = query.where(Account.region == filters.region)
+    if filters.segment:
+        query = query.where(Account.segment == filters.segment)
+    if filters.owner:
+        query = query.where(Opportunity.owner == filters.owner)
+    if filters.campaign_id is not None:
+        query = query.where(Requalification.campaign_id == filters.campaign_id)
+    if filters.min_score is not None:
+        query = query.where(Requalification.score >= filters.min_score)
+    if filters.min_age_days is not None:
+        query = query.where(Requalification.created_at <= now - timedelta(days=filters.min_age_days))
+    team = team_of(manager)
+    if filters.team_only and team is not None and (team.owners or team.regions):
+        conditions = []
+        if team.owners:
+            conditions.append(Opportunity.owner.in_(team.owners))
+        if team.regions:
+            conditions.append(Account.region.in_(team.regions))
+        query = query.where(or_(*conditions) if conditions else false())
+    if filters.sort == "age":
+        return query.order_by(Requalification.created_at, Requalification.id)
+    return query.order_by(Requalification.score.desc(), Requalification.created_at, Requalification.id)
+
+
+def filter_choices() -> dict[str, list]:
+    def values(column) -> list[str]:
+        return list(db.session.scalars(select(column).distinct().where(column.is_not(None)).order_by(column)))
+
+    from campaigns.models import Campaign
+
+    campaigns = db.session.execute(
+        select(Campaign.id, Campaign.name)
+        .where(
+            Campaign.id.in_(
+                select(Requalification.campaign_id).where(Requalification.campaign_id.is_not(None))
+            )
+        )
+        .order_by(Campaign.name)
+    ).all()
+    return {
+        "regions": values(Account.region),
+        "segments": values(Account.segment),
+        "owners": owners(),
+        "campaigns": campaigns,
+    }
+
+
+def owners() -> list[str]:
+    """The CRM owners a requalification can be given to: everyone who owns a deal, and the teams' owners."""
+    names = set(
+        db.session.scalars(select(Opportunity.owner).distinct().where(Opportunity.owner.is_not(None)))
+    )
+    for team_owners in db.session.scalars(select(SalesTeam.owners)):
+        names.update(team_owners or [])
+    return sorted(n for n in names if n)
+
+
+def responses_of(requalification: Requalification) -> list[Response]:
+    ids = [e.response_id for e in requalification.evidence if e.response_id]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Response)
+            .where(Response.id.in_(ids))
+            .options(selectinload(Response.answers).selectinload(Answer.question))
+        )
+    )
+
+
+def is_overdue(requalification: Requalification, now: datetime) -> bool:
+    if requalification.status in OPEN_STATUSES:
+        return requalification.decision_due_at is not None and requalification.decision_due_at < now
+    if requalification.status is RequalificationStatus.ACCEPTED:
+        return (
+            requalification.first_touch_at is None
+            and requalification.first_touch_due_at is not None
+            and requalification.first_touch_due_at < now
+        )
+    return False
+
+
+def call_history(requalification: Requalification) -> list:
+    """Every call made about the original lost deal, newest first (sales managers may read them here)."""
+    from campaigns.calls.models import CallAttempt, CallTask
+    from campaigns.models import Enrollment
+
+    if requalification.opportunity_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(CallAttempt)
+            .join(CallTask, CallTask.id == CallAttempt.task_id)
+            .join(Enrollment, Enrollment.id == CallTask.enrollment_id)
+            .where(Enrollment.opportunity_id == requalification.opportunity_id)
+            .options(selectinload(CallAttempt.caller))
+            .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+            .limit(50)
+        )
+    )

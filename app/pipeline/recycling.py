@@ -1,0 +1,303 @@
+"""Back to the CRM and back again: the export of accepted requalifications, the CRM's id for the new
+opportunity, the link of a later import's opportunity, and the figures (recovered revenue counted once)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.audit.service import record_event
+from app.crm.models import Opportunity, Origin
+from app.downloads import CSV_BOM
+from app.errors import Conflict, ValidationError
+from app.extensions import db
+from app.pipeline.models import Requalification, RequalificationStatus
+
+WINBACK_ID = "Winback ID"
+ENTITY = "requalification"
+FORMATS = ("salesforce", "hubspot")
+
+SALESFORCE_COLUMNS = [
+    WINBACK_ID,
+    "Opportunity Name",
+    "Account ID",
+    "Account Name",
+    "Stage",
+    "Amount",
+    "Currency",
+    "Close Date",
+    "Opportunity Owner",
+    "Next Step",
+    "Lead Source",
+    "Original Opportunity ID",
+]
+HUBSPOT_COLUMNS = [
+    WINBACK_ID,
+    "Deal Name",
+    "Associated Company ID",
+    "Associated Company",
+    "Deal Stage",
+    "Pipeline",
+    "Amount",
+    "Deal Currency Code",
+    "Close Date",
+    "Deal Owner",
+    "Next Step",
+    "Original Deal ID",
+]
+
+
+def _row(requalification: Requalification, export_format: str) -> list[str]:
+    account = requalification.account
+    original = requalification.opportunity
+    amount = requalification.expected_amount
+    if amount is None and original is not None:
+        amount = original.amount
+    name = f"{account.name} – recycled" if original is None else f"{original.name} (recycled)"
+    close = requalification.next_step_date.isoformat() if requalification.next_step_date else ""
+    currency = original.currency if original is not None else "USD"
+    values = {
+        "id": requalification.winback_id,
+        "name": name,
+        "account_id": account.crm_id,
+        "account": account.name,
+        "amount": f"{amount:.2f}" if amount is not None else "",
+        "currency": currency,
+        "close": close,
+        "owner": requalification.owner or "",
+        "next_step": requalification.next_step or "",
+        "original": original.crm_id if original is not None else "",
+    }
+    if export_format == "salesforce":
+        return [
+            values["id"],
+            values["name"],
+            values["account_id"],
+            values["account"],
+            "Qualification",
+            values["amount"],
+            values["currency"],
+            values["close"],
+            values["owner"],
+            values["next_step"],
+            "Winback",
+            values["original"],
+        ]
+    return [
+        values["id"],
+        values["name"],
+        values["account_id"],
+        values["account"],
+        "appointmentscheduled",
+        "default",
+        values["amount"],
+        values["currency"],
+        values["close"],
+        values["owner"],
+        values["next_step"],
+        values["original"],
+    ]
+
+
+def export_csv(export_format: str, *, now: datetime, since: date | None = None) -> tuple[str, int]:
+    """Accepted requalifications (decided on or after `since`) as a CRM import file; marks them exported."""
+    if export_format not in FORMATS:
+        raise ValidationError("The format must be salesforce or hubspot.", field="format")
+    query = (
+        select(Requalification)
+        .where(Requalification.status == RequalificationStatus.ACCEPTED)
+        .options(selectinload(Requalification.account), selectinload(Requalification.opportunity))
+        .order_by(Requalification.id)
+    )
+    if since is not None:
+        query = query.where(func.date(Requalification.decided_at) >= since)
+    rows = db.session.scalars(query).all()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(SALESFORCE_COLUMNS if export_format == "salesforce" else HUBSPOT_COLUMNS)
+    for requalification in rows:
+        writer.writerow(_row(requalification, export_format))
+        if requalification.exported_at is None:
+            requalification.exported_at = now
+    record_event(
+        "requalification.exported",
+        ENTITY,
+        None,
+        actor_label="export",
+        details={"format": export_format, "count": len(rows), "ids": [r.id for r in rows]},
+        now=now,
+    )
+    db.session.flush()
+    return CSV_BOM + out.getvalue(), len(rows)
+
+
+def set_crm_opportunity_id(
+    requalification: Requalification, crm_id: str, *, actor_label: str, now: datetime
+) -> None:
+    """The CRM's id for the opportunity made from an accepted requalification; a later import links it."""
+    crm_id = (crm_id or "").strip() if isinstance(crm_id, str) else ""
+    if not crm_id or len(crm_id) > 255:
+        raise ValidationError(
+            "crm_opportunity_id must be a non-empty string of at most 255 characters.",
+            field="crm_opportunity_id",
+        )
+    if requalification.status is not RequalificationStatus.ACCEPTED:
+        raise Conflict(
+            f"{requalification.winback_id} is {requalification.status.value}: only an accepted one "
+            "goes to the CRM."
+        )
+    requalification.crm_opportunity_id = crm_id
+    requalification.updated_at = now
+    record_event(
+        "requalification.crm_id",
+        ENTITY,
+        requalification.id,
+        actor_label=actor_label,
+        details={"crm_opportunity_id": crm_id},
+        now=now,
+    )
+    link_recycled(now=now)
+
+
+def _winback_number(value: str | None) -> int | None:
+    text = (value or "").strip().upper()
+    if text.startswith("WB-") and text[3:].isdigit():
+        return int(text[3:])
+    return None
+
+
+def link_recycled(*, now: datetime) -> int:
+    """Link the CRM's new opportunities to their accepted requalifications, by Winback ID or CRM id."""
+    waiting = db.session.scalars(
+        select(Requalification).where(
+            Requalification.status == RequalificationStatus.ACCEPTED,
+            Requalification.recycled_opportunity_id.is_(None),
+        )
+    ).all()
+    if not waiting:
+        return 0
+    by_number = {r.id: r for r in waiting}
+    by_crm_id = {r.crm_opportunity_id: r for r in waiting if r.crm_opportunity_id}
+    taken = set(
+        db.session.scalars(
+            select(Requalification.recycled_opportunity_id).where(
+                Requalification.recycled_opportunity_id.is_not(None)
+            )
+        )
+    )
+    linked = 0
+    tagged = db.session.execute(
+        select(Opportunity.id, Opportunity.raw[WINBACK_ID].as_string()).where(
+            Opportunity.raw[WINBACK_ID].as_string().is_not(None)
+        )
+    ).all()
+    pairs: list[tuple[Requalification, int]] = []
+    for opportunity_id, value in tagged:
+        number = _winback_number(value)
+        if number in by_number:
+            pairs.append((by_number[number], opportunity_id))
+    if by_crm_id:
+        for opportunity_id, crm_id in db.session.execute(
+            select(Opportunity.id, Opportunity.crm_id).where(Opportunity.crm_id.in_(list(by_crm_id)))
+        ):
+            pairs.append((by_crm_id[crm_id], opportunity_id))
+    for requalification, opportunity_id in pairs:
+        if requalification.recycled_opportunity_id is not None or opportunity_id in taken:
+            continue
+        opportunity = db.session.get(Opportunity, opportunity_id)
+        requalification.recycled_opportunity_id = opportunity_id
+        requalification.crm_opportunity_id = requalification.crm_opportunity_id or opportunity.crm_id
+        # The CRM has the deal: the owner's first touch is done, within its service level or not.
+        requalification.first_touch_at = requalification.first_touch_at or now
+        opportunity.origin = Origin.RECYCLED
+        opportunity.recycled_from_id = requalification.opportunity_id
+        taken.add(opportunity_id)
+        linked += 1
+        record_event(
+            "requalification.linked",
+            ENTITY,
+            requalification.id,
+            actor_label="import",
+            details={"opportunity": opportunity_id, "crm_id": opportunity.crm_id},
+            now=now,
+        )
+    db.session.flush()
+    return linked
+
+
+def pipeline_stats(currency: str) -> dict:
+    """The pipeline's figures; recovered revenue is the won recycled opportunities' amounts, each once."""
+    counts = dict(
+        db.session.execute(
+            select(Requalification.status, func.count()).group_by(Requalification.status)
+        ).all()
+    )
+    exported = db.session.scalar(
+        select(func.count()).select_from(Requalification).where(Requalification.exported_at.is_not(None))
+    )
+    recycled = select(Opportunity).join(
+        Requalification, Requalification.recycled_opportunity_id == Opportunity.id
+    )
+    recycled_open = db.session.scalar(
+        select(func.count()).select_from(recycled.where(Opportunity.is_closed.is_(False)).subquery())
+    )
+    recycled_won = db.session.scalar(
+        select(func.count()).select_from(recycled.where(Opportunity.is_won.is_(True)).subquery())
+    )
+    revenue = db.session.scalar(
+        select(func.coalesce(func.sum(Opportunity.amount), 0))
+        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
+        .where(Opportunity.is_won.is_(True))
+    )
+    return {
+        "pending": counts.get(RequalificationStatus.PENDING, 0),
+        "accepted": counts.get(RequalificationStatus.ACCEPTED, 0),
+        "rejected": counts.get(RequalificationStatus.REJECTED, 0),
+        "deferred": counts.get(RequalificationStatus.DEFERRED, 0),
+        "exported": exported or 0,
+        "recycled_open": recycled_open or 0,
+        "recycled_won": recycled_won or 0,
+        "recovered_revenue": f"{Decimal(revenue or 0):.2f}",
+        "currency": currency,
+    }
+
+
+def recovered_by(column_name: str) -> list[tuple[str, int, Decimal]]:
+    """Recovered revenue credited to each campaign (marketing) or owner (sales): (name, deals won, amount)."""
+    from campaigns.models import Campaign
+
+    if column_name == "campaign":
+        label = func.coalesce(Campaign.name, "(no campaign)")
+        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0)).outerjoin(
+            Campaign, Campaign.id == Requalification.campaign_id
+        )
+    else:
+        label = func.coalesce(Requalification.owner, "(no owner)")
+        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0))
+    rows = db.session.execute(
+        query.select_from(Requalification)
+        .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        .where(Opportunity.is_won.is_(True))
+        .group_by(label)
+        .order_by(label)
+    ).all()
+    return [(name, count, Decimal(amount)) for name, count, amount in rows]
+
+
+def rejections_by_reason(campaign_id: int) -> list[tuple[str, int]]:
+    """Why sales turned down this campaign's requalifications: the feedback to marketing."""
+    rows = db.session.execute(
+        select(Requalification.reject_reason, func.count())
+        .where(
+            Requalification.campaign_id == campaign_id,
+            Requalification.status == RequalificationStatus.REJECTED,
+        )
+        .group_by(Requalification.reject_reason)
+        .order_by(func.count().desc(), Requalification.reject_reason)
+    ).all()
+    return [(reason or "other", count) for reason, count in rows]

@@ -1,0 +1,415 @@
+"""Requalifications: created from completed responses and requalified calls, reviewed by sales managers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.audit.service import record_event
+from app.auth.models import User
+from app.errors import ValidationError
+from app.extensions import db
+from app.pipeline.models import (
+    OPEN_STATUSES,
+    REJECT_REASONS,
+    PipelineSettings,
+    Requalification,
+    RequalificationEvidence,
+    RequalificationRule,
+    RequalificationSource,
+    RequalificationStatus,
+)
+from app.pipeline.scoring import Score, default_rule, qualifies, score_response
+from app.pipeline.sla import BusinessCalendar
+from app.pipeline.webhook import queue_webhook
+from campaigns.models import Enrollment
+from surveys.models import Answer, Question, Response, ResponseStatus
+
+ENTITY = "requalification"
+
+
+def pipeline_settings() -> PipelineSettings:
+    """The one settings row, created with the defaults the first time."""
+    settings = db.session.scalar(select(PipelineSettings).order_by(PipelineSettings.id).limit(1))
+    if settings is None:
+        settings = PipelineSettings(
+            decision_business_days=2, first_touch_business_days=3, holiday_country="US", extra_holidays=[]
+        )
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def calendar_for(settings: PipelineSettings) -> BusinessCalendar:
+    return BusinessCalendar(settings.holiday_country, settings.extra_holidays or [])
+
+
+def rule_for(campaign_id: int | None) -> RequalificationRule:
+    rule = db.session.get(RequalificationRule, campaign_id) if campaign_id else None
+    return rule or default_rule()
+
+
+def open_requalification(account_id: int) -> Requalification | None:
+    return db.session.scalar(
+        select(Requalification).where(
+            Requalification.account_id == account_id, Requalification.status.in_(OPEN_STATUSES)
+        )
+    )
+
+
+def add_signal(
+    *,
+    account_id: int,
+    opportunity_id: int | None,
+    campaign_id: int | None,
+    source: RequalificationSource,
+    score: Score,
+    now: datetime,
+    response_id: int | None = None,
+    call_attempt_id: int | None = None,
+) -> Requalification:
+    """Open a requalification for the account, or add the evidence to its open one (at most one, by index)."""
+    requalification = open_requalification(account_id)
+    if requalification is None:
+        settings = pipeline_settings()
+        requalification = Requalification(
+            account_id=account_id,
+            opportunity_id=opportunity_id,
+            campaign_id=campaign_id,
+            source=source,
+            status=RequalificationStatus.PENDING,
+            score=0,
+            score_reasons=[],
+            created_at=now,
+            updated_at=now,
+            decision_due_at=calendar_for(settings).add_business_days(now, settings.decision_business_days),
+        )
+        try:
+            with db.session.begin_nested():  # a concurrent signal for the same account wins: join it
+                db.session.add(requalification)
+        except IntegrityError:
+            requalification = open_requalification(account_id)
+            if requalification is None:  # it was decided in the meantime: nothing open to join
+                raise
+    evidence = RequalificationEvidence(
+        source=source,
+        response_id=response_id,
+        call_attempt_id=call_attempt_id,
+        score=score.points,
+        reasons=list(score.reasons),
+        details=list(score.details),
+        created_at=now,
+    )
+    requalification.evidence.append(evidence)
+    requalification.score = (requalification.score or 0) + score.points
+    requalification.score_reasons = [*(requalification.score_reasons or []), *score.reasons]
+    requalification.updated_at = now
+    if requalification.opportunity_id is None:
+        requalification.opportunity_id = opportunity_id
+    if requalification.campaign_id is None:
+        requalification.campaign_id = campaign_id
+    db.session.flush()
+    record_event(
+        "requalification.signal",
+        ENTITY,
+        requalification.id,
+        actor_label="system",
+        details={
+            "source": source.value,
+            "score": score.points,
+            "response": response_id,
+            "call": call_attempt_id,
+        },
+        now=now,
+    )
+    return requalification
+
+
+def _campaign_of(response: Response) -> int | None:
+    if response.invitation_id is None:
+        return None
+    return db.session.scalar(
+        select(Enrollment.campaign_id).where(Enrollment.invitation_id == response.invitation_id)
+    )
+
+
+def _account_of(response: Response) -> tuple[int | None, int | None]:
+    if response.opportunity is not None:
+        return response.opportunity.account_id, response.opportunity_id
+    if response.contact is not None:
+        return response.contact.account_id, None
+    return None, None
+
+
+def evaluate_response(response: Response, *, now: datetime) -> Requalification | None:
+    """Requalify the response's account when its answers cross its campaign's rule (each response once)."""
+    if response.status is not ResponseStatus.COMPLETE:
+        return None
+    already = db.session.scalar(
+        select(RequalificationEvidence.id).where(RequalificationEvidence.response_id == response.id)
+    )
+    if already is not None:
+        return None
+    account_id, opportunity_id = _account_of(response)
+    if account_id is None:
+        return None
+    campaign_id = _campaign_of(response)
+    rule = rule_for(campaign_id)
+    score = score_response(response, rule, today=now.date())
+    if not qualifies(score, rule):
+        return None
+    return add_signal(
+        account_id=account_id,
+        opportunity_id=opportunity_id,
+        campaign_id=campaign_id,
+        source=RequalificationSource.SURVEY,
+        score=score,
+        now=now,
+        response_id=response.id,
+    )
+
+
+@dataclass
+class EvaluateResult:
+    responses: int = 0
+    created: int = 0
+    joined: int = 0
+    calls: int = 0
+
+
+def evaluate_all(*, now: datetime, chunk: int = 500, checkpoint=None) -> EvaluateResult:
+    """Evaluate every complete response (and requalified call) without evidence yet; safe to repeat."""
+    result = EvaluateResult()
+    evidenced = select(RequalificationEvidence.response_id).where(
+        RequalificationEvidence.response_id.is_not(None)
+    )
+    after = 0
+    while True:
+        responses = db.session.scalars(
+            select(Response)
+            .where(
+                Response.status == ResponseStatus.COMPLETE,
+                Response.id > after,
+                Response.id.not_in(evidenced),
+            )
+            .options(
+                selectinload(Response.answers).selectinload(Answer.question).selectinload(Question.options),
+                selectinload(Response.opportunity),
+                selectinload(Response.contact),
+            )
+            .order_by(Response.id)
+            .limit(chunk)
+        ).all()
+        if not responses:
+            break
+        for response in responses:
+            result.responses += 1
+            before = open_requalification_id(response)
+            requalification = evaluate_response(response, now=now)
+            if requalification is not None:
+                if before == requalification.id:
+                    result.joined += 1
+                else:
+                    result.created += 1
+        after = responses[-1].id
+        if checkpoint:
+            checkpoint()
+    result.calls = evaluate_calls(now=now)
+    return result
+
+
+def open_requalification_id(response: Response) -> int | None:
+    account_id, _ = _account_of(response)
+    if account_id is None:
+        return None
+    found = open_requalification(account_id)
+    return found.id if found else None
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+
+def _reviewable(ids: Iterable[int]) -> list[Requalification]:
+    return list(db.session.scalars(select(Requalification).where(Requalification.id.in_(list(ids)))))
+
+
+def accept(
+    requalification: Requalification,
+    *,
+    reviewer: User,
+    owner: str,
+    expected_amount: Decimal | None,
+    next_step: str,
+    next_step_date: date | None,
+    now: datetime,
+    settings: PipelineSettings | None = None,
+) -> Requalification:
+    owner = (owner or "").strip()
+    if not owner:
+        raise ValidationError("Choose the owner who takes the deal.", field="owner")
+    if expected_amount is not None and expected_amount < 0:
+        raise ValidationError("The expected amount cannot be negative.", field="expected_amount")
+    settings = settings or pipeline_settings()
+    requalification.accept(reviewer=reviewer, now=now)
+    requalification.owner = owner[:255]
+    requalification.expected_amount = expected_amount
+    requalification.next_step = (next_step or "").strip()[:500] or None
+    requalification.next_step_date = next_step_date
+    requalification.first_touch_due_at = calendar_for(settings).add_business_days(
+        now, settings.first_touch_business_days
+    )
+    record_event(
+        "requalification.accepted",
+        ENTITY,
+        requalification.id,
+        actor=reviewer,
+        details={
+            "owner": requalification.owner,
+            "expected_amount": str(expected_amount) if expected_amount is not None else None,
+            "next_step": requalification.next_step,
+            "next_step_date": next_step_date.isoformat() if next_step_date else None,
+        },
+        now=now,
+    )
+    db.session.flush()
+    queue_webhook(requalification, "requalification.accepted", settings=settings, now=now)
+    return requalification
+
+
+def reject(
+    requalification: Requalification, *, reviewer: User, reason: str, text: str, now: datetime
+) -> Requalification:
+    if reason not in REJECT_REASONS:
+        raise ValidationError("Choose a reason from the list.", field="reason")
+    text = (text or "").strip()
+    if reason == "other" and not text:
+        raise ValidationError("Say why in a few words when the reason is Other.", field="text")
+    requalification.reject(reviewer=reviewer, now=now)
+    requalification.reject_reason = reason
+    requalification.reject_text = text[:2000] or None
+    record_event(
+        "requalification.rejected",
+        ENTITY,
+        requalification.id,
+        actor=reviewer,
+        details={"reason": reason, "text": requalification.reject_text},
+        now=now,
+    )
+    db.session.flush()
+    return requalification
+
+
+def defer(
+    requalification: Requalification, *, reviewer: User, until: date | None, now: datetime
+) -> Requalification:
+    if until is None:
+        raise ValidationError("Say until when to defer it.", field="until")
+    if until <= now.date():
+        raise ValidationError("The deferral date must be in the future.", field="until")
+    requalification.defer(until, reviewer=reviewer, now=now)
+    record_event(
+        "requalification.deferred",
+        ENTITY,
+        requalification.id,
+        actor=reviewer,
+        details={"until": until.isoformat()},
+        now=now,
+    )
+    db.session.flush()
+    return requalification
+
+
+def return_deferred(now: datetime) -> int:
+    """Deferrals whose date has come wait for a decision again."""
+    due = list(
+        db.session.scalars(
+            select(Requalification).where(
+                Requalification.status == RequalificationStatus.DEFERRED,
+                Requalification.deferred_until <= now.date(),
+            )
+        )
+    )
+    for requalification in due:
+        requalification.come_back(now)
+        record_event("requalification.returned", ENTITY, requalification.id, actor_label="system", now=now)
+    db.session.flush()
+    return len(due)
+
+
+@dataclass
+class BulkResult:
+    done: list[int]
+    failed: list[tuple[int, str]]
+
+
+def bulk_decide(ids: Iterable[int], action: str, *, reviewer: User, now: datetime, **values) -> BulkResult:
+    """Apply one decision to several requalifications; each that cannot take it is reported, not fatal."""
+    from app.errors import DomainError
+
+    actions = {"accept": accept, "reject": reject, "defer": defer}
+    if action not in actions:
+        raise ValidationError("Choose accept, reject or defer.", field="action")
+    result = BulkResult(done=[], failed=[])
+    chosen = _reviewable(ids)
+    if not chosen:
+        raise ValidationError("Tick at least one requalification.", field="ids")
+    for requalification in chosen:
+        try:
+            with db.session.begin_nested():
+                actions[action](requalification, reviewer=reviewer, now=now, **values)
+        except DomainError as error:
+            result.failed.append((requalification.id, error.message))
+        else:
+            result.done.append(requalification.id)
+    return result
+
+
+def evaluate_call(attempt, *, now: datetime) -> Requalification | None:
+    """A caller's requalified disposition: its short form is the evidence (each attempt once)."""
+    from app.pipeline.scoring import score_call
+    from campaigns.models import Enrollment as EnrollmentModel
+
+    if not attempt.requalification:
+        return None
+    already = db.session.scalar(
+        select(RequalificationEvidence.id).where(RequalificationEvidence.call_attempt_id == attempt.id)
+    )
+    if already is not None:
+        return None
+    enrollment = db.session.get(EnrollmentModel, attempt.task.enrollment_id)
+    if enrollment is None:
+        return None
+    return add_signal(
+        account_id=enrollment.opportunity.account_id,
+        opportunity_id=enrollment.opportunity_id,
+        campaign_id=attempt.campaign_id,
+        source=RequalificationSource.CALL,
+        score=score_call(attempt.requalification, attempt.notes),
+        now=now,
+        call_attempt_id=attempt.id,
+    )
+
+
+def evaluate_calls(*, now: datetime) -> int:
+    """Requalified calls without evidence yet (recorded before the pipeline listened); safe to repeat."""
+    from campaigns.calls.models import CallAttempt, Disposition
+
+    evidenced = select(RequalificationEvidence.call_attempt_id).where(
+        RequalificationEvidence.call_attempt_id.is_not(None)
+    )
+    attempts = db.session.scalars(
+        select(CallAttempt)
+        .where(
+            CallAttempt.disposition == Disposition.REQUALIFIED,
+            CallAttempt.requalification.is_not(None),
+            CallAttempt.id.not_in(evidenced),
+        )
+        .order_by(CallAttempt.id)
+    ).all()
+    return sum(1 for attempt in attempts if evaluate_call(attempt, now=now) is not None)

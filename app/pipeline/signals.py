@@ -1,0 +1,33 @@
+"""The pipeline listens to surveys (a response completed) and the CRM (opportunities imported)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.crm.signals import opportunities_imported
+from app.db_types import utcnow
+from app.pipeline.recycling import link_recycled
+from app.pipeline.service import evaluate_call, evaluate_response
+from campaigns.calls.signals import call_requalified
+from surveys.models import Response
+from surveys.signals import response_completed
+
+
+def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
+    # Inside the transaction that completed the response: both commit, or neither.
+    evaluate_response(response, now=now or utcnow())
+
+
+def _on_opportunities_imported(_source: str, *, now: datetime | None = None, **_: object) -> None:
+    link_recycled(now=now or utcnow())
+
+
+def _on_call_requalified(attempt, *, now: datetime | None = None, **_: object) -> None:
+    # Inside the transaction that recorded the disposition.
+    evaluate_call(attempt, now=now or utcnow())
+
+
+def connect_signals() -> None:
+    call_requalified.connect(_on_call_requalified)
+    response_completed.connect(_on_response_completed)
+    opportunities_imported.connect(_on_opportunities_imported)

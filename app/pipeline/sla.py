@@ -1,0 +1,34 @@
+"""Business days for the service levels: weekends, the country's public holidays, the admin's extra days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import holidays
+
+from app.errors import ValidationError
+
+
+class BusinessCalendar:
+    def __init__(self, country: str, extra_days: Iterable[date | str] = ()) -> None:
+        try:
+            self.holidays = holidays.country_holidays(country.upper())
+        except NotImplementedError:
+            raise ValidationError(
+                f"No public holidays are known for the country code '{country}'.", field="holiday_country"
+            ) from None
+        self.extra = {day if isinstance(day, date) else date.fromisoformat(day) for day in extra_days}
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self.holidays and day not in self.extra
+
+    def add_business_days(self, start: datetime, days: int) -> datetime:
+        """The same time of day, `days` business days after start (a weekend start counts from Monday)."""
+        day = start.date()
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            if self.is_business_day(day):
+                counted += 1
+        return datetime.combine(day, start.timetz())
