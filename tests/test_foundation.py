@@ -36,6 +36,14 @@ def test_migrations_produce_exactly_the_models_schema(app):
     assert differences == []
 
 
+def test_the_migrations_form_one_line_so_a_plain_db_upgrade_works():
+    """`flask db upgrade` (what `make run` calls) refuses when two migrations follow the same one."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(__file__).resolve().parents[1] / "migrations"))
+    assert len(scripts.get_heads()) == 1, scripts.get_heads()
+
+
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", None)
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):

@@ -1,7 +1,7 @@
 """Reporting currency and monthly exchange rates.
 
 Revision ID: 0017_reports
-Revises: 0015_coding
+Revises: 0016_pipeline
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import app.db_types
 
 revision = "0017_reports"
-down_revision = '0015_coding'
+down_revision = '0016_pipeline'
 branch_labels = None
 depends_on = None
 

@@ -44,6 +44,18 @@ def live_server(app: Flask) -> Iterator[str]:
     thread.join(timeout=5)
 
 
+# The live server outlives the browser tests (it is session-wide); its import runner works only while
+# a browser test runs, or it would take the queued imports of the tests that follow.
+_BROWSER_TEST_RUNNING = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def _import_runner_on_during_browser_tests() -> Iterator[None]:
+    _BROWSER_TEST_RUNNING.set()
+    yield
+    _BROWSER_TEST_RUNNING.clear()
+
+
 def _run_import_jobs(app: Flask, stop: threading.Event) -> None:
     """What `flask worker` does for the import pages: run the dry runs and imports they queue."""
     from app.crm.importing.jobs import run_import_jobs
@@ -51,6 +63,8 @@ def _run_import_jobs(app: Flask, stop: threading.Event) -> None:
     from app.extensions import db
 
     while not stop.wait(0.2):
+        if not _BROWSER_TEST_RUNNING.is_set():
+            continue
         with app.app_context():
             try:
                 run_import_jobs(config=app.config, clock=utcnow)
