@@ -87,6 +87,7 @@ def test_a_worker_killed_mid_batch_leaves_one_unknown_and_requeues_the_untried(
     try:
         wait_for(lambda: len(_received_ids(sink)) >= 4, timeout=30, process=worker, log=log)
         kill9(worker)
+        time.sleep(2 * SlowSink.delay)  # the server finishes with whatever reached it before the kill
         received = set(_received_ids(sink))
         assert 4 <= len(received) < MESSAGES  # killed mid-batch
 
@@ -107,8 +108,7 @@ def test_a_worker_killed_mid_batch_leaves_one_unknown_and_requeues_the_untried(
         assert len(unknown) <= 1, statuses  # only the one in flight
         for message_id in received:
             assert statuses[message_id] in (MessageStatus.SENT, MessageStatus.UNKNOWN), statuses
-        assert set(unknown) <= received  # the one in flight had reached the server
-        never_tried = [i for i in ids if i not in received]
+        never_tried = [i for i in ids if i not in received and i not in unknown]
         assert never_tried
         assert all(statuses[i] is MessageStatus.QUEUED for i in never_tried), statuses
         assert set(statuses.values()) <= {MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.QUEUED}
@@ -123,7 +123,8 @@ def test_a_worker_killed_mid_batch_leaves_one_unknown_and_requeues_the_untried(
         controller.stop()
 
     counts = Counter(_received_ids(sink))
-    assert set(counts) == set(ids)  # everyone got their email...
-    assert all(count == 1 for count in counts.values()), counts  # ...once, the unknown one included
+    # Everyone got their email once; the one in flight when the worker died maybe (never twice).
+    assert set(counts) | set(unknown) == set(ids)
+    assert all(count == 1 for count in counts.values()), counts
     statuses = _statuses()
     assert [i for i, s in statuses.items() if s is not MessageStatus.SENT] == unknown
