@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import smtplib
 import socket
 import sys
@@ -30,8 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+from bench.databases import bench_database_url, recreate_database  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/winback_messaging"
 MAIL_FROM = "Winback <surveys@winback.example>"
@@ -58,23 +58,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _bench_url() -> str:
-    base = make_url(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    if not base.drivername.startswith("postgresql"):
-        raise SystemExit("outbox_bench needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...)")
-    return base.set(database=f"{base.database}_bench").render_as_string(hide_password=False)
-
-
-def _recreate_database(url: str, *, drop_only: bool = False) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        if not drop_only:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def _config(url: str, port: int) -> dict:
@@ -199,8 +182,8 @@ def main() -> None:
     from app.messaging.models import OutboundMessage
     from app.messaging.transports import build_email
 
-    url = _bench_url()
-    _recreate_database(url)
+    url = bench_database_url("outbox_bench", DEFAULT_URL)
+    recreate_database(url)
     sink, port = Sink(), _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
@@ -248,7 +231,7 @@ def main() -> None:
             db.engine.dispose()
     finally:
         controller.stop()
-        _recreate_database(url, drop_only=True)
+        recreate_database(url, drop_only=True)
 
     figures["target_ratio_1_worker"] = 0.5
     figures["meets_target"] = figures["workers_1_ratio"] >= 0.5

@@ -32,30 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import bindparam, create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import bindparam, insert, text  # noqa: E402
+
+from bench.databases import bench_database_url, recreate_database  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/winback_calls"
 NOW = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # a Wednesday: noon in New York
 PHONES = ("+1212555{:04d}", "+1312555{:04d}", "+1303555{:04d}", "+1415555{:04d}")  # four US zones
 CAMPAIGNS = 10
-
-
-def _bench_url() -> str:
-    base = make_url(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    if not base.drivername.startswith("postgresql"):
-        raise SystemExit("queue_bench needs PostgreSQL in DATABASE_URL (SQLite runs anyway, in a temp file)")
-    return base.set(database=f"{base.database}_bench").render_as_string(hide_password=False)
-
-
-def _recreate_database(url: str, *, drop_only: bool = False) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        if not drop_only:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def _config(url: str, callers: int) -> dict:
@@ -361,12 +345,12 @@ def main() -> None:
     os.environ.setdefault("WINBACK_DISABLE_WORKER_THREAD", "1")
     figures: dict = {"tasks": args.tasks, "claims": args.claims}
 
-    pg_url = _bench_url()
-    _recreate_database(pg_url)
+    pg_url = bench_database_url("queue_bench", DEFAULT_URL)
+    recreate_database(pg_url)
     try:
         figures["postgresql"] = _bench(pg_url, tasks=args.tasks, claims=args.claims, callers=args.callers)
     finally:
-        _recreate_database(pg_url, drop_only=True)
+        recreate_database(pg_url, drop_only=True)
     with tempfile.TemporaryDirectory() as folder:
         sqlite_url = f"sqlite:///{folder}/queue-bench.sqlite3"
         figures["sqlite"] = _bench(
