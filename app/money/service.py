@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import Date, and_, case, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Select
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -225,3 +228,89 @@ def total_in_reporting_currency(
             converted += deals
     not_converted = [NotConverted(code, amount, deals) for code, (amount, deals) in sorted(apart.items())]
     return MoneyTotal(rates.quote, total, converted, not_converted)
+
+
+# --- The same conversion in SQL, so reports aggregate in the database instead of loading every deal. ---
+
+
+class month_start(FunctionElement):  # noqa: N801 (reads as the SQL function it stands for)
+    """The first day of a date's month, as the `exchange_rates.month` column stores it."""
+
+    type = Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+@compiles(month_start)
+def _month_start_postgresql(element, compiler, **kw) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw) -> str:
+    # SQLite keeps dates as 'YYYY-MM-DD' text, so the month's first day compares equal to the stored month.
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@dataclass(frozen=True)
+class SqlConversion:
+    """Outer-join `rate` on `onclause`; `amount` is then the converted amount, NULL where there is no rate."""
+
+    rate: object  # an alias of ExchangeRate
+    onclause: ColumnElement
+    amount: ColumnElement
+    currency: ColumnElement  # the deal's currency, never NULL
+
+
+def sql_conversion(amount, currency, close_date, *, quote: str | None = None) -> SqlConversion:
+    """Convert `amount` in `currency` with the rate of `close_date`'s month, in SQL (see Rates.convert)."""
+    quote = quote or reporting_currency()
+    rate = aliased(ExchangeRate)
+    deal_currency = func.coalesce(currency, DEFAULT_CURRENCY)
+    onclause = and_(
+        rate.currency == deal_currency,
+        rate.quote_currency == quote,
+        rate.month == month_start(close_date),
+    )
+    converted = case(
+        (deal_currency == literal(quote), amount),
+        else_=func.round(amount * rate.rate, 2),
+    )
+    return SqlConversion(rate=rate, onclause=onclause, amount=converted, currency=deal_currency)
+
+
+def money_total_of(deals: Select, *, quote: str | None = None) -> MoneyTotal:
+    """The total of a select of deals (labelled columns amount, currency, close_date), one query.
+
+    The same answer as total_in_reporting_currency: converted amounts summed, the others kept apart.
+    """
+    quote = quote or reporting_currency()
+    rows = deals.subquery()
+    conversion = sql_conversion(rows.c.amount, rows.c.currency, rows.c.close_date, quote=quote)
+    missing = conversion.amount.is_(None)
+    grouped = db.session.execute(
+        select(
+            missing.label("missing"),
+            conversion.currency,
+            func.count(),
+            func.sum(rows.c.amount),
+            func.sum(conversion.amount),
+        )
+        .select_from(rows)
+        .outerjoin(conversion.rate, conversion.onclause)
+        .where(rows.c.amount.is_not(None))
+        .group_by(missing, conversion.currency)
+    )
+    total, converted, apart = Decimal(0), 0, {}
+    for is_missing, currency, deals_count, amount, converted_amount in grouped:
+        if is_missing:
+            apart[currency] = NotConverted(currency, _decimal(amount), deals_count)
+        else:
+            total += _decimal(converted_amount)
+            converted += deals_count
+    return MoneyTotal(quote, total, converted, [apart[code] for code in sorted(apart)])
+
+
+def _decimal(value) -> Decimal:
+    """A sum as money: SQLite hands back floats, PostgreSQL Decimals."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))

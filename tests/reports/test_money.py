@@ -157,3 +157,40 @@ def test_the_dashboard_shows_one_converted_total_and_lists_what_is_not_converted
     assert "Not converted" in page
     assert "£2,000 in 1 deal" in page
     assert "$3,300" not in page
+
+
+def test_the_sql_total_gives_the_same_answer_as_the_python_one(make_opportunity):
+    """Reports aggregate in the database: the SQL conversion must agree with Rates.convert to the cent."""
+    from sqlalchemy import select
+
+    from app.crm.models import Opportunity
+    from app.money.service import money_total_of
+
+    set_rate(month=date(2026, 9, 1), currency="EUR", rate=Decimal("1.10"), now=NOW)
+    set_rate(month=date(2026, 10, 1), currency="EUR", rate=Decimal("1.2345"), now=NOW)
+    set_rate(month=date(2026, 10, 1), currency="GBP", rate=Decimal("1.30"), now=NOW)
+    rows = [
+        ("EUR", date(2026, 9, 30), Decimal("1000")),
+        ("EUR", date(2026, 10, 1), Decimal("1000.01")),
+        ("EUR", date(2026, 10, 31), Decimal("333.33")),
+        ("GBP", date(2026, 10, 15), Decimal("500")),
+        ("USD", date(2026, 10, 15), Decimal("250.50")),
+        ("USD", None, Decimal("10")),  # the reporting currency needs no month
+        ("GBP", date(2026, 11, 2), Decimal("400")),
+        ("JPY", date(2026, 10, 2), Decimal("90000")),
+        ("GBP", None, Decimal("100")),
+        ("USD", date(2026, 10, 3), None),
+    ]
+    for index, (currency, close_date, amount) in enumerate(rows):
+        make_opportunity(name=f"Deal {index}", currency=currency, close_date=close_date, amount=amount)
+    db.session.flush()
+    deals = select(Opportunity.amount, Opportunity.currency, Opportunity.close_date)
+    in_sql = money_total_of(deals)
+    in_python = total_in_reporting_currency((c, d, a, 1) for c, d, a in rows)
+    assert in_sql == in_python
+    # 1100 + 1234.51 + 411.50 + 650 + 250.50 + 10: each conversion rounded to the cent, as in Python.
+    assert in_sql.total == Decimal("3656.51")
+    assert [(i.currency, i.amount, i.deals) for i in in_sql.not_converted] == [
+        ("GBP", Decimal("500.00"), 2),
+        ("JPY", Decimal("90000.00"), 1),
+    ]
