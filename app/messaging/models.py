@@ -55,6 +55,10 @@ class OutboundMessage(db.Model):
     # Set (and committed) just before the provider is called: recovery tells a row that was never
     # tried (queued again) from the one that was in flight when the worker died (maybe sent).
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # PostgreSQL: the database server's start time when the row was claimed. The attempt markers are
+    # committed without waiting for the disk, so a server crash may lose them; a row claimed before
+    # the server last started is then treated as maybe sent, never as never tried (see worker._ledger).
+    claim_server_epoch: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(120), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)

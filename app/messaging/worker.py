@@ -8,8 +8,11 @@ Delivery is at most once per message the provider accepted. The worker works in 
    email's Message-ID is fixed by its row (`<outbox-{id}@{MAIL_FROM domain}>`), so the claim already
    records it as the provider id, before anything is sent;
 2. for each message, on a connection of its own in autocommit (see _ledger), ONE statement and one
-   durable commit records the outcomes so far and this row's attempt (`send_started_at`, with the
+   commit records the outcomes so far and this row's attempt (`send_started_at`, with the
    row's `claimed_at`), guarded by `claimed_by = me`; a row the worker no longer holds is skipped.
+   On PostgreSQL that commit does not wait for the disk (synchronous_commit off): the claim records
+   the server's start time, and after a server crash every row of an earlier claim counts as maybe
+   sent, so a lost marker can never make a sent message look untried.
    The claim on the rest of the batch is renewed by the same statement when it is older than a
    tenth of OUTBOX_STALE_SECONDS (not at every message: that rewrote every untried row each time).
    Then the transport is called (with a timeout well under OUTBOX_STALE_SECONDS). A batch whose age
@@ -19,7 +22,8 @@ Delivery is at most once per message the provider accepted. The worker works in 
 A worker killed mid-batch leaves at most one row that was in flight (`send_started_at` set) and the
 rows it never tried. `reconcile_stale_messages` takes the rows whose claim was not renewed for
 OUTBOX_STALE_SECONDS and never resends them blindly:
-- never tried: queued again;
+- never tried: queued again (but after a crash of the database server every unsettled row of a
+  claim made before it counts as in flight: its marker may be lost);
 - SMS in flight: Twilio is asked (by SID, or by recipient, body and time when the SID was not
   recorded); a message Twilio has is marked sent with its SID, one it does not have is queued again.
 - Email in flight: SMTP cannot be asked whether it accepted a message, so the row becomes `unknown`
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import String, bindparam, case, cast, literal, select, text, update
+from sqlalchemy import String, bindparam, case, cast, false, func, literal, null, select, text, update
 from sqlalchemy.engine import Connection
 
 from app.crm.models import Channel, Contact
@@ -184,6 +188,13 @@ def _claimed_message_id(domain: str):
     return literal("<outbox-") + cast(OutboundMessage.id, String) + literal(f"@{domain}>")
 
 
+def _server_epoch():
+    """When the database server last started (PostgreSQL), in SQL; NULL elsewhere."""
+    if db.engine.dialect.name == "postgresql":
+        return func.pg_postmaster_start_time()
+    return null()
+
+
 def claim_due_messages(
     *, worker_id: str, now: datetime, limit: int = 50, mail_from: str | None = None
 ) -> list[int]:
@@ -204,6 +215,7 @@ def claim_due_messages(
         claimed_by=worker_id,
         claimed_at=now,
         send_started_at=None,
+        claim_server_epoch=_server_epoch(),
         attempts=OutboundMessage.attempts + 1,
         provider_id=case(
             (OutboundMessage.channel == Channel.EMAIL, _claimed_message_id(domain)),
@@ -339,23 +351,30 @@ def _deliver_batch(
 def _ledger() -> Iterator[Connection]:
     """A connection of its own, in autocommit, for the per-message records: one round trip each.
 
-    Its commits are durable (the server's synchronous_commit, `on` by default), and must stay so.
-    `synchronous_commit = off` for the attempt marker is NOT safe, because a crash of the database
-    server loses a suffix of the WAL, never a hole in it: the marker of message k lost means every
-    later record is lost too, the outcome of k included, while the claim (committed durably by
-    claim_due_messages) survives. After recovery row k is `sending` with `send_started_at` NULL,
-    which is exactly "claimed, never tried", so the reconciler queues it again and it is sent a
-    second time although the provider accepted it before the crash. The marker would be safe to
-    lose only if recovery treated every unmarked row of a claim made before the server restarted as
-    "maybe sent"; it does not (and a failover to an asynchronous replica would defeat that anyway).
+    On PostgreSQL its commits do not wait for the WAL to reach the disk (synchronous_commit off):
+    waiting cost one fsync per message, most of a worker's time (the outbox bench: about 60 against
+    500 messages a second). Other sessions see the records at once, so a worker that dies loses
+    nothing. Only a crash of the database server loses them, and then a suffix of the WAL: the marker
+    of message k lost means every later record is lost too, while the claim (committed durably by
+    claim_due_messages) survives, so row k looks "claimed, never tried". The claim therefore records
+    the server's start time (claim_server_epoch), and the reconciler treats every unsettled row of a
+    claim made before the server last started as maybe sent: looked up (SMS) or left for a person
+    (email), never queued again blindly. The cost of a server crash is a few `unknown` emails, not
+    a duplicate. (With an asynchronous standby, a failover can lose committed records with either
+    setting; run a synchronous standby if the outbox must survive one.)
 
-    The outcomes may be lost without harm (a lost `sent` leaves the row marked: "maybe sent", never
-    resent blindly), so they ride along in the marker's statement and cost nothing extra: one fsync
-    per message, not two commits. The old per-message renewal of the whole batch's claim, which
-    rewrote every untried row at every message, is what cost most; see _record_and_start.
+    The outcomes ride along in the marker's statement: a lost `sent` leaves the row marked, "maybe
+    sent", never resent blindly.
     """
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        yield connection
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            connection.exec_driver_sql("SET synchronous_commit TO off")
+        try:
+            yield connection
+        finally:
+            if postgresql and not connection.invalidated:
+                connection.exec_driver_sql("RESET synchronous_commit")  # the pool reuses the connection
 
 
 def _commit_session() -> None:
@@ -587,6 +606,7 @@ def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_sec
             OutboundMessage.channel,
             OutboundMessage.claimed_at,
             OutboundMessage.send_started_at,
+            _claimed_before_server_start().label("server_restarted"),
         )
         .where(OutboundMessage.status == MessageStatus.SENDING, OutboundMessage.claimed_at < cutoff)
         .with_for_update(skip_locked=True)
@@ -611,9 +631,16 @@ def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_sec
     return settled
 
 
+def _claimed_before_server_start():
+    """True for a row claimed before the database server last started: its attempt marker may be lost."""
+    if db.engine.dialect.name == "postgresql":
+        return func.coalesce(OutboundMessage.claim_server_epoch < func.pg_postmaster_start_time(), false())
+    return false()
+
+
 def _settle_stale(row, transports: Transports, *, now: datetime) -> dict[str, object] | None:
     """The new state of a stale row, or None to leave it for the next pass."""
-    if row.send_started_at is None:  # claimed, never tried: sending it now is safe
+    if row.send_started_at is None and not row.server_restarted:  # never tried: sending it now is safe
         return {
             "status": MessageStatus.QUEUED,
             "next_attempt_at": now,
@@ -623,7 +650,7 @@ def _settle_stale(row, transports: Transports, *, now: datetime) -> dict[str, ob
         }
     if row.channel is Channel.SMS and hasattr(transports.sms, "find_accepted"):
         message = db.session.get(OutboundMessage, row.id)
-        since = row.send_started_at - timedelta(minutes=5)
+        since = (row.send_started_at or row.claimed_at) - timedelta(minutes=5)
         try:
             found = transports.sms.find_accepted(message, since=since)
         except Exception as error:  # Twilio unreachable: leave the row for the next pass
@@ -642,6 +669,15 @@ def _settle_stale(row, transports: Transports, *, now: datetime) -> dict[str, ob
             "status": MessageStatus.QUEUED,  # Twilio never took it: sending it now is safe
             "next_attempt_at": now,
             "error": "worker stopped before Twilio accepted the message; queued again",
+        }
+    if row.send_started_at is None:
+        return {
+            "status": MessageStatus.UNKNOWN,
+            "error": (
+                "The database server restarted while this email was being sent; it may have gone out. "
+                "Not resent automatically: check the recipient's mailbox or resend it from the outbox."
+            ),
+            "error_code": "outcome_unknown",
         }
     return {
         "status": MessageStatus.UNKNOWN,

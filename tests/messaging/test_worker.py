@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text, update
 
 from app.crm.models import Channel
 from app.extensions import db
@@ -349,3 +349,81 @@ def test_two_workers_deliver_1000_due_messages_exactly_once(app, smtp_server):
         )
         == 1000
     )
+
+
+def _needs_postgresql() -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the attempt markers are committed asynchronously on PostgreSQL only")
+
+
+def test_attempt_markers_skip_the_disk_wait_on_their_own_connection_only(
+    make_contact, smtp_server, smtp_transport
+):
+    _needs_postgresql()
+    from sqlalchemy import event
+
+    settings: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE OUTBOUND_MESSAGES"):
+            settings.append(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    messages = [_queue(make_contact(email=f"p{n}@customer.example"), key=f"k{n}") for n in range(3)]
+    ids = claim_due_messages(worker_id="w1", now=NOW)
+    db.session.expire_all()
+    server_start = db.session.scalar(select(func.pg_postmaster_start_time()))
+    assert {m.claim_server_epoch for m in messages} == {server_start}
+    event.listen(db.engine, "after_cursor_execute", remember)
+    try:
+        transports = Transports(email=smtp_transport, sms=LogSmsTransport())
+        assert deliver_claimed(ids, transports, worker_id="w1", clock=lambda: NOW).sent == 3
+    finally:
+        event.remove(db.engine, "after_cursor_execute", remember)
+    assert len(settings) >= 3  # one statement per message at least
+    assert set(settings) == {"off"}  # every marker and outcome, on the ledger
+    # The ledger's connection goes back to the pool as it came: everything else still waits for the disk.
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_after_a_database_crash_unsettled_emails_of_an_older_claim_are_never_resent(
+    make_contact, smtp_server, smtp_transport
+):
+    """A server crash loses the newest asynchronous records: here the marker of the second email and
+    everything after it. The claim survived (it is durable), so the rows look claimed and never tried,
+    but the second email did reach the SMTP server. Because the claim is older than the server's last
+    start, none of them is queued again: each waits for a person."""
+    _needs_postgresql()
+    sink, _ = smtp_server
+    messages = [_queue(make_contact(email=f"p{n}@customer.example"), key=f"k{n}") for n in range(4)]
+    ids = claim_due_messages(worker_id="dying", now=NOW)
+    with pytest.raises(Killed):
+        deliver_claimed(
+            ids,
+            Transports(email=DiesOnSend(smtp_transport, 2), sms=LogSmsTransport()),
+            worker_id="dying",
+            clock=lambda: NOW,
+        )
+    db.session.rollback()
+    assert len(sink.received) == 2
+    # What recovery finds after the crash: the suffix of the WAL from the second marker on is gone.
+    lost = [m.id for m in messages[1:]]
+    db.session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(lost))
+        .values(status=MessageStatus.SENDING, send_started_at=None, sent_at=None)
+    )
+    db.session.execute(
+        update(OutboundMessage).values(
+            claim_server_epoch=func.pg_postmaster_start_time() - text("interval '1 hour'")
+        )
+    )
+    db.session.commit()
+    transports = Transports(email=smtp_transport, sms=LogSmsTransport())
+    assert reconcile_stale_messages(transports, now=NOW + timedelta(minutes=11), stale_seconds=600) == 3
+    db.session.expire_all()
+    assert [m.status for m in messages] == [MessageStatus.SENT] + [MessageStatus.UNKNOWN] * 3
+    assert "database server restarted" in messages[1].error
+    later = NOW + timedelta(days=1)
+    assert claim_due_messages(worker_id="w2", now=later) == []
+    assert len(sink.received) == 2  # nothing sent twice
