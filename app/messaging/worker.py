@@ -33,6 +33,7 @@ OUTBOX_STALE_SECONDS and never resends them blindly:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -485,9 +486,72 @@ def _record_and_start(
 
     Returns False if `message` is no longer held. A reconciler that took a sent row back wins.
     """
-    c = OutboundMessage.__table__.c
     outcomes = {m.id: (m, result) for m, result in sent}
     sent.clear()
+    statuses = {result.provider_status for _, result in outcomes.values()}
+    if len(statuses) <= 1 and all(r.provider_id == m.provider_id for m, r in outcomes.values()):
+        # The usual case (emails, whose Message-ID was recorded at claim): one statement built once.
+        statement = _mark_statement(with_outcomes=bool(outcomes))
+        parameters = {
+            "now": now,
+            "mark_id": message.id,
+            "ids": [*renew_ids, *outcomes],
+            "worker_id": worker_id,
+            "done_ids": list(outcomes),
+            "provider_status": next(iter(statuses), None),
+        }
+        held = set(ledger.scalars(statement, parameters).all())
+    else:
+        held = _record_and_start_each(outcomes, message, renew_ids, ledger, worker_id=worker_id, now=now)
+    stats.sent += len(held.intersection(outcomes))
+    return message.id in held
+
+
+@functools.cache
+def _mark_statement(*, with_outcomes: bool):
+    """_record_and_start's statement when every outcome has the same provider status and no new
+    provider id: bound parameters only, so it is built and compiled once, not at every message."""
+    table = OutboundMessage.__table__
+    c = table.c
+    now = bindparam("now", type_=c.claimed_at.type)
+    values: dict[str, object] = {
+        "claimed_at": now,
+        "send_started_at": case((c.id == bindparam("mark_id"), now), else_=c.send_started_at),
+    }
+    if with_outcomes:
+        done = c.id.in_(bindparam("done_ids", expanding=True))
+        values.update(
+            status=case((done, literal(MessageStatus.SENT, c.status.type)), else_=c.status),
+            sent_at=case((done, now), else_=c.sent_at),
+            error=case((done, null()), else_=c.error),
+            error_code=case((done, null()), else_=c.error_code),
+            provider_status=case(
+                (done, bindparam("provider_status", type_=c.provider_status.type)), else_=c.provider_status
+            ),
+        )
+    return (
+        update(table)
+        .where(
+            c.id.in_(bindparam("ids", expanding=True)),
+            c.status == MessageStatus.SENDING,
+            c.claimed_by == bindparam("worker_id"),
+        )
+        .values(**values)
+        .returning(c.id)
+    )
+
+
+def _record_and_start_each(
+    outcomes: dict[int, tuple[OutboundMessage, SendResult]],
+    message: OutboundMessage,
+    renew_ids: list[int],
+    ledger: Connection,
+    *,
+    worker_id: str,
+    now: datetime,
+) -> set[int]:
+    """_record_and_start's statement for outcomes that differ row by row (SMS: Twilio's SIDs)."""
+    c = OutboundMessage.__table__.c
     values: dict[str, object] = {
         "claimed_at": now,
         "send_started_at": case(
@@ -515,7 +579,7 @@ def _record_and_start(
                 *((c.id == i, literal(provider_id, c.provider_id.type)) for i, provider_id in new_ids),
                 else_=c.provider_id,
             )
-    held = set(
+    return set(
         ledger.scalars(
             update(OutboundMessage.__table__)
             .where(
@@ -527,8 +591,6 @@ def _record_and_start(
             .returning(c.id)
         ).all()
     )
-    stats.sent += len(held.intersection(outcomes))
-    return message.id in held
 
 
 def _release_untried(ids: list[int], ledger: Connection, *, worker_id: str) -> int:
