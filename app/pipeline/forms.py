@@ -42,6 +42,10 @@ class RejectForm(FlaskForm):
     )
 
 
+class FirstTouchForm(FlaskForm):
+    """Only the CSRF token: recording a first touch needs no more."""
+
+
 class DeferForm(FlaskForm):
     until = DateField("Defer until", validators=[InputRequired(message="Say until when.")])
 

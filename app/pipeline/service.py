@@ -282,6 +282,20 @@ def accept(
     return requalification
 
 
+def record_first_touch(requalification: Requalification, *, by: User, now: datetime) -> Requalification:
+    """The owner reached the customer about an accepted deal (when the CRM does not tell us first)."""
+    if requalification.status is not RequalificationStatus.ACCEPTED:
+        raise ValidationError("Only an accepted deal has a first touch to record.")
+    if requalification.first_touch_at is not None:
+        raise ValidationError(
+            f"The first touch was already recorded on {requalification.first_touch_at:%d %b %Y}."
+        )
+    requalification.first_touch_at = now
+    record_event("requalification.first_touch", ENTITY, requalification.id, actor=by, details={}, now=now)
+    db.session.flush()
+    return requalification
+
+
 def reject(
     requalification: Requalification, *, reviewer: User, reason: str, text: str, now: datetime
 ) -> Requalification:

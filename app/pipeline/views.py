@@ -29,7 +29,15 @@ from app.downloads import content_disposition
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
 from app.pipeline import service
-from app.pipeline.forms import AcceptForm, BulkForm, DeferForm, RejectForm, RuleForm, SettingsForm
+from app.pipeline.forms import (
+    AcceptForm,
+    BulkForm,
+    DeferForm,
+    FirstTouchForm,
+    RejectForm,
+    RuleForm,
+    SettingsForm,
+)
 from app.pipeline.models import REJECT_REASONS, Requalification
 from app.pipeline.queue import (
     QueueFilters,
@@ -110,6 +118,7 @@ def _detail(requalification: Requalification, **forms):
         accept_form=accept_form,
         reject_form=forms.get("reject_form") or RejectForm(formdata=None),
         defer_form=forms.get("defer_form") or DeferForm(formdata=None),
+        first_touch_form=FirstTouchForm(formdata=None),
         reject_reasons=REJECT_REASONS,
         now=utcnow(),
         is_overdue=is_overdue,
@@ -177,6 +186,19 @@ def defer(requalification_id: int):
             flash(f"{requalification.winback_id} deferred until {form.until.data.isoformat()}.", "success")
             return redirect(url_for("pipeline.queue"))
     return _detail(requalification, defer_form=form), 422
+
+
+@bp.post("/requalifications/<int:requalification_id>/first-touch")
+@reviewers
+def first_touch(requalification_id: int):
+    requalification = db.get_or_404(Requalification, requalification_id)
+    if FirstTouchForm().validate():
+        with domain_change() as change:
+            service.record_first_touch(requalification, by=current_user, now=utcnow())
+        if change:
+            flash(f"First touch on {requalification.winback_id} recorded.", "success")
+            return redirect(url_for("pipeline.detail", requalification_id=requalification.id))
+    return _detail(requalification), 422
 
 
 @bp.post("/review/bulk")

@@ -237,3 +237,36 @@ def test_the_queue_filters_by_campaign(
     html = client.get(f"/pipeline/review?campaign_id={campaign.id}").get_data(as_text=True)
     assert _names(html) == ["Springco"]
     assert "Spring winback</option>" in html
+
+
+def test_the_owners_first_touch_can_be_recorded_once_on_an_accepted_deal(client, login, manager, three):
+    """When the CRM does not send the recycled deal back, the manager records the first touch by hand."""
+    login(manager)
+    target = three[0]
+    url = f"/pipeline/requalifications/{target.id}"
+    pending = client.post(f"{url}/first-touch")
+    assert pending.status_code == 422
+    assert "Only an accepted deal has a first touch to record." in pending.get_data(as_text=True)
+    client.post(f"{url}/accept", data={"owner": "Dana Owner"})
+    page = client.get(url).get_data(as_text=True)
+    assert "Record the first touch now" in page
+    assert client.post(f"{url}/first-touch").status_code == 302
+    db.session.expire_all()
+    assert target.first_touch_at is not None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "requalification.first_touch"))
+    assert event.actor_id == manager.id
+    assert event.entity_id == target.id
+    page = client.get(url).get_data(as_text=True)
+    assert "Record the first touch now" not in page
+    assert "Done on" in page
+    again = client.post(f"{url}/first-touch")
+    assert again.status_code == 422
+    assert "The first touch was already recorded" in again.get_data(as_text=True)
+    assert db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "requalification.first_touch")
+    ).all() == [event]
+
+
+def test_callers_cannot_record_a_first_touch(client, login, make_user, three):
+    login(make_user(Role.CALLER))
+    assert client.post(f"/pipeline/requalifications/{three[0].id}/first-touch").status_code == 403
