@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Float, and_, case, func, literal, or_, select
+from sqlalchemy import Date, DateTime, Float, and_, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Select
 
@@ -23,13 +23,18 @@ class days_between(FunctionElement):  # noqa: N801 (reads as the SQL function it
     inherit_cache = True
 
 
+def _as_instant(clause, compiler, **kw) -> str:
+    """A timestamp as it is; a date as its midnight in UTC (not the session's time zone)."""
+    sql = compiler.process(clause, **kw)
+    if isinstance(clause.type, Date) and not isinstance(clause.type, DateTime):
+        return f"(CAST({sql} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+    return f"CAST({sql} AS TIMESTAMP WITH TIME ZONE)"
+
+
 @compiles(days_between)
 def _days_between_postgresql(element, compiler, **kw) -> str:
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (
-        f"(EXTRACT(EPOCH FROM (CAST({end} AS TIMESTAMP WITH TIME ZONE) "
-        f"- CAST({start} AS TIMESTAMP WITH TIME ZONE))) / 86400.0)"
-    )
+    start, end = (_as_instant(clause, compiler, **kw) for clause in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
 
 
 @compiles(days_between, "sqlite")

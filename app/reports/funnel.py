@@ -168,7 +168,8 @@ def _requalifications(enrollments):
         select(
             enrollments.c.campaign_id,
             enrollments.c.opportunity_id,
-            func.min(func.coalesce(enrollments.c.responded_at, enrollments.c.reached_at)).label(
+            # From the first response; a deal requalified on a call without one, from the connected call.
+            func.coalesce(func.min(enrollments.c.responded_at), func.min(enrollments.c.reached_at)).label(
                 "answered_at"
             ),
         )
