@@ -74,7 +74,7 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
     )
     d = decided.c
     accepted = d.status == RequalificationStatus.ACCEPTED
-    names = dict(db.session.execute(select(User.id, User.name)))
+    names = {user_id: name for user_id, name in db.session.execute(select(User.id, User.name))}
     per_month: dict[tuple[int, date], FollowUpRow] = {}
     for reviewer, first_day, count, in_time, accepted_count, rejected, touched in db.session.execute(
         select(
@@ -129,10 +129,11 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
     by_manager_reason: dict[tuple[str, str], int] = defaultdict(int)
     reason_totals: dict[str, int] = defaultdict(int)
     for reviewer, reason, count in db.session.execute(
-        select(d.reviewer_id, func.coalesce(d.reject_reason, "other"), func.count())
+        select(d.reviewer_id, d.reject_reason, func.count())
         .where(d.status == RequalificationStatus.REJECTED)
-        .group_by(d.reviewer_id, func.coalesce(d.reject_reason, "other"))
+        .group_by(d.reviewer_id, d.reject_reason)
     ):
+        reason = reason or "other"
         by_manager_reason[(names.get(reviewer, "?"), reason)] += count
         reason_totals[reason] += count
     reasons = sorted(
