@@ -360,10 +360,10 @@ def sales_follow_up_csv():
     report = sales_follow_up_report(filters.start, filters.end)
     period = _period_name(filters)
     if request.args.get("table") == "reasons":
-        managers = [row.manager for row in report.managers]
-        header = ["Rejection reason", *managers, "All managers"]
+        managers = report.managers
+        header = ["Rejection reason", *(m.manager for m in managers), "All managers"]
         rows = (
-            [label, *(report.by_manager_reason.get((m, key), 0) for m in managers), count]
+            [label, *(report.by_manager_reason.get((m.reviewer_id, key), 0) for m in managers), count]
             for key, label, count in report.reasons
         )
         return csv_response(f"sales-follow-up-rejections_{period}.csv", header, rows)

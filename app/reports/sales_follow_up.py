@@ -27,6 +27,7 @@ from app.reports.funnel import day_bounds
 class FollowUpRow:
     manager: str
     month: date | None  # None: the whole period
+    reviewer_id: int | None = None
     decided: int = 0
     on_time: int = 0
     accepted: int = 0
@@ -51,7 +52,7 @@ class SalesFollowUpReport:
     managers: list[FollowUpRow]  # the whole period, one row per reviewer
     months: list[FollowUpRow]  # per reviewer and month, every month of the period (empty ones as zero)
     reasons: list[tuple[str, str, int]]  # (reason key, label, rejections) over the period
-    by_manager_reason: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_manager_reason: dict[tuple[int, str], int] = field(default_factory=dict)  # (reviewer id, reason)
     total: FollowUpRow = field(default_factory=lambda: FollowUpRow("All managers", None))
 
 
@@ -88,7 +89,15 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
         ).group_by(d.reviewer_id, d.month)
     ):
         per_month[(reviewer, first_day)] = FollowUpRow(
-            names.get(reviewer, "?"), first_day, count, in_time, accepted_count, rejected, 0, touched
+            names.get(reviewer, "?"),
+            first_day,
+            reviewer,
+            count,
+            in_time,
+            accepted_count,
+            rejected,
+            0,
+            touched,
         )
     deferred_month = month_start(r.updated_at)
     deferred = dict(
@@ -105,7 +114,7 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
         )
     )
     for key, count in deferred.items():
-        per_month.setdefault(key, FollowUpRow(names.get(key[0], "?"), key[1])).deferred = count
+        per_month.setdefault(key, FollowUpRow(names.get(key[0], "?"), key[1], key[0])).deferred = count
     durations = select(d.reviewer_id, d.month, d.days)
     for (reviewer, first_day), days in medians(durations, keys=("reviewer_id", "month")).items():
         per_month[(reviewer, first_day)].median_days = days
@@ -113,7 +122,7 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
     managers: dict[int, FollowUpRow] = {}
     total = FollowUpRow("All managers", None)
     for (reviewer, _first_day), row in per_month.items():
-        manager = managers.setdefault(reviewer, FollowUpRow(row.manager, None))
+        manager = managers.setdefault(reviewer, FollowUpRow(row.manager, None, reviewer))
         for target in (manager, total):
             for name in ("decided", "on_time", "accepted", "rejected", "deferred", "touched_on_time"):
                 setattr(target, name, getattr(target, name) + getattr(row, name))
@@ -122,11 +131,11 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
         managers[reviewer].median_days = days
     total.median_days = medians(select(literal(1).label("everyone"), d.days), keys=("everyone",)).get((1,))
     months = [
-        per_month.get((reviewer, first_day)) or FollowUpRow(names.get(reviewer, "?"), first_day)
+        per_month.get((reviewer, first_day)) or FollowUpRow(names.get(reviewer, "?"), first_day, reviewer)
         for reviewer in reviewers
         for first_day in month_starts(start, end)
     ]
-    by_manager_reason: dict[tuple[str, str], int] = defaultdict(int)
+    by_manager_reason: dict[tuple[int, str], int] = defaultdict(int)
     reason_totals: dict[str, int] = defaultdict(int)
     for reviewer, reason, count in db.session.execute(
         select(d.reviewer_id, d.reject_reason, func.count())
@@ -134,7 +143,7 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
         .group_by(d.reviewer_id, d.reject_reason)
     ):
         reason = reason or "other"
-        by_manager_reason[(names.get(reviewer, "?"), reason)] += count
+        by_manager_reason[(reviewer, reason)] += count
         reason_totals[reason] += count
     reasons = sorted(
         ((key, REJECT_REASONS.get(key, key), count) for key, count in reason_totals.items()),
