@@ -89,7 +89,7 @@ def test_an_admin_reads_the_funnel_competitors_and_sales_follow_up(
     page.goto(f"{live_server}/reports/funnel?from=2026-11-01&to=2026-11-30")
     expect(page.get_by_role("region", name="Funnel steps")).to_contain_text("Accepted by sales")
     walk.check("funnel")
-    page.get_by_label("Campaign").select_option(label="Spring")
+    page.get_by_role("combobox", name="Campaign").select_option(label="Spring")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"campaign=\d+"))
     expect(page.get_by_role("region", name="Recovery funnel per campaign")).not_to_contain_text("Calls")
