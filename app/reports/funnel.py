@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app.crm.models import Account, Channel, Opportunity
 from app.extensions import db
 from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
-from app.reports.aggregates import GroupMoney, days_between, earliest, medians, money_by
+from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, earliest, money_by
 from campaigns.calls.models import CallAttempt, CallTask, Disposition
 from campaigns.models import Campaign, Enrollment
 from surveys.models import Invitation
@@ -225,121 +225,148 @@ def _combined(groups: list[GroupMoney]) -> GroupMoney:
     return total
 
 
+CHANNELS = (Channel.EMAIL.value, Channel.SMS.value, "phone")
+
+
+def _enrollment_counts() -> dict:
+    """The counts of the enrollment steps and of each channel, as functions of the facts' columns."""
+    counts = {
+        "enrolled": lambda c: func.count(),
+        "reached": lambda c: func.count(c.reached_at),
+        "responded": lambda c: func.count(c.responded_at),
+        "phone_contacted": lambda c: func.count().filter(c.calls > 0),
+        "phone_reached": lambda c: func.count().filter(c.calls > 0, c.connected_at.is_not(None)),
+        "phone_responded": lambda c: func.count().filter(c.calls > 0, c.phoned_at.is_not(None)),
+    }
+    for channel in (Channel.EMAIL, Channel.SMS):
+        name = channel.value
+
+        def sent(c, channel=channel):
+            return and_(c.channel == channel, c.sent_at.is_not(None))
+
+        counts[f"{name}_contacted"] = lambda c, sent=sent: func.count().filter(sent(c))
+        counts[f"{name}_reached"] = lambda c, sent=sent: func.count().filter(
+            sent(c), or_(c.opened_at.is_not(None), c.completed_at.is_not(None))
+        )
+        counts[f"{name}_responded"] = lambda c, sent=sent: func.count().filter(
+            sent(c), c.completed_at.is_not(None)
+        )
+    return counts
+
+
+REQUALIFICATION_COUNTS = {
+    "requalified": lambda c: func.count(),
+    "accepted": lambda c: func.count().filter(c.accepted),
+    "won": lambda c: func.count().filter(c.won),
+    "open_deals": lambda c: func.count().filter(c.open),
+}
+
+
+def _fill(row: FunnelRow, figures: dict) -> None:
+    for name in (*STEP_KEYS, "open_deals"):
+        if name in figures:
+            setattr(row, name, figures[name])
+    for step in STEP_KEYS[1:]:
+        if f"median_days_{step}" in figures:
+            row.median_days[step] = figures[f"median_days_{step}"]
+
+
 def funnel_report(start: date, end: date, *, campaign_id: int | None = None) -> FunnelReport:
-    """The funnel of the enrollments made in the period (one campaign's, or every campaign's)."""
+    """The funnel of the enrollments made in the period (one campaign's, or every campaign's).
+
+    Three queries whatever the number of enrollments: the enrollment steps, channels and their medians;
+    the requalification steps and their medians; the recovered and open money.
+    """
     quote = reporting_currency()
     enrollments = _enrollments(start, end, campaign_id)
     requalifications = _requalifications(enrollments)
+    e_facts, r_facts = _facts(enrollments, requalifications)
+    per_campaign, overall_figures = counts_and_medians(
+        e_facts, "campaign_id", _enrollment_counts(), ("days_reached", "days_responded")
+    )
+    r_per_campaign, r_overall = counts_and_medians(
+        r_facts, "campaign_id", REQUALIFICATION_COUNTS, ("days_requalified", "days_accepted", "days_won")
+    )
+    names = dict(
+        db.session.execute(
+            select(Campaign.id, Campaign.name).where(Campaign.id.in_(list(per_campaign)))
+        ).all()
+    )
     rows: dict[int, FunnelRow] = {}
-    for campaign, name, enrolled, reached, responded in db.session.execute(
+    for campaign, figures in per_campaign.items():
+        row = rows[campaign] = FunnelRow(names[campaign], campaign)
+        _fill(row, figures)
+        _fill(row, r_per_campaign.get(campaign, {}))
+    r = requalifications.c
+    money = money_by(
         select(
-            enrollments.c.campaign_id,
-            Campaign.name,
-            func.count(),
-            func.count(enrollments.c.reached_at),
-            func.count(enrollments.c.responded_at),
-        )
-        .join(Campaign, Campaign.id == enrollments.c.campaign_id)
-        .group_by(enrollments.c.campaign_id, Campaign.name)
-    ):
-        rows[campaign] = FunnelRow(name, campaign, enrolled, reached, responded)
-    for campaign, requalified, accepted, won, open_deals in db.session.execute(
-        select(
-            requalifications.c.campaign_id,
-            func.count(),
-            func.count().filter(requalifications.c.accepted),
-            func.count().filter(requalifications.c.won),
-            func.count().filter(requalifications.c.open),
-        ).group_by(requalifications.c.campaign_id)
-    ):
-        row = rows[campaign]
-        row.requalified, row.accepted, row.won, row.open_deals = requalified, accepted, won, open_deals
-
-    def money(condition):
-        return money_by(
-            select(
-                requalifications.c.campaign_id.label("key"),
-                requalifications.c.amount,
-                requalifications.c.currency,
-                requalifications.c.close_date,
-            ).where(condition),
-            quote=quote,
-        )
-
-    for campaign, group in money(requalifications.c.won).items():
-        rows[campaign].recovered = group
-    for campaign, group in money(requalifications.c.open).items():
-        rows[campaign].open_pipeline = group
-
-    durations = _durations(enrollments, requalifications)
-    for (step, campaign), days in medians(durations, keys=("step", "campaign_id")).items():
-        rows[campaign].median_days[step] = days
+            r.campaign_id.label("key"),
+            case((r.won, literal("won")), else_=literal("open")).label("kind"),
+            r.amount,
+            r.currency,
+            r.close_date,
+        ).where(or_(r.won, r.open)),
+        keys=("key", "kind"),
+        quote=quote,
+    )
+    for (campaign, kind), group in money.items():
+        if kind == "won":
+            rows[campaign].recovered = group
+        else:
+            rows[campaign].open_pipeline = group
     overall = FunnelRow("All campaigns")
-    for row in rows.values():
-        for step in (*STEP_KEYS, "open_deals"):
-            setattr(overall, step, getattr(overall, step) + getattr(row, step))
+    _fill(overall, overall_figures)
+    _fill(overall, r_overall)
     overall.recovered = _combined([row.recovered for row in rows.values()])
     overall.open_pipeline = _combined([row.open_pipeline for row in rows.values()])
-    overall.median_days = {step: days for (step,), days in medians(durations, keys=("step",)).items()}
+    channels = [
+        ChannelRow(
+            name,
+            overall_figures.get(f"{name}_contacted", 0),
+            overall_figures.get(f"{name}_reached", 0),
+            overall_figures.get(f"{name}_responded", 0),
+        )
+        for name in CHANNELS
+    ]
     return FunnelReport(
         start=start,
         end=end,
         overall=overall,
         campaigns=sorted(rows.values(), key=lambda r: (r.label, r.campaign_id)),
-        channels=_channels(enrollments),
+        channels=channels,
         currency=quote,
         campaign_id=campaign_id,
     )
 
 
-def _durations(enrollments, requalifications):
-    """(step, campaign_id, days since the step before) of each enrollment and requalification there."""
+def _facts(enrollments, requalifications):
+    """One row per enrollment and one per requalification, with the days since the step before (NULL: the
+    step was not reached), for counts_and_medians."""
     e, r = enrollments.c, requalifications.c
-    parts = union_all(
-        select(
-            literal("reached").label("step"),
-            e.campaign_id,
-            days_between(e.enrolled_at, e.reached_at).label("days"),
-        ),
-        select(literal("responded"), e.campaign_id, days_between(e.reached_at, e.responded_at)),
-        select(literal("requalified"), r.campaign_id, days_between(r.answered_at, r.created_at)),
-        select(literal("accepted"), r.campaign_id, days_between(r.created_at, r.decided_at)).where(
-            r.accepted
-        ),
-        select(literal("won"), r.campaign_id, days_between(r.decided_at, r.won_on)).where(r.won),
-    ).subquery()
-    return select(parts.c.step, parts.c.campaign_id, parts.c.days)
-
-
-def _channels(enrollments) -> list[ChannelRow]:
-    """Email, SMS and phone: contacted, reached and responded, each enrollment once per channel."""
-    e = enrollments.c
-    sent = e.sent_at.is_not(None)
-    opened = or_(e.opened_at.is_not(None), e.completed_at.is_not(None))
-    called = e.calls > 0
-    invitations = db.session.execute(
-        select(
-            e.channel,
-            func.count(),
-            func.count().filter(opened),
-            func.count().filter(e.completed_at.is_not(None)),
-        )
-        .where(sent)
-        .group_by(e.channel)
-    ).all()
-    phone = db.session.execute(
-        select(
-            func.count(),
-            func.count().filter(e.connected_at.is_not(None)),
-            func.count().filter(e.phoned_at.is_not(None)),
-        ).where(called)
-    ).one()
-    channels = {name: ChannelRow(name) for name in (Channel.EMAIL.value, Channel.SMS.value, "phone")}
-    for channel, contacted, reached, responded in invitations:
-        if str(channel) in channels:
-            channels[str(channel)] = ChannelRow(str(channel), contacted, reached, responded)
-    channels["phone"] = ChannelRow("phone", *phone)
-    return list(channels.values())
+    per_enrollment = select(
+        e.campaign_id,
+        e.reached_at,
+        e.responded_at,
+        e.channel,
+        e.sent_at,
+        e.opened_at,
+        e.completed_at,
+        e.calls,
+        e.connected_at,
+        e.phoned_at,
+        days_between(e.enrolled_at, e.reached_at).label("days_reached"),
+        days_between(e.reached_at, e.responded_at).label("days_responded"),
+    )
+    per_requalification = select(
+        r.campaign_id,
+        r.accepted,
+        r.won,
+        r.open,
+        days_between(r.answered_at, r.created_at).label("days_requalified"),
+        case((r.accepted, days_between(r.created_at, r.decided_at))).label("days_accepted"),
+        case((r.won, days_between(r.decided_at, r.won_on))).label("days_won"),
+    )
+    return per_enrollment, per_requalification
 
 
 @dataclass(frozen=True)

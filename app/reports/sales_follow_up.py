@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.extensions import db
@@ -116,8 +116,8 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
     for key, count in deferred.items():
         per_month.setdefault(key, FollowUpRow(names.get(key[0], "?"), key[1], key[0])).deferred = count
     durations = select(d.reviewer_id, d.month, d.days)
-    for (reviewer, first_day), days in medians(durations, keys=("reviewer_id", "month")).items():
-        per_month[(reviewer, first_day)].median_days = days
+    for (reviewer, first_day), days in medians(durations, ("days",), keys=("reviewer_id", "month")).items():
+        per_month[(reviewer, first_day)].median_days = days["days"]
     reviewers = sorted({reviewer for reviewer, _ in per_month}, key=lambda i: (names.get(i, "?"), i))
     managers: dict[int, FollowUpRow] = {}
     total = FollowUpRow("All managers", None)
@@ -126,10 +126,9 @@ def sales_follow_up_report(start: date, end: date) -> SalesFollowUpReport:
         for target in (manager, total):
             for name in ("decided", "on_time", "accepted", "rejected", "deferred", "touched_on_time"):
                 setattr(target, name, getattr(target, name) + getattr(row, name))
-    whole = select(d.reviewer_id, d.days)
-    for (reviewer,), days in medians(whole, keys=("reviewer_id",)).items():
-        managers[reviewer].median_days = days
-    total.median_days = medians(select(literal(1).label("everyone"), d.days), keys=("everyone",)).get((1,))
+    for (reviewer,), days in medians(durations, ("days",), keys=("reviewer_id",)).items():
+        managers[reviewer].median_days = days["days"]
+    total.median_days = medians(durations, ("days",)).get((), {}).get("days")
     months = [
         per_month.get((reviewer, first_day)) or FollowUpRow(names.get(reviewer, "?"), first_day, reviewer)
         for reviewer in reviewers
