@@ -118,15 +118,15 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
     quote = reporting_currency()
     unhappy_max = default_rule().low_satisfaction_max
     kept = _kept(filters, quote)
-    lost, without = db.session.execute(
-        select(func.count(), func.count().filter(kept.c.competitor_id.is_(None)))
-    ).one()
+    deals_per_competitor = dict(
+        db.session.execute(select(kept.c.competitor_id, func.count()).group_by(kept.c.competitor_id)).all()
+    )
+    without = deals_per_competitor.pop(None, 0)
+    lost = without + sum(deals_per_competitor.values())
     rows: dict[int, CompetitorRow] = {
-        competitor_id: CompetitorRow(competitor_id, name, deals)
-        for competitor_id, name, deals in db.session.execute(
-            select(Competitor.id, Competitor.name, func.count())
-            .join(kept, kept.c.competitor_id == Competitor.id)
-            .group_by(Competitor.id, Competitor.name)
+        competitor_id: CompetitorRow(competitor_id, name, deals_per_competitor[competitor_id])
+        for competitor_id, name in db.session.execute(
+            select(Competitor.id, Competitor.name).where(Competitor.id.in_(list(deals_per_competitor)))
         )
     }
     with_competitor = kept.c.competitor_id.is_not(None)
