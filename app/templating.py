@@ -59,6 +59,8 @@ NAV_ITEMS = (
     NavItem("Reports", "Loss reasons", "reports.loss_reasons", REPORT_READERS),
     NavItem("Reports", "Sales said, customers said", "reports.sales_vs_customers", REPORT_READERS),
     NavItem("Reports", "Recovery funnel", "reports.funnel", REPORT_READERS),
+    NavItem("Reports", "Competitors", "reports.competitors", REPORT_READERS),
+    NavItem("Reports", "Sales follow-up", "reports.sales_follow_up", REPORT_READERS),
     NavItem("Reports", "Callers", "reports.callers", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Currency", "money.settings", ADMIN),

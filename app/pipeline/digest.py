@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import Role, User
 from app.crm.models import Account, Channel, Opportunity
 from app.extensions import db
 from app.messaging.service import enqueue_message
+from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
+from app.pipeline.sla import on_time
 
 
 def _team_items(manager: User) -> list[Requalification]:
@@ -118,18 +119,20 @@ class Compliance:
 
 
 def sla_compliance() -> list[Compliance]:
-    """Decisions made within their due time, by reviewer and month of the decision."""
+    """Decisions made within their due time, by reviewer and month of the decision (one query)."""
+    month = month_start(Requalification.decided_at)
     rows = db.session.execute(
-        select(User.name, Requalification.decided_at, Requalification.decision_due_at)
+        select(
+            User.name,
+            month,
+            func.count(),
+            func.count().filter(on_time(Requalification.decided_at, Requalification.decision_due_at)),
+        )
         .join(User, User.id == Requalification.reviewer_id)
         .where(Requalification.decided_at.is_not(None))
+        .group_by(User.id, User.name, month)
     ).all()
-    table: dict[tuple[str, str], Compliance] = defaultdict(lambda: Compliance("", ""))
-    for name, decided_at, due_at in rows:
-        key = (name, f"{decided_at:%Y-%m}")
-        entry = table[key]
-        entry.manager, entry.month = key
-        entry.decided += 1
-        if due_at is None or decided_at <= due_at:
-            entry.on_time += 1
-    return sorted(table.values(), key=lambda c: (c.month, c.manager), reverse=False)
+    table = [
+        Compliance(name, f"{first_day:%Y-%m}", decided, in_time) for name, first_day, decided, in_time in rows
+    ]
+    return sorted(table, key=lambda c: (c.month, c.manager))

@@ -1,4 +1,5 @@
-"""Business days for the service levels: weekends, the country's public holidays, the admin's extra days."""
+"""Business days for the service levels: weekends, the country's public holidays, the admin's extra days;
+and the rules that say whether a decision or a first touch met its due time (in SQL, for the reports)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import holidays
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.errors import ValidationError
 
@@ -32,3 +35,8 @@ class BusinessCalendar:
             if self.is_business_day(day):
                 counted += 1
         return datetime.combine(day, start.timetz())
+
+
+def on_time(done_at, due_at) -> ColumnElement[bool]:
+    """Done within its service level: by its due time, or without one (set before the levels existed)."""
+    return and_(done_at.is_not(None), or_(due_at.is_(None), done_at <= due_at))

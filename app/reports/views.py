@@ -14,7 +14,6 @@ from app.reports.callers import callers_report, talk_time
 from app.reports.charts import columns, horizontal_bars
 from app.reports.export import csv_response
 from app.reports.filters import filter_choices, parse_filters
-from app.reports.funnel import LATER_STEPS, funnel_report
 from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
 from app.reports.sales_vs_customers import sales_vs_customers_report
 from app.templating import format_money
@@ -194,64 +193,6 @@ def sales_vs_customers_csv():
 def _period():
     filters, errors, status = _filters()
     return filters, errors, status
-
-
-@bp.get("/reports/funnel")
-@roles_required(*READERS)
-def funnel():
-    filters, errors, status = _period()
-    report = funnel_report(filters.start, filters.end)
-    steps = [("Enrolled", report.overall.enrolled), ("Reached", report.overall.reached)]
-    steps.append(("Responded", report.overall.responded))
-    bars, height = horizontal_bars((label, value, str(value), None) for label, value in steps)
-    channel_bars, channel_height = horizontal_bars(
-        (
-            f"{row.channel.upper() if row.channel == 'sms' else row.channel.capitalize()}",
-            row.response_rate,
-            f"{row.response_rate:.0%} ({row.responded} of {row.contacted})",
-            None,
-        )
-        for row in report.channels
-    )
-    return render_template(
-        "reports/funnel.html",
-        report=report,
-        filters=filters,
-        errors=errors,
-        bars=bars,
-        bars_height=height,
-        channel_bars=channel_bars,
-        channel_height=channel_height,
-        later_steps=LATER_STEPS,
-    ), status
-
-
-@bp.get("/reports/funnel.csv")
-@roles_required(*READERS)
-def funnel_csv():
-    filters, _errors, _status = _period()
-    report = funnel_report(filters.start, filters.end)
-    period = f"{filters.start:%Y-%m-%d}_{filters.end:%Y-%m-%d}"
-    if request.args.get("table") == "channels":
-        header = ["Channel", "Contacted", "Reached", "Responded", "Response rate (%)"]
-        rows = (
-            [r.channel, r.contacted, r.reached, r.responded, round(100 * r.response_rate, 1)]
-            for r in report.channels
-        )
-        return csv_response(f"funnel-channels_{period}.csv", header, rows)
-    header = ["Campaign", "Enrolled", "Reached", "Responded", "Reached (%)", "Responded (%)"]
-    rows = (
-        [
-            r.label,
-            r.enrolled,
-            r.reached,
-            r.responded,
-            round(100 * r.rate("reached"), 1),
-            round(100 * r.rate("responded"), 1),
-        ]
-        for r in [report.overall, *report.campaigns]
-    )
-    return csv_response(f"funnel_{period}.csv", header, rows)
 
 
 @bp.get("/reports/callers")
