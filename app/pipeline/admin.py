@@ -51,7 +51,6 @@ def save_settings(settings: PipelineSettings, values: dict, *, actor: User, now:
     settings.first_touch_business_days = values["first_touch_business_days"]
     settings.holiday_country = country
     settings.extra_holidays = parse_days(values.get("extra_holidays") or "")
-    settings.currency = values["currency"].strip().upper()
     url = (values.get("webhook_url") or "").strip()
     if url and not url.startswith(("https://", "http://")):
         raise ValidationError("The webhook address must start with https:// or http://", field="webhook_url")

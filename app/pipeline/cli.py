@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from app.db_types import utcnow
 from app.extensions import db
 from app.pipeline.recycling import FORMATS, export_csv, pipeline_stats
-from app.pipeline.service import evaluate_all, pipeline_settings
+from app.pipeline.service import evaluate_all
 
 pipeline_cli = AppGroup("pipeline", help="Requalifications: evaluate responses, figures, export to the CRM.")
 
@@ -32,8 +32,7 @@ def evaluate_command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stats_command(as_json: bool) -> None:
     """Pending, accepted, rejected, deferred, exported, recycled and recovered revenue."""
-    settings = pipeline_settings()
-    stats = pipeline_stats(settings.currency)
+    stats = pipeline_stats()
     db.session.commit()
     if as_json:
         click.echo(json.dumps(stats))

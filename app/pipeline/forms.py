@@ -84,7 +84,6 @@ class SettingsForm(FlaskForm):
         validators=[Optional(), Length(max=5000)],
         description="One date per line: YYYY-MM-DD.",
     )
-    currency = StringField("Currency of recovered revenue", validators=[DataRequired(), Length(min=3, max=3)])
     webhook_url = StringField(
         "CRM webhook address",
         validators=[

@@ -240,4 +240,3 @@ class PipelineSettings(db.Model):
     extra_holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
-    currency: Mapped[str] = mapped_column(String(3), default="USD")

@@ -16,6 +16,7 @@ from app.crm.models import Opportunity, Origin
 from app.downloads import CSV_BOM
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.money.service import money_total_of, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 
 WINBACK_ID = "Winback ID"
@@ -230,8 +231,9 @@ def link_recycled(*, now: datetime) -> int:
     return linked
 
 
-def pipeline_stats(currency: str) -> dict:
-    """The pipeline's figures; recovered revenue is the won recycled opportunities' amounts, each once."""
+def pipeline_stats() -> dict:
+    """The pipeline's figures; recovered revenue is the won recycled opportunities' amounts, each once,
+    in the reporting currency (amounts without a rate for their close month are listed apart)."""
     counts = dict(
         db.session.execute(
             select(Requalification.status, func.count()).group_by(Requalification.status)
@@ -249,10 +251,11 @@ def pipeline_stats(currency: str) -> dict:
     recycled_won = db.session.scalar(
         select(func.count()).select_from(recycled.where(Opportunity.is_won.is_(True)).subquery())
     )
-    revenue = db.session.scalar(
-        select(func.coalesce(func.sum(Opportunity.amount), 0))
-        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
-        .where(Opportunity.is_won.is_(True))
+    revenue = money_total_of(
+        select(Opportunity.amount, Opportunity.currency, Opportunity.close_date).where(
+            Opportunity.is_won.is_(True),
+            Opportunity.id.in_(select(Requalification.recycled_opportunity_id)),
+        )
     )
     return {
         "pending": counts.get(RequalificationStatus.PENDING, 0),
@@ -262,31 +265,44 @@ def pipeline_stats(currency: str) -> dict:
         "exported": exported or 0,
         "recycled_open": recycled_open or 0,
         "recycled_won": recycled_won or 0,
-        "recovered_revenue": f"{Decimal(revenue or 0):.2f}",
-        "currency": currency,
+        "recovered_revenue": f"{revenue.total:.2f}",
+        "currency": revenue.currency,
+        "not_converted": [
+            {"currency": item.currency, "amount": f"{item.amount:.2f}", "deals": item.deals}
+            for item in revenue.not_converted
+        ],
     }
 
 
-def recovered_by(column_name: str) -> list[tuple[str, int, Decimal]]:
-    """Recovered revenue credited to each campaign (marketing) or owner (sales): (name, deals won, amount)."""
+def recovered_by(column_name: str) -> list[tuple[str, int, Decimal, int]]:
+    """Recovered revenue credited to each campaign (marketing) or owner (sales), in the reporting
+    currency: (name, deals won, converted amount, deals without a rate for their close month)."""
     from campaigns.models import Campaign
 
+    conversion = sql_conversion(Opportunity.amount, Opportunity.currency, Opportunity.close_date)
+    figures = (
+        func.count(),
+        func.coalesce(func.sum(conversion.amount), 0),
+        func.count(Opportunity.amount) - func.count(conversion.amount),
+    )
     if column_name == "campaign":
         label = func.coalesce(Campaign.name, "(no campaign)")
-        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0)).outerjoin(
-            Campaign, Campaign.id == Requalification.campaign_id
-        )
+        query = select(label, *figures).outerjoin(Campaign, Campaign.id == Requalification.campaign_id)
     else:
         label = func.coalesce(Requalification.owner, "(no owner)")
-        query = select(label, func.count(), func.coalesce(func.sum(Opportunity.amount), 0))
+        query = select(label, *figures)
     rows = db.session.execute(
         query.select_from(Requalification)
         .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        .outerjoin(conversion.rate, conversion.onclause)
         .where(Opportunity.is_won.is_(True))
         .group_by(label)
         .order_by(label)
     ).all()
-    return [(name, count, Decimal(amount)) for name, count, amount in rows]
+    return [
+        (name, count, Decimal(str(amount)).quantize(Decimal("0.01")), missing)
+        for name, count, amount, missing in rows
+    ]
 
 
 def rejections_by_reason(campaign_id: int) -> list[tuple[str, int]]:

@@ -28,6 +28,7 @@ from app.db_types import utcnow
 from app.downloads import content_disposition
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
+from app.money.service import reporting_currency
 from app.pipeline import service
 from app.pipeline.forms import (
     AcceptForm,
@@ -264,6 +265,7 @@ def recycled():
         now=utcnow(),
         by_campaign=recovered_by("campaign"),
         by_owner=recovered_by("owner"),
+        reporting_currency=reporting_currency(),
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from app.auth.models import Role
 from app.crm.models import Opportunity, Origin
 from app.db_types import utcnow
 from app.extensions import db
-from app.pipeline.models import Requalification
+from app.pipeline.models import Requalification, RequalificationSource, RequalificationStatus
 from app.pipeline.service import accept
 from tests.pipeline.conftest import NOW
 from tests.test_crm_import import SF_HEADER, import_path, write_csv
@@ -30,6 +32,7 @@ STATS_KEYS = [
     "recycled_won",
     "recovered_revenue",
     "currency",
+    "not_converted",
 ]
 
 
@@ -147,6 +150,7 @@ def test_a_crm_import_with_the_winback_id_links_the_deal_and_its_won_amount_coun
         "recycled_won": 1,
         "recovered_revenue": "21000.00",
         "currency": "USD",
+        "not_converted": [],
     }
     login(make_user(Role.SALES_MANAGER))
     page = client.get("/pipeline/recycled").get_data(as_text=True)
@@ -154,6 +158,54 @@ def test_a_crm_import_with_the_winback_id_links_the_deal_and_its_won_amount_coun
     # Credited to the campaign (none here) and to the owner, once each.
     assert page.count("$21,000") == 3  # the deal's row, the campaign total, the owner total
     assert "(no campaign)" in page
+
+
+def test_recovered_revenue_is_in_the_reporting_currency_and_a_deal_without_a_rate_is_kept_apart(
+    runner, accepted, make_opportunity, make_account, client, login, make_user
+):
+    from app.money.service import set_rate
+
+    set_rate(month=date(2026, 12, 1), currency="EUR", rate=Decimal("1.10"), now=NOW)
+    won_eur = make_opportunity(
+        account=make_account(name="Eurco"),
+        stage="Closed Won",
+        is_won=True,
+        amount=Decimal("10000"),
+        currency="EUR",
+        close_date=date(2026, 12, 20),
+        origin=Origin.RECYCLED,
+    )
+    won_gbp = make_opportunity(
+        account=make_account(name="Britco"),
+        stage="Closed Won",
+        is_won=True,
+        amount=Decimal("5000"),
+        currency="GBP",
+        close_date=date(2026, 12, 20),
+        origin=Origin.RECYCLED,
+    )
+    accepted.recycled_opportunity_id = won_eur.id
+    other = Requalification(
+        account_id=won_gbp.account_id,
+        opportunity_id=won_gbp.id,
+        status=RequalificationStatus.ACCEPTED,
+        owner="Eve Owner",
+        recycled_opportunity_id=won_gbp.id,
+        score=50,
+        created_at=NOW,
+        source=RequalificationSource.SURVEY,
+    )
+    db.session.add(other)
+    db.session.commit()
+    figures = stats(runner)
+    # 10,000 EUR at 1.10 = 11,000 USD; the GBP deal has no December rate: apart, never added.
+    assert figures["recovered_revenue"] == "11000.00"
+    assert figures["currency"] == "USD"
+    assert figures["not_converted"] == [{"currency": "GBP", "amount": "5000.00", "deals": 1}]
+    login(make_user(Role.SALES_MANAGER))
+    page = client.get("/pipeline/recycled").get_data(as_text=True)
+    assert "$11,000" in page
+    assert "$16,000" not in page  # never 10,000 + 5,000 + anything mixed
 
 
 def test_the_api_sets_the_crm_id_and_a_later_import_of_that_id_links_the_deal(

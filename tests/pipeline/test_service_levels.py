@@ -103,14 +103,13 @@ def test_the_admin_sets_service_levels_holidays_and_teams(client, login, make_us
             "first_touch_business_days": "5",
             "holiday_country": "de",
             "extra_holidays": "2026-12-24\n2026-12-31",
-            "currency": "eur",
             f"owners-{manager.id}": "Dana Owner, Eve Owner",
             f"regions-{manager.id}": "West",
         },
     )
     assert response.status_code == 302
     settings = db.session.scalar(select(PipelineSettings))
-    assert (settings.decision_business_days, settings.holiday_country, settings.currency) == (3, "DE", "EUR")
+    assert (settings.decision_business_days, settings.holiday_country) == (3, "DE")
     assert settings.extra_holidays == ["2026-12-24", "2026-12-31"]
     team = db.session.get(SalesTeam, manager.id)
     assert (team.owners, team.regions) == (["Dana Owner", "Eve Owner"], ["West"])
@@ -132,7 +131,6 @@ def test_bad_settings_are_explained_not_saved(client, login, make_user, country,
             "first_touch_business_days": "5",
             "holiday_country": country,
             "extra_holidays": days,
-            "currency": "USD",
         },
     )
     assert message in response.get_data(as_text=True)

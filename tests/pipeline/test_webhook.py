@@ -147,7 +147,6 @@ def test_a_webhook_address_needs_a_secret(client, login, make_user):
             "decision_business_days": "2",
             "first_touch_business_days": "3",
             "holiday_country": "US",
-            "currency": "USD",
             "webhook_url": "https://crm.example/hooks",
         },
     )
