@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from app.extensions import db
 from surveys.models import Answer, Response
 
 MODEL_CACHE = "winback.coding_model"
+RULES_CACHE = "winback.coding_rules"
 RULE_CONFIDENCE = 0.9
 TRAINING_SOURCES = (CoderKind.PERSON, CoderKind.IMPORT)
 
@@ -112,41 +114,50 @@ class Examples:
 
 def training_examples() -> Examples:
     """Every answer with text and confirmed codes from people or imports (a lead's resolution wins)."""
+    # One query with each coding's text beside it, ordered by answer (survey answers by id, then
+    # imported ones), read as a stream: only each example's set of codes outlives its rows, so tens
+    # of thousands of codings do not leave as many containers behind for the garbage collector.
     rows = db.session.execute(
-        select(Coding.answer_id, Coding.imported_answer_id, Coding.coder_key, ReasonCode.code)
+        select(
+            Coding.answer_id,
+            Coding.imported_answer_id,
+            Coding.coder_key,
+            ReasonCode.code,
+            func.coalesce(Answer.text, ImportedAnswer.text),
+        )
         .join(ReasonCode, ReasonCode.id == Coding.reason_code_id)
+        .outerjoin(Answer, Answer.id == Coding.answer_id)
+        .outerjoin(ImportedAnswer, ImportedAnswer.id == Coding.imported_answer_id)
         .where(Coding.status == CodingStatus.CONFIRMED, Coding.source.in_(TRAINING_SOURCES))
-    ).all()
-    units: dict[tuple[str, int], dict[str, set[str]]] = defaultdict(dict)
-    for answer_id, imported_id, key, code in rows:
-        unit = ("a", answer_id) if answer_id is not None else ("i", imported_id)
-        units[unit].setdefault(key, set()).add(code)
-    answer_ids = [u[1] for u in units if u[0] == "a"]
-    imported_ids = [u[1] for u in units if u[0] == "i"]
-    texts: dict[tuple[str, int], str] = {}
-    for chunk in range(0, len(answer_ids), 5000):
-        ids = answer_ids[chunk : chunk + 5000]
-        texts.update(
-            (("a", i), t)
-            for i, t in db.session.execute(select(Answer.id, Answer.text).where(Answer.id.in_(ids)))
-        )
-    for chunk in range(0, len(imported_ids), 5000):
-        ids = imported_ids[chunk : chunk + 5000]
-        texts.update(
-            (("i", i), t)
-            for i, t in db.session.execute(
-                select(ImportedAnswer.id, ImportedAnswer.text).where(ImportedAnswer.id.in_(ids))
-            )
-        )
+        .order_by(Coding.answer_id.is_(None), Coding.answer_id, Coding.imported_answer_id)
+    )
     examples = Examples()
-    for unit in sorted(units):
-        text = texts.get(unit)
+    texts, labels = examples.texts, examples.labels
+
+    def add(text: str | None, by_key: dict[str, set[str]]) -> None:
         if not text:
-            continue
-        by_key = units[unit]
-        codes = by_key[FINAL] if FINAL in by_key else set().union(*by_key.values())
-        examples.texts.append(text)
-        examples.labels.append(codes)
+            return
+        texts.append(text)
+        if len(by_key) == 1:
+            labels.extend(by_key.values())
+        else:  # several coders: a lead's resolution replaces them, else every coder's codes count
+            labels.append(by_key[FINAL] if FINAL in by_key else set().union(*by_key.values()))
+
+    unit: tuple[int | None, int | None] = (None, None)
+    text: str | None = None
+    by_key: dict[str, set[str]] = {}
+    for answer_id, imported_id, key, code, unit_text in rows:
+        if answer_id != unit[0] or imported_id != unit[1]:
+            if by_key:
+                add(text, by_key)
+            unit, text, by_key = (answer_id, imported_id), unit_text, {}
+        codes = by_key.get(key)
+        if codes is None:
+            by_key[key] = {code}
+        else:
+            codes.add(code)
+    if by_key:
+        add(text, by_key)
     return examples
 
 
@@ -159,7 +170,8 @@ def _trainable(examples: Examples, *, min_support: int = 2) -> tuple[Examples, l
     keep = set(codes)
     kept = Examples()
     for text, labels in zip(examples.texts, examples.labels, strict=True):
-        labels = labels & keep
+        if not labels <= keep:  # only then a new set: most examples keep all their codes
+            labels = labels & keep
         if labels:
             kept.texts.append(text)
             kept.labels.append(labels)
@@ -185,7 +197,9 @@ def train(*, now: datetime) -> TrainedModel:
         confirmations=confirmed_count(),
         examples=len(examples.texts),
         codes=len(codes),
-        payload=pickle.dumps(classifier, protocol=pickle.HIGHEST_PROTOCOL),
+        # Protocol 5 frames the weight arrays without copies; zlib would save a quarter of the
+        # megabytes for far more time than the write it saves (bench/coding_bench.py, train stages).
+        payload=pickle.dumps(classifier, protocol=5),
     )
     db.session.add(stored)
     db.session.flush()
@@ -194,15 +208,21 @@ def train(*, now: datetime) -> TrainedModel:
 
 def current_classifier() -> Classifier | None:
     """The newest stored model, unpickled once per app and model."""
-    newest = db.session.scalar(select(TrainedModel.id).order_by(TrainedModel.id.desc()).limit(1))
+    # The version is more than the id: ids start again when a database is emptied (tests do it).
+    newest = db.session.execute(
+        select(TrainedModel.id, TrainedModel.trained_at, TrainedModel.confirmations, TrainedModel.examples)
+        .order_by(TrainedModel.id.desc())
+        .limit(1)
+    ).first()
     if newest is None:
         return None
+    version = tuple(newest)
     cached = current_app.extensions.get(MODEL_CACHE)
-    if cached and cached[0] == newest:
+    if cached and cached[0] == version:
         return cached[1]
-    payload = db.session.scalar(select(TrainedModel.payload).where(TrainedModel.id == newest))
+    payload = db.session.scalar(select(TrainedModel.payload).where(TrainedModel.id == newest.id))
     classifier = pickle.loads(payload)  # noqa: S301 (written by train() above, never uploaded)
-    current_app.extensions[MODEL_CACHE] = (newest, classifier)
+    current_app.extensions[MODEL_CACHE] = (version, classifier)
     return classifier
 
 
@@ -291,14 +311,67 @@ def evaluate(*, now: datetime, seed: int = 42) -> Evaluation:
 # --- suggestions ------------------------------------------------------------------------------------
 
 
+class CodeRef(NamedTuple):
+    """The code a suggestion names: what the workbench shows and submits."""
+
+    id: int
+    code: str
+    label: str
+
+
 class Suggestion(NamedTuple):
     """A code for a text, with the confidence, where it came from and the code's measured precision."""
 
-    code: ReasonCode
+    code: CodeRef
     confidence: float
     source: CoderKind
     why: str
     precision: float | None = None
+
+
+class RuleMatcher:
+    """The keyword rules compiled once, and one scan of a text for all of them.
+
+    One combined pattern (an alternation of every rule's own pattern) finds the positions where some
+    rule matches; only there is each rule's own pattern tried, anchored. A rule matches a text exactly
+    when it matches at one of those positions, so the result is that of searching every rule in
+    turn, for a fraction of the cost: most texts match none, and the others at few places."""
+
+    def __init__(self, rules: tuple[tuple[str, str], ...]) -> None:
+        self.rules = [(code, f"rule “{phrase}”", rule_pattern(phrase)) for code, phrase in rules]
+        self.any = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in self.rules), re.IGNORECASE)
+
+    def matching(self, text: str) -> list[tuple[str, str]]:
+        """(code, why) of each rule that matches `text`, in the rules' order."""
+        found = self.any.search(text)
+        if found is None:
+            return []
+        hits: set[int] = set()
+        while found is not None:
+            at = found.start()
+            for n, (_, _, pattern) in enumerate(self.rules):
+                if n not in hits and pattern.match(text, at):
+                    hits.add(n)
+            if len(hits) == len(self.rules):
+                break
+            found = self.any.search(text, at + 1)
+        return [self.rules[n][:2] for n in sorted(hits)]
+
+
+def rule_matcher(rules: tuple[tuple[str, str], ...]) -> RuleMatcher | None:
+    """The matcher of these (code, phrase) rules, compiled once per app until the rules change."""
+    if not rules:
+        return None
+    cached = current_app.extensions.get(RULES_CACHE)
+    if cached and cached[0] == rules:
+        return cached[1]
+    matcher = RuleMatcher(rules)
+    current_app.extensions[RULES_CACHE] = (rules, matcher)
+    return matcher
+
+
+def _rank(item: tuple[str, tuple[float, CoderKind, str]]) -> tuple[float, str]:
+    return -item[1][0], item[0]
 
 
 def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
@@ -308,45 +381,49 @@ def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
 
 def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     """Suggestions for many texts at once: the codebook and rules read once, one model call."""
-    codes = {c.code: c for c in db.session.scalars(select(ReasonCode).where(ReasonCode.active))}
-    measured = dict(
-        db.session.execute(select(CodeSetting.reason_code_id, CodeSetting.measured_precision)).all()
+    refs: dict[str, CodeRef] = {}
+    precision: dict[str, float | None] = {}
+    for code_id, code, label, measured in db.session.execute(
+        select(ReasonCode.id, ReasonCode.code, ReasonCode.label, CodeSetting.measured_precision)
+        .outerjoin(CodeSetting, CodeSetting.reason_code_id == ReasonCode.id)
+        .where(ReasonCode.active)
+    ):
+        refs[code] = CodeRef(code_id, code, label)
+        precision[code] = measured
+    rules = db.session.execute(
+        select(ReasonCode.code, CodingRule.phrase)
+        .join(ReasonCode, ReasonCode.id == CodingRule.reason_code_id)
+        .where(ReasonCode.active)
+        .order_by(CodingRule.id)
     )
-    precision = {code: measured.get(reason.id) for code, reason in codes.items()}
-    rules = [
-        (reason.code, reason, phrase, rule_pattern(phrase))
-        for reason_id, phrase in db.session.execute(select(CodingRule.reason_code_id, CodingRule.phrase))
-        for reason in codes.values()
-        if reason.id == reason_id
-    ]
+    matcher = rule_matcher(tuple((code, phrase) for code, phrase in rules))
     classifier = current_classifier()
     model_codes: list[str] = classifier.codes if classifier is not None else []
-    known = [codes.get(code) for code in model_codes]
-    probabilities = top = None
+    rows = top = None
     if classifier is not None and texts:
         probabilities = classifier.probabilities(texts)
-        top = np.argsort(-probabilities, axis=1)[:, :limit]
+        top = np.argsort(-probabilities, axis=1)[:, :limit].tolist()
+        rows = probabilities.tolist()  # plain floats: the loop below reads a few per text
     result = []
     for n, text in enumerate(texts):
-        best: dict[str, tuple[float, ReasonCode, CoderKind, str]] = {}
-        for key, reason, phrase, pattern in rules:
-            if pattern.search(text):
-                best[key] = (RULE_CONFIDENCE, reason, CoderKind.RULE, f"rule “{phrase}”")
-        if probabilities is not None and text.strip():
-            row = probabilities[n]
+        best: dict[str, tuple[float, CoderKind, str]] = {}
+        if matcher is not None:
+            for key, why in matcher.matching(text):
+                best[key] = (RULE_CONFIDENCE, CoderKind.RULE, why)
+        if rows is not None and text.strip():
+            row = rows[n]
             for index in top[n]:
-                confidence = float(row[index])
+                confidence = row[index]
                 if confidence < 0.05:
                     break  # sorted: the rest are lower
-                reason = known[index]
                 key = model_codes[index]
-                if reason is not None and (key not in best or best[key][0] < confidence):
-                    best[key] = (confidence, reason, CoderKind.MODEL, "model")
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+                if key in refs and (key not in best or best[key][0] < confidence):
+                    best[key] = (confidence, CoderKind.MODEL, "model")
+        ranked = sorted(best.items(), key=_rank)[:limit]
         result.append(
             [
-                Suggestion(reason, round(confidence, 3), source, why, precision.get(key))
-                for key, (confidence, reason, source, why) in ranked
+                Suggestion(refs[key], round(confidence, 3), source, why, precision[key])
+                for key, (confidence, source, why) in ranked
             ]
         )
     return result
