@@ -26,7 +26,14 @@ from app.coding.models import (
     ImportedAnswer,
     TrainedModel,
 )
-from app.coding.service import FINAL, QueueFilter, queue_query, refresh_opportunity_reasons, rule_pattern
+from app.coding.service import (
+    FINAL,
+    QueueFilter,
+    any_rule_pattern,
+    queue_query,
+    refresh_opportunity_reasons,
+    rule_pattern,
+)
 from app.errors import ValidationError
 from app.extensions import db
 from surveys.models import Answer, Response
@@ -34,6 +41,8 @@ from surveys.models import Answer, Response
 MODEL_CACHE = "winback.coding_model"
 RULES_CACHE = "winback.coding_rules"
 RULE_CONFIDENCE = 0.9
+RULE_SHOWN = round(RULE_CONFIDENCE, 3)
+MIN_MODEL_CONFIDENCE = 0.05  # the model's codes below this are not suggested
 TRAINING_SOURCES = (CoderKind.PERSON, CoderKind.IMPORT)
 
 
@@ -329,17 +338,32 @@ class Suggestion(NamedTuple):
     precision: float | None = None
 
 
+# A Suggestion from its five fields without the generated __new__'s Python call (thousands per batch).
+new_tuple = tuple.__new__
+
+
 class RuleMatcher:
     """The keyword rules compiled once, and one scan of a text for all of them.
 
-    One combined pattern (an alternation of every rule's own pattern) finds the positions where some
-    rule matches; only there is each rule's own pattern tried, anchored. A rule matches a text exactly
-    when it matches at one of those positions, so the result is that of searching every rule in
-    turn, for a fraction of the cost: most texts match none, and the others at few places."""
+    One combined pattern (`any_rule_pattern`) finds the positions where some rule matches; only
+    there, and only for the rules whose first letter is the one found there, is each rule's own
+    pattern tried, anchored. A rule matches a text exactly when it matches at one of
+    those positions, so the result is that of searching every rule in turn, for a fraction of the
+    cost: most texts match none, and the others at few places."""
 
     def __init__(self, rules: tuple[tuple[str, str], ...]) -> None:
         self.rules = [(code, f"rule “{phrase}”", rule_pattern(phrase)) for code, phrase in rules]
-        self.any = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in self.rules), re.IGNORECASE)
+        self.any = any_rule_pattern(phrase for _, phrase in rules)
+        # The first letter of each phrase, compared as the rule's pattern compares it (ignoring case).
+        self._first = [re.compile(re.escape(phrase[0]), re.IGNORECASE) for _, phrase in rules]
+        self._starting: dict[str, list[int]] = {}
+
+    def _starting_with(self, letter: str) -> list[int]:
+        rules = self._starting.get(letter)
+        if rules is None:
+            rules = [n for n, first in enumerate(self._first) if first.fullmatch(letter)]
+            self._starting[letter] = rules
+        return rules
 
     def matching(self, text: str) -> list[tuple[str, str]]:
         """(code, why) of each rule that matches `text`, in the rules' order."""
@@ -349,11 +373,9 @@ class RuleMatcher:
         hits: set[int] = set()
         while found is not None:
             at = found.start()
-            for n, (_, _, pattern) in enumerate(self.rules):
-                if n not in hits and pattern.match(text, at):
+            for n in self._starting_with(text[at]):
+                if n not in hits and self.rules[n][2].match(text, at):
                     hits.add(n)
-            if len(hits) == len(self.rules):
-                break
             found = self.any.search(text, at + 1)
         return [self.rules[n][:2] for n in sorted(hits)]
 
@@ -370,13 +392,46 @@ def rule_matcher(rules: tuple[tuple[str, str], ...]) -> RuleMatcher | None:
     return matcher
 
 
-def _rank(item: tuple[str, tuple[float, CoderKind, str]]) -> tuple[float, str]:
+def _rank(item: tuple[str, tuple[float, float, CoderKind, str]]) -> tuple[float, str]:
     return -item[1][0], item[0]
 
 
 def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
     """Codes for a text with a confidence, from the rules and the newest model; active codes only."""
     return suggest_many([text], limit=limit)[0]
+
+
+def _model_candidates(
+    probabilities: np.ndarray, codes: list[str], usable: list[bool], limit: int
+) -> list[list[int]]:
+    """Per text, the model's codes worth suggesting (active, among its `limit` most likely, at least
+    MIN_MODEL_CONFIDENCE), best first and by code on a tie: the order suggestions are ranked in."""
+    keep = (probabilities >= MIN_MODEL_CONFIDENCE) & np.array(usable, dtype=bool)
+    if limit < probabilities.shape[1]:
+        in_top = np.zeros_like(keep)
+        np.put_along_axis(in_top, np.argsort(-probabilities, axis=1)[:, :limit], True, axis=1)
+        keep &= in_top
+    by_code = np.empty(len(codes), dtype=np.intp)
+    by_code[sorted(range(len(codes)), key=codes.__getitem__)] = np.arange(len(codes))
+    # The codes kept first, by descending probability then code; the rest after them.
+    order = np.lexsort(
+        (np.broadcast_to(by_code, probabilities.shape), np.where(keep, -probabilities, np.inf)), axis=-1
+    )
+    return [row[:count] for row, count in zip(order.tolist(), keep.sum(axis=1).tolist(), strict=True)]
+
+
+def rounded(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """`round(value, digits)` of every value, as Python rounds (correctly, half to even), at numpy's
+    speed: the scaled value is rounded by numpy where it is clearly away from a half, and by
+    Python's `round` for the few that sit within 1e-9 of one (where the product's own rounding
+    error, below 1e-12 for values up to 1, could tip the decision)."""
+    scale = 10.0**digits
+    scaled = values * scale
+    result = np.rint(scaled) / scale
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-9
+    for index in zip(*np.nonzero(near_half), strict=True):
+        result[index] = round(float(values[index]), digits)
+    return result
 
 
 def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
@@ -399,31 +454,44 @@ def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     matcher = rule_matcher(tuple((code, phrase) for code, phrase in rules))
     classifier = current_classifier()
     model_codes: list[str] = classifier.codes if classifier is not None else []
-    rows = top = None
+    model_refs = [refs.get(code) for code in model_codes]
+    model_precision = [precision.get(code) for code in model_codes]
+    rows: list[list[float]] = []
+    shown: list[list[float]] = []
+    candidates: list[list[int]] = []
     if classifier is not None and texts:
         probabilities = classifier.probabilities(texts)
-        top = np.argsort(-probabilities, axis=1)[:, :limit].tolist()
-        rows = probabilities.tolist()  # plain floats: the loop below reads a few per text
+        candidates = _model_candidates(probabilities, model_codes, [r is not None for r in model_refs], limit)
+        rows = probabilities.tolist()  # plain floats: a few are read per text
+        shown = rounded(probabilities).tolist()  # the confidence shown: round(p, 3), for all at once
     result = []
     for n, text in enumerate(texts):
-        best: dict[str, tuple[float, CoderKind, str]] = {}
-        if matcher is not None:
-            for key, why in matcher.matching(text):
-                best[key] = (RULE_CONFIDENCE, CoderKind.RULE, why)
-        if rows is not None and text.strip():
-            row = rows[n]
-            for index in top[n]:
-                confidence = row[index]
-                if confidence < 0.05:
-                    break  # sorted: the rest are lower
-                key = model_codes[index]
-                if key in refs and (key not in best or best[key][0] < confidence):
-                    best[key] = (confidence, CoderKind.MODEL, "model")
+        model = candidates[n] if candidates and text.strip() else []
+        matched = matcher.matching(text) if matcher is not None else []
+        if not matched:  # the model's codes alone, already ranked
+            row = shown[n] if model else []
+            result.append(
+                [
+                    new_tuple(
+                        Suggestion, (model_refs[i], row[i], CoderKind.MODEL, "model", model_precision[i])
+                    )
+                    for i in model[:limit]
+                ]
+            )
+            continue
+        # A rule's code and the model's: the model's confidence wins where it is higher.
+        best: dict[str, tuple[float, float, CoderKind, str]] = {}  # key: confidence, shown, ...
+        for key, why in matched:
+            best[key] = (RULE_CONFIDENCE, RULE_SHOWN, CoderKind.RULE, why)
+        for index in model:
+            confidence, key = rows[n][index], model_codes[index]
+            if key not in best or best[key][0] < confidence:
+                best[key] = (confidence, shown[n][index], CoderKind.MODEL, "model")
         ranked = sorted(best.items(), key=_rank)[:limit]
         result.append(
             [
-                Suggestion(refs[key], round(confidence, 3), source, why, precision[key])
-                for key, (confidence, source, why) in ranked
+                new_tuple(Suggestion, (refs[key], value, source, why, precision[key]))
+                for key, (_, value, source, why) in ranked
             ]
         )
     return result

@@ -218,6 +218,7 @@ RULES = (
         ("On-prem only, and we need C++ bindings", ["on-prem"]),
         ("C++and on-prem", ["c++", "on-prem"]),
         ("service", ["service"]),
+        ("\u017fervice", ["service"]),  # a long s is an s when case is ignored, for one rule as for all
         ("", []),
     ],
 )
@@ -260,3 +261,20 @@ def test_suggestions_follow_new_rules_retired_codes_and_a_new_model(runner, tmp_
     runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=5))])
     assert runner.invoke(args=["coding", "train"]).exit_code == 0
     assert suggest.current_classifier() is not first
+
+
+def test_confidences_are_rounded_as_python_rounds_them():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    values = [rng.random() for _ in range(20_000)]
+    # Halves in binary (0.0625 = 62.5/1000) round to even; decimal halves are not exact in binary.
+    values += [0.0625, 0.1875, 0.5625, 0.0005, 0.0015, 0.1235, 0.2675, 0.9995, 1.0, 0.0]
+    values += [k / 1000 + 0.0005 + d for k in range(1000) for d in (-1e-17, 0.0, 1e-17, 2e-16)]
+    assert suggest.rounded(np.array(values)).tolist() == [round(v, 3) for v in values]
+    assert suggest.rounded(np.array([[0.0625, 0.12345], [0.5, 0.9999]])).tolist() == [
+        [0.062, 0.123],
+        [0.5, 1.0],
+    ]
