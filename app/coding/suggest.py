@@ -347,9 +347,9 @@ class RuleMatcher:
 
     One combined pattern (`any_rule_pattern`) finds the positions where some rule matches; only
     there, and only for the rules whose first letter is the one found there, is each rule's own
-    pattern tried, anchored. A rule matches a text exactly when it matches at one of
-    those positions, so the result is that of searching every rule in turn, for a fraction of the
-    cost: most texts match none, and the others at few places."""
+    pattern tried, anchored. A rule matches a text exactly when it matches at one of those
+    positions, so the result is that of searching every rule in turn, for a fraction of the cost:
+    most texts match none, and the others at few places."""
 
     def __init__(self, rules: tuple[tuple[str, str], ...]) -> None:
         self.rules = [(code, f"rule “{phrase}”", rule_pattern(phrase)) for code, phrase in rules]
