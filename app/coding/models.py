@@ -160,7 +160,8 @@ class TrainedModel(db.Model):
     confirmations: Mapped[int]  # confirmed codings at training time (retrain after N more)
     examples: Mapped[int]
     codes: Mapped[int]
-    payload: Mapped[bytes] = mapped_column(LargeBinary)  # written only by the trainer, never uploaded
+    # Written only by the trainer, never uploaded; megabytes, so loaded only when asked for by name.
+    payload: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class DoubleCodingAssignment(db.Model):

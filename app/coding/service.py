@@ -213,6 +213,29 @@ def rule_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"\s+".join(words) + r"\b", re.IGNORECASE)
 
 
+def any_rule_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """One pattern that matches wherever one of the phrases' `rule_pattern`s does.
+
+    The phrases' pieces (letters, the spaces between words, the closing word boundary) are merged
+    into a tree, so phrases that begin alike share their beginning: at each place in a text the
+    engine tries each distinct first letter once, then follows only the phrases that begin there."""
+    tree: dict[str, dict] = {}
+    for phrase in phrases:
+        node = tree
+        for n, word in enumerate(phrase.split()):
+            for piece in ([r"\s+"] if n else []) + [re.escape(letter) for letter in word]:
+                node = node.setdefault(piece, {})
+        node.setdefault(r"\b", {})
+
+    def alternation(node: dict[str, dict]) -> str:
+        branches = [piece + alternation(child) for piece, child in node.items()]
+        if len(branches) == 1:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" if branches else ""
+
+    return re.compile(r"\b" + alternation(tree), re.IGNORECASE)
+
+
 # --- the workbench queue -----------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,13 +26,23 @@ from app.coding.models import (
     ImportedAnswer,
     TrainedModel,
 )
-from app.coding.service import FINAL, QueueFilter, queue_query, refresh_opportunity_reasons, rule_pattern
+from app.coding.service import (
+    FINAL,
+    QueueFilter,
+    any_rule_pattern,
+    queue_query,
+    refresh_opportunity_reasons,
+    rule_pattern,
+)
 from app.errors import ValidationError
 from app.extensions import db
 from surveys.models import Answer, Response
 
 MODEL_CACHE = "winback.coding_model"
+RULES_CACHE = "winback.coding_rules"
 RULE_CONFIDENCE = 0.9
+RULE_SHOWN = round(RULE_CONFIDENCE, 3)
+MIN_MODEL_CONFIDENCE = 0.05  # the model's codes below this are not suggested
 TRAINING_SOURCES = (CoderKind.PERSON, CoderKind.IMPORT)
 
 
@@ -112,41 +123,50 @@ class Examples:
 
 def training_examples() -> Examples:
     """Every answer with text and confirmed codes from people or imports (a lead's resolution wins)."""
+    # One query with each coding's text beside it, ordered by answer (survey answers by id, then
+    # imported ones), read as a stream: only each example's set of codes outlives its rows, so tens
+    # of thousands of codings do not leave as many containers behind for the garbage collector.
     rows = db.session.execute(
-        select(Coding.answer_id, Coding.imported_answer_id, Coding.coder_key, ReasonCode.code)
+        select(
+            Coding.answer_id,
+            Coding.imported_answer_id,
+            Coding.coder_key,
+            ReasonCode.code,
+            func.coalesce(Answer.text, ImportedAnswer.text),
+        )
         .join(ReasonCode, ReasonCode.id == Coding.reason_code_id)
+        .outerjoin(Answer, Answer.id == Coding.answer_id)
+        .outerjoin(ImportedAnswer, ImportedAnswer.id == Coding.imported_answer_id)
         .where(Coding.status == CodingStatus.CONFIRMED, Coding.source.in_(TRAINING_SOURCES))
-    ).all()
-    units: dict[tuple[str, int], dict[str, set[str]]] = defaultdict(dict)
-    for answer_id, imported_id, key, code in rows:
-        unit = ("a", answer_id) if answer_id is not None else ("i", imported_id)
-        units[unit].setdefault(key, set()).add(code)
-    answer_ids = [u[1] for u in units if u[0] == "a"]
-    imported_ids = [u[1] for u in units if u[0] == "i"]
-    texts: dict[tuple[str, int], str] = {}
-    for chunk in range(0, len(answer_ids), 5000):
-        ids = answer_ids[chunk : chunk + 5000]
-        texts.update(
-            (("a", i), t)
-            for i, t in db.session.execute(select(Answer.id, Answer.text).where(Answer.id.in_(ids)))
-        )
-    for chunk in range(0, len(imported_ids), 5000):
-        ids = imported_ids[chunk : chunk + 5000]
-        texts.update(
-            (("i", i), t)
-            for i, t in db.session.execute(
-                select(ImportedAnswer.id, ImportedAnswer.text).where(ImportedAnswer.id.in_(ids))
-            )
-        )
+        .order_by(Coding.answer_id.is_(None), Coding.answer_id, Coding.imported_answer_id)
+    )
     examples = Examples()
-    for unit in sorted(units):
-        text = texts.get(unit)
+    texts, labels = examples.texts, examples.labels
+
+    def add(text: str | None, by_key: dict[str, set[str]]) -> None:
         if not text:
-            continue
-        by_key = units[unit]
-        codes = by_key[FINAL] if FINAL in by_key else set().union(*by_key.values())
-        examples.texts.append(text)
-        examples.labels.append(codes)
+            return
+        texts.append(text)
+        if len(by_key) == 1:
+            labels.extend(by_key.values())
+        else:  # several coders: a lead's resolution replaces them, else every coder's codes count
+            labels.append(by_key[FINAL] if FINAL in by_key else set().union(*by_key.values()))
+
+    unit: tuple[int | None, int | None] = (None, None)
+    text: str | None = None
+    by_key: dict[str, set[str]] = {}
+    for answer_id, imported_id, key, code, unit_text in rows:
+        if answer_id != unit[0] or imported_id != unit[1]:
+            if by_key:
+                add(text, by_key)
+            unit, text, by_key = (answer_id, imported_id), unit_text, {}
+        codes = by_key.get(key)
+        if codes is None:
+            by_key[key] = {code}
+        else:
+            codes.add(code)
+    if by_key:
+        add(text, by_key)
     return examples
 
 
@@ -159,7 +179,8 @@ def _trainable(examples: Examples, *, min_support: int = 2) -> tuple[Examples, l
     keep = set(codes)
     kept = Examples()
     for text, labels in zip(examples.texts, examples.labels, strict=True):
-        labels = labels & keep
+        if not labels <= keep:  # only then a new set: most examples keep all their codes
+            labels = labels & keep
         if labels:
             kept.texts.append(text)
             kept.labels.append(labels)
@@ -185,7 +206,9 @@ def train(*, now: datetime) -> TrainedModel:
         confirmations=confirmed_count(),
         examples=len(examples.texts),
         codes=len(codes),
-        payload=pickle.dumps(classifier, protocol=pickle.HIGHEST_PROTOCOL),
+        # Protocol 5 frames the weight arrays without copies; zlib would save a quarter of the
+        # megabytes for far more time than the write it saves (bench/coding_bench.py, train stages).
+        payload=pickle.dumps(classifier, protocol=5),
     )
     db.session.add(stored)
     db.session.flush()
@@ -194,15 +217,21 @@ def train(*, now: datetime) -> TrainedModel:
 
 def current_classifier() -> Classifier | None:
     """The newest stored model, unpickled once per app and model."""
-    newest = db.session.scalar(select(TrainedModel.id).order_by(TrainedModel.id.desc()).limit(1))
+    # The version is more than the id: ids start again when a database is emptied (tests do it).
+    newest = db.session.execute(
+        select(TrainedModel.id, TrainedModel.trained_at, TrainedModel.confirmations, TrainedModel.examples)
+        .order_by(TrainedModel.id.desc())
+        .limit(1)
+    ).first()
     if newest is None:
         return None
+    version = tuple(newest)
     cached = current_app.extensions.get(MODEL_CACHE)
-    if cached and cached[0] == newest:
+    if cached and cached[0] == version:
         return cached[1]
-    payload = db.session.scalar(select(TrainedModel.payload).where(TrainedModel.id == newest))
+    payload = db.session.scalar(select(TrainedModel.payload).where(TrainedModel.id == newest.id))
     classifier = pickle.loads(payload)  # noqa: S301 (written by train() above, never uploaded)
-    current_app.extensions[MODEL_CACHE] = (newest, classifier)
+    current_app.extensions[MODEL_CACHE] = (version, classifier)
     return classifier
 
 
@@ -291,14 +320,80 @@ def evaluate(*, now: datetime, seed: int = 42) -> Evaluation:
 # --- suggestions ------------------------------------------------------------------------------------
 
 
+class CodeRef(NamedTuple):
+    """The code a suggestion names: what the workbench shows and submits."""
+
+    id: int
+    code: str
+    label: str
+
+
 class Suggestion(NamedTuple):
     """A code for a text, with the confidence, where it came from and the code's measured precision."""
 
-    code: ReasonCode
+    code: CodeRef
     confidence: float
     source: CoderKind
     why: str
     precision: float | None = None
+
+
+# A Suggestion from its five fields without the generated __new__'s Python call (thousands per batch).
+new_tuple = tuple.__new__
+
+
+class RuleMatcher:
+    """The keyword rules compiled once, and one scan of a text for all of them.
+
+    One combined pattern (`any_rule_pattern`) finds the positions where some rule matches; only
+    there, and only for the rules whose first letter is the one found there, is each rule's own
+    pattern tried, anchored. A rule matches a text exactly when it matches at one of those
+    positions, so the result is that of searching every rule in turn, for a fraction of the cost:
+    most texts match none, and the others at few places."""
+
+    def __init__(self, rules: tuple[tuple[str, str], ...]) -> None:
+        self.rules = [(code, f"rule “{phrase}”", rule_pattern(phrase)) for code, phrase in rules]
+        self.any = any_rule_pattern(phrase for _, phrase in rules)
+        # The first letter of each phrase, compared as the rule's pattern compares it (ignoring case).
+        self._first = [re.compile(re.escape(phrase[0]), re.IGNORECASE) for _, phrase in rules]
+        self._starting: dict[str, list[int]] = {}
+
+    def _starting_with(self, letter: str) -> list[int]:
+        rules = self._starting.get(letter)
+        if rules is None:
+            rules = [n for n, first in enumerate(self._first) if first.fullmatch(letter)]
+            self._starting[letter] = rules
+        return rules
+
+    def matching(self, text: str) -> list[tuple[str, str]]:
+        """(code, why) of each rule that matches `text`, in the rules' order."""
+        found = self.any.search(text)
+        if found is None:
+            return []
+        hits: set[int] = set()
+        while found is not None:
+            at = found.start()
+            for n in self._starting_with(text[at]):
+                if n not in hits and self.rules[n][2].match(text, at):
+                    hits.add(n)
+            found = self.any.search(text, at + 1)
+        return [self.rules[n][:2] for n in sorted(hits)]
+
+
+def rule_matcher(rules: tuple[tuple[str, str], ...]) -> RuleMatcher | None:
+    """The matcher of these (code, phrase) rules, compiled once per app until the rules change."""
+    if not rules:
+        return None
+    cached = current_app.extensions.get(RULES_CACHE)
+    if cached and cached[0] == rules:
+        return cached[1]
+    matcher = RuleMatcher(rules)
+    current_app.extensions[RULES_CACHE] = (rules, matcher)
+    return matcher
+
+
+def _rank(item: tuple[str, tuple[float, float, CoderKind, str]]) -> tuple[float, str]:
+    return -item[1][0], item[0]
 
 
 def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
@@ -306,47 +401,97 @@ def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
     return suggest_many([text], limit=limit)[0]
 
 
+def _model_candidates(
+    probabilities: np.ndarray, codes: list[str], usable: list[bool], limit: int
+) -> list[list[int]]:
+    """Per text, the model's codes worth suggesting (active, among its `limit` most likely, at least
+    MIN_MODEL_CONFIDENCE), best first and by code on a tie: the order suggestions are ranked in."""
+    keep = (probabilities >= MIN_MODEL_CONFIDENCE) & np.array(usable, dtype=bool)
+    if limit < probabilities.shape[1]:
+        in_top = np.zeros_like(keep)
+        np.put_along_axis(in_top, np.argsort(-probabilities, axis=1)[:, :limit], True, axis=1)
+        keep &= in_top
+    by_code = np.empty(len(codes), dtype=np.intp)
+    by_code[sorted(range(len(codes)), key=codes.__getitem__)] = np.arange(len(codes))
+    # The codes kept first, by descending probability then code; the rest after them.
+    order = np.lexsort(
+        (np.broadcast_to(by_code, probabilities.shape), np.where(keep, -probabilities, np.inf)), axis=-1
+    )
+    return [row[:count] for row, count in zip(order.tolist(), keep.sum(axis=1).tolist(), strict=True)]
+
+
+def rounded(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """`round(value, digits)` of every value, as Python rounds (correctly, half to even), at numpy's
+    speed: the scaled value is rounded by numpy where it is clearly away from a half, and by
+    Python's `round` for the few that sit within 1e-9 of one (where the product's own rounding
+    error, below 1e-12 for values up to 1, could tip the decision)."""
+    scale = 10.0**digits
+    scaled = values * scale
+    result = np.rint(scaled) / scale
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-9
+    for index in zip(*np.nonzero(near_half), strict=True):
+        result[index] = round(float(values[index]), digits)
+    return result
+
+
 def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     """Suggestions for many texts at once: the codebook and rules read once, one model call."""
-    codes = {c.code: c for c in db.session.scalars(select(ReasonCode).where(ReasonCode.active))}
-    measured = dict(
-        db.session.execute(select(CodeSetting.reason_code_id, CodeSetting.measured_precision)).all()
+    refs: dict[str, CodeRef] = {}
+    precision: dict[str, float | None] = {}
+    for code_id, code, label, measured in db.session.execute(
+        select(ReasonCode.id, ReasonCode.code, ReasonCode.label, CodeSetting.measured_precision)
+        .outerjoin(CodeSetting, CodeSetting.reason_code_id == ReasonCode.id)
+        .where(ReasonCode.active)
+    ):
+        refs[code] = CodeRef(code_id, code, label)
+        precision[code] = measured
+    rules = db.session.execute(
+        select(ReasonCode.code, CodingRule.phrase)
+        .join(ReasonCode, ReasonCode.id == CodingRule.reason_code_id)
+        .where(ReasonCode.active)
+        .order_by(CodingRule.id)
     )
-    precision = {code: measured.get(reason.id) for code, reason in codes.items()}
-    rules = [
-        (reason.code, reason, phrase, rule_pattern(phrase))
-        for reason_id, phrase in db.session.execute(select(CodingRule.reason_code_id, CodingRule.phrase))
-        for reason in codes.values()
-        if reason.id == reason_id
-    ]
+    matcher = rule_matcher(tuple((code, phrase) for code, phrase in rules))
     classifier = current_classifier()
     model_codes: list[str] = classifier.codes if classifier is not None else []
-    known = [codes.get(code) for code in model_codes]
-    probabilities = top = None
+    model_refs = [refs.get(code) for code in model_codes]
+    model_precision = [precision.get(code) for code in model_codes]
+    rows: list[list[float]] = []
+    shown: list[list[float]] = []
+    candidates: list[list[int]] = []
     if classifier is not None and texts:
         probabilities = classifier.probabilities(texts)
-        top = np.argsort(-probabilities, axis=1)[:, :limit]
+        candidates = _model_candidates(probabilities, model_codes, [r is not None for r in model_refs], limit)
+        rows = probabilities.tolist()  # plain floats: a few are read per text
+        shown = rounded(probabilities).tolist()  # the confidence shown: round(p, 3), for all at once
     result = []
     for n, text in enumerate(texts):
-        best: dict[str, tuple[float, ReasonCode, CoderKind, str]] = {}
-        for key, reason, phrase, pattern in rules:
-            if pattern.search(text):
-                best[key] = (RULE_CONFIDENCE, reason, CoderKind.RULE, f"rule “{phrase}”")
-        if probabilities is not None and text.strip():
-            row = probabilities[n]
-            for index in top[n]:
-                confidence = float(row[index])
-                if confidence < 0.05:
-                    break  # sorted: the rest are lower
-                reason = known[index]
-                key = model_codes[index]
-                if reason is not None and (key not in best or best[key][0] < confidence):
-                    best[key] = (confidence, reason, CoderKind.MODEL, "model")
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        model = candidates[n] if candidates and text.strip() else []
+        matched = matcher.matching(text) if matcher is not None else []
+        if not matched:  # the model's codes alone, already ranked
+            row = shown[n] if model else []
+            result.append(
+                [
+                    new_tuple(
+                        Suggestion, (model_refs[i], row[i], CoderKind.MODEL, "model", model_precision[i])
+                    )
+                    for i in model[:limit]
+                ]
+            )
+            continue
+        # A rule's code and the model's: the model's confidence wins where it is higher.
+        best: dict[str, tuple[float, float, CoderKind, str]] = {}  # key: confidence, shown, ...
+        for key, why in matched:
+            best[key] = (RULE_CONFIDENCE, RULE_SHOWN, CoderKind.RULE, why)
+        for index in model:
+            confidence, key = rows[n][index], model_codes[index]
+            if key not in best or best[key][0] < confidence:
+                best[key] = (confidence, shown[n][index], CoderKind.MODEL, "model")
+        ranked = sorted(best.items(), key=_rank)[:limit]
         result.append(
             [
-                Suggestion(reason, round(confidence, 3), source, why, precision.get(key))
-                for key, (confidence, reason, source, why) in ranked
+                new_tuple(Suggestion, (refs[key], value, source, why, precision[key]))
+                for key, (_, value, source, why) in ranked
             ]
         )
     return result

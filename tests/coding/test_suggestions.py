@@ -192,3 +192,89 @@ def test_rules_page_adds_rules_and_only_admins_set_auto_accept(make_user, login,
         analyst.post("/coding/rules", data={"auto-code": str(code.id), "auto-threshold": "0.9"}).status_code
         == 403
     )
+
+
+RULES = (
+    ("price", "expensive"),
+    ("price.too_high", "too expensive"),
+    ("support", "customer service"),
+    ("support.quality", "service"),
+    ("support.quality", "service desk"),
+    ("product.integration", "c++"),
+    ("product.integration", "on-prem"),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Overlapping rules, rules starting at the same word, case: every matching rule, in rules' order.
+        (
+            "Too EXPENSIVE, and the customer  service desk was slow",
+            ["expensive", "too expensive", "customer service", "service", "service desk"],
+        ),
+        ("servicedesk; serviceable; inexpensive", []),  # whole words only
+        # Word boundaries as in rule_pattern: "c++" before a space is not a whole word there.
+        ("On-prem only, and we need C++ bindings", ["on-prem"]),
+        ("C++and on-prem", ["c++", "on-prem"]),
+        ("service", ["service"]),
+        ("\u017fervice", ["service"]),  # a long s is an s when case is ignored, for one rule as for all
+        ("", []),
+    ],
+)
+def test_the_rule_matcher_finds_what_searching_each_rule_finds(text, expected):
+    matcher = suggest.RuleMatcher(RULES)
+    found = [why for _, why in matcher.matching(text)]
+    assert found == [f"rule “{phrase}”" for phrase in expected]
+    one_by_one = [
+        f"rule “{phrase}”" for _, phrase in RULES if service.rule_pattern(phrase).search(text) is not None
+    ]
+    assert found == one_by_one
+
+
+def test_suggestions_follow_new_rules_retired_codes_and_a_new_model(runner, tmp_path):
+    from app.codebook.service import retire_code
+
+    ensure_default_codebook()
+    db.session.commit()
+    text = "the support was slow and too expensive"
+    assert suggest.suggest(text) == []
+    service.add_rule(_code("price.too_high"), "too expensive")
+    db.session.commit()
+    assert [(s.code.code, s.source) for s in suggest.suggest(text)] == [("price.too_high", CoderKind.RULE)]
+    service.add_rule(_code("support.quality"), "slow")
+    db.session.commit()
+    assert [s.code.code for s in suggest.suggest(text)] == ["price.too_high", "support.quality"]
+    retire_code(_code("price.too_high"))
+    db.session.commit()
+    assert [s.code.code for s in suggest.suggest(text)] == ["support.quality"]
+    # A model trained now is the one that suggests (the cached one is for the model before it).
+    assert suggest.current_classifier() is None
+    runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path))])
+    assert runner.invoke(args=["coding", "train"]).exit_code == 0
+    first = suggest.current_classifier()
+    assert first is suggest.current_classifier()  # unpickled once
+    suggested = suggest.suggest("support never answered")
+    assert (suggested[0].code.code, suggested[0].source) == ("support.quality", CoderKind.MODEL)
+    retired = {s.code.code for s in suggest.suggest("too expensive, cheaper elsewhere")}
+    assert "price.too_high" not in retired  # neither its rule nor the model suggest a retired code
+    runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path, repeat=5))])
+    assert runner.invoke(args=["coding", "train"]).exit_code == 0
+    assert suggest.current_classifier() is not first
+
+
+def test_confidences_are_rounded_as_python_rounds_them():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    values = [rng.random() for _ in range(20_000)]
+    # Halves in binary (0.0625 = 62.5/1000) round to even; decimal halves are not exact in binary.
+    values += [0.0625, 0.1875, 0.5625, 0.0005, 0.0015, 0.1235, 0.2675, 0.9995, 1.0, 0.0]
+    values += [k / 1000 + 0.0005 + d for k in range(1000) for d in (-1e-17, 0.0, 1e-17, 2e-16)]
+    assert suggest.rounded(np.array(values)).tolist() == [round(v, 3) for v in values]
+    assert suggest.rounded(np.array([[0.0625, 0.12345], [0.5, 0.9999]])).tolist() == [
+        [0.062, 0.123],
+        [0.5, 1.0],
+    ]
