@@ -7,9 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.sql.expression import ColumnElement, Select
 
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
+from app.money.service import SqlConversion, sql_conversion
 
 # Amount bands in the reporting currency: (key, label, lower bound included, upper bound excluded).
 BANDS = (
@@ -177,3 +179,54 @@ def lost_opportunities(filters: ReportFilters):
     if filters.owner:
         query = query.where(Opportunity.owner == filters.owner)
     return query
+
+
+@dataclass(frozen=True)
+class DealScope:
+    """The lost deals the filters keep, in SQL: `converted` is the amount in the reporting currency (NULL
+    without a rate), and `select(...)` starts a query over those deals, the amount band applied to it."""
+
+    filters: ReportFilters
+    quote: str
+    conversion: SqlConversion
+
+    @property
+    def converted(self) -> ColumnElement:
+        return self.conversion.amount
+
+    def select(self, *columns, accounts: bool = False) -> Select:
+        """`accounts`: join the deals' accounts even when no filter needs them (to show their names)."""
+        filters = self.filters
+        query = (
+            select(*columns)
+            .select_from(Opportunity)
+            .outerjoin(self.conversion.rate, self.conversion.onclause)
+            .where(
+                Opportunity.is_closed.is_(True),
+                Opportunity.is_won.is_(False),
+                Opportunity.close_date >= filters.start,
+                Opportunity.close_date <= filters.end,
+            )
+        )
+        if accounts or filters.segment or filters.region:
+            query = query.join(Account, Account.id == Opportunity.account_id)
+            if filters.segment:
+                query = query.where(Account.segment == filters.segment)
+            if filters.region:
+                query = query.where(Account.region == filters.region)
+        if filters.competitor:
+            query = query.where(Opportunity.competitor_id == filters.competitor)
+        if filters.owner:
+            query = query.where(Opportunity.owner == filters.owner)
+        bounds = filters.band_bounds()
+        if bounds is not None:  # on the converted amount: a deal without a rate has no band
+            low, high = bounds
+            query = query.where(self.converted >= low)
+            if high is not None:
+                query = query.where(self.converted < high)
+        return query
+
+
+def deal_scope(filters: ReportFilters, quote: str) -> DealScope:
+    conversion = sql_conversion(Opportunity.amount, Opportunity.currency, Opportunity.close_date, quote=quote)
+    return DealScope(filters, quote, conversion)

@@ -15,7 +15,7 @@ from app.reports.charts import columns, horizontal_bars
 from app.reports.export import csv_response
 from app.reports.filters import filter_choices, parse_filters
 from app.reports.funnel import LATER_STEPS, funnel_report
-from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
+from app.reports.loss_reasons import DRILL_CSV_MAX, loss_reasons_report, reason_drill_down
 from app.reports.sales_vs_customers import sales_vs_customers_report
 from app.templating import format_money
 
@@ -105,9 +105,13 @@ def loss_reasons_csv():
 def loss_reason_detail(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, errors, status = _filters()
-    drill = reason_drill_down(filters, code)
+    drill = reason_drill_down(filters, code, page=request.args.get("page", 1, type=int))
     return render_template(
-        "reports/loss_reason_detail.html", drill=drill, filters=filters, errors=errors
+        "reports/loss_reason_detail.html",
+        drill=drill,
+        filters=filters,
+        errors=errors,
+        drill_csv_max=DRILL_CSV_MAX,
     ), status
 
 
@@ -116,7 +120,7 @@ def loss_reason_detail(code_id: int):
 def loss_reason_detail_csv(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, _errors, _status = _filters()
-    drill = reason_drill_down(filters, code)
+    drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX)
     header = [
         "Opportunity",
         "Account",
