@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/report_bench.py [--opportunities 100000] [--responses 300000] [--answers 1000000]
      [--loads 20] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/NAME] [--keep]
+     [--existing URL]
 
 Generates (seeded, bulk `insert()` in chunks, outside the timings) lost opportunities in four currencies
 with monthly rates (none for JPY: "not converted"), accounts in segments and regions, competitors, owners,
@@ -16,7 +17,8 @@ single hand-written SQL aggregate the page's main figure needs. It prints p50/p9
 (p95 of the page / p95 of the baseline, with the range of the per-load ratios), then one JSON line.
 
 SQLite in a temporary folder; with --database-url (PostgreSQL), a database of its own named
-`<name>_bench` on that server, created fresh and dropped at the end (kept with --keep).
+`<name>_bench` on that server, created fresh and dropped at the end. --keep keeps either database and says
+where; --existing URL measures such a kept database again (migrated to the head first, nothing generated).
 Targets (issue 14): each page under 500 ms p95 on PostgreSQL, and at most 3x its baseline.
 """
 
@@ -89,9 +91,14 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--loads", type=int, default=20)
     parser.add_argument("--database-url", default=os.environ.get("REPORT_BENCH_DATABASE_URL"))
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench database")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database and say where")
+    parser.add_argument("--existing", help="measure a database kept by --keep again, without generating")
     options = parser.parse_args()
 
+    if options.existing:
+        os.environ.update(DATABASE_URL=options.existing, SECRET_KEY=SECRET, WINBACK_DISABLE_WORKER_THREAD="1")
+        report(run(options.existing, options))
+        return
     folder = tempfile.mkdtemp(prefix="report-bench-")
     postgres = None
     if options.database_url:
@@ -109,7 +116,10 @@ def main() -> None:
     try:
         figures = run(url, options)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if options.keep:
+            print(f"kept: --existing {url}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         if postgres and not options.keep:
             from bench.databases import recreate_database
 
@@ -134,8 +144,8 @@ def run(url: str, options) -> dict:
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         started = time.perf_counter()
-        counts = generate(options)
-        generated_s = time.perf_counter() - started
+        counts = existing_counts() if options.existing else generate(options)
+        generated_s = 0.0 if options.existing else time.perf_counter() - started
         db.session.execute(db.text("ANALYZE"))  # both databases plan with fresh statistics
         db.session.commit()
         backend = db.engine.dialect.name
@@ -155,7 +165,7 @@ def generate(options) -> dict:
     """Fill the database; returns the row counts."""
     from sqlalchemy import insert, select
 
-    from app.auth.models import Role, User
+    from app.auth.models import Role
     from app.auth.service import create_user
     from app.codebook.models import ReasonCode
     from app.codebook.service import ensure_default_codebook
@@ -392,7 +402,6 @@ def generate(options) -> dict:
                 }
             )
     put(CallAttempt, attempts)
-    call_attempts = len(attempts)
     del attempts
 
     # Responses: 60 % of the opportunities answered, several times each (web and phone); each response
@@ -515,20 +524,38 @@ def generate(options) -> dict:
             }
         )
     put(Requalification, requalifications)
-    count = db.session.scalar
+    return existing_counts()
+
+
+def existing_counts() -> dict:
+    """The rows of every table the reports read."""
+    from sqlalchemy import func, select
+
+    from app.auth.models import User
+    from app.coding.models import Coding, OpportunityReason
+    from app.crm.models import Account, Opportunity
+    from app.extensions import db
+    from app.pipeline.models import Requalification
+    from campaigns.calls.models import CallAttempt, CallTask
+    from campaigns.models import Enrollment
+    from surveys.models import Answer, Invitation, Response
+
+    models = {
+        "opportunities": Opportunity,
+        "accounts": Account,
+        "enrollments": Enrollment,
+        "invitations": Invitation,
+        "call_tasks": CallTask,
+        "call_attempts": CallAttempt,
+        "responses": Response,
+        "answers": Answer,
+        "codings": Coding,
+        "opportunity_reasons": OpportunityReason,
+        "requalifications": Requalification,
+        "users": User,
+    }
     return {
-        "opportunities": n,
-        "accounts": n_accounts,
-        "enrollments": n,
-        "invitations": len(invited),
-        "call_tasks": len(called),
-        "call_attempts": call_attempts,
-        "responses": count(select(db.func.count()).select_from(Response)),
-        "answers": count(select(db.func.count()).select_from(Answer)),
-        "codings": count(select(db.func.count()).select_from(Coding)),
-        "opportunity_reasons": count(select(db.func.count()).select_from(OpportunityReason)),
-        "requalifications": len(requalifications),
-        "users": count(select(db.func.count()).select_from(User)),
+        name: db.session.scalar(select(func.count()).select_from(model)) for name, model in models.items()
     }
 
 
