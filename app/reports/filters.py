@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.sql.expression import ColumnElement, Select
 
 from app.crm.models import Account, Competitor, Opportunity
@@ -129,6 +129,18 @@ def parse_filters(args, *, today: date) -> tuple[ReportFilters, list[str]]:
     return filters, errors
 
 
+def _owners() -> list[str]:
+    """The deals' owners, one index probe each (a recursive "next owner after this one"): a DISTINCT read
+    every deal, 100k of them, for a list of a few dozen names."""
+    table = Opportunity.__table__
+    found = select(func.min(table.c.owner).label("owner")).cte("owners", recursive=True)
+    after = select(func.min(table.c.owner)).where(table.c.owner > found.c.owner).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.owner.is_not(None)))
+    return list(
+        db.session.scalars(select(found.c.owner).where(found.c.owner.is_not(None)).order_by(found.c.owner))
+    )
+
+
 def filter_choices() -> dict:
     """The values the filter bar offers."""
 
@@ -141,7 +153,7 @@ def filter_choices() -> dict:
     return {
         "segments": values(Account.segment),
         "regions": values(Account.region),
-        "owners": values(Opportunity.owner),
+        "owners": _owners(),
         "competitors": list(
             db.session.execute(select(Competitor.id, Competitor.name).order_by(Competitor.name))
         ),

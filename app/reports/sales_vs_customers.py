@@ -156,9 +156,10 @@ def _examples(
             for index, (s, c) in enumerate(pairs)
         )
     )
+    # Ranked on narrow rows (id, amount, pair); the names and accounts of the few kept are read after.
     ranked = (
         scope.select(
-            *deal_columns(scope),
+            Opportunity.id.label("id"),
             customer_code.label("customer_code"),
             pair.label("pair"),
             func.row_number()
@@ -167,7 +168,6 @@ def _examples(
                 order_by=(func.coalesce(scope.converted, 0).desc(), Opportunity.id),
             )
             .label("rank"),
-            accounts=True,
         )
         .join(
             OpportunityReason,
@@ -177,9 +177,19 @@ def _examples(
         .where(pair.is_not(None))
         .subquery()
     )
+    kept = db.session.execute(
+        select(ranked.c.id, ranked.c.customer_code, ranked.c.pair)
+        .where(ranked.c.rank <= MISMATCH_EXAMPLES)
+        .order_by(ranked.c.pair, ranked.c.rank)
+    ).all()
+    ids = [row.id for row in kept]
+    deals = {
+        row.id: deal_of(row)
+        for row in db.session.execute(
+            scope.select(*deal_columns(scope), accounts=True).where(Opportunity.id.in_(ids))
+        )
+    }
     result: dict[tuple[str, str], list[tuple[Deal, str]]] = defaultdict(list)
-    for row in db.session.execute(
-        select(ranked).where(ranked.c.rank <= MISMATCH_EXAMPLES).order_by(ranked.c.pair, ranked.c.rank)
-    ):
-        result[pairs[row.pair]].append((deal_of(row), codes[row.customer_code].label))
+    for row in kept:
+        result[pairs[row.pair]].append((deals[row.id], codes[row.customer_code].label))
     return result

@@ -1,5 +1,5 @@
-"""Indexes the reports' plans need: the deals behind a reason, the responses of a deal, a period's
-enrollments and call attempts.
+"""Indexes the reports' plans need: an owner's deals, the deals behind a reason, the responses of a deal,
+a period's enrollments and call attempts.
 
 Revision ID: 0018_report_indexes
 Revises: 0017_reports
@@ -13,6 +13,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
+    ("ix_opportunities_owner_close", "opportunities", ["owner", "close_date"]),
     ("ix_opportunity_reasons_code_opportunity", "opportunity_reasons", ["reason_code_id", "opportunity_id"]),
     ("ix_survey_responses_opportunity", "survey_responses", ["opportunity_id"]),
     ("ix_enrollments_enrolled", "enrollments", ["enrolled_at"]),

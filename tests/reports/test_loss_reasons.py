@@ -189,3 +189,11 @@ def test_a_formula_at_the_start_of_a_cell_is_quoted():
 def test_callers_may_not_read_reports(login, make_user):
     client = login(make_user(Role.CALLER))
     assert client.get("/reports/loss-reasons").status_code == 403
+
+
+def test_the_filter_bar_offers_each_owner_once_in_order(deals, make_opportunity):
+    from app.reports.filters import filter_choices
+
+    make_opportunity(name="H", owner="Aaron", close_date=date(2026, 9, 2))
+    make_opportunity(name="I", owner="Bob", is_won=True, stage="Closed Won")  # every deal's owner is offered
+    assert filter_choices()["owners"] == ["Aaron", "Ann", "Bob"]  # Bob owns four deals, listed once; F none
