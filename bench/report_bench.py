@@ -577,7 +577,8 @@ def _variants(competitor_ids: list[int]) -> list[dict[str, str]]:
 
 def measure(app, loads: int) -> dict:
     """p50/p95 of each page and of its baseline, load after load with the same filters."""
-    from sqlalchemy import and_, func, select
+    from sqlalchemy import and_, case, func, select
+    from sqlalchemy.orm import aliased
 
     from app.codebook.models import ReasonCode
     from app.coding.models import OpportunityReason
@@ -648,9 +649,29 @@ def measure(app, loads: int) -> dict:
         return query
 
     def deals_per_reason(args):
+        """Deals per reason; weighted by amount, their amounts converted with the close month's rate."""
+        if args.get("weight") != "amount":
+            return (
+                lost_deals(args, OpportunityReason.reason_code_id, func.count())
+                .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+                .group_by(OpportunityReason.reason_code_id)
+            )
+        rate = aliased(ExchangeRate)
+        converted = case(
+            (Opportunity.currency == "USD", Opportunity.amount),
+            else_=func.round(Opportunity.amount * rate.rate, 2),
+        )
         return (
-            lost_deals(args, OpportunityReason.reason_code_id, func.count())
+            lost_deals(args, OpportunityReason.reason_code_id, func.count(), func.sum(converted))
             .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+            .outerjoin(
+                rate,
+                and_(
+                    rate.currency == Opportunity.currency,
+                    rate.quote_currency == "USD",
+                    rate.month == month_start(Opportunity.close_date),
+                ),
+            )
             .group_by(OpportunityReason.reason_code_id)
         )
 

@@ -14,7 +14,7 @@ from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.money.service import NotConverted, Rates, month_start, reporting_currency
-from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts
+from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
 from surveys.models import Answer, Option, Question, Response
 
 TREND_REASONS = 3  # the reasons that get a column of their own in the trend
@@ -113,6 +113,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
     """
     quote = rates.quote if rates else reporting_currency()
     scope = deal_scope(filters, quote)
+    room_for_aggregates()
     month = month_start(Opportunity.close_date).label("month")
     currency = scope.conversion.currency.label("currency")
     # Plain grouping keys (a rate or none, not the converted amount): PostgreSQL then hashes ~1,000 groups

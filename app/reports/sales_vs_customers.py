@@ -17,7 +17,7 @@ from app.crm.importing.models import LossReasonMapping
 from app.crm.models import Opportunity
 from app.extensions import db
 from app.money.service import Rates, reporting_currency
-from app.reports.filters import DealScope, ReportFilters, deal_scope
+from app.reports.filters import DealScope, ReportFilters, deal_scope, room_for_aggregates
 from app.reports.loss_reasons import Deal, deal_columns, deal_of
 
 MISMATCH_EXAMPLES = 3
@@ -83,6 +83,7 @@ def sales_vs_customers_report(
     categories here; then the largest deals of the biggest mismatches, a few per mismatch, in one query."""
     quote = rates.quote if rates else reporting_currency()
     scope = deal_scope(filters, quote)
+    room_for_aggregates()
     category_of, codes = _categories()
     sales_code = LossReasonMapping.reason_code_id
     owner = func.coalesce(Opportunity.owner, "No owner").label("owner")
