@@ -197,3 +197,19 @@ def test_the_filter_bar_offers_each_owner_once_in_order(deals, make_opportunity)
     make_opportunity(name="H", owner="Aaron", close_date=date(2026, 9, 2))
     make_opportunity(name="I", owner="Bob", is_won=True, stage="Closed Won")  # every deal's owner is offered
     assert filter_choices()["owners"] == ["Aaron", "Ann", "Bob"]  # Bob owns four deals, listed once; F none
+
+
+def test_the_drill_down_comes_a_page_at_a_time_newest_first(deals):
+    price = _code("price.too_high")
+    first = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1)
+    assert (first.total, first.pages, first.has_next, [d.name for d in first.deals]) == (2, 2, True, ["B"])
+    assert set(first.verbatims) == {deals["B"].id}  # only the page's deals' answers are read
+    second = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=2)
+    assert (second.page, second.has_prev, second.has_next, [d.name for d in second.deals]) == (
+        2,
+        True,
+        False,
+        ["A"],
+    )
+    beyond = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=9)
+    assert (beyond.page, [d.name for d in beyond.deals]) == (2, ["A"])  # past the end: the last page
