@@ -206,19 +206,19 @@ class DealScope:
     def converted(self) -> ColumnElement:
         return self.conversion.amount
 
-    def select(self, *columns, accounts: bool = False) -> Select:
-        """`accounts`: join the deals' accounts even when no filter needs them (to show their names)."""
+    def select(self, *columns, accounts: bool = False, rates: bool = True) -> Select:
+        """`accounts`: join the deals' accounts even when no filter needs them (to show their names);
+        `rates=False`: the columns do not use `converted` (SQLite would look up a rate per deal for nothing).
+        """
         filters = self.filters
-        query = (
-            select(*columns)
-            .select_from(Opportunity)
-            .outerjoin(self.conversion.rate, self.conversion.onclause)
-            .where(
-                Opportunity.is_closed.is_(True),
-                Opportunity.is_won.is_(False),
-                Opportunity.close_date >= filters.start,
-                Opportunity.close_date <= filters.end,
-            )
+        query = select(*columns).select_from(Opportunity)
+        if rates or filters.band:
+            query = query.outerjoin(self.conversion.rate, self.conversion.onclause)
+        query = query.where(
+            Opportunity.is_closed.is_(True),
+            Opportunity.is_won.is_(False),
+            Opportunity.close_date >= filters.start,
+            Opportunity.close_date <= filters.end,
         )
         if accounts or filters.segment or filters.region:
             query = query.join(Account, Account.id == Opportunity.account_id)

@@ -134,7 +134,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
         .group_by(OpportunityReason.reason_code_id, OpportunityReason.is_primary, month, currency, no_rate)
     ).all()
-    lost_deals = db.session.scalar(scope.select(func.count()))
+    lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
     codes = {
         code_id: (code, label)
         for code_id, code, label in db.session.execute(
@@ -246,7 +246,18 @@ def reason_drill_down(
             OpportunityReason.reason_code_id == code.id,
         ),
     )
-    total = db.session.scalar(behind.with_only_columns(func.count())) or 0
+    total = (
+        db.session.scalar(
+            scope.select(func.count(), rates=False).join(
+                OpportunityReason,
+                and_(
+                    OpportunityReason.opportunity_id == Opportunity.id,
+                    OpportunityReason.reason_code_id == code.id,
+                ),
+            )
+        )
+        or 0
+    )
     page = max(1, min(page, -(-total // per_page) or 1))
     deals = [
         deal_of(row)

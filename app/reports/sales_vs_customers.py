@@ -22,6 +22,7 @@ from app.reports.loss_reasons import Deal, deal_columns, deal_of
 
 MISMATCH_EXAMPLES = 3
 MISMATCHES_SHOWN = 5
+EXAMPLE_SCAN = 40  # mismatched deals read per pair shown, largest first, before reading them all
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _categories() -> tuple[dict[int, Category], dict[int, ReasonCode]]:
 
 
 def sales_vs_customers_report(
-    filters: ReportFilters, *, rates: Rates | None = None
+    filters: ReportFilters, *, rates: Rates | None = None, example_scan: int = EXAMPLE_SCAN
 ) -> SalesVsCustomersReport:
     """Aggregated in the database: deals per (owner, sales code, customer's primary code), folded into
     categories here; then the largest deals of the biggest mismatches, a few per mismatch, in one query."""
@@ -88,7 +89,7 @@ def sales_vs_customers_report(
     sales_code = LossReasonMapping.reason_code_id
     owner = func.coalesce(Opportunity.owner, "No owner").label("owner")
     compared = (
-        scope.select(owner, sales_code, OpportunityReason.reason_code_id, func.count())
+        scope.select(owner, sales_code, OpportunityReason.reason_code_id, func.count(), rates=False)
         .join(
             OpportunityReason,
             and_(OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.is_primary.is_(True)),
@@ -117,7 +118,7 @@ def sales_vs_customers_report(
         ((s, c, n) for (s, c), n in matrix.items() if s != c),
         key=lambda m: (-m[2], m[0], m[1]),
     )[:MISMATCHES_SHOWN]
-    examples = _examples(scope, [(s, c) for s, c, _ in biggest], category_of, codes)
+    examples = _examples(scope, [(s, c) for s, c, _ in biggest], category_of, codes, scan=example_scan)
     return SalesVsCustomersReport(
         filters=filters,
         sales_categories=sorted(sales_seen.values(), key=lambda c: c.code),
@@ -141,6 +142,8 @@ def _examples(
     pairs: list[tuple[str, str]],
     category_of: dict[int, Category],
     codes: dict[int, ReasonCode],
+    *,
+    scan: int,
 ) -> dict[tuple[str, str], list[tuple[Deal, str]]]:
     """The largest deals (converted amount, none counting as 0) of each (sales, customer) category pair."""
     if not pairs:
@@ -157,32 +160,35 @@ def _examples(
             for index, (s, c) in enumerate(pairs)
         )
     )
-    # Ranked on narrow rows (id, amount, pair); the names and accounts of the few kept are read after.
-    ranked = (
-        scope.select(
-            Opportunity.id.label("id"),
-            customer_code.label("customer_code"),
-            pair.label("pair"),
-            func.row_number()
-            .over(
-                partition_by=pair,
-                order_by=(func.coalesce(scope.converted, 0).desc(), Opportunity.id),
-            )
-            .label("rank"),
-        )
+    # The mismatched deals, largest first, on narrow rows (the names and accounts of the few kept are read
+    # after). The first EXAMPLE_SCAN rows nearly always hold enough of each pair: the database then keeps
+    # only the top rows instead of ranking every mismatch; when they do not, all the rows are read.
+    ordered = (
+        scope.select(Opportunity.id.label("id"), customer_code.label("customer_code"), pair.label("pair"))
         .join(
             OpportunityReason,
             and_(OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.is_primary.is_(True)),
         )
         .join(LossReasonMapping, LossReasonMapping.raw_value == Opportunity.crm_loss_reason)
         .where(pair.is_not(None))
-        .subquery()
+        .order_by(func.coalesce(scope.converted, 0).desc(), Opportunity.id)
     )
-    kept = db.session.execute(
-        select(ranked.c.id, ranked.c.customer_code, ranked.c.pair)
-        .where(ranked.c.rank <= MISMATCH_EXAMPLES)
-        .order_by(ranked.c.pair, ranked.c.rank)
-    ).all()
+
+    def first_of_each(rows) -> list:
+        taken: Counter[int] = Counter()
+        chosen = []
+        for row in rows:
+            if taken[row.pair] < MISMATCH_EXAMPLES:
+                taken[row.pair] += 1
+                chosen.append(row)
+        return chosen
+
+    scan *= len(pairs)
+    rows = db.session.execute(ordered.limit(scan)).all()
+    kept = first_of_each(rows)
+    if len(rows) == scan and len(kept) < MISMATCH_EXAMPLES * len(pairs):
+        kept = first_of_each(db.session.execute(ordered))
+    kept.sort(key=lambda row: row.pair)  # stable: largest first within each pair
     ids = [row.id for row in kept]
     deals = {
         row.id: deal_of(row)
