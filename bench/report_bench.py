@@ -806,7 +806,9 @@ def report(figures: dict) -> None:
         f"{'ratio range':>13}  target"
     )
     for name, page in figures["pages"].items():
-        within = page["p95_ms"] < 500 and (page["ratio_p95"] or 0) <= 3
+        # Under 500 ms p95 is the PostgreSQL target; at most 3x the baseline holds on both databases.
+        fast = page["p95_ms"] < 500 or figures["backend"] != "postgresql"
+        within = fast and (page["ratio_p95"] or 0) <= 3
         print(
             f"{name:26} {page['p50_ms']:>8} {page['p95_ms']:>8} {page['baseline_p50_ms']:>9} "
             f"{page['baseline_p95_ms']:>9} {page['ratio_p95']!s:>10} "
