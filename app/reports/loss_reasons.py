@@ -246,15 +246,14 @@ def reason_drill_down(
             OpportunityReason.reason_code_id == code.id,
         ),
     )
+    # Counted from the reason's side (its index), each deal checked against the filters by its key: from the
+    # deals' side both databases read every lost deal of the period for a few thousand matches.
+    kept = scope.select(Opportunity.id, rates=False).where(Opportunity.id == OpportunityReason.opportunity_id)
     total = (
         db.session.scalar(
-            scope.select(func.count(), rates=False).join(
-                OpportunityReason,
-                and_(
-                    OpportunityReason.opportunity_id == Opportunity.id,
-                    OpportunityReason.reason_code_id == code.id,
-                ),
-            )
+            select(func.count())
+            .select_from(OpportunityReason)
+            .where(OpportunityReason.reason_code_id == code.id, kept.exists())
         )
         or 0
     )
