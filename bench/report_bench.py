@@ -118,7 +118,7 @@ def main() -> None:
     finally:
         if options.keep:
             print(f"kept: --existing {url}")
-        else:
+        if not (options.keep and postgres is None):  # the folder holds the SQLite database only
             shutil.rmtree(folder, ignore_errors=True)
         if postgres and not options.keep:
             from bench.databases import recreate_database

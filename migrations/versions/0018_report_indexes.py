@@ -1,4 +1,6 @@
-"""Indexes the reports' plans need: an owner's deals, the deals behind a reason, the responses of a deal,
+"""Indexes the reports' plans need.
+
+An owner's deals (and the owners, one probe each), the deals behind a reason, the responses of a deal,
 a period's enrollments and call attempts.
 
 Revision ID: 0018_report_indexes
