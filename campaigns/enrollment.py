@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.crm.models import Channel, Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.money.service import reporting_currency
 from campaigns.invitations import invite_new_enrollments, send_campaign_reminders
 from campaigns.models import (
     Campaign,
@@ -22,7 +23,13 @@ from campaigns.models import (
     Enrollment,
     EnrollmentStatus,
 )
-from campaigns.targeting import TargetingRules, candidates, matched_opportunities, status_for
+from campaigns.targeting import (
+    TargetingRules,
+    candidates,
+    deals_without_rate,
+    matched_opportunities,
+    status_for,
+)
 from surveys.invitations import due_reminders
 
 
@@ -59,6 +66,10 @@ class Preview:
     eligible: int
     suppressed: int
     by_reason: dict[str, int]
+    # With an amount rule: the reporting currency it compares in, and the deals it left out for want of an
+    # exchange rate for their close month (None and 0 without one: no extra query then).
+    currency: str | None = None
+    no_rate: int = 0
     # The eligible contact the templates are previewed with (the lowest id), from the same query.
     first_eligible_contact_id: int | None = field(default=None, compare=False)
 
@@ -69,6 +80,8 @@ class Preview:
             "eligible": self.eligible,
             "suppressed": self.suppressed,
             "by_reason": self.by_reason,
+            "currency": self.currency,
+            "no_rate": self.no_rate,
         }
 
 
@@ -311,12 +324,15 @@ def preview_rules(rules: TargetingRules, *, now: datetime) -> Preview:
     eligible = sum(count for reason, count, _ in rows if reason is None)
     first_eligible = next((first for reason, _, first in rows if reason is None), None)
     suppressed = sum(by_reason.values())
+    amount_rule = rules.amount_min is not None or rules.amount_max is not None
     return Preview(
         deals=deals or 0,
         contacts=eligible + suppressed,
         eligible=eligible,
         suppressed=suppressed,
         by_reason=dict(sorted(by_reason.items())),
+        currency=reporting_currency() if amount_rule else None,
+        no_rate=deals_without_rate(rules, now=now) if amount_rule else 0,
         first_eligible_contact_id=first_eligible,
     )
 

@@ -76,7 +76,13 @@ class CampaignForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0, max=3650)],
         description="Give the buyer some time before reaching out.",
     )
-    amount_min = DecimalField("Amount from", places=2, validators=[Optional(), NumberRange(min=0)])
+    amount_min = DecimalField(
+        "Amount from",
+        places=2,
+        validators=[Optional(), NumberRange(min=0)],
+        description="In the reporting currency, converted with the rate of each deal's close month; "
+        "a deal without a rate for that month does not match an amount rule.",
+    )
     amount_max = DecimalField("Amount up to", places=2, validators=[Optional(), NumberRange(min=0)])
     loss_reasons = SelectMultipleField("CRM loss reasons", choices=[], description="None selected: any.")
     segments = SelectMultipleField("Segments", choices=[], description="None selected: any.")

@@ -243,6 +243,7 @@ class Enrollment(db.Model):
         UniqueConstraint("campaign_id", "opportunity_id", "contact_id"),
         Index("ix_enrollments_campaign_status", "campaign_id", "status"),
         Index("ix_enrollments_contact_enrolled", "contact_id", "enrolled_at"),
+        Index("ix_enrollments_enrolled", "enrolled_at"),  # the funnel of a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

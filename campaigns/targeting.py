@@ -3,7 +3,7 @@ whether each pair is suppressed and why. One statement for the whole CRM, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,6 +25,7 @@ from app.crm.models import Account, Channel, Contact, Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
+from app.money.service import sql_conversion
 from campaigns.models import Campaign, Enrollment, EnrollmentStatus, EnrollmentSuppression
 
 
@@ -89,10 +90,14 @@ def matched_opportunities(
         query = query.where(opp.c.close_date >= today - timedelta(days=rules.lost_within_days))
     if rules.wait_days_after_close:
         query = query.where(opp.c.close_date <= today - timedelta(days=rules.wait_days_after_close))
-    if rules.amount_min is not None:
-        query = query.where(opp.c.amount >= rules.amount_min)
-    if rules.amount_max is not None:
-        query = query.where(opp.c.amount <= rules.amount_max)
+    if rules.amount_min is not None or rules.amount_max is not None:
+        # In the reporting currency, with the rate of the close month: a deal without one cannot match.
+        conversion = sql_conversion(opp.c.amount, opp.c.currency, opp.c.close_date)
+        query = query.outerjoin(conversion.rate, conversion.onclause)
+        if rules.amount_min is not None:
+            query = query.where(conversion.amount >= rules.amount_min)
+        if rules.amount_max is not None:
+            query = query.where(conversion.amount <= rules.amount_max)
     if rules.loss_reasons:
         query = query.where(opp.c.crm_loss_reason.in_(rules.loss_reasons))
     if rules.segments:
@@ -104,6 +109,24 @@ def matched_opportunities(
     if rules.owners:
         query = query.where(opp.c.owner.in_(rules.owners))
     return query
+
+
+def deals_without_rate(rules: TargetingRules, *, now: datetime) -> int:
+    """The deals the other rules match that an amount rule must leave out: no rate for their close month."""
+    if rules.amount_min is None and rules.amount_max is None:
+        return 0
+    others = matched_opportunities(replace(rules, amount_min=None, amount_max=None), now=now).subquery()
+    opp = Opportunity.__table__
+    conversion = sql_conversion(opp.c.amount, opp.c.currency, opp.c.close_date)
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(opp.join(others, others.c.id == opp.c.id))
+            .outerjoin(conversion.rate, conversion.onclause)
+            .where(opp.c.amount.is_not(None), conversion.amount.is_(None))
+        )
+        or 0
+    )
 
 
 def _email_domain(email: ColumnElement) -> ColumnElement:

@@ -261,6 +261,8 @@ class Response(db.Model):
         # One response per invitation and version: a double submit can never make two.
         UniqueConstraint("invitation_id", "version_id"),
         CheckConstraint("current_page >= 1", name="current_page_positive"),
+        # What the customers of some deals said (the loss-reasons drill-down, an opportunity's reasons).
+        Index("ix_survey_responses_opportunity", "opportunity_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -192,6 +192,8 @@ class OpportunityReason(db.Model):
             sqlite_where=db.text("is_primary"),
             postgresql_where=db.text("is_primary"),
         ),
+        # The deals behind one reason (the loss-reasons drill-down).
+        Index("ix_opportunity_reasons_code_opportunity", "reason_code_id", "opportunity_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -119,6 +119,8 @@ class Opportunity(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("crm_source", "crm_id"),
         Index("ix_opportunities_lost", "is_closed", "is_won", "close_date"),
+        # A sales owner's deals (report filters), and the owners one probe each (app.reports.filters).
+        Index("ix_opportunities_owner_close", "owner", "close_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

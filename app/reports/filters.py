@@ -6,10 +6,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.sql.expression import ColumnElement, Select
 
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
+from app.money.service import SqlConversion, sql_conversion
 
 # Amount bands in the reporting currency: (key, label, lower bound included, upper bound excluded).
 BANDS = (
@@ -127,6 +129,18 @@ def parse_filters(args, *, today: date) -> tuple[ReportFilters, list[str]]:
     return filters, errors
 
 
+def _owners() -> list[str]:
+    """The deals' owners, one index probe each (a recursive "next owner after this one"): a DISTINCT read
+    every deal, 100k of them, for a list of a few dozen names."""
+    table = Opportunity.__table__
+    found = select(func.min(table.c.owner).label("owner")).cte("owners", recursive=True)
+    after = select(func.min(table.c.owner)).where(table.c.owner > found.c.owner).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.owner.is_not(None)))
+    return list(
+        db.session.scalars(select(found.c.owner).where(found.c.owner.is_not(None)).order_by(found.c.owner))
+    )
+
+
 def filter_choices() -> dict:
     """The values the filter bar offers."""
 
@@ -139,7 +153,7 @@ def filter_choices() -> dict:
     return {
         "segments": values(Account.segment),
         "regions": values(Account.region),
-        "owners": values(Opportunity.owner),
+        "owners": _owners(),
         "competitors": list(
             db.session.execute(select(Competitor.id, Competitor.name).order_by(Competitor.name))
         ),
@@ -177,3 +191,67 @@ def lost_opportunities(filters: ReportFilters):
     if filters.owner:
         query = query.where(Opportunity.owner == filters.owner)
     return query
+
+
+@dataclass(frozen=True)
+class DealScope:
+    """The lost deals the filters keep, in SQL: `converted` is the amount in the reporting currency (NULL
+    without a rate), and `select(...)` starts a query over those deals, the amount band applied to it."""
+
+    filters: ReportFilters
+    quote: str
+    conversion: SqlConversion
+
+    @property
+    def converted(self) -> ColumnElement:
+        return self.conversion.amount
+
+    def select(self, *columns, accounts: bool = False, rates: bool = True) -> Select:
+        """`accounts`: join the deals' accounts even when no filter needs them (to show their names);
+        `rates=False`: the columns do not use `converted` (SQLite would look up a rate per deal for nothing).
+        """
+        filters = self.filters
+        query = select(*columns).select_from(Opportunity)
+        if rates or filters.band:
+            query = query.outerjoin(self.conversion.rate, self.conversion.onclause)
+        query = query.where(
+            Opportunity.is_closed.is_(True),
+            Opportunity.is_won.is_(False),
+            Opportunity.close_date >= filters.start,
+            Opportunity.close_date <= filters.end,
+        )
+        if accounts or filters.segment or filters.region:
+            query = query.join(Account, Account.id == Opportunity.account_id)
+            if filters.segment:
+                query = query.where(Account.segment == filters.segment)
+            if filters.region:
+                query = query.where(Account.region == filters.region)
+        if filters.competitor:
+            query = query.where(Opportunity.competitor_id == filters.competitor)
+        if filters.owner:
+            query = query.where(Opportunity.owner == filters.owner)
+        bounds = filters.band_bounds()
+        if bounds is not None:  # on the converted amount: a deal without a rate has no band
+            low, high = bounds
+            query = query.where(self.converted >= low)
+            if high is not None:
+                query = query.where(self.converted < high)
+        return query
+
+
+REPORT_WORK_MEM = "32MB"
+
+
+def room_for_aggregates() -> None:
+    """Let PostgreSQL hash a report's groups in memory for the rest of this transaction.
+
+    Its default work_mem (4MB) made it sort the 90k rows of the loss-reasons aggregate on disk; measured at
+    100k deals, the query takes about a third less time with room to hash. SQLite has no such setting.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+
+
+def deal_scope(filters: ReportFilters, quote: str) -> DealScope:
+    conversion = sql_conversion(Opportunity.amount, Opportunity.currency, Opportunity.close_date, quote=quote)
+    return DealScope(filters, quote, conversion)

@@ -7,17 +7,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from app.codebook.models import ReasonCode
 from app.coding.models import Coding, CodingStatus, OpportunityReason
-from app.crm.models import Opportunity
+from app.crm.models import Account, Opportunity
 from app.extensions import db
-from app.money.service import NotConverted, Rates
-from app.reports.filters import ReportFilters, lost_opportunities, month_starts
+from app.money.service import NotConverted, Rates, month_start, reporting_currency
+from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
 from surveys.models import Answer, Option, Question, Response
 
 TREND_REASONS = 3  # the reasons that get a column of their own in the trend
+DRILL_PAGE = 50  # deals per drill-down page
+DRILL_CSV_MAX = 5_000  # deals in a drill-down CSV: a bigger export is a database export, not a report
 
 
 @dataclass(frozen=True)
@@ -70,96 +72,114 @@ class LossReasonsReport:
         return max((bar.value(self.filters.weight) for bar in self.bars), default=0)
 
 
-def _in_band(filters: ReportFilters, converted: Decimal | None) -> bool:
-    bounds = filters.band_bounds()
-    if bounds is None:
-        return True
-    if converted is None:  # no rate: its band is unknown
-        return False
-    low, high = bounds
-    return converted >= low and (high is None or converted < high)
+def as_money(value) -> Decimal:
+    """A sum of money from the database: SQLite hands back floats, PostgreSQL Decimals."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-def load_deals(filters: ReportFilters, rates: Rates) -> dict[int, Deal]:
-    deals = {}
-    for row in db.session.execute(lost_opportunities(filters)):
-        converted = rates.convert(row.amount, row.currency, row.close_date)
-        if not _in_band(filters, converted):
-            continue
-        deals[row.id] = Deal(
-            id=row.id,
-            name=row.name,
-            account_name=row.account_name,
-            owner=row.owner,
-            close_date=row.close_date,
-            amount=row.amount,
-            currency=row.currency or "USD",
-            converted=converted,
-            crm_loss_reason=row.crm_loss_reason,
-        )
-    return deals
+def deal_columns(scope: DealScope):
+    return (
+        Opportunity.id,
+        Opportunity.name,
+        Account.name.label("account_name"),
+        Opportunity.owner,
+        Opportunity.close_date,
+        Opportunity.amount,
+        scope.conversion.currency.label("currency"),
+        scope.converted.label("converted"),
+        Opportunity.crm_loss_reason,
+    )
 
 
-def _reasons_of(filters: ReportFilters) -> list[tuple[int, int, str, str]]:
-    """(opportunity id, code id, code, label) of each customer-stated reason of the deals the filters keep."""
-    kept = lost_opportunities(filters).with_only_columns(Opportunity.id)
-    return [
-        tuple(row)
-        for row in db.session.execute(
-            select(OpportunityReason.opportunity_id, ReasonCode.id, ReasonCode.code, ReasonCode.label)
-            .join(ReasonCode, ReasonCode.id == OpportunityReason.reason_code_id)
-            .where(OpportunityReason.opportunity_id.in_(kept.scalar_subquery()))
-        )
-    ]
+def deal_of(row) -> Deal:
+    return Deal(
+        id=row.id,
+        name=row.name,
+        account_name=row.account_name,
+        owner=row.owner,
+        close_date=row.close_date,
+        amount=row.amount,
+        currency=row.currency,
+        converted=None if row.converted is None else as_money(row.converted),
+        crm_loss_reason=row.crm_loss_reason,
+    )
 
 
 def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -> LossReasonsReport:
-    rates = rates or Rates.load()
-    deals = load_deals(filters, rates)
+    """Aggregated in the database: one row per (reason, primary or not, month, currency left unconverted).
+
+    Each opportunity holds each of its reasons once (OpportunityReason is unique on both) and exactly one
+    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once.
+    """
+    quote = rates.quote if rates else reporting_currency()
+    scope = deal_scope(filters, quote)
+    room_for_aggregates()
+    month = month_start(Opportunity.close_date).label("month")
+    currency = scope.conversion.currency.label("currency")
+    # Plain grouping keys (a rate or none, not the converted amount): PostgreSQL then hashes ~1,000 groups
+    # instead of sorting every row by a CASE over the amount.
+    no_rate = scope.conversion.rate.rate.is_(None).label("no_rate")
+    rows = db.session.execute(
+        scope.select(
+            OpportunityReason.reason_code_id,
+            OpportunityReason.is_primary,
+            month,
+            currency,
+            no_rate,
+            func.count().label("deals"),
+            func.count(Opportunity.amount).label("with_amount"),
+            func.sum(Opportunity.amount).label("raw_amount"),
+            func.sum(scope.converted).label("amount"),
+        )
+        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        .group_by(OpportunityReason.reason_code_id, OpportunityReason.is_primary, month, currency, no_rate)
+    ).all()
+    lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
+    codes = {
+        code_id: (code, label)
+        for code_id, code, label in db.session.execute(
+            select(ReasonCode.id, ReasonCode.code, ReasonCode.label).where(
+                ReasonCode.id.in_({row.reason_code_id for row in rows})
+            )
+        )
+    }
     bars: dict[int, ReasonBar] = {}
-    with_reasons: set[int] = set()
-    per_opportunity: dict[int, set[int]] = defaultdict(set)
-    for opportunity_id, code_id, code, label in _reasons_of(filters):
-        deal = deals.get(opportunity_id)
-        if deal is None or code_id in per_opportunity[opportunity_id]:
+    months = month_starts(filters.start, filters.end)
+    per_month: dict[date, list] = {m: [0, Decimal(0)] for m in months}
+    per_month_reason: dict[tuple[date, int], int] = defaultdict(int)
+    not_converted: dict[str, list] = {}
+    deals_with_reasons, amount = 0, Decimal(0)
+    for row in rows:
+        bar = bars.get(row.reason_code_id)
+        if bar is None:
+            bar = bars[row.reason_code_id] = ReasonBar(row.reason_code_id, *codes[row.reason_code_id])
+        bar.deals += row.deals
+        bar.amount += as_money(row.amount)
+        per_month_reason[(row.month, row.reason_code_id)] += row.deals
+        if not row.is_primary:
             continue
-        per_opportunity[opportunity_id].add(code_id)
-        bar = bars.setdefault(code_id, ReasonBar(code_id, code, label))
-        bar.deals += 1
-        if deal.converted is not None:
-            bar.amount += deal.converted
-        with_reasons.add(opportunity_id)
+        deals_with_reasons += row.deals
+        amount += as_money(row.amount)
+        entry = per_month.get(row.month)
+        if entry is not None:
+            entry[0] += row.deals
+            entry[1] += as_money(row.amount)
+        if row.currency != quote and row.no_rate and row.with_amount:  # not converted: counted apart
+            pending = not_converted.setdefault(row.currency, [Decimal(0), 0])
+            pending[0] += as_money(row.raw_amount)
+            pending[1] += row.with_amount
     weight = filters.weight
     ordered = sorted(bars.values(), key=lambda bar: (-bar.value(weight), bar.code))
-    not_converted: dict[str, list] = {}
-    amount = Decimal(0)
-    for opportunity_id in with_reasons:
-        deal = deals[opportunity_id]
-        if deal.converted is not None:
-            amount += deal.converted
-        elif deal.amount is not None:
-            entry = not_converted.setdefault(deal.currency, [Decimal(0), 0])
-            entry[0] += deal.amount
-            entry[1] += 1
     top = ordered[:TREND_REASONS]
-    months = month_starts(filters.start, filters.end)
-    per_month: dict[date, list] = {month: [0, Decimal(0), [0] * len(top)] for month in months}
-    for opportunity_id in with_reasons:
-        deal = deals[opportunity_id]
-        entry = per_month.get(deal.close_date.replace(day=1)) if deal.close_date else None
-        if entry is None:
-            continue
-        entry[0] += 1
-        entry[1] += deal.converted or 0
-        for index, bar in enumerate(top):
-            if bar.code_id in per_opportunity[opportunity_id]:
-                entry[2][index] += 1
-    trend = [TrendRow(month, d, a, tuple(r)) for month, (d, a, r) in per_month.items()]
+    trend = [
+        TrendRow(m, d, a, tuple(per_month_reason.get((m, bar.code_id), 0) for bar in top))
+        for m, (d, a) in per_month.items()
+    ]
     return LossReasonsReport(
         filters=filters,
-        currency=rates.quote,
-        lost_deals=len(deals),
-        deals_with_reasons=len(with_reasons),
+        currency=quote,
+        lost_deals=lost_deals or 0,
+        deals_with_reasons=deals_with_reasons,
         amount=amount,
         bars=ordered,
         not_converted=[NotConverted(c, a, n) for c, (a, n) in sorted(not_converted.items())],
@@ -180,28 +200,85 @@ class Verbatim:
 class ReasonDrillDown:
     code: ReasonCode
     currency: str
-    deals: list[Deal]
+    deals: list[Deal]  # one page of them, newest close first
     verbatims: dict[int, list[Verbatim]]  # by opportunity
+    total: int = 0  # every deal behind the bar
+    page: int = 1
+    per_page: int = DRILL_PAGE
+
+    # What the pager macro of _ui.html reads (the names of Flask-SQLAlchemy's Pagination).
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
 
 
 def reason_drill_down(
-    filters: ReportFilters, code: ReasonCode, *, rates: Rates | None = None
+    filters: ReportFilters,
+    code: ReasonCode,
+    *,
+    page: int = 1,
+    per_page: int = DRILL_PAGE,
+    rates: Rates | None = None,
 ) -> ReasonDrillDown:
-    """The deals behind one bar, and the answers coded with its reason, word for word."""
-    rates = rates or Rates.load()
-    deals = load_deals(filters, rates)
-    ids = sorted(
-        {opportunity_id for opportunity_id, code_id, *_ in _reasons_of(filters) if code_id == code.id}
-        & set(deals),
-        key=lambda i: (deals[i].close_date or date.min, i),
-        reverse=True,
+    """The deals behind one bar, a page at a time, and the answers coded with its reason, word for word."""
+    quote = rates.quote if rates else reporting_currency()
+    scope = deal_scope(filters, quote)
+    behind = scope.select(*deal_columns(scope), accounts=True).join(
+        OpportunityReason,
+        and_(
+            OpportunityReason.opportunity_id == Opportunity.id,
+            OpportunityReason.reason_code_id == code.id,
+        ),
     )
+    # Counted from the reason's side (its index), each deal checked against the filters by its key: from the
+    # deals' side both databases read every lost deal of the period for a few thousand matches.
+    kept = scope.select(Opportunity.id, rates=False).where(Opportunity.id == OpportunityReason.opportunity_id)
+    total = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(OpportunityReason)
+            .where(OpportunityReason.reason_code_id == code.id, kept.exists())
+        )
+        or 0
+    )
+    page = max(1, min(page, -(-total // per_page) or 1))
+    deals = [
+        deal_of(row)
+        for row in db.session.execute(
+            behind.order_by(Opportunity.close_date.desc(), Opportunity.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ]
+    ids = [deal.id for deal in deals]
     verbatims: dict[int, list[Verbatim]] = defaultdict(list)
     if ids:
+        # Looked up answer by answer (the codings' answer index): an IN over every answer coded with the
+        # reason made PostgreSQL scan all the answers.
         coded = (
-            select(Coding.answer_id)
-            .where(Coding.reason_code_id == code.id, Coding.status == CodingStatus.CONFIRMED)
-            .scalar_subquery()
+            select(Coding.id)
+            .where(
+                Coding.answer_id == Answer.id,
+                Coding.reason_code_id == code.id,
+                Coding.status == CodingStatus.CONFIRMED,
+            )
+            .exists()
         )
         # The answers coded with the reason, and the customer's own words in the same responses.
         rows = db.session.execute(
@@ -215,7 +292,7 @@ def reason_drill_down(
             )
             .join(Answer, Answer.response_id == Response.id)
             .join(Question, Question.id == Answer.question_id)
-            .where(Response.opportunity_id.in_(ids), or_(Answer.id.in_(coded), func.length(Answer.text) > 0))
+            .where(Response.opportunity_id.in_(ids), or_(coded, func.length(Answer.text) > 0))
             .order_by(Response.opportunity_id, Response.id, Question.position)
         ).all()
         labels = {
@@ -230,5 +307,11 @@ def reason_drill_down(
             said = text or ", ".join(labels.get((question_id, str(c)), str(c)) for c in choices or [])
             verbatims[opportunity_id].append(Verbatim(opportunity_id, question, said, str(channel)))
     return ReasonDrillDown(
-        code=code, currency=rates.quote, deals=[deals[i] for i in ids], verbatims=verbatims
+        code=code,
+        currency=quote,
+        deals=deals,
+        verbatims=verbatims,
+        total=total,
+        page=page,
+        per_page=per_page,
     )

@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from app.codebook.models import ReasonCode
 from app.coding.models import OpportunityReason
 from app.crm.importing.models import LossReasonMapping
 from app.crm.models import Opportunity
 from app.extensions import db
-from app.money.service import Rates
-from app.reports.filters import ReportFilters
-from app.reports.loss_reasons import Deal, load_deals
+from app.money.service import Rates, reporting_currency
+from app.reports.filters import DealScope, ReportFilters, deal_scope, room_for_aggregates
+from app.reports.loss_reasons import Deal, deal_columns, deal_of
 
 MISMATCH_EXAMPLES = 3
 MISMATCHES_SHOWN = 5
+EXAMPLE_SCAN = 40  # mismatched deals read per pair shown, largest first, before reading them all
 
 
 @dataclass(frozen=True)
@@ -77,72 +78,125 @@ def _categories() -> tuple[dict[int, Category], dict[int, ReasonCode]]:
 
 
 def sales_vs_customers_report(
-    filters: ReportFilters, *, rates: Rates | None = None
+    filters: ReportFilters, *, rates: Rates | None = None, example_scan: int = EXAMPLE_SCAN
 ) -> SalesVsCustomersReport:
-    deals = load_deals(filters, rates or Rates.load())
+    """Aggregated in the database: deals per (owner, sales code, customer's primary code), folded into
+    categories here; then the largest deals of the biggest mismatches, a few per mismatch, in one query."""
+    quote = rates.quote if rates else reporting_currency()
+    scope = deal_scope(filters, quote)
+    room_for_aggregates()
     category_of, codes = _categories()
-    mapped = dict(
-        db.session.execute(
-            select(LossReasonMapping.raw_value, LossReasonMapping.reason_code_id).where(
-                LossReasonMapping.reason_code_id.is_not(None)
-            )
-        ).all()
-    )
-    primary = dict(
-        db.session.execute(
-            select(OpportunityReason.opportunity_id, OpportunityReason.reason_code_id)
-            .join(Opportunity, Opportunity.id == OpportunityReason.opportunity_id)
-            .where(
-                OpportunityReason.is_primary.is_(True),
-                Opportunity.close_date >= filters.start,
-                Opportunity.close_date <= filters.end,
-            )
-        ).all()
+    sales_code = LossReasonMapping.reason_code_id
+    owner = func.coalesce(Opportunity.owner, "No owner").label("owner")
+    compared = (
+        scope.select(owner, sales_code, OpportunityReason.reason_code_id, func.count(), rates=False)
+        .join(
+            OpportunityReason,
+            and_(OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.is_primary.is_(True)),
+        )
+        .outerjoin(LossReasonMapping, LossReasonMapping.raw_value == Opportunity.crm_loss_reason)
+        .group_by(owner, sales_code, OpportunityReason.reason_code_id)
     )
     matrix: Counter[tuple[str, str]] = Counter()
-    examples: dict[tuple[str, str], list[tuple[Deal, str]]] = defaultdict(list)
     owners: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     sales_seen: dict[str, Category] = {}
     customer_seen: dict[str, Category] = {}
-    not_mapped = compared = agreed = 0
-    for deal in sorted(deals.values(), key=lambda d: (-(d.converted or 0), d.id)):
-        customer_code = primary.get(deal.id)
-        if customer_code is None:
+    not_mapped = total = agreed = 0
+    for name, sales_id, customer_id, deals in db.session.execute(compared):
+        if sales_id is None:  # the CRM reason is empty, unknown, or known but not mapped to a code
+            not_mapped += deals
             continue
-        sales_code = mapped.get(deal.crm_loss_reason) if deal.crm_loss_reason else None
-        if sales_code is None:
-            not_mapped += 1
-            continue
-        sales, customer = category_of[sales_code], category_of[customer_code]
+        sales, customer = category_of[sales_id], category_of[customer_id]
         sales_seen[sales.code], customer_seen[customer.code] = sales, customer
-        matrix[(sales.code, customer.code)] += 1
-        compared += 1
-        owner = owners[deal.owner or "No owner"]
-        owner[0] += 1
+        matrix[(sales.code, customer.code)] += deals
+        total += deals
+        owners[name][0] += deals
         if sales.code == customer.code:
-            agreed += 1
-            owner[1] += 1
-        elif len(examples[(sales.code, customer.code)]) < MISMATCH_EXAMPLES:
-            examples[(sales.code, customer.code)].append((deal, codes[customer_code].label))
-    mismatches = sorted(
-        (
-            Mismatch(sales_seen[s], customer_seen[c], n, examples[(s, c)])
-            for (s, c), n in matrix.items()
-            if s != c
-        ),
-        key=lambda m: (-m.deals, m.sales.code, m.customer.code),
+            agreed += deals
+            owners[name][1] += deals
+    biggest = sorted(
+        ((s, c, n) for (s, c), n in matrix.items() if s != c),
+        key=lambda m: (-m[2], m[0], m[1]),
     )[:MISMATCHES_SHOWN]
+    examples = _examples(scope, [(s, c) for s, c, _ in biggest], category_of, codes, scan=example_scan)
     return SalesVsCustomersReport(
         filters=filters,
         sales_categories=sorted(sales_seen.values(), key=lambda c: c.code),
         customer_categories=sorted(customer_seen.values(), key=lambda c: c.code),
         matrix=dict(matrix),
-        compared=compared,
+        compared=total,
         agreed=agreed,
         not_mapped=not_mapped,
         owners=sorted(
             (OwnerAgreement(name, n, a) for name, (n, a) in owners.items()),
             key=lambda o: (-o.compared, o.owner),
         ),
-        mismatches=mismatches,
+        mismatches=[
+            Mismatch(sales_seen[s], customer_seen[c], n, examples.get((s, c), [])) for s, c, n in biggest
+        ],
     )
+
+
+def _examples(
+    scope: DealScope,
+    pairs: list[tuple[str, str]],
+    category_of: dict[int, Category],
+    codes: dict[int, ReasonCode],
+    *,
+    scan: int,
+) -> dict[tuple[str, str], list[tuple[Deal, str]]]:
+    """The largest deals (converted amount, none counting as 0) of each (sales, customer) category pair."""
+    if not pairs:
+        return {}
+
+    def in_category(column, category: str):
+        return column.in_([code_id for code_id, c in category_of.items() if c.code == category])
+
+    sales_code = LossReasonMapping.reason_code_id
+    customer_code = OpportunityReason.reason_code_id
+    pair = case(
+        *(
+            (and_(in_category(sales_code, s), in_category(customer_code, c)), index)
+            for index, (s, c) in enumerate(pairs)
+        )
+    )
+    # The mismatched deals, largest first, on narrow rows (the names and accounts of the few kept are read
+    # after). The first EXAMPLE_SCAN rows nearly always hold enough of each pair: the database then keeps
+    # only the top rows instead of ranking every mismatch; when they do not, all the rows are read.
+    ordered = (
+        scope.select(Opportunity.id.label("id"), customer_code.label("customer_code"), pair.label("pair"))
+        .join(
+            OpportunityReason,
+            and_(OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.is_primary.is_(True)),
+        )
+        .join(LossReasonMapping, LossReasonMapping.raw_value == Opportunity.crm_loss_reason)
+        .where(pair.is_not(None))
+        .order_by(func.coalesce(scope.converted, 0).desc(), Opportunity.id)
+    )
+
+    def first_of_each(rows) -> list:
+        taken: Counter[int] = Counter()
+        chosen = []
+        for row in rows:
+            if taken[row.pair] < MISMATCH_EXAMPLES:
+                taken[row.pair] += 1
+                chosen.append(row)
+        return chosen
+
+    scan *= len(pairs)
+    rows = db.session.execute(ordered.limit(scan)).all()
+    kept = first_of_each(rows)
+    if len(rows) == scan and len(kept) < MISMATCH_EXAMPLES * len(pairs):
+        kept = first_of_each(db.session.execute(ordered))
+    kept.sort(key=lambda row: row.pair)  # stable: largest first within each pair
+    ids = [row.id for row in kept]
+    deals = {
+        row.id: deal_of(row)
+        for row in db.session.execute(
+            scope.select(*deal_columns(scope), accounts=True).where(Opportunity.id.in_(ids))
+        )
+    }
+    result: dict[tuple[str, str], list[tuple[Deal, str]]] = defaultdict(list)
+    for row in kept:
+        result[pairs[row.pair]].append((deals[row.id], codes[row.customer_code].label))
+    return result

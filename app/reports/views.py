@@ -14,7 +14,7 @@ from app.reports.callers import callers_report, talk_time
 from app.reports.charts import columns, horizontal_bars
 from app.reports.export import csv_response
 from app.reports.filters import filter_choices, parse_filters
-from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
+from app.reports.loss_reasons import DRILL_CSV_MAX, loss_reasons_report, reason_drill_down
 from app.reports.sales_vs_customers import sales_vs_customers_report
 from app.templating import format_money
 
@@ -104,9 +104,13 @@ def loss_reasons_csv():
 def loss_reason_detail(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, errors, status = _filters()
-    drill = reason_drill_down(filters, code)
+    drill = reason_drill_down(filters, code, page=request.args.get("page", 1, type=int))
     return render_template(
-        "reports/loss_reason_detail.html", drill=drill, filters=filters, errors=errors
+        "reports/loss_reason_detail.html",
+        drill=drill,
+        filters=filters,
+        errors=errors,
+        drill_csv_max=DRILL_CSV_MAX,
     ), status
 
 
@@ -115,7 +119,7 @@ def loss_reason_detail(code_id: int):
 def loss_reason_detail_csv(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, _errors, _status = _filters()
-    drill = reason_drill_down(filters, code)
+    drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX)
     header = [
         "Opportunity",
         "Account",

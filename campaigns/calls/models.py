@@ -147,6 +147,7 @@ class CallAttempt(db.Model):
     __table_args__ = (
         Index("ix_call_attempts_phone_started", "phone", "started_at"),
         Index("ix_call_attempts_caller_started", "caller_id", "started_at"),
+        Index("ix_call_attempts_started", "started_at"),  # the callers report of a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

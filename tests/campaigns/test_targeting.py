@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from app.auth.models import Role
 from app.crm.models import Channel, Competitor
 from app.extensions import db
+from app.money.service import set_rate
 from campaigns.enrollment import enroll_campaign, preview_rules
 from campaigns.models import Campaign, Enrollment
 from campaigns.targeting import TargetingRules
@@ -133,4 +135,78 @@ def test_preview_counts_deals_contacts_and_suppressed_by_reason(make_account, ma
         "eligible": 2,
         "suppressed": 4,
         "by_reason": {"erased": 1, "no_address": 3},
+        "currency": None,  # no amount rule: nothing converted, no deal left out for want of a rate
+        "no_rate": 0,
     }
+
+
+@pytest.fixture
+def deals_in_three_currencies(make_account, make_contact, make_opportunity):
+    """Reporting currency USD; a EUR rate for September 2026 only (1.10); no GBP rate at all.
+
+    deal  amount       closed      in USD                        amount from 10,000 / up to 50,000
+    A     EUR  9,500   2026-09-15  9,500 x 1.10 = 10,450.00      matches (its raw 9,500 would not)
+    B     USD  9,999.99 2026-09-20 9,999.99                      below 10,000
+    C     EUR 50,000   2026-09-01  50,000 x 1.10 = 55,000.00     above 50,000 (its raw 50,000 would match)
+    D     EUR 12,000   2026-08-20  no August rate                left out of any amount rule
+    E     GBP 20,000   2026-09-10  no GBP rate                   left out of any amount rule
+    F     USD 50,000   2026-09-05  50,000.00                     matches both bounds
+    """
+    set_rate(month=date(2026, 9, 1), currency="EUR", rate=Decimal("1.10"), now=NOW)
+    specs = {
+        "A": ("EUR", "9500", date(2026, 9, 15)),
+        "B": ("USD", "9999.99", date(2026, 9, 20)),
+        "C": ("EUR", "50000", date(2026, 9, 1)),
+        "D": ("EUR", "12000", date(2026, 8, 20)),
+        "E": ("GBP", "20000", date(2026, 9, 10)),
+        "F": ("USD", "50000", date(2026, 9, 5)),
+    }
+    deals = {}
+    for name, (currency, amount, closed) in specs.items():
+        account = make_account()
+        contact = make_contact(account=account)
+        deals[name] = make_opportunity(
+            account=account,
+            primary_contact=contact,
+            name=name,
+            currency=currency,
+            amount=Decimal(amount),
+            close_date=closed,
+        )
+    db.session.commit()
+    return deals
+
+
+def _enrolled_names(campaign) -> list[str]:
+    enroll_campaign(campaign, now=NOW)
+    db.session.commit()
+    return sorted(e.opportunity.name for e in db.session.scalars(select(Enrollment)))
+
+
+def test_amount_rules_compare_the_amount_converted_with_its_close_month_rate(
+    deals_in_three_currencies, make_campaign
+):
+    campaign = make_campaign(amount_min=Decimal("10000"), amount_max=Decimal("50000"))
+    assert _enrolled_names(campaign) == ["A", "F"]
+
+
+def test_a_deal_without_a_rate_matches_no_amount_rule_and_the_preview_counts_it(deals_in_three_currencies):
+    at_least = preview_rules(TargetingRules(amount_min=Decimal("0")), now=NOW)
+    assert (at_least.deals, at_least.no_rate, at_least.currency) == (4, 2, "USD")  # A, B, C, F; D and E
+    up_to = preview_rules(TargetingRules(amount_max=Decimal("10000")), now=NOW)
+    assert (up_to.deals, up_to.no_rate) == (1, 2)  # B only
+    anything = preview_rules(TargetingRules(), now=NOW)
+    assert (anything.deals, anything.no_rate, anything.currency) == (6, 0, None)  # every lost deal
+
+
+def test_the_rule_page_says_amounts_are_in_the_reporting_currency_and_how_many_lack_a_rate(
+    deals_in_three_currencies, make_campaign, login, make_user
+):
+    campaign = make_campaign(amount_min=Decimal("10000"))
+    client = login(make_user(Role.ADMIN))
+    page = client.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
+    assert "In the reporting currency, converted with the rate of each deal&#39;s close month" in page
+    note = " ".join(page.split('data-preview="amount-note"', 1)[1].split("</p>", 1)[0].split())
+    assert 'amounts in <span data-preview="currency">USD</span>, the reporting currency' in note
+    assert '<strong data-preview="no-rate">2</strong> deals are left out for want of an exchange rate' in note
+    assert "hidden" not in note.split(">", 1)[0]  # shown: the campaign has an amount rule

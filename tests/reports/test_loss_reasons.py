@@ -189,3 +189,27 @@ def test_a_formula_at_the_start_of_a_cell_is_quoted():
 def test_callers_may_not_read_reports(login, make_user):
     client = login(make_user(Role.CALLER))
     assert client.get("/reports/loss-reasons").status_code == 403
+
+
+def test_the_filter_bar_offers_each_owner_once_in_order(deals, make_opportunity):
+    from app.reports.filters import filter_choices
+
+    make_opportunity(name="H", owner="Aaron", close_date=date(2026, 9, 2))
+    make_opportunity(name="I", owner="Bob", is_won=True, stage="Closed Won")  # every deal's owner is offered
+    assert filter_choices()["owners"] == ["Aaron", "Ann", "Bob"]  # Bob owns four deals, listed once; F none
+
+
+def test_the_drill_down_comes_a_page_at_a_time_newest_first(deals):
+    price = _code("price.too_high")
+    first = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1)
+    assert (first.total, first.pages, first.has_next, [d.name for d in first.deals]) == (2, 2, True, ["B"])
+    assert set(first.verbatims) == {deals["B"].id}  # only the page's deals' answers are read
+    second = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=2)
+    assert (second.page, second.has_prev, second.has_next, [d.name for d in second.deals]) == (
+        2,
+        True,
+        False,
+        ["A"],
+    )
+    beyond = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=9)
+    assert (beyond.page, [d.name for d in beyond.deals]) == (2, ["A"])  # past the end: the last page

@@ -109,3 +109,22 @@ def test_with_no_data_the_report_shows_zeros_not_errors(login, make_user):
     response = client.get("/reports/sales-vs-customers")
     assert response.status_code == 200
     assert "No deal to compare" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("scan", [1, 40])
+def test_every_mismatch_gets_its_examples_even_when_another_holds_the_largest_deals(
+    deals, make_opportunity, respond, scan
+):
+    # G: Ann, CRM "Budget" (timing) but the customer said price; $100, smaller than B ($3,000) and D ($1,000).
+    g = make_opportunity(
+        name="G", owner="Ann", crm_loss_reason="Budget", amount=Decimal(100), close_date=date(2026, 9, 1)
+    )
+    respond("Too dear", main="price", opportunity=g)
+    db.session.commit()
+    # With scan=1 the first rows read (two: B and D) are all price → timing: timing → price is read after.
+    report = sales_vs_customers_report(PERIOD, example_scan=scan)
+    assert [(m.sales.code, m.customer.code, m.deals) for m in report.mismatches] == [
+        ("price", "timing", 2),
+        ("timing", "price", 1),
+    ]
+    assert [[deal.name for deal, _ in m.examples] for m in report.mismatches] == [["B", "D"], ["G"]]

@@ -21,6 +21,10 @@
       .then(function (data) {
         if (!data || ticket !== latest) { return; }  // an older answer must not overwrite a newer one
         ["deals", "contacts", "eligible", "suppressed"].forEach(function (key) { setText(key, data[key]); });
+        setText("no-rate", data.no_rate);
+        setText("currency", data.currency || "");
+        var note = box.querySelector('[data-preview="amount-note"]');
+        if (note) { note.hidden = !data.currency; }  // shown with an amount rule only
         var list = box.querySelector('[data-preview="reasons"]');
         list.replaceChildren();
         Object.keys(data.by_reason).sort().forEach(function (reason) {
