@@ -2,7 +2,7 @@
 without waiting for the disk (see app.messaging.worker._ledger).
 
 Revision ID: 0021_outbox_epoch
-Revises: 0017_reports
+Revises: 0018_report_indexes
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import app.db_types
 
 revision = "0021_outbox_epoch"
-down_revision = "0017_reports"
+down_revision = "0018_report_indexes"
 branch_labels = None
 depends_on = None
 
