@@ -286,6 +286,15 @@ class CodingHome:
     double_coded: int
 
 
+def _coder_name(key: str) -> str:
+    """ "user:7" → the user's name; "import:Jane" → Jane."""
+    kind, _, rest = key.partition(":")
+    if kind == "user" and rest.isdigit():
+        found = db.session.get(User, int(rest))
+        return found.name if found else key
+    return rest or key
+
+
 def coding_home(user: User, *, now: datetime) -> CodingHome:
     agreement = measure_agreement()
     suggested, confirmed = db.session.execute(
@@ -303,7 +312,7 @@ def coding_home(user: User, *, now: datetime) -> CodingHome:
         confirmed_this_week=confirmed or 0,
         kappa=agreement.overall_kappa,
         kappa_label=kappa_label(agreement.overall_kappa),
-        coders=agreement.coders,
+        coders=tuple(_coder_name(key) for key in agreement.coders) if agreement.coders else None,
         double_coded=agreement.answers,
     )
 
