@@ -188,7 +188,7 @@ class Pace:
     expected: Decimal  # the target prorated by the days elapsed
     currency: str | None = None  # set for money
 
-    def _show(self, value: Decimal) -> str:
+    def show(self, value: Decimal) -> str:
         return format_money(value, self.currency) if self.currency else f"{value:,.0f}"
 
     @property
@@ -211,13 +211,13 @@ class Pace:
     @property
     def words(self) -> str:
         """ "12 of 40, behind pace by 4"."""
-        head = f"{self._show(self.actual)} of {self._show(self.target)}"
+        head = f"{self.show(self.actual)} of {self.show(self.target)}"
         if self.target <= 0:
-            return f"{self._show(self.actual)} (no target set)"
+            return f"{self.show(self.actual)} (no target set)"
         if self.gap > 0:
-            return f"{head}, behind pace by {self._show(self.gap)}"
+            return f"{head}, behind pace by {self.show(self.gap)}"
         if self.gap < 0:
-            return f"{head}, ahead of pace by {self._show(-self.gap)}"
+            return f"{head}, ahead of pace by {self.show(-self.gap)}"
         return f"{head}, on pace"
 
 
@@ -369,8 +369,7 @@ def _alerts_due(status: TargetStatus) -> list[tuple[str, str]]:
                 due.append(
                     (
                         pace.metric,
-                        f"{pace.label}: {pace.words} (pace on day {status.day}: "
-                        f"{pace._show(pace.expected)}).",
+                        f"{pace.label}: {pace.words} (pace on day {status.day}: {pace.show(pace.expected)}).",
                     )
                 )
     for rate in status.rates:
