@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import Flask, render_template
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import case, false, func, or_, select
 
 from app.auth.models import Role, User
 from app.coding.agreement import kappa_label, measure_agreement
@@ -160,8 +160,23 @@ class TeamHome:
 
 def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) -> TeamHome:
     """Pending reviews (overdue first), the team's recent losses and the revenue won back for it."""
-    pending = list(db.session.scalars(queue_query(QueueFilters(), manager=manager, now=now)))
-    pending.sort(key=lambda r: (not is_overdue(r, now), r.decision_due_at or now, r.id))
+    queue = queue_query(QueueFilters(), manager=manager, now=now)
+    overdue_flag = Requalification.decision_due_at < now
+    rows = queue.order_by(None).subquery()
+    pending_total, overdue = db.session.execute(
+        select(func.count(), func.count().filter(rows.c.decision_due_at < now)).select_from(rows)
+    ).one()
+    pending = list(
+        db.session.scalars(
+            queue.order_by(None)
+            .order_by(
+                case((overdue_flag, 0), else_=1),
+                Requalification.decision_due_at.nulls_last(),
+                Requalification.id,
+            )
+            .limit(PENDING_SHOWN)
+        )
+    )
     team = db.session.get(SalesTeam, manager.id)
     condition = _team_condition(team)
     since = now.date() - timedelta(days=loss_days)
@@ -215,9 +230,9 @@ def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) 
     recovered_total = money_total_of(recovered)
     return TeamHome(
         team=team,
-        pending=pending[:PENDING_SHOWN],
-        pending_total=len(pending),
-        overdue=sum(1 for r in pending if is_overdue(r, now)),
+        pending=pending,
+        pending_total=pending_total or 0,
+        overdue=overdue or 0,
         losses=db.session.scalar(select(func.count()).select_from(lost.subquery())) or 0,
         lost_revenue=lost_revenue,
         top_reasons=[(reason, count) for reason, count in db.session.execute(reasons)],

@@ -303,3 +303,15 @@ def test_the_targets_form_needs_its_csrf_token(make_app, make_user):
     assert client.post("/settings/targets", data=data).status_code == 400
     token = token_of.search(client.get("/settings/targets").get_data(as_text=True)).group(1)
     assert client.post("/settings/targets", data={**data, "csrf_token": token}).status_code == 302
+
+
+def test_a_warning_another_worker_recorded_is_not_sent_again(make_account, make_user):
+    make_user(Role.ADMIN)
+    _targets(requalified=40)
+    _twelve_requalified_in_november(make_account)
+    db.session.add(TargetAlert(month=date(2026, 11, 1), metric="requalified", message="sent by worker 2"))
+    db.session.commit()
+    assert send_target_alerts(now=DAY_12, dashboard_url="http://x") == 0
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+    assert db.session.scalar(select(func.count()).select_from(TargetAlert)) == 1
