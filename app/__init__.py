@@ -69,6 +69,7 @@ def _import_models() -> None:
     import app.money.models
     import app.organisation.models
     import app.pipeline.models  # noqa: F401
+    import app.reports.models  # noqa: F401
     import campaigns.calls.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import surveys.models  # noqa: F401
@@ -136,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     _register_hooks(app)
     coding.init_app(app)  # signals, the opportunity page's reasons, the retraining job
     pipeline.init_app(app)  # signals (responses, imports), deferrals coming back, recycled links
+    reports.init_app(app)  # the role homes' panels, the targets' early warning
     install_dev_worker_thread(app)
 
 

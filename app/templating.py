@@ -64,6 +64,7 @@ NAV_ITEMS = (
     NavItem("Reports", "Callers", "reports.callers", frozenset({Role.ADMIN, Role.SALES_MANAGER})),
     NavItem("Settings", "Organisation", "organisation.settings", ADMIN),
     NavItem("Settings", "Currency", "money.settings", ADMIN),
+    NavItem("Settings", "Funnel targets", "reports.targets_settings", ADMIN),
     NavItem("Settings", "Users", "auth.users", ADMIN),
     NavItem("Settings", "Style guide", "dashboard.styleguide", ADMIN),
     NavItem("Settings", "My password", "auth.change_password", EVERYONE),

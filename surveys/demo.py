@@ -111,6 +111,19 @@ def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo
         invited.append(invitation)
         if len(invited) >= limit:
             break
+    completed, partial, fresh = answer_invitations(version, invited, rng, now=now)
+    db.session.flush()
+    link_to = fresh or next(i for i in invited if i.completed_at is None)
+    return SurveyDemo(
+        invitations=len(invited), completed=completed, partial=partial, link=invitation_link(link_to)
+    )
+
+
+def answer_invitations(
+    version: SurveyVersion, invited: list[Invitation], rng: random.Random, *, now: datetime
+) -> tuple[int, int, Invitation | None]:
+    """Have the invited answer like real people: about a third complete, a fifth stop halfway, some only
+    open the link; (completed, partial, the first invitation left unopened). The first always completes."""
     completed = partial = 0
     fresh: Invitation | None = None
     for index, invitation in enumerate(invited):
@@ -131,11 +144,7 @@ def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo
             invitation.opened_at = when
         elif fresh is None:
             fresh = invitation
-    db.session.flush()
-    link_to = fresh or next(i for i in invited if i.completed_at is None)
-    return SurveyDemo(
-        invitations=len(invited), completed=completed, partial=partial, link=invitation_link(link_to)
-    )
+    return completed, partial, fresh
 
 
 def fresh_demo_link(*, now: datetime) -> str | None:

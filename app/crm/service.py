@@ -102,6 +102,19 @@ class LossSummary:
     recent_window_days: int
 
 
+def lost_deals_since(since: date) -> Select:
+    """Lost deals closed on or after `since`, as the labelled columns a money total needs."""
+    return select(
+        Opportunity.amount.label("amount"),
+        Opportunity.currency.label("currency"),
+        Opportunity.close_date.label("close_date"),
+    ).where(
+        Opportunity.is_closed.is_(True),
+        Opportunity.is_won.is_(False),
+        Opportunity.close_date >= since,
+    )
+
+
 def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
     """Lost deals of the last window_days: how many, how much, why, and to whom."""
     since = today - timedelta(days=window_days)

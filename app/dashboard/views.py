@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from app.auth.guard import public, roles_required, staff_only
 from app.auth.models import Role
-from app.crm.service import loss_summary
-from app.money.service import total_in_reporting_currency
+from app.crm.service import loss_summary, lost_deals_since
+from app.money.service import money_total_of
 
 bp = Blueprint("dashboard", __name__)
 
@@ -27,8 +27,10 @@ def index():
 @bp.get("/dashboard")
 @staff_only
 def home():
-    summary = loss_summary(today=date.today())
-    lost_revenue = total_in_reporting_currency(summary.lost_amount_rows)
+    today = date.today()
+    summary = loss_summary(today=today)
+    # Converted in SQL; each role's own sections come from the panels higher layers register.
+    lost_revenue = money_total_of(lost_deals_since(today - timedelta(days=summary.recent_window_days)))
     return render_template("dashboard/home.html", summary=summary, lost_revenue=lost_revenue)
 
 

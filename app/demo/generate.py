@@ -71,6 +71,8 @@ REGIONS_BY_COUNTRY = {
     "JP": ("APAC",),
     "AU": ("APAC",),
 }
+# Deals are quoted in the customer's currency: reports convert them with each close month's rate.
+CURRENCY_BY_COUNTRY = {"GB": "GBP", "DE": "EUR", "FR": "EUR", "NL": "EUR"}
 COUNTRY_WEIGHTS = {"US": 74, "CA": 5, "GB": 6, "DE": 4, "FR": 3, "NL": 2, "JP": 3, "AU": 3}
 FAKER_LOCALE = {
     "US": "en_US",
@@ -152,6 +154,7 @@ class DemoOpportunity:
     loss_reason: str | None
     competitor: str | None
     contact: DemoContact | None
+    currency: str = "USD"
 
 
 @dataclass
@@ -285,6 +288,7 @@ def generate_crm(*, seed: int = 2026, today: date, accounts: int = 240) -> DemoC
                 loss_reason=reason,
                 competitor=competitor,
                 contact=rng.choice(account.contacts),
+                currency=CURRENCY_BY_COUNTRY.get(account.country, "USD"),
             )
         )
     return DemoCrm(accounts=demo_accounts, opportunities=opportunities, owners=owners)

@@ -124,15 +124,23 @@ def _mark_some_contacts_unreachable(contacts: list[Contact], *, now: datetime) -
             contact.call_opt_out_source = "caller: do not call"
 
 
-def _load_feature_demos(*, now: datetime) -> None:
+def _load_feature_demos(*, seed: int, today: date, now: datetime) -> None:
     """The feature packages' own demo data (app/demo is the top layer: it may import them)."""
     from app.coding.demo import load_coding_demo
+    from app.demo import reporting
     from app.pipeline.demo import load_pipeline_demo
     from campaigns.demo import load_demo_campaigns
 
     load_demo_campaigns(now=now)
+    # The campaigns at work: invitations answered and calls made before coding and the pipeline look.
+    reporting.play_survey_campaign(seed=seed, now=now)
+    reporting.play_call_campaign(seed=seed, now=now)
     load_coding_demo(now=now)
     load_pipeline_demo(now=now)
+    reporting.add_recycled_loss(now=now)
+    reporting.give_the_team_its_recycled_deals()
+    reporting.load_exchange_rates(today=today, now=now)
+    reporting.set_demo_targets(now=now)
 
 
 def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
@@ -144,7 +152,9 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
     surveys = _load_surveys(seed=seed, now=now)
     load_messaging_demo(now=now)
-    _load_feature_demos(now=now)  # after the surveys: campaigns use the published win/loss survey
+    _load_feature_demos(
+        seed=seed, today=today, now=now
+    )  # after the surveys: campaigns use the published win/loss survey
     return DemoResult(logins=logins, **counts, **surveys)
 
 

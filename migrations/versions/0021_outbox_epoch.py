@@ -2,7 +2,7 @@
 without waiting for the disk (see app.messaging.worker._ledger).
 
 Revision ID: 0021_outbox_epoch
-Revises: 0018_report_indexes
+Revises: 0020_targets
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import app.db_types
 
 revision = "0021_outbox_epoch"
-down_revision = "0018_report_indexes"
+down_revision = "0020_targets"
 branch_labels = None
 depends_on = None
 

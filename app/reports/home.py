@@ -1,0 +1,351 @@
+"""Each role's home: the sections the core dashboard shows, filled from the insight layer.
+
+The dashboard (core) renders `panels("home.<role>", user)`; this module registers them (the core never
+imports the insight layer). The caller's queue page shows the caller's numbers of today the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import Flask, render_template
+from sqlalchemy import case, false, func, or_, select
+
+from app.auth.models import Role, User
+from app.coding.agreement import kappa_label, measure_agreement
+from app.coding.models import Coding, CodingStatus
+from app.coding.service import QueueFilter, queue_size
+from app.crm.importing.models import BatchStatus, ImportBatch
+from app.crm.models import Account, Opportunity
+from app.db_types import utcnow
+from app.extensions import db
+from app.messaging.models import MessageStatus, OutboundMessage
+from app.money.service import MoneyTotal, money_total_of
+from app.pipeline.models import Requalification, SalesTeam
+from app.pipeline.queue import QueueFilters, is_overdue, queue_query
+from app.reports.callers import CallerRow, callers_report
+from app.reports.funnel import FunnelRow, funnel_report
+from app.reports.targets import target_status
+from app.templating import add_panel
+from campaigns.calls.models import CallTask, TaskStatus
+from campaigns.models import Campaign, CampaignStatus
+
+TEAM_LOSS_DAYS = 90
+PENDING_SHOWN = 8
+
+
+# --------------------------------------------------------------------------------------------- admin
+
+
+@dataclass(frozen=True)
+class DataHealth:
+    last_import: ImportBatch | None
+    failed_rows_last_30_days: int
+    messages_failed: int
+    messages_retrying: int
+    messages_next_hour: int
+    calls_next_hour: list[tuple[str, int]]  # (campaign, call tasks due within the hour)
+
+
+def data_health(*, now: datetime) -> DataHealth:
+    """Last import, failed rows, failing messages and the campaigns about to contact people."""
+    last_import = db.session.scalar(
+        select(ImportBatch)
+        .where(ImportBatch.dry_run.is_(False), ImportBatch.status != BatchStatus.DRAFT)
+        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
+        .limit(1)
+    )
+    failed_rows = db.session.scalar(
+        select(func.coalesce(func.sum(ImportBatch.failed), 0)).where(
+            ImportBatch.dry_run.is_(False), ImportBatch.created_at >= now - timedelta(days=30)
+        )
+    )
+    soon = now + timedelta(hours=1)
+    failed, retrying, next_hour = db.session.execute(
+        select(
+            func.count(OutboundMessage.id).filter(OutboundMessage.status == MessageStatus.FAILED),
+            func.count(OutboundMessage.id).filter(
+                OutboundMessage.status == MessageStatus.QUEUED, OutboundMessage.attempts > 0
+            ),
+            func.count(OutboundMessage.id).filter(
+                OutboundMessage.status == MessageStatus.QUEUED, OutboundMessage.next_attempt_at <= soon
+            ),
+        )
+    ).one()
+    calls = db.session.execute(
+        select(Campaign.name, func.count(CallTask.id))
+        .join(CallTask, CallTask.campaign_id == Campaign.id)
+        .where(
+            Campaign.status == CampaignStatus.ACTIVE,
+            CallTask.status == TaskStatus.READY,
+            CallTask.due_at <= soon,
+        )
+        .group_by(Campaign.name)
+        .order_by(func.count(CallTask.id).desc(), Campaign.name)
+    ).all()
+    return DataHealth(
+        last_import=last_import,
+        failed_rows_last_30_days=int(failed_rows or 0),
+        messages_failed=failed or 0,
+        messages_retrying=retrying or 0,
+        messages_next_hour=next_hour or 0,
+        calls_next_hour=[(name, count) for name, count in calls],
+    )
+
+
+@dataclass(frozen=True)
+class FunnelSummary:
+    start: date
+    end: date
+    overall: FunnelRow
+    requalified: int
+    accepted: int
+    won: int
+    recovered: MoneyTotal
+
+
+def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
+    """The recovery funnel report's overall row for the enrollments of the last `days`: the same
+    figures as the report, so the home and the report never disagree."""
+    start = today - timedelta(days=days - 1)
+    report = funnel_report(start, today)
+    overall = report.overall
+    return FunnelSummary(
+        start=start,
+        end=today,
+        overall=overall,
+        requalified=overall.requalified,
+        accepted=overall.accepted,
+        won=overall.won,
+        recovered=MoneyTotal(
+            report.currency,
+            overall.recovered.total,
+            overall.recovered.converted_deals,
+            overall.recovered.not_converted,
+        ),
+    )
+
+
+def _admin_home(user: User) -> str:
+    now = utcnow()
+    return render_template(
+        "reports/home/admin.html",
+        status=target_status(now.date()),
+        funnel=funnel_summary(now.date()),
+        health=data_health(now=now),
+    )
+
+
+# ------------------------------------------------------------------------------------- sales manager
+
+
+def _team_condition(team: SalesTeam | None):
+    """Opportunities of the manager's team (owners or regions); everyone's without a team."""
+    if team is None or not (team.owners or team.regions):
+        return None
+    conditions = []
+    if team.owners:
+        conditions.append(Opportunity.owner.in_(team.owners))
+    if team.regions:
+        conditions.append(Account.region.in_(team.regions))
+    return or_(*conditions) if conditions else false()
+
+
+@dataclass(frozen=True)
+class TeamHome:
+    team: SalesTeam | None
+    pending: list[Requalification]  # overdue first
+    pending_total: int
+    overdue: int
+    losses: int
+    lost_revenue: MoneyTotal
+    top_reasons: list[tuple[str, int]]
+    recovered_won: int
+    recovered: MoneyTotal
+
+
+def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) -> TeamHome:
+    """Pending reviews (overdue first), the team's recent losses and the revenue won back for it."""
+    queue = queue_query(QueueFilters(), manager=manager, now=now)
+    overdue_flag = Requalification.decision_due_at < now
+    rows = queue.order_by(None).subquery()
+    pending_total, overdue = db.session.execute(
+        select(func.count(), func.count().filter(rows.c.decision_due_at < now)).select_from(rows)
+    ).one()
+    pending = list(
+        db.session.scalars(
+            queue.order_by(None)
+            .order_by(
+                case((overdue_flag, 0), else_=1),
+                Requalification.decision_due_at.nulls_last(),
+                Requalification.id,
+            )
+            .limit(PENDING_SHOWN)
+        )
+    )
+    team = db.session.get(SalesTeam, manager.id)
+    condition = _team_condition(team)
+    since = now.date() - timedelta(days=loss_days)
+    lost = (
+        select(
+            Opportunity.amount.label("amount"),
+            Opportunity.currency.label("currency"),
+            Opportunity.close_date.label("close_date"),
+        )
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(
+            Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False), Opportunity.close_date >= since
+        )
+    )
+    reasons = (
+        select(Opportunity.crm_loss_reason, func.count())
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(
+            Opportunity.is_closed.is_(True),
+            Opportunity.is_won.is_(False),
+            Opportunity.close_date >= since,
+            Opportunity.crm_loss_reason.is_not(None),
+        )
+        .group_by(Opportunity.crm_loss_reason)
+        .order_by(func.count().desc(), Opportunity.crm_loss_reason)
+        .limit(5)
+    )
+    # Won back for the team: the recycled deal counts for the team that lost the original.
+    original = db.aliased(Opportunity)
+    recovered = (
+        select(
+            Opportunity.amount.label("amount"),
+            Opportunity.currency.label("currency"),
+            Opportunity.close_date.label("close_date"),
+        )
+        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
+        .join(Account, Account.id == Requalification.account_id)
+        .outerjoin(original, original.id == Requalification.opportunity_id)
+        .where(Opportunity.is_won.is_(True))
+    )
+    if condition is not None:
+        lost = lost.where(condition)
+        reasons = reasons.where(condition)
+        recovered_condition = []
+        if team.owners:
+            recovered_condition.append(original.owner.in_(team.owners))
+        if team.regions:
+            recovered_condition.append(Account.region.in_(team.regions))
+        recovered = recovered.where(or_(*recovered_condition))
+    lost_revenue = money_total_of(lost)
+    recovered_total = money_total_of(recovered)
+    return TeamHome(
+        team=team,
+        pending=pending,
+        pending_total=pending_total or 0,
+        overdue=overdue or 0,
+        losses=db.session.scalar(select(func.count()).select_from(lost.subquery())) or 0,
+        lost_revenue=lost_revenue,
+        top_reasons=[(reason, count) for reason, count in db.session.execute(reasons)],
+        recovered_won=recovered_total.converted_deals + recovered_total.not_converted_deals,
+        recovered=recovered_total,
+    )
+
+
+def _sales_home(user: User) -> str:
+    now = utcnow()
+    return render_template(
+        "reports/home/sales_manager.html",
+        home=team_home(user, now=now),
+        status=target_status(now.date()),
+        now=now,
+        is_overdue=is_overdue,
+        loss_days=TEAM_LOSS_DAYS,
+    )
+
+
+# -------------------------------------------------------------------------------------------- caller
+
+
+def caller_today(user: User, today: date) -> CallerRow:
+    """The caller's calls, connects, completes, requalified and talk time today (UTC), zeros if none."""
+    for row in callers_report(today, today):
+        if row.caller == user.name:
+            return row
+    return CallerRow(user.name, 0, 0, 0, 0, 0)
+
+
+def _caller_today_panel(user: User) -> str:
+    if user.role is not Role.CALLER:
+        return ""
+    return render_template("reports/home/caller_today.html", today=caller_today(user, utcnow().date()))
+
+
+def _caller_home(user: User) -> str:
+    now = utcnow()
+    queue_ready = db.session.scalar(
+        select(func.count(CallTask.id))
+        .join(Campaign, Campaign.id == CallTask.campaign_id)
+        .where(
+            Campaign.status == CampaignStatus.ACTIVE,
+            Campaign.callers.any(User.id == user.id),
+            CallTask.status == TaskStatus.READY,
+            CallTask.due_at <= now,
+        )
+    )
+    return render_template(
+        "reports/home/caller.html", today=caller_today(user, now.date()), queue_ready=queue_ready or 0
+    )
+
+
+# ------------------------------------------------------------------------------------------- analyst
+
+
+@dataclass(frozen=True)
+class CodingHome:
+    backlog: int  # answers with text no one confirmed a code for
+    suggested: int  # suggestions waiting for a person
+    confirmed_this_week: int
+    kappa: float
+    kappa_label: str
+    coders: tuple[str, str] | None
+    double_coded: int
+
+
+def _coder_name(key: str) -> str:
+    """ "user:7" → the user's name; "import:Jane" → Jane."""
+    kind, _, rest = key.partition(":")
+    if kind == "user" and rest.isdigit():
+        found = db.session.get(User, int(rest))
+        return found.name if found else key
+    return rest or key
+
+
+def coding_home(user: User, *, now: datetime) -> CodingHome:
+    agreement = measure_agreement()
+    suggested, confirmed = db.session.execute(
+        select(
+            func.count(Coding.id).filter(Coding.status == CodingStatus.SUGGESTED),
+            func.count(Coding.id).filter(
+                Coding.status == CodingStatus.CONFIRMED,
+                func.coalesce(Coding.decided_at, Coding.created_at) >= now - timedelta(days=7),
+            ),
+        )
+    ).one()
+    return CodingHome(
+        backlog=queue_size(QueueFilter(), coder_id=user.id),
+        suggested=suggested or 0,
+        confirmed_this_week=confirmed or 0,
+        kappa=agreement.overall_kappa,
+        kappa_label=kappa_label(agreement.overall_kappa),
+        coders=tuple(_coder_name(key) for key in agreement.coders) if agreement.coders else None,
+        double_coded=agreement.answers,
+    )
+
+
+def _analyst_home(user: User) -> str:
+    return render_template("reports/home/analyst.html", coding=coding_home(user, now=utcnow()))
+
+
+def register_home_panels(app: Flask) -> None:
+    add_panel(app, "home.admin", _admin_home)
+    add_panel(app, "home.sales_manager", _sales_home)
+    add_panel(app, "home.caller", _caller_home)
+    add_panel(app, "home.analyst", _analyst_home)
+    add_panel(app, "calls.queue", _caller_today_panel)

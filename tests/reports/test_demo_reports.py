@@ -1,0 +1,118 @@
+"""`demo load` fills every report and every role's home: three currencies with monthly rates (one month
+left without, so "not converted" shows), campaigns that reached people, calls, recovered revenue, targets."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.models import Role, User
+from app.crm.models import Opportunity
+from app.extensions import db
+from app.money.models import ExchangeRate
+from app.reports.funnel import funnel_report
+from app.reports.home import caller_today
+from app.reports.models import FunnelTargets
+from app.reports.targets import target_status
+
+
+@pytest.fixture
+def demo(runner):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    logins = {}
+    for line in runner.invoke(args=["demo", "logins"]).output.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and "@winback.demo" in parts[1]:
+            logins[parts[0]] = (parts[1], parts[2])
+    return logins
+
+
+def _home(client, logins, role: Role) -> str:
+    email, password = logins[role.value]
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+    html = re.sub(r"\s+", " ", client.get("/dashboard").get_data(as_text=True))
+    client.post("/logout")
+    return html
+
+
+def test_the_demo_has_three_currencies_and_one_month_without_a_rate(demo):
+    currencies = set(db.session.scalars(select(Opportunity.currency).distinct()))
+    assert currencies == {"USD", "EUR", "GBP"}
+    months = {
+        currency: set(db.session.scalars(select(ExchangeRate.month).where(ExchangeRate.currency == currency)))
+        for currency in ("EUR", "GBP")
+    }
+    assert months["EUR"] - months["GBP"] != set()
+    [gap] = months["EUR"] - months["GBP"]
+    gbp_lost_that_month = db.session.scalar(
+        select(func.count()).where(
+            Opportunity.currency == "GBP",
+            Opportunity.close_date >= gap,
+            Opportunity.close_date < (gap + timedelta(days=31)).replace(day=1),
+        )
+    )
+    assert gbp_lost_that_month > 0
+
+
+def test_the_demo_campaigns_reached_people_and_won_revenue_back(demo):
+    today = date.today()
+    report = funnel_report(today - timedelta(days=90), today)
+    survey_row = next(row for row in report.campaigns if "survey" in row.label)
+    calls_row = next(row for row in report.campaigns if "Call back" in row.label)
+    assert survey_row.reached > 0
+    assert survey_row.responded > 0
+    assert calls_row.reached > 0
+    status = target_status(today)
+    assert db.session.get(FunnelTargets, 1) is not None
+    assert status.recovered.total > 0
+    assert status.paces[0].actual > 0  # requalified this month
+    caller = db.session.scalar(select(User).where(User.role == Role.CALLER))
+    numbers = caller_today(caller, today)
+    assert numbers.calls > 0
+    assert numbers.connects > 0
+    assert numbers.talk_seconds > 0
+
+
+def test_every_home_shows_demo_content(client, demo):
+    admin = _home(client, demo, Role.ADMIN)
+    assert "No targets yet" not in admin
+    assert "Not converted (no exchange rate for the close month)" in admin
+    assert "salesforce-opportunities.csv, done" in admin
+    assert re.search(r"Enrolled</th><td class=\"num\">[1-9]", admin)
+    manager = _home(client, demo, Role.SALES_MANAGER)
+    assert re.search(r"Pending reviews: [1-9]", manager)
+    assert re.search(r"<span class=\"figure\">[1-9]\d*</span> deals lost", manager)
+    assert re.search(r"from [1-9]\d* recycled deals? won", manager)
+    caller = _home(client, demo, Role.CALLER)
+    assert re.search(r"id=\"today-calls\">[1-9]", caller)
+    assert re.search(r"<span class=\"figure\">[1-9]\d*</span> calls? ready now", caller)
+    analyst = _home(client, demo, Role.ANALYST)
+    assert re.search(r"<span class=\"figure\">[1-9]\d*</span> answers? to code", analyst)
+    assert re.search(
+        r"Cohen’s kappa between .+ on [1-9]\d* answers?: <span class=\"figure\">[0-9.-]+</span>", analyst
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "empty", "filled"),
+    [
+        ("/reports/loss-reasons", "No customer-stated reason in this view.", "Price"),
+        ("/reports/sales-vs-customers", "No deal to compare in this view.", "Agreement per sales owner"),
+        ("/reports/funnel", None, "Why we lost: Q3–Q4 win/loss survey"),
+        ("/reports/callers", "No call in this period.", "Casey Caller"),
+        ("/settings/targets", None, "Requalified deals delivered to sales"),
+    ],
+)
+def test_every_report_page_has_demo_figures(client, demo, path, empty, filled):
+    email, password = demo["admin"]
+    client.post("/login", data={"email": email, "password": password})
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert filled in html
+    if empty:
+        assert empty not in html
