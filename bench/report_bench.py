@@ -577,7 +577,7 @@ def _variants(competitor_ids: list[int]) -> list[dict[str, str]]:
 
 def measure(app, loads: int) -> dict:
     """p50/p95 of each page and of its baseline, load after load with the same filters."""
-    from sqlalchemy import and_, case, func, select
+    from sqlalchemy import and_, case, func, or_, select
     from sqlalchemy.orm import aliased
 
     from app.codebook.models import ReasonCode
@@ -587,8 +587,10 @@ def measure(app, loads: int) -> dict:
     from app.extensions import db
     from app.money.models import ExchangeRate
     from app.money.service import month_start
+    from app.pipeline.models import Requalification
     from app.reports.filters import BANDS
-    from campaigns.calls.models import CallAttempt
+    from app.reports.funnel import CONNECTED
+    from campaigns.calls.models import CallAttempt, CallTask
     from campaigns.models import Enrollment
     from surveys.models import Invitation
 
@@ -709,11 +711,46 @@ def measure(app, loads: int) -> dict:
         )
 
     def funnel(args):
+        """The funnel's main figure, its six step counts, in one aggregate: enrolled; reached (survey
+        opened or completed, or a call connected); responded (survey completed, or an answer taken on
+        a call); then the requalifications of the same campaign and deal, accepted, and won."""
         since, until = bounds(args)
+        recycled = aliased(Opportunity)
+        called = select(CallTask.id).join(CallAttempt, CallAttempt.task_id == CallTask.id)
+        connected = called.where(
+            CallTask.enrollment_id == Enrollment.id,
+            or_(CallAttempt.answered_at.is_not(None), CallAttempt.disposition.in_(CONNECTED)),
+        ).exists()
+        phoned = called.where(
+            CallTask.enrollment_id == Enrollment.id,
+            or_(CallAttempt.response_id.is_not(None), CallTask.response_id.is_not(None)),
+        ).exists()
+        opened = or_(Invitation.opened_at.is_not(None), Invitation.completed_at.is_not(None))
+        responded = or_(Invitation.completed_at.is_not(None), phoned)
+        accepted = Requalification.status == "accepted"
+
+        def distinct_where(condition, column):
+            return func.count(func.distinct(case((condition, column))))
+
         return (
-            select(func.count(), func.count(Invitation.opened_at), func.count(Invitation.completed_at))
+            select(
+                func.count(func.distinct(Enrollment.id)),
+                distinct_where(or_(opened, connected), Enrollment.id),
+                distinct_where(responded, Enrollment.id),
+                func.count(func.distinct(Requalification.id)),
+                distinct_where(accepted, Requalification.id),
+                distinct_where(and_(accepted, recycled.is_won.is_(True)), Requalification.id),
+            )
             .select_from(Enrollment)
             .outerjoin(Invitation, Invitation.id == Enrollment.invitation_id)
+            .outerjoin(
+                Requalification,
+                and_(
+                    Requalification.campaign_id == Enrollment.campaign_id,
+                    Requalification.opportunity_id == Enrollment.opportunity_id,
+                ),
+            )
+            .outerjoin(recycled, recycled.id == Requalification.recycled_opportunity_id)
             .where(Enrollment.enrolled_at >= since, Enrollment.enrolled_at < until)
         )
 
@@ -725,17 +762,39 @@ def measure(app, loads: int) -> dict:
             .group_by(CallAttempt.caller_id)
         )
 
+    def converted(query):
+        """Join the close month's rate: the amount in the reporting currency (USD here)."""
+        rate = aliased(ExchangeRate)
+        amount = case(
+            (Opportunity.currency == "USD", Opportunity.amount),
+            else_=func.round(Opportunity.amount * rate.rate, 2),
+        )
+        joined = query.outerjoin(
+            rate,
+            and_(
+                rate.currency == Opportunity.currency,
+                rate.quote_currency == "USD",
+                rate.month == month_start(Opportunity.close_date),
+            ),
+        )
+        return joined, amount
+
     def lost_amounts(_args):
-        return lost_deals(
-            {"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()},
-            Opportunity.currency,
-            func.sum(Opportunity.amount),
-        ).group_by(Opportunity.currency)
+        """The dashboard's main figure: the year's lost revenue, converted, the rest apart by currency."""
+        query, amount = converted(
+            lost_deals({"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()})
+        )
+        missing = amount.is_(None)
+        return query.add_columns(missing, Opportunity.currency, func.count(), func.sum(amount)).group_by(
+            missing, Opportunity.currency
+        )
 
     def competitors(args):
-        return lost_deals(
-            args, Opportunity.competitor_id, func.count(), func.sum(Opportunity.amount)
-        ).group_by(Opportunity.competitor_id)
+        """The competitors' main figure: deals lost to each and their converted amount."""
+        query, amount = converted(lost_deals(args))
+        return query.add_columns(Opportunity.competitor_id, func.count(), func.sum(amount)).group_by(
+            Opportunity.competitor_id
+        )
 
     pages = [
         ("loss reasons", "/reports/loss-reasons", deals_per_reason, variants),

@@ -180,14 +180,22 @@ def test_flash_messages_sit_in_a_fixed_region_out_of_the_flow(login, make_user):
     assert page.index('<div class="flashes">') < page.index('class="page-header"')
 
 
-def test_lost_revenue_is_one_total_per_currency(make_opportunity):
+def test_lost_revenue_without_rates_stays_one_total_per_currency(make_opportunity):
+    from app.crm.service import lost_deals_since
+    from app.money.service import money_total_of
+
     make_opportunity(amount=Decimal("1000"), currency="EUR", close_date=date(2026, 10, 1))
     make_opportunity(amount=Decimal("500"), currency="EUR", close_date=date(2026, 10, 2))
     make_opportunity(amount=Decimal("2000"), currency="GBP", close_date=date(2026, 10, 3))
     make_opportunity(amount=None, currency="USD", close_date=date(2026, 10, 4))
     summary = loss_summary(today=date(2026, 11, 1))
     assert summary.lost_count == 4
-    assert summary.lost_amounts == [("GBP", Decimal("2000")), ("EUR", Decimal("1500"))]
+    lost = money_total_of(lost_deals_since(date(2026, 11, 1) - timedelta(days=summary.recent_window_days)))
+    assert lost.total == Decimal("0.00")
+    assert [(i.currency, i.amount, i.deals) for i in lost.not_converted] == [
+        ("EUR", Decimal("1500.00"), 2),
+        ("GBP", Decimal("2000.00"), 1),
+    ]
 
 
 def test_the_dashboard_never_adds_euros_and_pounds_into_dollars(login, make_user, make_opportunity):

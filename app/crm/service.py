@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlalchemy import Select, func, or_, select
 
@@ -93,9 +92,6 @@ def filter_choices() -> dict[str, list]:
 @dataclass(frozen=True)
 class LossSummary:
     lost_count: int
-    lost_amounts: list[tuple[str, Decimal]]  # one total per currency, largest first: never added across
-    # (currency, close date, amount, deals): what a conversion into the reporting currency needs
-    lost_amount_rows: list[tuple[str, date | None, Decimal, int]]
     won_count: int
     top_reasons: list[tuple[str, int]]
     top_competitors: list[tuple[str, int]]
@@ -116,7 +112,8 @@ def lost_deals_since(since: date) -> Select:
 
 
 def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
-    """Lost deals of the last window_days: how many, how much, why, and to whom."""
+    """Lost deals of the last window_days: how many, why, and to whom (how much: money_total_of with
+    lost_deals_since, converted into the reporting currency in SQL)."""
     since = today - timedelta(days=window_days)
     lost = (
         select(Opportunity)
@@ -128,17 +125,6 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
         .subquery()
     )
     lost_count = db.session.scalar(select(func.count()).select_from(lost))
-    totals = db.session.execute(
-        select(lost.c.currency, func.sum(lost.c.amount))
-        .where(lost.c.amount.is_not(None))
-        .group_by(lost.c.currency)
-        .order_by(func.sum(lost.c.amount).desc(), lost.c.currency)
-    ).all()
-    by_day = db.session.execute(
-        select(lost.c.currency, lost.c.close_date, func.sum(lost.c.amount), func.count())
-        .where(lost.c.amount.is_not(None))
-        .group_by(lost.c.currency, lost.c.close_date)
-    ).all()
     won_count = db.session.scalar(
         select(func.count()).where(Opportunity.is_won.is_(True), Opportunity.close_date >= since)
     )
@@ -158,10 +144,6 @@ def loss_summary(*, today: date, window_days: int = 365) -> LossSummary:
     ).all()
     return LossSummary(
         lost_count=lost_count,
-        lost_amounts=[(currency or "USD", Decimal(total)) for currency, total in totals],
-        lost_amount_rows=[
-            (currency or "USD", day, Decimal(total), count) for currency, day, total, count in by_day
-        ],
         won_count=won_count or 0,
         top_reasons=[tuple(row) for row in reasons],
         top_competitors=[tuple(row) for row in competitors],

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, earliest, money_by
+from app.reports.filters import room_for_aggregates
 from campaigns.calls.models import CallAttempt, CallTask, Disposition
 from campaigns.models import Campaign, Enrollment
 from surveys.models import Invitation
@@ -117,12 +118,26 @@ def _connected():
     return or_(CallAttempt.answered_at.is_not(None), CallAttempt.disposition.in_(CONNECTED))
 
 
-def _enrollments(start: date, end: date, campaign_id: int | None):
-    """One row per enrollment of the period: when it was reached and when it responded (NULL: not yet)."""
+def _enrollments(start: date, end: date, campaign_id: int | None, *, requalified_only: bool = False):
+    """One row per enrollment of the period: when it was reached and when it responded (NULL: not yet).
+
+    requalified_only: only the enrollments a requalification came out of (same campaign and deal), all
+    that _requalifications needs; its calls are then aggregated for those few, not for every enrollment.
+    """
     since, until = day_bounds(start, end)
     in_period = and_(Enrollment.enrolled_at >= since, Enrollment.enrolled_at < until)
     if campaign_id is not None:
         in_period = and_(in_period, Enrollment.campaign_id == campaign_id)
+    if requalified_only:
+        in_period = and_(
+            in_period,
+            select(Requalification.id)
+            .where(
+                Requalification.campaign_id == Enrollment.campaign_id,
+                Requalification.opportunity_id == Enrollment.opportunity_id,
+            )
+            .exists(),
+        )
     phone_answer = or_(CallAttempt.response_id.is_not(None), CallTask.response_id.is_not(None))
     calls = (
         select(
@@ -278,8 +293,9 @@ def funnel_report(start: date, end: date, *, campaign_id: int | None = None) -> 
     the requalification steps and their medians; the recovered and open money.
     """
     quote = reporting_currency()
+    room_for_aggregates()  # the medians sort every enrollment of the period
     enrollments = _enrollments(start, end, campaign_id)
-    requalifications = _requalifications(enrollments)
+    requalifications = _requalifications(_enrollments(start, end, campaign_id, requalified_only=True))
     e_facts, r_facts = _facts(enrollments, requalifications)
     per_campaign, overall_figures = counts_and_medians(
         e_facts, "campaign_id", _enrollment_counts(), ("days_reached", "days_responded")
@@ -404,7 +420,7 @@ def step_deals(step: str, start: date, end: date, *, campaign_id: int | None = N
             .where(when.is_not(None))
         )
     else:
-        r = _requalifications(enrollments).c
+        r = _requalifications(_enrollments(start, end, campaign_id, requalified_only=True)).c
         when, condition = {
             "requalified": (r.created_at, literal(True)),
             "accepted": (r.decided_at, r.accepted),
