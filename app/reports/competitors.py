@@ -24,7 +24,7 @@ from app.money.service import NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band, money_by
-from app.reports.filters import ReportFilters, lost_opportunities
+from app.reports.filters import ReportFilters, lost_opportunities, room_for_aggregates
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3
@@ -116,6 +116,7 @@ def latest_ratings():
 
 def competitors_report(filters: ReportFilters) -> CompetitorsReport:
     quote = reporting_currency()
+    room_for_aggregates()
     unhappy_max = default_rule().low_satisfaction_max
     kept = _kept(filters, quote)
     deals_per_competitor = dict(
@@ -143,11 +144,12 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
             ReasonCode.id.label("code_id"),
             ReasonCode.code,
             ReasonCode.label,
-            func.count(func.distinct(kept.c.id)).label("deals"),
+            # A deal has a reason at most once (unique opportunity and reason): a plain count is per deal.
+            func.count().label("deals"),
             func.row_number()
             .over(
                 partition_by=kept.c.competitor_id,
-                order_by=(func.count(func.distinct(kept.c.id)).desc(), ReasonCode.code),
+                order_by=(func.count().desc(), ReasonCode.code),
             )
             .label("position"),
         )
