@@ -20,11 +20,12 @@ from app.codebook.models import ReasonCode
 from app.coding.models import OpportunityReason
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
-from app.money.service import NotConverted, reporting_currency, sql_conversion
+from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.scoring import default_rule
-from app.reports.aggregates import GroupMoney, in_band, money_by
-from app.reports.filters import ReportFilters, lost_opportunities, room_for_aggregates
+from app.reports.aggregates import GroupMoney, in_band
+from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
+from app.reports.loss_reasons import as_money
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3
@@ -115,13 +116,55 @@ def latest_ratings():
 
 
 def competitors_report(filters: ReportFilters) -> CompetitorsReport:
+    """Four aggregates over the lost deals the filters keep (`deal_scope`: the accounts joined only when a
+    filter needs them, a rate looked up only where an amount is converted): deals and money per competitor
+    in one pass, their reasons, their latest ratings, their comebacks."""
     quote = reporting_currency()
     room_for_aggregates()
     unhappy_max = default_rule().low_satisfaction_max
-    kept = _kept(filters, quote)
-    deals_per_competitor = dict(
-        db.session.execute(select(kept.c.competitor_id, func.count()).group_by(kept.c.competitor_id)).all()
-    )
+    scope = deal_scope(filters, quote)
+    # Deals and money in one pass, grouped by plain columns (a handful of groups, hashed): per competitor,
+    # currency, with an amount or not and with a rate or not; the converted amount summed as it goes.
+    no_amount = Opportunity.amount.is_(None).label("no_amount")
+    no_rate = scope.conversion.rate.rate.is_(None).label("no_rate")
+    deals_per_competitor: dict[int | None, int] = {}
+    money: dict[int, GroupMoney] = {}
+    apart_per_competitor: dict[int, dict[str, list]] = {}
+    for (
+        competitor_id,
+        raw_currency,
+        without_amount,
+        without_rate,
+        count,
+        amount,
+        converted,
+    ) in db.session.execute(
+        scope.select(
+            Opportunity.competitor_id,
+            Opportunity.currency,
+            no_amount,
+            no_rate,
+            func.count(),
+            func.sum(Opportunity.amount),
+            func.sum(scope.converted),
+        ).group_by(Opportunity.competitor_id, Opportunity.currency, no_amount, no_rate)
+    ):
+        deals_per_competitor[competitor_id] = deals_per_competitor.get(competitor_id, 0) + count
+        if competitor_id is None or without_amount:
+            continue
+        currency = raw_currency or DEFAULT_CURRENCY
+        group = money.setdefault(competitor_id, GroupMoney())
+        if without_rate and currency != quote:  # not converted: counted apart
+            entry = apart_per_competitor.setdefault(competitor_id, {}).setdefault(currency, [Decimal(0), 0])
+            entry[0] += as_money(amount)
+            entry[1] += count
+        else:
+            group.total += as_money(converted)
+            group.converted_deals += count
+    for competitor_id, currencies in apart_per_competitor.items():
+        money[competitor_id].not_converted = [
+            NotConverted(c, a, n) for c, (a, n) in sorted(currencies.items())
+        ]
     without = deals_per_competitor.pop(None, 0)
     lost = without + sum(deals_per_competitor.values())
     rows: dict[int, CompetitorRow] = {
@@ -130,74 +173,61 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
             select(Competitor.id, Competitor.name).where(Competitor.id.in_(list(deals_per_competitor)))
         )
     }
-    with_competitor = kept.c.competitor_id.is_not(None)
-    for competitor_id, group in money_by(
-        select(kept.c.competitor_id.label("key"), kept.c.amount, kept.c.currency, kept.c.close_date).where(
-            with_competitor
-        ),
-        quote=quote,
-    ).items():
+    for competitor_id, group in money.items():
         rows[competitor_id].money = group
-    ranked_reasons = (
-        select(
-            kept.c.competitor_id,
-            ReasonCode.id.label("code_id"),
-            ReasonCode.code,
-            ReasonCode.label,
-            # A deal has a reason at most once (unique opportunity and reason): a plain count is per deal.
-            func.count().label("deals"),
-            func.row_number()
-            .over(
-                partition_by=kept.c.competitor_id,
-                order_by=(func.count().desc(), ReasonCode.code),
-            )
-            .label("position"),
-        )
-        .join(OpportunityReason, OpportunityReason.opportunity_id == kept.c.id)
-        .join(ReasonCode, ReasonCode.id == OpportunityReason.reason_code_id)
+    with_competitor = Opportunity.competitor_id.is_not(None)
+    # Deals per competitor and reason (a deal has a reason at most once: a plain count is per deal), a few
+    # hundred groups; the top reasons of each are picked here, by deals then code.
+    per_reason = db.session.execute(
+        scope.select(Opportunity.competitor_id, OpportunityReason.reason_code_id, func.count(), rates=False)
+        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
         .where(with_competitor)
-        .group_by(kept.c.competitor_id, ReasonCode.id, ReasonCode.code, ReasonCode.label)
-        .subquery()
-    )
-    for competitor_id, code_id, code, label, deals in db.session.execute(
-        select(
-            ranked_reasons.c.competitor_id,
-            ranked_reasons.c.code_id,
-            ranked_reasons.c.code,
-            ranked_reasons.c.label,
-            ranked_reasons.c.deals,
+        .group_by(Opportunity.competitor_id, OpportunityReason.reason_code_id)
+    ).all()
+    codes = {
+        code_id: (code, label)
+        for code_id, code, label in db.session.execute(
+            select(ReasonCode.id, ReasonCode.code, ReasonCode.label).where(
+                ReasonCode.id.in_({code_id for _, code_id, _ in per_reason})
+            )
         )
-        .where(ranked_reasons.c.position <= TOP_REASONS)
-        .order_by(ranked_reasons.c.competitor_id, ranked_reasons.c.position)
-    ):
-        rows[competitor_id].reasons.append(ReasonCount(code_id, code, label, deals))
+    }
+    reasons: dict[int, list[ReasonCount]] = {}
+    for competitor_id, code_id, deals in per_reason:
+        reasons.setdefault(competitor_id, []).append(ReasonCount(code_id, *codes[code_id], deals))
+    for competitor_id, counted in reasons.items():
+        rows[competitor_id].reasons = sorted(counted, key=lambda reason: (-reason.deals, reason.code))[
+            :TOP_REASONS
+        ]
     ratings = latest_ratings()
     for competitor_id, rated, average, unhappy in db.session.execute(
-        select(
-            kept.c.competitor_id,
+        scope.select(
+            Opportunity.competitor_id,
             func.count(),
             func.avg(ratings.c.rating),
             func.count().filter(ratings.c.rating <= unhappy_max),
+            rates=False,
         )
-        .join(ratings, ratings.c.opportunity_id == kept.c.id)
+        .join(ratings, ratings.c.opportunity_id == Opportunity.id)
         .where(with_competitor)
-        .group_by(kept.c.competitor_id)
+        .group_by(Opportunity.competitor_id)
     ):
         row = rows[competitor_id]
         row.rated, row.average_rating, row.unhappy = rated, float(average), unhappy
     recycled = aliased(Opportunity)
     accepted = Requalification.status == RequalificationStatus.ACCEPTED
     for competitor_id, requalified, accepted_count, won in db.session.execute(
-        select(
-            kept.c.competitor_id,
-            func.count(func.distinct(kept.c.id)),
-            func.count(func.distinct(case((accepted, kept.c.id)))),
-            func.count(func.distinct(case((and_(accepted, recycled.is_won.is_(True)), kept.c.id)))),
+        scope.select(
+            Opportunity.competitor_id,
+            func.count(func.distinct(Opportunity.id)),
+            func.count(func.distinct(case((accepted, Opportunity.id)))),
+            func.count(func.distinct(case((and_(accepted, recycled.is_won.is_(True)), Opportunity.id)))),
+            rates=False,
         )
-        .join(Requalification, Requalification.opportunity_id == kept.c.id)
+        .join(Requalification, Requalification.opportunity_id == Opportunity.id)
         .outerjoin(recycled, recycled.id == Requalification.recycled_opportunity_id)
         .where(with_competitor)
-        .group_by(kept.c.competitor_id)
+        .group_by(Opportunity.competitor_id)
     ):
         row = rows[competitor_id]
         row.requalified, row.accepted, row.won = requalified, accepted_count, won

@@ -21,11 +21,21 @@ from app.crm.models import Account, Opportunity
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
-from app.money.service import MoneyTotal, money_total_of
+from app.money.service import MoneyTotal, money_total_of, reporting_currency
 from app.pipeline.models import Requalification, SalesTeam
 from app.pipeline.queue import QueueFilters, is_overdue, queue_query
+from app.reports.aggregates import GroupMoney
 from app.reports.callers import CallerRow, callers_report
-from app.reports.funnel import FunnelRow, funnel_report
+from app.reports.filters import room_for_aggregates
+from app.reports.funnel import (
+    REQUALIFICATION_COUNTS,
+    FunnelRow,
+    _enrollment_counts,
+    _enrollments,
+    _facts,
+    _fill,
+    _requalifications,
+)
 from app.reports.targets import target_status
 from app.templating import add_panel
 from campaigns.calls.models import CallTask, TaskStatus
@@ -106,11 +116,35 @@ class FunnelSummary:
 
 
 def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
-    """The recovery funnel report's overall row for the enrollments of the last `days`: the same
-    figures as the report, so the home and the report never disagree."""
+    """The recovery funnel report's overall row for the enrollments of the last `days`.
+
+    Built from the report's own pieces (its enrollments, requalifications and step counts), so the home
+    and the report never disagree; without what the home does not show (the rows per campaign, the
+    medians, the channels, the open pipeline): two counting queries and one money total.
+    """
     start = today - timedelta(days=days - 1)
-    report = funnel_report(start, today)
-    overall = report.overall
+    quote = reporting_currency()
+    room_for_aggregates()
+    requalifications = _requalifications(_enrollments(start, today, None, requalified_only=True))
+    e_facts, r_facts = _facts(_enrollments(start, today, None), requalifications)
+    overall = FunnelRow("All campaigns")
+    for facts, counts in (
+        (e_facts, {step: _enrollment_counts()[step] for step in ("enrolled", "reached", "responded")}),
+        (r_facts, REQUALIFICATION_COUNTS),
+    ):
+        rows = facts.subquery()
+        figures = db.session.execute(
+            select(*(build(rows.c).label(name) for name, build in counts.items()))
+        ).one()
+        _fill(overall, dict(figures._mapping))
+    r = requalifications.c
+    recovered = money_total_of(
+        select(
+            r.amount.label("amount"), r.currency.label("currency"), r.close_date.label("close_date")
+        ).where(r.won),
+        quote=quote,
+    )
+    overall.recovered = GroupMoney(recovered.total, recovered.converted_deals, recovered.not_converted)
     return FunnelSummary(
         start=start,
         end=today,
@@ -118,12 +152,7 @@ def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
         requalified=overall.requalified,
         accepted=overall.accepted,
         won=overall.won,
-        recovered=MoneyTotal(
-            report.currency,
-            overall.recovered.total,
-            overall.recovered.converted_deals,
-            overall.recovered.not_converted,
-        ),
+        recovered=recovered,
     )
 
 
