@@ -222,7 +222,11 @@ class Invitation(db.Model):
     """One contact's personal link to one survey version; the raw token is derived, never stored."""
 
     __tablename__ = "survey_invitations"
-    __table_args__ = (Index("ix_survey_invitations_due", "completed_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_survey_invitations_due", "completed_at", "expires_at"),
+        # The invitations sent in a period (the targets' response rate on the dashboard).
+        Index("ix_survey_invitations_sent", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id", ondelete="CASCADE"), index=True)

@@ -115,21 +115,49 @@ def latest_ratings():
     return select(ranked.c.opportunity_id, ranked.c.rating).where(ranked.c.position == 1).subquery()
 
 
+def _comebacks():
+    """Per deal with a requalification: 1 if one was accepted, 1 if one accepted came back won (else 0).
+
+    Read from the requalifications (a few per thousand deals), the recycled deal looked up by its key
+    only for the accepted ones.
+    """
+    accepted = Requalification.status == RequalificationStatus.ACCEPTED
+    recycled = aliased(Opportunity)
+    won = (
+        select(recycled.id)
+        .where(recycled.id == Requalification.recycled_opportunity_id, recycled.is_won.is_(True))
+        .exists()
+    )
+    return (
+        select(
+            Requalification.opportunity_id.label("opportunity_id"),
+            func.max(case((accepted, 1), else_=0)).label("accepted"),
+            func.max(case((and_(accepted, won), 1), else_=0)).label("won"),
+        )
+        .group_by(Requalification.opportunity_id)
+        .subquery()
+    )
+
+
 def competitors_report(filters: ReportFilters) -> CompetitorsReport:
-    """Four aggregates over the lost deals the filters keep (`deal_scope`: the accounts joined only when a
-    filter needs them, a rate looked up only where an amount is converted): deals and money per competitor
-    in one pass, their reasons, their latest ratings, their comebacks."""
+    """Two aggregates over the lost deals the filters keep (`deal_scope`: the accounts joined only when a
+    filter needs them): deals, money, latest ratings and comebacks per competitor in one pass; then the
+    deals per competitor and reason, the top reasons picked here."""
     quote = reporting_currency()
     room_for_aggregates()
     unhappy_max = default_rule().low_satisfaction_max
     scope = deal_scope(filters, quote)
-    # Deals and money in one pass, grouped by plain columns (a handful of groups, hashed): per competitor,
-    # currency, with an amount or not and with a rate or not; the converted amount summed as it goes.
+    # Deals, money, latest ratings and comebacks in one pass, grouped by plain columns (a handful of groups,
+    # hashed): per competitor, currency, with an amount or not and with a rate or not; the converted amount
+    # summed as it goes. Ratings and comebacks are one row per deal at most (joined by the deal's key).
     no_amount = Opportunity.amount.is_(None).label("no_amount")
     no_rate = scope.conversion.rate.rate.is_(None).label("no_rate")
+    ratings = latest_ratings()
+    comebacks = _comebacks()
     deals_per_competitor: dict[int | None, int] = {}
     money: dict[int, GroupMoney] = {}
     apart_per_competitor: dict[int, dict[str, list]] = {}
+    per_competitor: dict[int, list[int]] = {}  # rated, rating sum, unhappy, requalified, accepted, won
     for (
         competitor_id,
         raw_currency,
@@ -138,6 +166,7 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         count,
         amount,
         converted,
+        *figures,
     ) in db.session.execute(
         scope.select(
             Opportunity.competitor_id,
@@ -147,10 +176,24 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
             func.count(),
             func.sum(Opportunity.amount),
             func.sum(scope.converted),
-        ).group_by(Opportunity.competitor_id, Opportunity.currency, no_amount, no_rate)
+            func.count(ratings.c.rating),
+            func.coalesce(func.sum(ratings.c.rating), 0),
+            func.count(ratings.c.rating).filter(ratings.c.rating <= unhappy_max),
+            func.count(comebacks.c.opportunity_id),
+            func.coalesce(func.sum(comebacks.c.accepted), 0),
+            func.coalesce(func.sum(comebacks.c.won), 0),
+        )
+        .outerjoin(ratings, ratings.c.opportunity_id == Opportunity.id)
+        .outerjoin(comebacks, comebacks.c.opportunity_id == Opportunity.id)
+        .group_by(Opportunity.competitor_id, Opportunity.currency, no_amount, no_rate)
     ):
         deals_per_competitor[competitor_id] = deals_per_competitor.get(competitor_id, 0) + count
-        if competitor_id is None or without_amount:
+        if competitor_id is None:
+            continue
+        sums = per_competitor.setdefault(competitor_id, [0] * 6)
+        for position, value in enumerate(figures):
+            sums[position] += int(value or 0)
+        if without_amount:
             continue
         currency = raw_currency or DEFAULT_CURRENCY
         group = money.setdefault(competitor_id, GroupMoney())
@@ -175,6 +218,11 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
     }
     for competitor_id, group in money.items():
         rows[competitor_id].money = group
+    for competitor_id, (rated, rating_sum, unhappy, requalified, accepted, won) in per_competitor.items():
+        row = rows[competitor_id]
+        row.rated, row.unhappy = rated, unhappy
+        row.average_rating = rating_sum / rated if rated else None
+        row.requalified, row.accepted, row.won = requalified, accepted, won
     with_competitor = Opportunity.competitor_id.is_not(None)
     # Deals per competitor and reason (a deal has a reason at most once: a plain count is per deal), a few
     # hundred groups; the top reasons of each are picked here, by deals then code.
@@ -199,38 +247,6 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         rows[competitor_id].reasons = sorted(counted, key=lambda reason: (-reason.deals, reason.code))[
             :TOP_REASONS
         ]
-    ratings = latest_ratings()
-    for competitor_id, rated, average, unhappy in db.session.execute(
-        scope.select(
-            Opportunity.competitor_id,
-            func.count(),
-            func.avg(ratings.c.rating),
-            func.count().filter(ratings.c.rating <= unhappy_max),
-            rates=False,
-        )
-        .join(ratings, ratings.c.opportunity_id == Opportunity.id)
-        .where(with_competitor)
-        .group_by(Opportunity.competitor_id)
-    ):
-        row = rows[competitor_id]
-        row.rated, row.average_rating, row.unhappy = rated, float(average), unhappy
-    recycled = aliased(Opportunity)
-    accepted = Requalification.status == RequalificationStatus.ACCEPTED
-    for competitor_id, requalified, accepted_count, won in db.session.execute(
-        scope.select(
-            Opportunity.competitor_id,
-            func.count(func.distinct(Opportunity.id)),
-            func.count(func.distinct(case((accepted, Opportunity.id)))),
-            func.count(func.distinct(case((and_(accepted, recycled.is_won.is_(True)), Opportunity.id)))),
-            rates=False,
-        )
-        .join(Requalification, Requalification.opportunity_id == Opportunity.id)
-        .outerjoin(recycled, recycled.id == Requalification.recycled_opportunity_id)
-        .where(with_competitor)
-        .group_by(Opportunity.competitor_id)
-    ):
-        row = rows[competitor_id]
-        row.requalified, row.accepted, row.won = requalified, accepted_count, won
     apart: dict[str, list] = {}
     for row in rows.values():
         for item in row.money.not_converted:
