@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -194,6 +194,39 @@ def test_lost_revenue_without_rates_stays_one_total_per_currency(make_opportunit
     assert lost.total == Decimal("0.00")
     assert [(i.currency, i.amount, i.deals) for i in lost.not_converted] == [
         ("EUR", Decimal("1500.00"), 2),
+        ("GBP", Decimal("2000.00"), 1),
+    ]
+    assert summary.lost_revenue == lost  # the dashboard's one pass gives money_total_of's answer
+
+
+def test_the_loss_summary_converts_and_counts_in_one_pass(make_opportunity):
+    from app.crm.models import Competitor
+    from app.extensions import db
+    from app.money.service import set_rate
+
+    acme = Competitor(name="Acme")
+    db.session.add(acme)
+    set_rate(
+        month=date(2026, 10, 1), currency="EUR", rate=Decimal("1.10"), now=datetime(2026, 10, 1, tzinfo=UTC)
+    )
+    make_opportunity(amount=Decimal("1000"), currency="EUR", close_date=date(2026, 10, 1), competitor=acme)
+    make_opportunity(
+        amount=Decimal("300"), currency="USD", close_date=date(2026, 10, 2), crm_loss_reason="Price"
+    )
+    make_opportunity(
+        amount=Decimal("2000"), currency="GBP", close_date=date(2026, 10, 3), crm_loss_reason="Price"
+    )
+    make_opportunity(
+        amount=Decimal("50"), currency="EUR", close_date=date(2026, 9, 3), crm_loss_reason="Timing"
+    )
+    summary = loss_summary(today=date(2026, 11, 1))
+    assert summary.lost_count == 4
+    assert summary.top_reasons == [("Price", 2), ("Timing", 1)]
+    assert summary.top_competitors == [("Acme", 1)]
+    # 1,000 € × 1.10 (October) + $300; September's euros and the pounds have no rate.
+    assert (summary.lost_revenue.total, summary.lost_revenue.converted_deals) == (Decimal("1400.00"), 2)
+    assert [(i.currency, i.amount, i.deals) for i in summary.lost_revenue.not_converted] == [
+        ("EUR", Decimal("50.00"), 1),
         ("GBP", Decimal("2000.00"), 1),
     ]
 

@@ -276,3 +276,15 @@ def test_bad_funnel_arguments_are_explained(recovery, login, make_user):
     assert response.status_code == 400
     assert "That campaign is not known" in response.get_data(as_text=True)
     assert client.get(f"/reports/funnel/nowhere?{ARGS}").status_code == 404
+
+
+def test_the_admin_home_shows_the_reports_overall_row(recovery):
+    from app.reports.home import funnel_summary
+
+    summary = funnel_summary(date(2026, 11, 30), days=30)  # 1 to 30 November, as NOV
+    assert (summary.start, summary.end) == NOV
+    assert _steps(summary.overall) == (6, 5, 4, 4, 3, 2)
+    assert (summary.requalified, summary.accepted, summary.won) == (4, 3, 2)
+    assert summary.recovered.total == Decimal("7200.00")  # 2,000 € × 1.10 (November) + $5,000
+    assert (summary.recovered.converted_deals, summary.recovered.not_converted) == (2, [])
+    assert summary.overall.recovered.total == funnel_report(*NOV).overall.recovered.total
