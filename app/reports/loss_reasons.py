@@ -258,10 +258,18 @@ def reason_drill_down(
         or 0
     )
     page = max(1, min(page, -(-total // per_page) or 1))
+    # Newest close first. Without an amount band PostgreSQL walks the deals' close-date index from the newest
+    # and stops at the page; with a band (on the converted amount, which it cannot estimate) that walk looked
+    # up a rate for nearly every lost deal of the period to find a few (measured: 130 ms instead of 20 at
+    # 100k deals). The same order as an expression the index cannot give makes it join the few deals behind
+    # the bar first, then sort them.
+    newest = Opportunity.close_date
+    if filters.band:
+        newest = func.coalesce(Opportunity.close_date, Opportunity.close_date)
     deals = [
         deal_of(row)
         for row in db.session.execute(
-            behind.order_by(Opportunity.close_date.desc(), Opportunity.id.desc())
+            behind.order_by(newest.desc(), Opportunity.id.desc())
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
