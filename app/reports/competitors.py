@@ -115,6 +115,10 @@ def latest_ratings():
     return select(ranked.c.opportunity_id, ranked.c.rating).where(ranked.c.position == 1).subquery()
 
 
+def _with_ratings(query, ratings):
+    return query if ratings is None else query.outerjoin(ratings, ratings.c.opportunity_id == Opportunity.id)
+
+
 def _comebacks():
     """Per deal with a requalification: 1 if one was accepted, 1 if one accepted came back won (else 0).
 
@@ -152,8 +156,25 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
     # summed as it goes. Ratings and comebacks are one row per deal at most (joined by the deal's key).
     no_amount = Opportunity.amount.is_(None).label("no_amount")
     no_rate = scope.conversion.rate.rate.is_(None).label("no_rate")
-    ratings = latest_ratings()
     comebacks = _comebacks()
+    figures_sql = [
+        func.count(comebacks.c.opportunity_id),
+        func.coalesce(func.sum(comebacks.c.accepted), 0),
+        func.coalesce(func.sum(comebacks.c.won), 0),
+    ]
+    # Without a question asking for it no deal has a rating: the ratings (a pass over the surveys' answers,
+    # which SQLite makes response by response) are then not looked for.
+    asked = db.session.scalar(
+        select(Question.id).where(Question.signal == Signal.VENDOR_SATISFACTION).limit(1)
+    )
+    ratings = latest_ratings() if asked is not None else None
+    if ratings is not None:
+        figures_sql = [
+            func.count(ratings.c.rating),
+            func.coalesce(func.sum(ratings.c.rating), 0),
+            func.count(ratings.c.rating).filter(ratings.c.rating <= unhappy_max),
+            *figures_sql,
+        ]
     deals_per_competitor: dict[int | None, int] = {}
     money: dict[int, GroupMoney] = {}
     apart_per_competitor: dict[int, dict[str, list]] = {}
@@ -168,22 +189,19 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         converted,
         *figures,
     ) in db.session.execute(
-        scope.select(
-            Opportunity.competitor_id,
-            Opportunity.currency,
-            no_amount,
-            no_rate,
-            func.count(),
-            func.sum(Opportunity.amount),
-            func.sum(scope.converted),
-            func.count(ratings.c.rating),
-            func.coalesce(func.sum(ratings.c.rating), 0),
-            func.count(ratings.c.rating).filter(ratings.c.rating <= unhappy_max),
-            func.count(comebacks.c.opportunity_id),
-            func.coalesce(func.sum(comebacks.c.accepted), 0),
-            func.coalesce(func.sum(comebacks.c.won), 0),
+        _with_ratings(
+            scope.select(
+                Opportunity.competitor_id,
+                Opportunity.currency,
+                no_amount,
+                no_rate,
+                func.count(),
+                func.sum(Opportunity.amount),
+                func.sum(scope.converted),
+                *figures_sql,
+            ),
+            ratings,
         )
-        .outerjoin(ratings, ratings.c.opportunity_id == Opportunity.id)
         .outerjoin(comebacks, comebacks.c.opportunity_id == Opportunity.id)
         .group_by(Opportunity.competitor_id, Opportunity.currency, no_amount, no_rate)
     ):
@@ -191,7 +209,7 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         if competitor_id is None:
             continue
         sums = per_competitor.setdefault(competitor_id, [0] * 6)
-        for position, value in enumerate(figures):
+        for position, value in enumerate(figures, start=6 - len(figures)):
             sums[position] += int(value or 0)
         if without_amount:
             continue
