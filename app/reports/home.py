@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from flask import Flask, render_template
 from sqlalchemy import case, false, func, or_, select
@@ -21,7 +22,7 @@ from app.crm.models import Account, Opportunity
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
-from app.money.service import MoneyTotal, money_total_of, reporting_currency
+from app.money.service import MoneyTotal, NotConverted, money_total_of, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, SalesTeam
 from app.pipeline.queue import QueueFilters, is_overdue, queue_query
 from app.reports.aggregates import GroupMoney
@@ -32,10 +33,10 @@ from app.reports.funnel import (
     FunnelRow,
     _enrollment_counts,
     _enrollments,
-    _facts,
     _fill,
     _requalifications,
 )
+from app.reports.loss_reasons import as_money
 from app.reports.targets import target_status
 from app.templating import add_panel
 from campaigns.calls.models import CallTask, TaskStatus
@@ -120,31 +121,54 @@ def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
 
     Built from the report's own pieces (its enrollments, requalifications and step counts), so the home
     and the report never disagree; without what the home does not show (the rows per campaign, the
-    medians, the channels, the open pipeline): two counting queries and one money total.
+    medians, the channels, the open pipeline): one query counts the enrollment steps, one the
+    requalification steps with the recovered revenue (grouped by plain columns: won or not, currency,
+    with an amount or not, with a rate or not).
     """
     start = today - timedelta(days=days - 1)
     quote = reporting_currency()
     room_for_aggregates()
-    requalifications = _requalifications(_enrollments(start, today, None, requalified_only=True))
-    e_facts, r_facts = _facts(_enrollments(start, today, None), requalifications)
     overall = FunnelRow("All campaigns")
-    for facts, counts in (
-        (e_facts, {step: _enrollment_counts()[step] for step in ("enrolled", "reached", "responded")}),
-        (r_facts, REQUALIFICATION_COUNTS),
-    ):
-        rows = facts.subquery()
-        figures = db.session.execute(
-            select(*(build(rows.c).label(name) for name, build in counts.items()))
-        ).one()
-        _fill(overall, dict(figures._mapping))
-    r = requalifications.c
-    recovered = money_total_of(
-        select(
-            r.amount.label("amount"), r.currency.label("currency"), r.close_date.label("close_date")
-        ).where(r.won),
-        quote=quote,
+    enrollments = _enrollments(start, today, None).alias("enrollments_of_period")
+    steps = {step: _enrollment_counts()[step] for step in ("enrolled", "reached", "responded")}
+    figures = db.session.execute(
+        select(*(build(enrollments.c).label(name) for name, build in steps.items()))
+    ).one()
+    _fill(overall, dict(figures._mapping))
+    r = _requalifications(_enrollments(start, today, None, requalified_only=True)).c
+    conversion = sql_conversion(r.amount, r.currency, r.close_date, quote=quote)
+    keys = (
+        r.won.label("is_won"),
+        conversion.currency.label("deal_currency"),
+        r.amount.is_(None).label("no_amount"),
+        conversion.rate.rate.is_(None).label("no_rate"),
     )
-    overall.recovered = GroupMoney(recovered.total, recovered.converted_deals, recovered.not_converted)
+    counted = {name: 0 for name in REQUALIFICATION_COUNTS}
+    total, converted_deals, apart = Decimal(0), 0, {}
+    for row in db.session.execute(
+        select(
+            *keys,
+            *(build(r).label(name) for name, build in REQUALIFICATION_COUNTS.items()),
+            func.sum(r.amount).label("amount"),
+            func.sum(conversion.amount).label("converted"),
+        )
+        .outerjoin(conversion.rate, conversion.onclause)
+        .group_by(*keys)
+    ).mappings():
+        for name in counted:
+            counted[name] += row[name] or 0
+        if not row["is_won"] or row["no_amount"]:
+            continue
+        if row["no_rate"] and row["deal_currency"] != quote:  # not converted: counted apart
+            entry = apart.setdefault(row["deal_currency"], [Decimal(0), 0])
+            entry[0] += as_money(row["amount"])
+            entry[1] += row["won"]
+        else:
+            total += as_money(row["converted"])
+            converted_deals += row["won"]
+    _fill(overall, counted)
+    not_converted = [NotConverted(c, a, n) for c, (a, n) in sorted(apart.items())]
+    overall.recovered = GroupMoney(total, converted_deals, not_converted)
     return FunnelSummary(
         start=start,
         end=today,
@@ -152,7 +176,7 @@ def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
         requalified=overall.requalified,
         accepted=overall.accepted,
         won=overall.won,
-        recovered=recovered,
+        recovered=MoneyTotal(quote, total, converted_deals, not_converted),
     )
 
 
