@@ -240,3 +240,23 @@ def test_readers_open_the_new_reports_with_no_data(login, make_user):
         assert "/reports/competitors" in index
         assert "/reports/sales-follow-up" in index
         client.post("/logout")
+
+
+def test_without_a_satisfaction_question_no_deal_is_rated(make_opportunity):
+    acme = Competitor(name="Acme")
+    db.session.add(acme)
+    db.session.commit()
+    make_opportunity(amount=Decimal("1000"), close_date=date(2026, 10, 5), competitor=acme)
+    make_opportunity(amount=Decimal("500"), close_date=date(2026, 10, 6), competitor=acme)
+    make_opportunity(amount=Decimal("300"), close_date=date(2026, 10, 7))
+    report = competitors_report(ReportFilters(**PERIOD))
+    (row,) = report.rows
+    assert (report.lost_deals, report.without_competitor) == (3, 1)
+    assert (row.name, row.deals, row.money.total, row.money.converted_deals) == (
+        "Acme",
+        2,
+        Decimal("1500.00"),
+        2,
+    )
+    assert (row.rated, row.average_rating, row.unhappy) == (0, None, 0)
+    assert (row.requalified, row.accepted, row.won) == (0, 0, 0)
