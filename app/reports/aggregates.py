@@ -3,11 +3,28 @@ of several, medians, and money totals per group (converted with the close month'
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, Float, and_, case, func, literal, or_, select, text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    MetaData,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Select
 
@@ -130,15 +147,34 @@ def counts_and_medians(
             else:
                 per_key[row[key]] = values
         return per_key, total or {name: 0 for name in counts}
-    for row in db.session.execute(select(rows.c[key], *figures).group_by(rows.c[key])).mappings():
-        per_key[row[key]] = {name: row[name] for name in counts}
-    total = {name: sum(values[name] for values in per_key.values()) for name in counts}
-    for (value,), found in medians(source, median_columns, keys=(key,)).items():
-        per_key[value].update({f"median_{column}": days for column, days in found.items()})
-    total.update(
-        {f"median_{column}": days for column, days in medians(source, median_columns).get((), {}).items()}
-    )
+    with _materialized(source) as facts:
+        figures = [build(facts.c).label(name) for name, build in counts.items()]
+        for row in db.session.execute(select(facts.c[key], *figures).group_by(facts.c[key])).mappings():
+            per_key[row[key]] = {name: row[name] for name in counts}
+        total = {name: sum(values[name] for values in per_key.values()) for name in counts}
+        for (value,), found in medians(select(facts), median_columns, keys=(key,)).items():
+            per_key[value].update({f"median_{column}": days for column, days in found.items()})
+        overall = medians(select(facts), median_columns).get((), {})
+        total.update({f"median_{column}": days for column, days in overall.items()})
     return per_key, total
+
+
+@contextmanager
+def _materialized(source: Select) -> Iterator[Table]:
+    """SQLite: the rows of `source` in a temporary table for the queries that follow, which would
+    otherwise each compute them again (SQLite has no GROUPING SETS: the counts and every median are
+    queries of their own). A temporary table is private to the connection and locks nothing else."""
+    connection = db.session.connection()
+    name = f"report_facts_{uuid.uuid4().hex}"
+    columns = [column.name for column in source.selected_columns]
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    connection.exec_driver_sql(f"CREATE TEMP TABLE {name} ({quoted})")
+    table = Table(name, MetaData(), *(Column(c.name, c.type) for c in source.selected_columns))
+    try:
+        connection.execute(table.insert().from_select(columns, source))
+        yield table
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE temp.{name}")
 
 
 @dataclass
