@@ -67,6 +67,7 @@ def load_demo_campaigns(*, now: datetime) -> dict[str, int]:
         calling_window_start=time(9, 30),
         calling_window_end=time(17, 0),
         callers=callers,
+        survey_version=version,  # the call script: answers taken down on the call count as responses
     )
     draft = Campaign(
         name="Enterprise lost on price (draft)",
