@@ -127,8 +127,9 @@ def _take_answers(task: CallTask, caller: User, when: datetime, rng: random.Rand
     version = task.campaign.survey_version
     if version is None:
         return
-    save_script(task, caller, phone_answers(version, rng, now=when, open_to_talk=open_to_talk), now=when)
-    complete_script(task, now=when)
+    done = when + timedelta(minutes=2)  # a couple of minutes into the call that connected at `when`
+    save_script(task, caller, phone_answers(version, rng, now=done, open_to_talk=open_to_talk), now=done)
+    complete_script(task, now=done)
 
 
 def play_call_campaign(*, seed: int, now: datetime) -> int:

@@ -1,5 +1,5 @@
-"""Demo data for the pipeline: pending, accepted (some exported, one won back per campaign) and rejected
-requalifications, and the demo sales manager's team."""
+"""Demo data for the pipeline: pending, accepted (some exported, one won back per campaign), rejected and
+deferred requalifications, and the demo sales manager's team."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from app.pipeline.models import (
 )
 from app.pipeline.recycling import WINBACK_ID, link_recycled
 from app.pipeline.scoring import score_call
-from app.pipeline.service import accept, add_signal, evaluate_all, reject
+from app.pipeline.service import accept, add_signal, defer, evaluate_all, reject
 
 DEMO_CALLS = [
     {
@@ -114,7 +114,8 @@ def load_pipeline_demo(*, now: datetime) -> None:
         pending, key=lambda r: (r.campaign_id is None, r.created_at > settled, -(r.score or 0), r.id)
     )
     accepted = _take_turns(by_age)[:ACCEPTED]
-    rejected = [r for r in pending if r not in accepted][:2]
+    undecided = [r for r in pending if r not in accepted]
+    rejected, deferred = undecided[:2], undecided[2:3]
     for requalification in accepted:
         original = requalification.opportunity
         decided = min(requalification.created_at + timedelta(days=ACCEPTED_AFTER_DAYS), now)
@@ -131,6 +132,8 @@ def load_pipeline_demo(*, now: datetime) -> None:
         reject(
             requalification, reviewer=manager, reason="bad_timing", text="Asked us to wait a year", now=now
         )
+    for requalification in deferred:  # "ask me again next month": sales follow-up shows a deferral
+        defer(requalification, reviewer=manager, until=(now + timedelta(days=30)).date(), now=now)
     for requalification in accepted[: WON + 1]:  # the won, and the one add_recycled_loss sees lost again
         requalification.exported_at = now
     for won in accepted[:WON]:
