@@ -64,11 +64,20 @@ def _active_campaign(kind: CampaignKind) -> Campaign | None:
     )
 
 
-def play_survey_campaign(*, seed: int, now: datetime) -> int:
+def play_survey_campaigns(*, seed: int, now: datetime) -> int:
+    """Every active survey campaign (by email, by SMS) played forward; the responses completed."""
+    campaigns = db.session.scalars(
+        select(Campaign)
+        .where(Campaign.kind == CampaignKind.SURVEY, Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.id)
+    ).all()
+    return sum(
+        play_survey_campaign(campaign, seed=seed + index, now=now) for index, campaign in enumerate(campaigns)
+    )
+
+
+def play_survey_campaign(campaign: Campaign, *, seed: int, now: datetime) -> int:
     """The survey campaign's invitations went out over the last three weeks; some were answered."""
-    campaign = _active_campaign(CampaignKind.SURVEY)
-    if campaign is None:
-        return 0
     rows = db.session.execute(
         select(Enrollment, Invitation)
         .join(Invitation, Invitation.id == Enrollment.invitation_id)
