@@ -143,6 +143,7 @@ def test_the_demo_funnel_is_full_and_consistent_and_the_other_reports_have_figur
     assert report.overall.recovered.total == sum(row.recovered.total for row in report.campaigns)
     channels = {row.channel: row for row in report.channels}
     assert channels["phone"].responded > 0  # the survey taken down on calls
+    assert channels["sms"].responded > 0
     for row in report.channels:
         assert row.contacted >= row.reached >= row.responded, row
 
