@@ -171,6 +171,8 @@ def play_call_campaign(*, seed: int, now: datetime) -> int:
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
             when = max(when, min(midnight + timedelta(minutes=index + 1), now))
         form = CALL_FORMS[index % len(CALL_FORMS)]
+        if last is Disposition.CALLBACK and days:  # only today's callbacks are still ahead of the caller
+            last = Disposition.NO_ANSWER
         if first is not None:
             _call(task, caller, first, when - timedelta(days=1), rng, form)
             calls += 1
