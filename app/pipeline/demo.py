@@ -45,6 +45,7 @@ MIN_REQUALIFICATIONS = 10
 ACCEPTED = 5  # two won back (one per campaign), one lost again, two still open in the recycled pipeline
 WON = 2
 ACCEPTED_AFTER_DAYS = 1
+DECIDED_LATE_AFTER_DAYS = 5
 
 
 def _open_accounts() -> set[int]:
@@ -116,9 +117,11 @@ def load_pipeline_demo(*, now: datetime) -> None:
     accepted = _take_turns(by_age)[:ACCEPTED]
     undecided = [r for r in pending if r not in accepted]
     rejected, deferred = undecided[:2], undecided[2:3]
-    for requalification in accepted:
+    for index, requalification in enumerate(accepted):
         original = requalification.opportunity
-        decided = min(requalification.created_at + timedelta(days=ACCEPTED_AFTER_DAYS), now)
+        # The deals won back were decided the next day; the others waited past the service level.
+        days = ACCEPTED_AFTER_DAYS if index < WON else DECIDED_LATE_AFTER_DAYS
+        decided = min(requalification.created_at + timedelta(days=days), now)
         accept(
             requalification,
             reviewer=manager,
