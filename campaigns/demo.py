@@ -1,4 +1,5 @@
-"""Demo campaigns: one active survey campaign, one active call campaign, one draft, with enrollments."""
+"""Demo campaigns: active survey campaigns by email and by SMS, an active call campaign and a draft, with
+enrollments."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.auth.models import Role, User
+from app.crm.models import Channel
 from app.extensions import db
 from campaigns.calls.demo import prepare_demo_queue
 from campaigns.enrollment import enroll_campaign
@@ -67,6 +69,7 @@ def load_demo_campaigns(*, now: datetime) -> dict[str, int]:
         calling_window_start=time(9, 30),
         calling_window_end=time(17, 0),
         callers=callers,
+        survey_version=version,  # the call script: answers taken down on the call count as responses
     )
     draft = Campaign(
         name="Enterprise lost on price (draft)",
@@ -80,11 +83,22 @@ def load_demo_campaigns(*, now: datetime) -> dict[str, int]:
         title_keywords=["Procurement", "CFO", "Finance"],
         callers=callers,
     )
-    db.session.add_all([survey, calls, draft])
+    texts = Campaign(
+        # Deals lost in the last two weeks, too recent for the email campaign's 14-day wait.
+        name="Text survey: deals lost in the last two weeks",
+        kind=CampaignKind.SURVEY,
+        survey_channel=Channel.SMS,
+        survey_version=version,
+        lost_within_days=14,
+        wait_days_after_close=2,
+        max_contacts_per_account=1,
+        cooldown_days=90,
+    )
+    db.session.add_all([survey, calls, draft, texts])
     db.session.flush()
     enrolled = 0
-    for campaign in (survey, calls):
+    for campaign in (survey, calls, texts):
         campaign.activate(now=now)
         enrolled += enroll_campaign(campaign, now=now).created
     queued = prepare_demo_queue(calls, now=now).created
-    return {"campaigns": 3, "enrollments": enrolled, "call_tasks": queued}
+    return {"campaigns": 4, "enrollments": enrolled, "call_tasks": queued}

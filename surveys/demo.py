@@ -79,6 +79,28 @@ def _answer(version, response, rng: random.Random, *, now: datetime, finish: boo
     complete_response(response, now=now)
 
 
+def phone_answers(
+    version: SurveyVersion, rng: random.Random, *, now: datetime, open_to_talk: bool
+) -> MultiDict:
+    """What a contact tells the caller who reads the survey as the call script: every page in one form."""
+    q = [question.id for question in version.questions]
+    form = MultiDict(
+        [
+            (f"q{q[0]}", rng.choice(REASONS)),
+            (f"q{q[1]}", rng.choice(VENDORS[:-1])),
+            (f"q{q[3]}", str(rng.randint(1, 3) if open_to_talk else rng.randint(2, 5))),
+            (f"q{q[5]}", "yes" if open_to_talk else "no"),
+            (f"q{q[7]}", rng.choice(COMMENTS)),
+        ]
+    )
+    for factor in rng.sample(FACTORS, rng.randint(1, 2)):
+        form.add(f"q{q[2]}", factor)
+    if open_to_talk:
+        form[f"q{q[4]}"] = (now.date() + timedelta(days=rng.randint(60, 300))).isoformat()
+        form[f"q{q[6]}"] = rng.choice(["within_month", "one_to_three_months"])
+    return form
+
+
 def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo:
     """Publish the win/loss survey and invite the contacts of Closed Lost deals; some answered."""
     rng = random.Random(seed)  # noqa: S311 (demo answers, not secrets)

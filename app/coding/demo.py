@@ -64,6 +64,18 @@ def load_coding_demo(*, now: datetime) -> None:
             add_rule(by_code[code], phrase)
     backfill_choice_codings(now=now)
     _code_demo_comments(by_code, now=now)
+    _train_and_measure(now=now)
+
+
+def _train_and_measure(*, now: datetime) -> None:
+    """What `flask coding train` and `coding evaluate` do, so the rules page shows a model and precisions."""
+    from app.coding import suggest
+
+    try:
+        suggest.train(now=now)
+        suggest.evaluate(now=now)
+    except suggest.NotEnoughData:  # a smaller demo: the page says how to train once there is enough
+        return
 
 
 def _code_demo_comments(by_code: dict[str, ReasonCode], *, now: datetime) -> None:

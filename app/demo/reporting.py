@@ -24,13 +24,16 @@ from app.reports.filters import month_starts
 from app.reports.targets import set_funnel_targets
 from campaigns.calls.dispositions import record_disposition
 from campaigns.calls.models import CallTask, Disposition, TaskStatus
+from campaigns.calls.script import complete_script, save_script
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Enrollment
-from surveys.demo import answer_invitations
+from surveys.demo import answer_invitations, phone_answers
 from surveys.models import Invitation
 
 # What one unit was worth in dollars, around which each month's rate moves a little.
 RATE_BASES = {"EUR": Decimal("1.08"), "GBP": Decimal("1.27")}
 RATE_MONTHS = 26
+CALLS_OVER_DAYS = 7  # the demo caller's calls: today and the six days before
+CALLBACK_AFTER_HOURS = 4
 CALLED_TASKS = 18  # of the demo call campaign's queue; the rest stays for the demo caller to call
 CALL_FORMS = (
     {
@@ -47,7 +50,7 @@ CALL_PLAN = (
     (Disposition.NO_ANSWER, Disposition.REQUALIFIED),
     (None, Disposition.NOT_INTERESTED),
     (Disposition.BUSY, Disposition.COMPLETED),
-    (Disposition.VOICEMAIL, Disposition.NO_ANSWER),
+    (Disposition.VOICEMAIL, Disposition.CALLBACK),
     (None, Disposition.REQUALIFIED),
 )
 
@@ -61,11 +64,20 @@ def _active_campaign(kind: CampaignKind) -> Campaign | None:
     )
 
 
-def play_survey_campaign(*, seed: int, now: datetime) -> int:
+def play_survey_campaigns(*, seed: int, now: datetime) -> int:
+    """Every active survey campaign (by email, by SMS) played forward; the responses completed."""
+    campaigns = db.session.scalars(
+        select(Campaign)
+        .where(Campaign.kind == CampaignKind.SURVEY, Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.id)
+    ).all()
+    return sum(
+        play_survey_campaign(campaign, seed=seed + index, now=now) for index, campaign in enumerate(campaigns)
+    )
+
+
+def play_survey_campaign(campaign: Campaign, *, seed: int, now: datetime) -> int:
     """The survey campaign's invitations went out over the last three weeks; some were answered."""
-    campaign = _active_campaign(CampaignKind.SURVEY)
-    if campaign is None:
-        return 0
     rows = db.session.execute(
         select(Enrollment, Invitation)
         .join(Invitation, Invitation.id == Enrollment.invitation_id)
@@ -106,6 +118,10 @@ def _call(task: CallTask, caller: User, disposition: Disposition, when: datetime
         lease_seconds=900,
         requalification=form if disposition is Disposition.REQUALIFIED else None,
         notes="Demo call",
+        # "Call me back in a few hours": the caller's own callback, due later today or tomorrow.
+        callback_at=when + timedelta(hours=CALLBACK_AFTER_HOURS)
+        if disposition is Disposition.CALLBACK
+        else None,
     )
     if disposition not in (Disposition.NO_ANSWER, Disposition.BUSY):
         talk = rng.randint(60, 720) if disposition is not Disposition.VOICEMAIL else rng.randint(20, 40)
@@ -113,6 +129,16 @@ def _call(task: CallTask, caller: User, disposition: Disposition, when: datetime
         attempt.duration_seconds = talk
         attempt.ended_at = when + timedelta(seconds=15 + talk)
     return attempt
+
+
+def _take_answers(task: CallTask, caller: User, when: datetime, rng: random.Random, *, open_to_talk: bool):
+    """The caller reads the campaign's survey as the script and types the answers: a phone response."""
+    version = task.campaign.survey_version
+    if version is None:
+        return
+    done = when + timedelta(minutes=2)  # a couple of minutes into the call that connected at `when`
+    save_script(task, caller, phone_answers(version, rng, now=done, open_to_talk=open_to_talk), now=done)
+    complete_script(task, now=done)
 
 
 def play_call_campaign(*, seed: int, now: datetime) -> int:
@@ -127,22 +153,33 @@ def play_call_campaign(*, seed: int, now: datetime) -> int:
         .order_by(CallTask.id)
         .limit(CALLED_TASKS)
     ).all()
+    # The campaign enrolled its contacts before the first of these calls (about a week ago).
+    for index, enrollment in enumerate(
+        db.session.scalars(
+            select(Enrollment).where(Enrollment.campaign_id == campaign.id).order_by(Enrollment.id)
+        )
+    ):
+        enrollment.enrolled_at = now - timedelta(days=CALLS_OVER_DAYS + 2, hours=index % 12)
     rng = random.Random(seed + 2)  # noqa: S311 (demo data, not secrets)
     calls = 0
     for index, task in enumerate(tasks):
         first, last = CALL_PLAN[index % len(CALL_PLAN)]
         # One round of the plan today, the rest over the last six days; minutes apart, all before now.
-        days = 0 if index < len(CALL_PLAN) else 1 + index % 6
+        days = 0 if index < len(CALL_PLAN) else 1 + index % (CALLS_OVER_DAYS - 1)
         when = now - timedelta(days=days, minutes=20 + 7 * index)
         if days == 0:  # still today (UTC), even just after midnight
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
             when = max(when, min(midnight + timedelta(minutes=index + 1), now))
         form = CALL_FORMS[index % len(CALL_FORMS)]
+        if last is Disposition.CALLBACK and days:  # only today's callbacks are still ahead of the caller
+            last = Disposition.NO_ANSWER
         if first is not None:
             _call(task, caller, first, when - timedelta(days=1), rng, form)
             calls += 1
             if task.status is not TaskStatus.READY:
                 continue
+        if last in (Disposition.COMPLETED, Disposition.REQUALIFIED):
+            _take_answers(task, caller, when, rng, open_to_talk=last is Disposition.REQUALIFIED)
         _call(task, caller, last, when, rng, form)
         calls += 1
     db.session.flush()

@@ -133,7 +133,7 @@ def _load_feature_demos(*, seed: int, today: date, now: datetime) -> None:
 
     load_demo_campaigns(now=now)
     # The campaigns at work: invitations answered and calls made before coding and the pipeline look.
-    reporting.play_survey_campaign(seed=seed, now=now)
+    reporting.play_survey_campaigns(seed=seed, now=now)
     reporting.play_call_campaign(seed=seed, now=now)
     load_coding_demo(now=now)
     load_pipeline_demo(now=now)

@@ -1,5 +1,5 @@
-"""Demo data for the pipeline: pending, accepted (some exported, one won back) and rejected requalifications,
-and the demo sales manager's team."""
+"""Demo data for the pipeline: pending, accepted (some exported, one won back per campaign), rejected and
+deferred requalifications, and the demo sales manager's team."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from app.pipeline.models import (
 )
 from app.pipeline.recycling import WINBACK_ID, link_recycled
 from app.pipeline.scoring import score_call
-from app.pipeline.service import accept, add_signal, evaluate_all, reject
+from app.pipeline.service import accept, add_signal, defer, evaluate_all, reject
 
 DEMO_CALLS = [
     {
@@ -42,6 +42,10 @@ DEMO_CALLS = [
     {"what_changed": "Price was the blocker; budget increased", "budget": "+20%"},
 ]
 MIN_REQUALIFICATIONS = 10
+ACCEPTED = 5  # two won back (one per campaign), one lost again, two still open in the recycled pipeline
+WON = 2
+ACCEPTED_AFTER_DAYS = 1
+DECIDED_LATE_AFTER_DAYS = 5
 
 
 def _open_accounts() -> set[int]:
@@ -79,6 +83,18 @@ def _add_call_requalifications(count: int, *, now: datetime) -> None:
         added += 1
 
 
+def _take_turns(requalifications: list[Requalification]) -> list[Requalification]:
+    """Each campaign's best in turn, then the next best of each, and so on (order kept within each)."""
+    queues: dict[int, list[Requalification]] = {}
+    for requalification in requalifications:
+        if requalification.campaign_id is not None:
+            queues.setdefault(requalification.campaign_id, []).append(requalification)
+    turns = []
+    for rank in range(max((len(q) for q in queues.values()), default=0)):
+        turns.extend(q[rank] for q in queues.values() if rank < len(q))
+    return turns + [r for r in requalifications if r.campaign_id is None]
+
+
 def load_pipeline_demo(*, now: datetime) -> None:
     evaluate_all(now=now)  # the demo's completed responses, if the signal did not see them
     count = db.session.scalar(select(func.count()).select_from(Requalification)) or 0
@@ -92,10 +108,20 @@ def load_pipeline_demo(*, now: datetime) -> None:
         .where(Requalification.status == RequalificationStatus.PENDING)
         .order_by(Requalification.score.desc(), Requalification.id)
     ).all()
-    accepted = pending[:3]
-    rejected = pending[3:5]
-    for requalification in accepted:
+    # Sales decides first on what the campaigns delivered a few days ago, so the funnel's last steps
+    # (accepted, won) have deals in them and the days between the steps run forward.
+    settled = now - timedelta(days=ACCEPTED_AFTER_DAYS + 1)
+    by_age = sorted(
+        pending, key=lambda r: (r.campaign_id is None, r.created_at > settled, -(r.score or 0), r.id)
+    )
+    accepted = _take_turns(by_age)[:ACCEPTED]
+    undecided = [r for r in pending if r not in accepted]
+    rejected, deferred = undecided[:2], undecided[2:3]
+    for index, requalification in enumerate(accepted):
         original = requalification.opportunity
+        # The deals won back were decided the next day; the others waited past the service level.
+        days = ACCEPTED_AFTER_DAYS if index < WON else DECIDED_LATE_AFTER_DAYS
+        decided = min(requalification.created_at + timedelta(days=days), now)
         accept(
             requalification,
             reviewer=manager,
@@ -103,16 +129,17 @@ def load_pipeline_demo(*, now: datetime) -> None:
             expected_amount=original.amount if original else None,
             next_step="Discovery call with the new decision maker",
             next_step_date=(now + timedelta(days=7)).date(),
-            now=now,
+            now=decided,
         )
     for requalification in rejected:
         reject(
             requalification, reviewer=manager, reason="bad_timing", text="Asked us to wait a year", now=now
         )
-    for requalification in accepted[:2]:
+    for requalification in deferred:  # "ask me again next month": sales follow-up shows a deferral
+        defer(requalification, reviewer=manager, until=(now + timedelta(days=30)).date(), now=now)
+    for requalification in accepted[: WON + 1]:  # the won, and the one add_recycled_loss sees lost again
         requalification.exported_at = now
-    if accepted:
-        won = accepted[0]
+    for won in accepted[:WON]:
         original = won.opportunity
         db.session.add(
             Opportunity(
@@ -130,6 +157,7 @@ def load_pipeline_demo(*, now: datetime) -> None:
                 raw={WINBACK_ID: won.winback_id},
             )
         )
+    if accepted:
         db.session.flush()
         link_recycled(now=now)
     owners = [

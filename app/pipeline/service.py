@@ -132,10 +132,17 @@ def add_signal(
 
 
 def _campaign_of(response: Response) -> int | None:
-    if response.invitation_id is None:
-        return None
+    """The campaign that invited the respondent, or whose call took the answers down."""
+    from campaigns.calls.models import CallTask
+
+    if response.invitation_id is not None:
+        campaign_id = db.session.scalar(
+            select(Enrollment.campaign_id).where(Enrollment.invitation_id == response.invitation_id)
+        )
+        if campaign_id is not None:
+            return campaign_id
     return db.session.scalar(
-        select(Enrollment.campaign_id).where(Enrollment.invitation_id == response.invitation_id)
+        select(CallTask.campaign_id).where(CallTask.response_id == response.id).order_by(CallTask.id).limit(1)
     )
 
 

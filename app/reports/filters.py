@@ -81,14 +81,23 @@ class ReportFilters:
         return replace(self, **changes)
 
 
+# The dates a report period may use: the reports count days and months past its ends, which year 1 and
+# year 9999 do not have.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def _date(raw: str | None, name: str, errors: list[str]) -> date | None:
     if not raw:
         return None
     try:
-        return datetime.strptime(raw.strip(), "%Y-%m-%d").date()  # noqa: DTZ007 (a calendar date)
+        value = datetime.strptime(raw.strip(), "%Y-%m-%d").date()  # noqa: DTZ007 (a calendar date)
     except ValueError:
         errors.append(f"Enter the {name} date as YYYY-MM-DD, for example 2026-01-31.")
         return None
+    if not EARLIEST <= value <= LATEST:
+        errors.append(f"Enter the {name} date between {EARLIEST.year} and {LATEST.year}.")
+        return None
+    return value
 
 
 def parse_filters(args, *, today: date) -> tuple[ReportFilters, list[str]]:

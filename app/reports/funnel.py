@@ -138,15 +138,22 @@ def _enrollments(start: date, end: date, campaign_id: int | None, *, requalified
             )
             .exists(),
         )
-    phone_answer = or_(CallAttempt.response_id.is_not(None), CallTask.response_id.is_not(None))
+    # The call that took the answers down: the attempt holding the response, or, when only the task holds
+    # it, a connected attempt (never an earlier unanswered one).
+    phone_answer = or_(
+        CallAttempt.response_id.is_not(None), and_(CallTask.response_id.is_not(None), _connected())
+    )
     calls = (
         select(
             CallTask.enrollment_id.label("enrollment_id"),
             func.count(CallAttempt.id).label("calls"),
+            # A call that took answers down reached someone, whatever its disposition says.
             func.min(func.coalesce(CallAttempt.answered_at, CallAttempt.started_at))
-            .filter(_connected())
+            .filter(or_(_connected(), CallAttempt.response_id.is_not(None)))
             .label("connected_at"),
-            func.min(CallAttempt.started_at).filter(phone_answer).label("phoned_at"),
+            func.min(func.coalesce(CallAttempt.answered_at, CallAttempt.started_at))
+            .filter(phone_answer)
+            .label("phoned_at"),
         )
         .join(CallAttempt, CallAttempt.task_id == CallTask.id)
         .join(Enrollment, Enrollment.id == CallTask.enrollment_id)

@@ -29,14 +29,19 @@ class CallerFigures:
         return dict(self.__dict__)
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def period_from_args(args: Mapping[str, str], *, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (inclusive days); the last 7 days by default."""
 
     def day(name: str, default: date) -> date:
         try:
-            return date.fromisoformat(args.get(name, "")) if args.get(name) else default
+            value = date.fromisoformat(args.get(name, "")) if args.get(name) else default
         except ValueError:
             return default
+        # Days at the ends of the calendar (year 1, year 9999) have no day before or after to count to.
+        return value if EARLIEST <= value <= LATEST else default
 
     end_day = day("end", now.date())
     start_day = day("start", end_day - timedelta(days=6))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
@@ -236,3 +237,13 @@ def test_the_campaign_page_sets_the_call_rules(make_user, login):
     early = client.post("/campaigns/new", data={**data, "name": "Too early", "calling_window_start": "07:30"})
     assert early.status_code == 422
     assert "Nobody is called before 8:00" in early.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["end=9999-12-31", "end=0001-01-01", "start=0001-01-01&end=0001-01-03", "start=9999-12-31"]
+)
+def test_the_supervisor_page_keeps_to_real_dates(login, make_user, query):
+    """A period at the ends of the calendar falls back to the last seven days instead of overflowing."""
+    client = login(make_user(Role.ADMIN))
+    response = client.get(f"/calls/supervisor?{query}")
+    assert response.status_code == 200

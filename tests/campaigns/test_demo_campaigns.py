@@ -12,11 +12,11 @@ from campaigns.enrollment import enrollment_counts
 from campaigns.models import Campaign, CampaignStatus
 
 
-def test_demo_load_creates_three_campaigns_with_enrollments():
+def test_demo_load_creates_four_campaigns_with_enrollments():
     load_demo(seed=2026, today=date(2026, 11, 20), now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     db.session.commit()
     statuses = sorted(c.status.value for c in db.session.scalars(select(Campaign)))
-    assert statuses == ["active", "active", "draft"]
+    assert statuses == ["active", "active", "active", "draft"]  # survey by email, by SMS, calls; a draft
     for campaign in db.session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)):
         by_status, by_reason = enrollment_counts(campaign.id)
         assert by_status.get("active", 0) > 0, campaign.name

@@ -85,3 +85,25 @@ def test_a_sales_manager_reads_the_call_history_on_the_requalification(make_queu
     assert "Call back after the board meeting" in html
     assert "New CFO, unhappy with Globex" in html
     assert queue.caller.name in html
+
+
+def test_answers_taken_on_a_call_requalify_the_deal_for_the_calls_campaign(make_queue, survey):
+    """The call script's answers cross the rule: the requalification belongs to the call's campaign, so the
+    recovery funnel counts it for that campaign (the phone response has no invitation to say so)."""
+    from werkzeug.datastructures import MultiDict
+
+    from campaigns.calls.script import complete_script, save_script
+
+    queue = make_queue(1, survey_version=survey.published)
+    task = claim_next_task(queue.caller, now=NOW, lease_seconds=LEASE)
+    q = [question.id for question in survey.published.questions]
+    form = MultiDict([(f"q{q[0]}", "within_month"), (f"q{q[1]}", "yes"), (f"q{q[4]}", "Call us in May")])
+    assert save_script(task, queue.caller, form, now=NOW) == {}
+    complete_script(task, now=NOW)
+    record_disposition(task, queue.caller, Disposition.COMPLETED, now=NOW, lease_seconds=LEASE)
+    db.session.commit()
+
+    [requalification] = db.session.scalars(select(Requalification)).all()
+    assert requalification.source is RequalificationSource.SURVEY
+    assert requalification.opportunity_id == task.enrollment.opportunity_id
+    assert requalification.campaign_id == queue.campaign.id

@@ -13,9 +13,13 @@ from app.auth.models import Role, User
 from app.crm.models import Opportunity
 from app.extensions import db
 from app.money.models import ExchangeRate
-from app.reports.funnel import funnel_report
+from app.reports.callers import callers_report
+from app.reports.competitors import competitors_report
+from app.reports.filters import ReportFilters
+from app.reports.funnel import STEP_KEYS, funnel_report
 from app.reports.home import caller_today
 from app.reports.models import FunnelTargets
+from app.reports.sales_follow_up import sales_follow_up_report
 from app.reports.targets import target_status
 
 
@@ -116,3 +120,43 @@ def test_every_report_page_has_demo_figures(client, demo, path, empty, filled):
     assert filled in html
     if empty:
         assert empty not in html
+
+
+def test_the_demo_funnel_is_full_and_consistent_and_the_other_reports_have_figures(demo):
+    """Every step of both demo campaigns has deals, no step has more than the one before, the days between
+    steps run forward, the campaigns add up to the overall row; competitors are rated, managers decided,
+    calls have talk time."""
+    today = date.today()
+    report = funnel_report(today - timedelta(days=90), today)
+    rows = {row.label: row for row in report.campaigns}
+    for name in ("Why we lost: Q3–Q4 win/loss survey", "Call back: lost to a competitor, over $25k"):
+        row = rows[name]
+        assert row.won > 0, (name, [row.count(step) for step in STEP_KEYS])
+        assert row.recovered.total > 0
+    for row in [report.overall, *report.campaigns]:
+        counts = [row.count(step) for step in STEP_KEYS]
+        assert counts == sorted(counts, reverse=True), (row.label, counts)
+        assert all(days >= 0 for days in row.median_days.values()), (row.label, row.median_days)
+    for step in (*STEP_KEYS, "open_deals"):
+        assert getattr(report.overall, step) == sum(getattr(row, step) for row in report.campaigns)
+    assert report.overall.open_deals > 0
+    assert report.overall.recovered.total == sum(row.recovered.total for row in report.campaigns)
+    channels = {row.channel: row for row in report.channels}
+    assert channels["phone"].responded > 0  # the survey taken down on calls
+    assert channels["sms"].responded > 0
+    for row in report.channels:
+        assert row.contacted >= row.reached >= row.responded, row
+
+    competitors = competitors_report(ReportFilters(today - timedelta(days=365), today))
+    assert sum(row.rated for row in competitors.rows) > 0
+    assert all(1 <= row.average_rating <= 5 for row in competitors.rows if row.rated)
+    assert sum(row.won for row in competitors.rows) > 0
+    follow_up = sales_follow_up_report(today - timedelta(days=90), today)
+    assert follow_up.managers
+    assert all(row.decided >= row.accepted + row.rejected for row in follow_up.managers)
+    assert follow_up.total.accepted > 0
+    assert follow_up.total.rejected > 0
+    assert follow_up.total.deferred > 0
+    [caller] = callers_report(today - timedelta(days=30), today)
+    assert caller.calls >= caller.connects >= caller.completes > 0
+    assert caller.talk_seconds > 0

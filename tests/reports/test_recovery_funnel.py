@@ -288,3 +288,55 @@ def test_the_admin_home_shows_the_reports_overall_row(recovery):
     assert summary.recovered.total == Decimal("7200.00")  # 2,000 € × 1.10 (November) + $5,000
     assert (summary.recovered.converted_deals, summary.recovered.not_converted) == (2, [])
     assert summary.overall.recovered.total == funnel_report(*NOV).overall.recovered.total
+
+
+def test_a_phone_response_counts_from_the_call_that_took_it_not_from_an_earlier_unanswered_call(
+    recovery, make_user, make_account, make_contact, make_opportunity, respond
+):
+    """Enrolled 11-02; called 11-03, no answer; called again 11-05, connected, the survey taken down on the
+    call (the task holds the response): reached 11-05 (3 days), responded 11-05 (0 days, never before)."""
+    caller = make_user(Role.CALLER, name="Bo Caller")
+    later = Campaign(name="Later", kind=CampaignKind.CALL)
+    opportunity = make_opportunity(make_account(name="G Inc"), name="G")
+    db.session.add(later)
+    db.session.flush()
+    enrollment = Enrollment(
+        campaign=later,
+        contact=make_contact(account=opportunity.account),
+        opportunity=opportunity,
+        enrolled_at=at(2),
+    )
+    db.session.add(enrollment)
+    db.session.flush()
+    response_id = respond("Ring me after the audit").response.id
+    task = CallTask(
+        campaign_id=later.id,
+        enrollment_id=enrollment.id,
+        contact_id=enrollment.contact_id,
+        due_at=at(3),
+        response_id=response_id,
+    )
+    db.session.add(task)
+    db.session.flush()
+    for started, answered, disposition, response in (
+        (at(3), None, Disposition.NO_ANSWER, None),
+        (at(5), at(5), Disposition.COMPLETED, response_id),
+    ):
+        db.session.add(
+            CallAttempt(
+                task_id=task.id,
+                campaign_id=later.id,
+                contact_id=enrollment.contact_id,
+                caller_id=caller.id,
+                phone="+14155550124",
+                started_at=started,
+                answered_at=answered,
+                disposition=disposition,
+                response_id=response,
+            )
+        )
+    db.session.commit()
+
+    row = funnel_report(*NOV, campaign_id=later.id).overall
+    assert _steps(row) == (1, 1, 1, 0, 0, 0)
+    assert row.median_days == pytest.approx({"reached": 3, "responded": 0})
