@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -281,17 +281,21 @@ def sql_conversion(amount, currency, close_date, *, quote: str | None = None) ->
     return SqlConversion(rate=rate, onclause=onclause, amount=converted, currency=deal_currency)
 
 
-def money_total_of(deals: Select, *, quote: str | None = None) -> MoneyTotal:
-    """The total of a select of deals (labelled columns amount, currency, close_date), one query.
+def money_totals_by(deals: Select, *, keys: tuple[str, ...] = (), quote: str | None = None) -> dict:
+    """Money totals of a select of deals (labelled columns amount, currency, close_date and `keys`) per
+    combination of the keys' values, in one query: {(key values...): MoneyTotal}.
 
-    The same answer as total_in_reporting_currency: converted amounts summed, the others kept apart.
+    The same answer as total_in_reporting_currency for each group: converted amounts summed, the others
+    kept apart by currency.
     """
     quote = quote or reporting_currency()
     rows = deals.subquery()
+    group = [rows.c[key] for key in keys]
     conversion = sql_conversion(rows.c.amount, rows.c.currency, rows.c.close_date, quote=quote)
     missing = conversion.amount.is_(None)
     grouped = db.session.execute(
         select(
+            *group,
             missing.label("missing"),
             conversion.currency,
             func.count(),
@@ -301,18 +305,31 @@ def money_total_of(deals: Select, *, quote: str | None = None) -> MoneyTotal:
         .select_from(rows)
         .outerjoin(conversion.rate, conversion.onclause)
         .where(rows.c.amount.is_not(None))
-        .group_by(missing, conversion.currency)
+        .group_by(*group, missing, conversion.currency)
+        .order_by(*group, conversion.currency)
     )
-    total, converted, apart = Decimal(0), 0, {}
-    for is_missing, currency, deals_count, amount, converted_amount in grouped:
+    totals: dict[tuple, MoneyTotal] = {}
+    for row in grouped:
+        key = tuple(row[: len(keys)])
+        is_missing, currency, deals_count, amount, converted_amount = row[len(keys) :]
+        entry = totals.setdefault(key, MoneyTotal(quote, Decimal(0), 0, []))
         if is_missing:
-            apart[currency] = NotConverted(currency, _decimal(amount), deals_count)
+            entry.not_converted.append(NotConverted(currency, as_money(amount), deals_count))
         else:
-            total += _decimal(converted_amount)
-            converted += deals_count
-    return MoneyTotal(quote, total, converted, [apart[code] for code in sorted(apart)])
+            totals[key] = replace(
+                entry,
+                total=entry.total + as_money(converted_amount),
+                converted_deals=entry.converted_deals + deals_count,
+            )
+    return totals
 
 
-def _decimal(value) -> Decimal:
-    """A sum as money: SQLite hands back floats, PostgreSQL Decimals."""
+def money_total_of(deals: Select, *, quote: str | None = None) -> MoneyTotal:
+    """The total of a select of deals (labelled columns amount, currency, close_date), one query."""
+    quote = quote or reporting_currency()
+    return money_totals_by(deals, quote=quote).get((), MoneyTotal(quote, Decimal(0), 0, []))
+
+
+def as_money(value) -> Decimal:
+    """A sum of money from the database: SQLite hands back floats, PostgreSQL Decimals."""
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))

@@ -4,7 +4,6 @@ of several, medians, and money totals per group (converted with the close month'
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Select
 
 from app.extensions import db
-from app.money.service import NotConverted, reporting_currency, sql_conversion
+from app.money.service import NotConverted, money_totals_by
 
 
 class days_between(FunctionElement):  # noqa: N801 (reads as the SQL function it stands for)
@@ -196,36 +195,10 @@ def money_by(deals: Select, *, keys: tuple[str, ...] = ("key",), quote: str | No
     The same rules as money_total_of: an amount without a rate for its close month is kept apart. With one
     key column the result is keyed by its value, with several by the tuple of their values.
     """
-    quote = quote or reporting_currency()
-    rows = deals.subquery()
-    group = [rows.c[key] for key in keys]
-    conversion = sql_conversion(rows.c.amount, rows.c.currency, rows.c.close_date, quote=quote)
-    missing = conversion.amount.is_(None)
-    grouped = db.session.execute(
-        select(
-            *group,
-            missing.label("missing"),
-            conversion.currency,
-            func.count(),
-            func.sum(rows.c.amount),
-            func.sum(conversion.amount),
-        )
-        .select_from(rows)
-        .outerjoin(conversion.rate, conversion.onclause)
-        .where(rows.c.amount.is_not(None))
-        .group_by(*group, missing, conversion.currency)
-        .order_by(*group, conversion.currency)
-    )
-    result: dict = defaultdict(GroupMoney)
-    for row in grouped:
-        is_missing, currency, count, amount, converted = row[len(keys) :]
-        entry = result[row[0] if len(keys) == 1 else tuple(row[: len(keys)])]
-        if is_missing:
-            entry.not_converted.append(NotConverted(currency, _money(amount), count))
-        else:
-            entry.total += _money(converted)
-            entry.converted_deals += count
-    return dict(result)
+    return {
+        key[0] if len(keys) == 1 else key: GroupMoney(money.total, money.converted_deals, money.not_converted)
+        for key, money in money_totals_by(deals, keys=keys, quote=quote).items()
+    }
 
 
 def in_band(converted: ColumnElement, bounds: tuple[Decimal, Decimal | None] | None) -> ColumnElement:
@@ -235,8 +208,3 @@ def in_band(converted: ColumnElement, bounds: tuple[Decimal, Decimal | None] | N
     low, high = bounds
     condition = and_(converted.is_not(None), converted >= low)
     return condition if high is None else and_(condition, converted < high)
-
-
-def _money(value) -> Decimal:
-    """A sum as money: SQLite hands back floats, PostgreSQL Decimals."""
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))

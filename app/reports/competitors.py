@@ -20,12 +20,11 @@ from app.codebook.models import ReasonCode
 from app.coding.models import OpportunityReason
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
-from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
+from app.money.service import DEFAULT_CURRENCY, NotConverted, as_money, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
-from app.reports.loss_reasons import as_money
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3

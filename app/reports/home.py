@@ -22,7 +22,14 @@ from app.crm.models import Account, Opportunity
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
-from app.money.service import MoneyTotal, NotConverted, money_total_of, reporting_currency, sql_conversion
+from app.money.service import (
+    MoneyTotal,
+    NotConverted,
+    as_money,
+    money_total_of,
+    reporting_currency,
+    sql_conversion,
+)
 from app.pipeline.models import Requalification, SalesTeam
 from app.pipeline.queue import QueueFilters, is_overdue, queue_query
 from app.reports.aggregates import GroupMoney
@@ -36,7 +43,6 @@ from app.reports.funnel import (
     _fill,
     _requalifications,
 )
-from app.reports.loss_reasons import as_money
 from app.reports.targets import target_status
 from app.templating import add_panel
 from campaigns.calls.models import CallTask, TaskStatus

@@ -13,7 +13,7 @@ from app.codebook.models import ReasonCode
 from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
-from app.money.service import NotConverted, Rates, month_start, reporting_currency
+from app.money.service import NotConverted, Rates, as_money, month_start, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
 from surveys.models import Answer, Option, Question, Response
 
@@ -70,11 +70,6 @@ class LossReasonsReport:
     @property
     def max_value(self):
         return max((bar.value(self.filters.weight) for bar in self.bars), default=0)
-
-
-def as_money(value) -> Decimal:
-    """A sum of money from the database: SQLite hands back floats, PostgreSQL Decimals."""
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 def deal_columns(scope: DealScope):
