@@ -252,6 +252,10 @@ def test_the_admin_sets_targets_on_the_settings_page(admin_client):
         Decimal("0.305"),
     )
     assert targets.currency == "USD"
+    # The pace says what it counts, since the funnel report counts a period's enrollments instead.
+    home = admin_client.get("/dashboard").get_data(as_text=True)
+    assert "of 40" in home  # "N of 40, ..." for the requalified target
+    assert "The recovery funnel counts what came out of a period" in home
 
 
 @pytest.mark.parametrize(
