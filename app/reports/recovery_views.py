@@ -16,7 +16,7 @@ from app.money.service import reporting_currency
 from app.pipeline.models import REJECT_REASONS
 from app.reports.charts import horizontal_bars
 from app.reports.competitors import competitor_deals, competitors_report
-from app.reports.export import csv_response
+from app.reports.export import converted_cell, csv_response, deal_cells, deal_header
 from app.reports.filters import filter_choices, parse_filters
 from app.reports.funnel import (
     DRILL_STEPS,
@@ -197,7 +197,7 @@ def funnel_step_csv(step: str):
             d.when.isoformat() if d.when else "",
             d.amount,
             d.currency,
-            "not converted" if d.converted is None and d.amount is not None else d.converted,
+            converted_cell(d),
         ]
         for d in deals
     )
@@ -291,34 +291,9 @@ def competitor_detail_csv(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
     filters, _errors = _filters()
     currency = reporting_currency()
-    header = [
-        "Opportunity",
-        "Account",
-        "Owner",
-        "Close date",
-        "Amount",
-        "Currency",
-        f"Amount ({currency})",
-        "CRM loss reason",
-        "Customer's main reason",
-        "Rating of the competitor",
-        "Came back",
-    ]
+    header = [*deal_header(currency), "Customer's main reason", "Rating of the competitor", "Came back"]
     rows = (
-        [
-            d.name,
-            d.account_name,
-            d.owner,
-            d.close_date.isoformat() if d.close_date else "",
-            d.amount,
-            d.currency,
-            "not converted" if d.converted is None and d.amount is not None else d.converted,
-            d.crm_loss_reason,
-            d.main_reason,
-            d.rating,
-            d.came_back,
-        ]
-        for d in competitor_deals(filters, competitor)
+        [*deal_cells(d), d.main_reason, d.rating, d.came_back] for d in competitor_deals(filters, competitor)
     )
     return csv_response(f"competitor-{competitor.id}_{_period_name(filters)}.csv", header, rows)
 

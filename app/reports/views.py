@@ -12,7 +12,7 @@ from app.codebook.models import ReasonCode
 from app.extensions import db
 from app.reports.callers import callers_report, talk_time
 from app.reports.charts import columns, horizontal_bars
-from app.reports.export import csv_response
+from app.reports.export import csv_response, deal_cells, deal_header
 from app.reports.filters import filter_choices, parse_filters
 from app.reports.loss_reasons import DRILL_CSV_MAX, loss_reasons_report, reason_drill_down
 from app.reports.sales_vs_customers import sales_vs_customers_report
@@ -120,27 +120,10 @@ def loss_reason_detail_csv(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, _errors, _status = _filters()
     drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX)
-    header = [
-        "Opportunity",
-        "Account",
-        "Owner",
-        "Close date",
-        "Amount",
-        "Currency",
-        f"Amount ({drill.currency})",
-        "CRM loss reason",
-        "What the customer said",
-    ]
+    header = [*deal_header(drill.currency), "What the customer said"]
     rows = (
         [
-            deal.name,
-            deal.account_name,
-            deal.owner,
-            deal.close_date.isoformat() if deal.close_date else "",
-            deal.amount,
-            deal.currency,
-            "not converted" if deal.converted is None and deal.amount is not None else deal.converted,
-            deal.crm_loss_reason,
+            *deal_cells(deal),
             " | ".join(f"{v.question}: {v.text}" for v in drill.verbatims.get(deal.id, [])),
         ]
         for deal in drill.deals
