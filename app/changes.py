@@ -12,16 +12,17 @@ from app.extensions import db
 
 
 class Change:
-    """Whether the change went through (truthy) after the `with` block."""
+    """Whether the change went through (truthy) after the `with` block, and the error when it did not."""
 
     done = False
+    error: DomainError | None = None
 
     def __bool__(self) -> bool:
         return self.done
 
 
 @contextmanager
-def domain_change() -> Iterator[Change]:
+def domain_change(*, flash_error: bool = True) -> Iterator[Change]:
     """Commit what the block changes; on a DomainError roll it back and flash its message instead.
 
     with domain_change() as change:
@@ -34,7 +35,9 @@ def domain_change() -> Iterator[Change]:
         yield change
     except DomainError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        change.error = error
+        if flash_error:  # a JSON client gets the error in its answer instead
+            flash(error.message, "error")
     else:
         db.session.commit()
         change.done = True

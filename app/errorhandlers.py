@@ -28,13 +28,14 @@ MESSAGES = {
 }
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """An API call, or a client that asked for JSON: errors answer in the API's JSON shape."""
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def _render(status: int, detail: str | None = None):
     title, text = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
-    if _wants_json():
+    if wants_json():
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
         body = {"error": {"code": code.get(status, f"http_{status}"), "message": detail or title}}
         return jsonify(body), status
@@ -53,7 +54,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
-        if _wants_json():
+        if wants_json():
             return jsonify(error.to_json()), error.status
         return _render(error.status, error.message)
 

@@ -46,6 +46,12 @@ class ReviewStateError(Conflict):
     code = "review_state"
 
 
+class AlreadyDecided(ReviewStateError):
+    """Another manager decided first: the sentence says what they decided and who they are."""
+
+    code = "already_decided"
+
+
 # Why a sales manager turns a requalification down: the reason feeds back to the campaign's report.
 REJECT_REASONS = {
     "no_budget": "No budget",

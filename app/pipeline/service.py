@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +18,7 @@ from app.extensions import db
 from app.pipeline.models import (
     OPEN_STATUSES,
     REJECT_REASONS,
+    AlreadyDecided,
     PipelineSettings,
     Requalification,
     RequalificationEvidence,
@@ -243,7 +244,48 @@ def open_requalification_id(response: Response) -> int | None:
 
 
 def _reviewable(ids: Iterable[int]) -> list[Requalification]:
-    return list(db.session.scalars(select(Requalification).where(Requalification.id.in_(list(ids)))))
+    """The ticked requalifications in id order: two bulk decisions lock their rows in the same order, so
+    they wait for each other instead of deadlocking."""
+    return list(
+        db.session.scalars(
+            select(Requalification).where(Requalification.id.in_(list(ids))).order_by(Requalification.id)
+        )
+    )
+
+
+def _take_decision(
+    requalification: Requalification,
+    status: RequalificationStatus,
+    *,
+    reviewer: User,
+    now: datetime,
+    **values,
+) -> None:
+    """Move the row to `status` only while it is still open, in one conditional UPDATE.
+
+    Of two managers deciding at once, the database lets one through (PostgreSQL's row lock, SQLite's
+    write lock) and the other's UPDATE finds the row decided: that one is told by whom, and writes
+    no audit event and queues no webhook. Called before the object is touched, so that no autoflush
+    writes the status unconditionally first.
+    """
+    taken = db.session.execute(
+        update(Requalification)
+        .where(Requalification.id == requalification.id, Requalification.status.in_(OPEN_STATUSES))
+        .values(status=status, reviewer_id=reviewer.id, updated_at=now, **values),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if taken != 1:
+        db.session.refresh(requalification)
+        raise already_decided(requalification)
+
+
+def already_decided(requalification: Requalification) -> AlreadyDecided:
+    """The sentence for the manager who came second: what was decided, and by whom."""
+    who = requalification.reviewer.name if requalification.reviewer is not None else "someone else"
+    return AlreadyDecided(
+        f"{requalification.winback_id} was already {requalification.status.value} by {who}: "
+        "your decision was not recorded."
+    )
 
 
 def accept(
@@ -263,6 +305,9 @@ def accept(
     if expected_amount is not None and expected_amount < 0:
         raise ValidationError("The expected amount cannot be negative.", field="expected_amount")
     settings = settings or pipeline_settings()
+    _take_decision(
+        requalification, RequalificationStatus.ACCEPTED, reviewer=reviewer, now=now, decided_at=now
+    )
     requalification.accept(reviewer=reviewer, now=now)
     requalification.owner = owner[:255]
     requalification.expected_amount = expected_amount
@@ -311,6 +356,9 @@ def reject(
     text = (text or "").strip()
     if reason == "other" and not text:
         raise ValidationError("Say why in a few words when the reason is Other.", field="text")
+    _take_decision(
+        requalification, RequalificationStatus.REJECTED, reviewer=reviewer, now=now, decided_at=now
+    )
     requalification.reject(reviewer=reviewer, now=now)
     requalification.reject_reason = reason
     requalification.reject_text = text[:2000] or None
@@ -333,6 +381,9 @@ def defer(
         raise ValidationError("Say until when to defer it.", field="until")
     if until <= now.date():
         raise ValidationError("The deferral date must be in the future.", field="until")
+    _take_decision(
+        requalification, RequalificationStatus.DEFERRED, reviewer=reviewer, now=now, deferred_until=until
+    )
     requalification.defer(until, reviewer=reviewer, now=now)
     record_event(
         "requalification.deferred",

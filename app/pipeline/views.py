@@ -21,11 +21,12 @@ from wtforms import SelectChoice
 from app.audit.models import AuditEvent
 from app.auth.guard import api_token_required, roles_required
 from app.auth.models import Role, User
-from app.changes import domain_change
+from app.changes import Change, domain_change
 from app.coding.service import opportunity_reasons
 from app.crm.models import Opportunity
 from app.db_types import utcnow
 from app.downloads import content_disposition
+from app.errorhandlers import wants_json
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
 from app.money.service import reporting_currency
@@ -39,7 +40,7 @@ from app.pipeline.forms import (
     RuleForm,
     SettingsForm,
 )
-from app.pipeline.models import REJECT_REASONS, Requalification
+from app.pipeline.models import REJECT_REASONS, AlreadyDecided, Requalification
 from app.pipeline.queue import (
     QueueFilters,
     call_history,
@@ -126,6 +127,22 @@ def _detail(requalification: Requalification, **forms):
     )
 
 
+def _deciding():
+    """domain_change for a decision: a JSON client gets its refusal in the answer, not as a flash."""
+    return domain_change(flash_error=not wants_json())
+
+
+def _refused(requalification: Requalification, change: Change, **forms):
+    """A decision that did not go through: 409 when another manager decided first (the JSON error for a
+    JSON client, the page with the flash saying who for a person), else the form again with its errors."""
+    error = change.error
+    if isinstance(error, AlreadyDecided):
+        if wants_json():
+            return jsonify(error.to_json()), error.status
+        return _detail(requalification, **forms), error.status
+    return _detail(requalification, **forms), 422
+
+
 @bp.get("/requalifications/<int:requalification_id>")
 @reviewers
 def detail(requalification_id: int):
@@ -138,21 +155,22 @@ def accept(requalification_id: int):
     requalification = db.get_or_404(Requalification, requalification_id)
     form = AcceptForm()
     form.owner.choices = _owner_choices()
-    if form.validate():
-        with domain_change() as change:
-            service.accept(
-                requalification,
-                reviewer=current_user,
-                owner=form.owner.data,
-                expected_amount=form.expected_amount.data,
-                next_step=form.next_step.data or "",
-                next_step_date=form.next_step_date.data,
-                now=utcnow(),
-            )
-        if change:
-            flash(f"{requalification.winback_id} accepted for {requalification.owner}.", "success")
-            return redirect(url_for("pipeline.queue"))
-    return _detail(requalification, accept_form=form), 422
+    if not form.validate():
+        return _detail(requalification, accept_form=form), 422
+    with _deciding() as change:
+        service.accept(
+            requalification,
+            reviewer=current_user,
+            owner=form.owner.data,
+            expected_amount=form.expected_amount.data,
+            next_step=form.next_step.data or "",
+            next_step_date=form.next_step_date.data,
+            now=utcnow(),
+        )
+    if change:
+        flash(f"{requalification.winback_id} accepted for {requalification.owner}.", "success")
+        return redirect(url_for("pipeline.queue"))
+    return _refused(requalification, change, accept_form=form)
 
 
 @bp.post("/requalifications/<int:requalification_id>/reject")
@@ -160,19 +178,20 @@ def accept(requalification_id: int):
 def reject(requalification_id: int):
     requalification = db.get_or_404(Requalification, requalification_id)
     form = RejectForm()
-    if form.validate():
-        with domain_change() as change:
-            service.reject(
-                requalification,
-                reviewer=current_user,
-                reason=form.reason.data,
-                text=form.text.data or "",
-                now=utcnow(),
-            )
-        if change:
-            flash(f"{requalification.winback_id} rejected.", "success")
-            return redirect(url_for("pipeline.queue"))
-    return _detail(requalification, reject_form=form), 422
+    if not form.validate():
+        return _detail(requalification, reject_form=form), 422
+    with _deciding() as change:
+        service.reject(
+            requalification,
+            reviewer=current_user,
+            reason=form.reason.data,
+            text=form.text.data or "",
+            now=utcnow(),
+        )
+    if change:
+        flash(f"{requalification.winback_id} rejected.", "success")
+        return redirect(url_for("pipeline.queue"))
+    return _refused(requalification, change, reject_form=form)
 
 
 @bp.post("/requalifications/<int:requalification_id>/defer")
@@ -180,13 +199,14 @@ def reject(requalification_id: int):
 def defer(requalification_id: int):
     requalification = db.get_or_404(Requalification, requalification_id)
     form = DeferForm()
-    if form.validate():
-        with domain_change() as change:
-            service.defer(requalification, reviewer=current_user, until=form.until.data, now=utcnow())
-        if change:
-            flash(f"{requalification.winback_id} deferred until {form.until.data.isoformat()}.", "success")
-            return redirect(url_for("pipeline.queue"))
-    return _detail(requalification, defer_form=form), 422
+    if not form.validate():
+        return _detail(requalification, defer_form=form), 422
+    with _deciding() as change:
+        service.defer(requalification, reviewer=current_user, until=form.until.data, now=utcnow())
+    if change:
+        flash(f"{requalification.winback_id} deferred until {form.until.data.isoformat()}.", "success")
+        return redirect(url_for("pipeline.queue"))
+    return _refused(requalification, change, defer_form=form)
 
 
 @bp.post("/requalifications/<int:requalification_id>/first-touch")

@@ -152,8 +152,8 @@ def test_a_decided_requalification_cannot_be_decided_again(client, login, manage
     url = f"/pipeline/requalifications/{three[0].id}"
     client.post(f"{url}/reject", data={"reason": "no_budget"})
     again = client.post(f"{url}/accept", data={"owner": "Dana Owner"})
-    assert again.status_code == 422
-    assert "is already rejected" in again.get_data(as_text=True)
+    assert again.status_code == 409
+    assert f"WB-{three[0].id} was already rejected by Sam Manager" in again.get_data(as_text=True)
 
 
 def test_a_deferral_comes_back_on_its_day(three, manager):
@@ -183,7 +183,7 @@ def test_bulk_accept_applies_to_the_ticked_ones_and_reports_those_it_cannot(clie
     )
     html = response.get_data(as_text=True)
     assert "2 requalifications: accept done." in html
-    assert f"WB-{three[0].id}: WB-{three[0].id} is already rejected" in html
+    assert f"WB-{three[0].id}: WB-{three[0].id} was already rejected by Sam Manager" in html
     db.session.expire_all()
     assert [r.status for r in three] == [
         RequalificationStatus.REJECTED,
