@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.audit.service import record_event
+from app.crm.importing.values import WINBACK_ID, winback_number
 from app.crm.models import Opportunity, Origin
 from app.downloads import CSV_BOM
 from app.errors import Conflict, ValidationError
@@ -19,7 +20,6 @@ from app.extensions import db
 from app.money.service import money_total_of, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 
-WINBACK_ID = "Winback ID"
 ENTITY = "requalification"
 FORMATS = ("salesforce", "hubspot")
 
@@ -165,13 +165,6 @@ def set_crm_opportunity_id(
     link_recycled(now=now)
 
 
-def _winback_number(value: str | None) -> int | None:
-    text = (value or "").strip().upper()
-    if text.startswith("WB-") and text[3:].isdigit():
-        return int(text[3:])
-    return None
-
-
 def link_recycled(*, now: datetime) -> int:
     """Link the CRM's new opportunities to their accepted requalifications, by Winback ID or CRM id."""
     waiting = db.session.scalars(
@@ -199,7 +192,7 @@ def link_recycled(*, now: datetime) -> int:
     ).all()
     pairs: list[tuple[Requalification, int]] = []
     for opportunity_id, value in tagged:
-        number = _winback_number(value)
+        number = winback_number(value)  # None for a malformed id stored before it was checked
         if number in by_number:
             pairs.append((by_number[number], opportunity_id))
     if by_crm_id:

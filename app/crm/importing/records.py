@@ -9,7 +9,14 @@ from decimal import Decimal
 from functools import lru_cache, partial
 
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
-from app.crm.importing.values import parse_amount, parse_bool, parse_date, parse_int
+from app.crm.importing.values import (
+    WINBACK_ID,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_int,
+    parse_winback_id,
+)
 from app.crm.models import Account, Contact, Opportunity
 from app.errors import ValidationError
 from app.validation import CURRENCIES, normalize_email, normalize_phone
@@ -254,6 +261,7 @@ class RowReader:
         ]
         self.computed = [(n, spec) for n, spec in columns.items() if spec and _computed(spec)]
         self.raw_columns = [(name, i) for name, i in position.items() if name and name != ERROR_COLUMN]
+        self.winback_id = position.get(WINBACK_ID)  # kept raw, but checked: a later link reads it
         self.labels = {name: self._label(name) for name in (*FIELDS, *columns)}
         self.won = frozenset(fold(s) for s in mapping.won_stages)
         self.lost = frozenset(fold(s) for s in mapping.lost_stages)
@@ -446,6 +454,8 @@ class RowReader:
             problems.append(
                 ValidationError(f"The key ({label}) is longer than {REQUIRED_LENGTHS['crm_id']} characters")
             )
+        if self.winback_id is not None and cells[self.winback_id]:
+            attempt(parse_winback_id, cells[self.winback_id])
         if problems:
             raise RowErrors(problems)
         return Record(

@@ -28,6 +28,28 @@ _WHOLE = re.compile(r"-?\d+(?:\.0*)?\Z")
 MAX_INT = 2**31 - 1  # an INTEGER column on PostgreSQL
 
 
+# The column a CRM file carries Winback's id in ("WB-42"), written by the pipeline's export: a later
+# import links the CRM's new deal to its requalification by it.
+WINBACK_ID = "Winback ID"
+_WINBACK_ID = re.compile(r"WB-([0-9]{1,18})", re.ASCII)  # ASCII digits: '²' passes str.isdigit()
+
+
+def winback_number(text: str | None) -> int | None:
+    """The requalification number of a Winback ID ('WB-42' -> 42), or None when it is not one."""
+    found = _WINBACK_ID.fullmatch((text or "").strip().upper())
+    return int(found[1]) if found else None
+
+
+def parse_winback_id(text: str, *, column: str = WINBACK_ID) -> int:
+    """A Winback ID cell's number; anything else than WB- and digits is a row error naming the column."""
+    number = winback_number(text)
+    if number is None:
+        raise ValidationError(
+            f"{column} '{text[:40]}' is not a Winback ID (WB- and digits, e.g. WB-42)", field=column
+        )
+    return number
+
+
 def parse_amount(text: str, *, column: str = "Amount") -> tuple[Decimal | None, str | None]:
     """'$12,500.00', '12.500,00 €', 'USD 12500' -> (Decimal, currency or None)."""
     raw = text.strip()
