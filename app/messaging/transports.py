@@ -362,18 +362,39 @@ class Transports:
 # -------------------------------------------------------------------------------------------- webhook
 
 
+def _refuse_redirects():
+    """A urllib handler that follows no redirect, so that a 3xx answer surfaces as an HTTPError.
+
+    urllib would follow a 301/302/303 as a GET without the body and report the 200 it got there:
+    the message would be marked sent although the receiver never saw it.
+    """
+    import urllib.request
+
+    class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
+
+    return RefuseRedirects()
+
+
 class WebhookTransport:
     """POST a message's body (JSON) to its recipient URL with the headers queued in its meta.
 
     The sender signs the body when it queues the message (the secret never sits in the outbox). A 4xx
     answer is permanent (the receiver refused this message: retrying cannot help); a 5xx answer or a
-    network error is retried with the outbox's backoff.
+    network error is retried with the outbox's backoff. A redirect (3xx) is not followed, neither as
+    the GET urllib would turn it into nor as a second POST to an address nobody configured: it is a
+    failure that is retried, and its message names where the receiver pointed, so that an admin can set
+    the webhook address to it.
     """
 
     simulated = False
 
     def __init__(self, *, timeout: float = 10.0) -> None:
+        import urllib.request
+
         self.timeout = timeout
+        self.opener = urllib.request.build_opener(_refuse_redirects())
 
     def send(self, message: OutboundMessage) -> SendResult:
         import urllib.error
@@ -388,14 +409,16 @@ class WebhookTransport:
             url, data=message.body_text.encode("utf-8"), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with self.opener.open(request, timeout=self.timeout) as response:
                 return SendResult(provider_id=f"http-{response.status}", provider_status=str(response.status))
         except urllib.error.HTTPError as error:
             status = error.code
+            location = (error.headers.get("Location") or "")[:200] if error.headers else ""
             error.close()
-            raise DeliveryError(
-                f"The receiver answered HTTP {status}", code=f"http_{status}", permanent=400 <= status < 500
-            ) from None
+            message = f"The receiver answered HTTP {status}"
+            if 300 <= status < 400:
+                message += f", a redirect to {location or 'an address it did not give'} (not followed)"
+            raise DeliveryError(message, code=f"http_{status}", permanent=400 <= status < 500) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise DeliveryError(f"The receiver could not be reached: {reason}", code="unreachable") from None

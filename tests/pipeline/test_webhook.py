@@ -28,8 +28,9 @@ SECRET = "a-shared-secret-of-some-length"
 
 class Receiver:
     def __init__(self) -> None:
-        self.answers: list[int] = []  # status codes to give, in order; then 200
+        self.answers: list[int] = []  # status codes to give, in order; then 200 (a 3xx points to /moved)
         self.received: list[tuple[dict, bytes]] = []
+        self.fetched: list[str] = []  # GETs: where a followed redirect would land
 
 
 @pytest.fixture
@@ -42,6 +43,13 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             state.received.append((dict(self.headers), body))
             status = state.answers.pop(0) if state.answers else 200
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/moved")
+            self.end_headers()
+
+        def do_GET(self):  # noqa: N802
+            state.fetched.append(self.path)
+            self.send_response(200)
             self.end_headers()
 
         def log_message(self, *args):
@@ -122,6 +130,23 @@ def test_a_4xx_answer_stops_the_retries_and_shows_on_the_settings_page(
     login(make_user(Role.ADMIN))
     html = client.get("/pipeline/settings").get_data(as_text=True)
     assert "The receiver answered HTTP 410" in html
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307])
+def test_a_redirect_is_a_failure_that_is_retried_not_a_silent_get(respond, make_user, receiver, status):
+    state, url = receiver
+    state.answers = [status]
+    _accept_one(respond, make_user, url)
+
+    assert _deliver(NOW).retried == 1
+    message = db.session.scalar(select(OutboundMessage))
+    assert message.status is MessageStatus.QUEUED  # not marked sent: the receiver never had the body
+    assert state.fetched == []  # the redirect was not followed as a bodiless GET
+    assert f"The receiver answered HTTP {status}, a redirect to /moved (not followed)" in message.error
+    assert _deliver(NOW + timedelta(hours=1)).sent == 1  # the retry POSTs the same signed body again
+    assert message.status is MessageStatus.SENT
+    assert [body for _, body in state.received][0] == state.received[1][1]
+    assert state.fetched == []
 
 
 def test_no_webhook_is_queued_without_an_address(respond, make_user):
