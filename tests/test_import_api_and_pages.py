@@ -6,6 +6,7 @@ import io
 
 from sqlalchemy import select
 
+from app.api.models import ALL_SCOPES
 from app.api.service import create_token
 from app.auth.models import Role
 from app.crm.importing.models import ImportBatch
@@ -145,7 +146,9 @@ def test_upload_preview_dry_run_import_history_and_error_file(app, make_user, lo
 
 def test_api_token_page_shows_the_secret_once_and_revokes(app, make_user, login):
     client = login(make_user(Role.ADMIN))
-    page = client.post("/imports/api-tokens", data={"name": "hubspot"}, follow_redirects=True)
+    page = client.post(
+        "/imports/api-tokens", data={"name": "hubspot", "scopes": ALL_SCOPES}, follow_redirects=True
+    )
     text = page.get_data(as_text=True)
     assert "Copy it now" in text
     secret = text.split('<code id="new-token">')[1].split("</code>")[0]

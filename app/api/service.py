@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from app.api.models import ApiToken, hash_token
+from app.api.models import ALL_SCOPES, ApiToken, Scope, hash_token
 from app.crm.importing.formats import Mapping
 from app.crm.importing.records import AccountIn, ContactIn, Record, stage_flags
 from app.crm.importing.upsert import Upserter
@@ -27,11 +28,19 @@ from app.validation import (
 TOKEN_PREFIX = "wb_"  # noqa: S105 (a prefix, not a secret)
 
 
-def create_token(name: str, *, created_by_id: int | None = None, now: datetime) -> tuple[ApiToken, str]:
-    """Create a token; the secret is returned once and only its hash is stored."""
+def create_token(
+    name: str,
+    *,
+    scopes: Iterable[str] | None = None,
+    created_by_id: int | None = None,
+    now: datetime,
+) -> tuple[ApiToken, str]:
+    """Create a token allowed `scopes` (every scope when not given); the secret is returned once and only
+    its hash is stored."""
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name (the integration it is for)", field="name")
+    chosen = _scopes(scopes)
     if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)):
         raise Conflict(f"A token named '{name}' already exists", field="name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -41,10 +50,33 @@ def create_token(name: str, *, created_by_id: int | None = None, now: datetime) 
         prefix=secret[:10],
         created_by_id=created_by_id,
         created_at=now,
+        scopes=chosen,
     )
     db.session.add(token)
     db.session.flush()
     return token, secret
+
+
+def _scopes(scopes: Iterable[str] | None) -> list[str]:
+    """The scopes asked for, in their usual order; an unknown one or none at all is refused."""
+    if scopes is None:
+        return list(ALL_SCOPES)
+    asked = set(scopes)
+    unknown = sorted(asked - set(ALL_SCOPES))
+    if unknown:
+        known = ", ".join(ALL_SCOPES)
+        raise ValidationError(f"Unknown scope {unknown[0]!r}: choose among {known}", field="scopes")
+    if not asked:
+        raise ValidationError("Choose at least one thing the token may do", field="scopes")
+    return [value for value in ALL_SCOPES if value in asked]
+
+
+def scope_refusal(token: ApiToken, scope: str) -> str | None:
+    """Why this token may not do what needs `scope`, or None when it may."""
+    if token.allows(scope):
+        return None
+    allowed = ", ".join(token.scopes or []) or "none"
+    return f"This API token may not {Scope(scope).label.lower()} (its scopes: {allowed})"
 
 
 def revoke_token(token: ApiToken, *, now: datetime) -> None:

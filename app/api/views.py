@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.api.models import Scope
 from app.api.service import opportunity_json, push_opportunity_items
 from app.auth.guard import api_token_required, public
 from app.crm.models import Account, Opportunity
@@ -34,7 +35,7 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 @bp.post("/opportunities")
-@api_token_required
+@api_token_required(scope=Scope.PUSH)
 def push_opportunities():
     now = utcnow()
     result = push_opportunity_items(
@@ -61,7 +62,7 @@ def _json_body():
 
 
 @bp.get("/opportunities")
-@api_token_required
+@api_token_required(scope=Scope.READ)
 def list_opportunities():
     args = request.args
     query = select(Opportunity).options(

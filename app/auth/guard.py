@@ -58,15 +58,24 @@ def _unauthorized_json(message: str):
     return response
 
 
-def api_token_required(view: Callable) -> Callable:
+def _forbidden_json(message: str):
+    response = jsonify({"error": {"code": "forbidden", "message": message}})
+    response.status_code = 403
+    return response
+
+
+def api_token_required(view: Callable | None = None, *, scope: str | None = None) -> Callable:
     """Allow a route only with a valid, unrevoked bearer token (Authorization: Bearer ...); else 401 JSON.
+    With a scope, a token not given it gets 403 JSON: `@api_token_required(scope=Scope.READ)`.
 
     A signed-in browser session is not enough: integrations authenticate as themselves.
     """
+    if view is None:
+        return lambda inner: api_token_required(inner, scope=scope)
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        from app.api.service import token_for  # the token model lives with the API
+        from app.api.service import scope_refusal, token_for  # the token model lives with the API
 
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
@@ -75,6 +84,9 @@ def api_token_required(view: Callable) -> Callable:
         token = token_for(secret.strip())
         if token is None:
             return _unauthorized_json("The API token is not valid or was revoked")
+        refusal = scope_refusal(token, scope) if scope is not None else None
+        if refusal:
+            return _forbidden_json(refusal)
         g.api_token = token
         return view(*args, **kwargs)
 

@@ -344,7 +344,9 @@ def api_tokens():
     secret = None
     if form.validate_on_submit():
         try:
-            token, secret = create_token(form.name.data, created_by_id=current_user.id, now=utcnow())
+            token, secret = create_token(
+                form.name.data, scopes=form.scopes.data, created_by_id=current_user.id, now=utcnow()
+            )
         except DomainError as error:
             db.session.rollback()
             form.name.errors = [error.message]
