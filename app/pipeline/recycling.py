@@ -152,6 +152,9 @@ def set_crm_opportunity_id(
             f"{requalification.winback_id} is {requalification.status.value}: only an accepted one "
             "goes to the CRM."
         )
+    if requalification.recycled_opportunity_id is not None:
+        _keep_link(requalification, crm_id)
+        return  # the same id again: nothing changes
     requalification.crm_opportunity_id = crm_id
     requalification.updated_at = now
     record_event(
@@ -163,6 +166,19 @@ def set_crm_opportunity_id(
         now=now,
     )
     link_recycled(now=now)
+
+
+def _keep_link(requalification: Requalification, crm_id: str) -> None:
+    """A linked requalification keeps its CRM id: it is that of the deal it is linked to, and another
+    one would point the API's id and the link at two different deals."""
+    linked = requalification.recycled_opportunity
+    linked_id = linked.crm_id if linked is not None else requalification.crm_opportunity_id
+    if crm_id != linked_id:
+        raise Conflict(
+            f"{requalification.winback_id} is already linked to the CRM's opportunity {linked_id}: "
+            f"its CRM id cannot become {crm_id}.",
+            field="crm_opportunity_id",
+        )
 
 
 def link_recycled(*, now: datetime) -> int:
@@ -205,7 +221,8 @@ def link_recycled(*, now: datetime) -> int:
             continue
         opportunity = db.session.get(Opportunity, opportunity_id)
         requalification.recycled_opportunity_id = opportunity_id
-        requalification.crm_opportunity_id = requalification.crm_opportunity_id or opportunity.crm_id
+        # The linked deal's id is the CRM id from now on, whatever was sent before: the two never disagree.
+        requalification.crm_opportunity_id = opportunity.crm_id
         # The CRM has the deal: the owner's first touch is done, within its service level or not.
         requalification.first_touch_at = requalification.first_touch_at or now
         opportunity.origin = Origin.RECYCLED

@@ -78,3 +78,36 @@ def test_a_malformed_winback_id_already_stored_breaks_no_import_nor_patch(
     assert accepted.recycled_opportunity_id == db.session.scalar(
         select(Opportunity.id).where(Opportunity.crm_id == "006API")
     )
+
+
+def test_re_patching_a_linked_requalification_keeps_its_crm_id_and_link_together(
+    runner,
+    client,
+    tmp_path,
+    accepted,  # noqa: F811
+):
+    _, secret = create_token("crm", now=utcnow())
+    db.session.commit()
+    url = f"/api/v1/requalifications/{accepted.id}"
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.patch(url, json={"crm_opportunity_id": "006API"}, headers=headers).status_code == 200
+    # The CRM's import links the deal by its Winback ID, under another id than the one sent before.
+    import_path(
+        runner,
+        write_csv(
+            tmp_path / "crm.csv", HEADER, [crm_row("006NEW", "Prospecting", "100", f"WB-{accepted.id}")]
+        ),
+    )
+    linked = db.session.scalar(select(Opportunity).where(Opportunity.crm_id == "006NEW"))
+    db.session.expire_all()
+    assert (accepted.recycled_opportunity_id, accepted.crm_opportunity_id) == (linked.id, "006NEW")
+
+    moved = client.patch(url, json={"crm_opportunity_id": "006OTHER"}, headers=headers)
+    assert moved.status_code == 409
+    assert "already linked to the CRM's opportunity 006NEW" in moved.get_json()["error"]["message"]
+    again = client.patch(url, json={"crm_opportunity_id": "006NEW"}, headers=headers)
+    assert again.status_code == 200
+    assert again.get_json()["crm_opportunity_id"] == "006NEW"
+    assert again.get_json()["recycled_opportunity_id"] == linked.id
+    db.session.expire_all()
+    assert (accepted.recycled_opportunity_id, accepted.crm_opportunity_id) == (linked.id, "006NEW")
