@@ -14,6 +14,7 @@ from app.extensions import db
 from app.messaging.service import enqueue_message
 from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
+from app.pipeline.queue import team_scope
 from app.pipeline.sla import on_time
 
 
@@ -33,14 +34,9 @@ def _team_items(manager: User) -> list[Requalification]:
         .options(selectinload(Requalification.account))
         .order_by(Requalification.id)
     )
-    team = db.session.get(SalesTeam, manager.id)
-    if team is not None and (team.owners or team.regions):
-        conditions = []
-        if team.owners:
-            conditions.append(Opportunity.owner.in_(team.owners))
-        if team.regions:
-            conditions.append(Account.region.in_(team.regions))
-        query = query.where(or_(*conditions))
+    scope = team_scope(db.session.get(SalesTeam, manager.id))
+    if scope is not None:
+        query = query.where(scope)
     return list(db.session.scalars(query))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
@@ -56,6 +56,37 @@ def team_of(user: User) -> SalesTeam | None:
     return db.session.get(SalesTeam, user.id)
 
 
+def team_scope(team: SalesTeam | None) -> ColumnElement[bool] | None:
+    """The team scope: a requalification is in a manager's team when its lost deal's CRM owner is one of
+    the team's owners or its account is in one of the team's regions. None when the manager has no team
+    (everyone's is theirs). The query joins Account and outer-joins the Opportunity.
+
+    Teams are a filter, not a permission: any sales manager may open and decide any requalification.
+    """
+    if team is None or not (team.owners or team.regions):
+        return None
+    conditions = []
+    if team.owners:
+        conditions.append(Opportunity.owner.in_(team.owners))
+    if team.regions:
+        conditions.append(Account.region.in_(team.regions))
+    return or_(*conditions)
+
+
+def outside_team(requalification: Requalification, manager: User) -> bool:
+    """Whether the requalification is outside the manager's team (never when they have none)."""
+    scope = team_scope(team_of(manager))
+    if scope is None:
+        return False
+    inside = db.session.scalar(
+        select(Requalification.id)
+        .join(Account, Account.id == Requalification.account_id)
+        .outerjoin(Opportunity, Opportunity.id == Requalification.opportunity_id)
+        .where(Requalification.id == requalification.id, scope)
+    )
+    return inside is None
+
+
 def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Select:
     query = (
         select(Requalification)
@@ -79,14 +110,9 @@ def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Selec
         query = query.where(Requalification.score >= filters.min_score)
     if filters.min_age_days is not None:
         query = query.where(Requalification.created_at <= now - timedelta(days=filters.min_age_days))
-    team = team_of(manager)
-    if filters.team_only and team is not None and (team.owners or team.regions):
-        conditions = []
-        if team.owners:
-            conditions.append(Opportunity.owner.in_(team.owners))
-        if team.regions:
-            conditions.append(Account.region.in_(team.regions))
-        query = query.where(or_(*conditions) if conditions else false())
+    scope = team_scope(team_of(manager)) if filters.team_only else None
+    if scope is not None:
+        query = query.where(scope)
     if filters.sort == "age":
         return query.order_by(Requalification.created_at, Requalification.id)
     return query.order_by(Requalification.score.desc(), Requalification.created_at, Requalification.id)

@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from app.api.models import Scope
 from app.audit.models import AuditEvent
 from app.auth.guard import api_token_required, roles_required
 from app.auth.models import Role, User
@@ -46,6 +47,7 @@ from app.pipeline.queue import (
     call_history,
     filter_choices,
     is_overdue,
+    outside_team,
     owners,
     queue_query,
     responses_of,
@@ -124,6 +126,7 @@ def _detail(requalification: Requalification, **forms):
         reject_reasons=REJECT_REASONS,
         now=utcnow(),
         is_overdue=is_overdue,
+        outside_team=outside_team(requalification, current_user),
     )
 
 
@@ -290,7 +293,7 @@ def recycled():
 
 
 @api_bp.patch("/requalifications/<int:requalification_id>")
-@api_token_required
+@api_token_required(scope=Scope.REQUALIFICATIONS)
 def patch_requalification(requalification_id: int):
     requalification = db.session.get(Requalification, requalification_id)
     if requalification is None:

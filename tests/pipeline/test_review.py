@@ -270,3 +270,27 @@ def test_the_owners_first_touch_can_be_recorded_once_on_an_accepted_deal(client,
 def test_callers_cannot_record_a_first_touch(client, login, make_user, three):
     login(make_user(Role.CALLER))
     assert client.post(f"/pipeline/requalifications/{three[0].id}/first-touch").status_code == 403
+
+
+def test_the_detail_page_says_when_a_requalification_is_outside_the_managers_team(
+    client, login, manager, three
+):
+    old, west, central = three
+    login(manager)
+    no_team = client.get(f"/pipeline/requalifications/{west.id}").get_data(as_text=True)
+    assert "outside your team" not in no_team  # without a team, everyone's is theirs
+    db.session.add(SalesTeam(manager_id=manager.id, owners=["Dana Owner"], regions=["West"]))
+    db.session.commit()
+    assert "outside your team" not in client.get(f"/pipeline/requalifications/{west.id}").get_data(
+        as_text=True
+    )
+    db.session.get(SalesTeam, manager.id).regions = []
+    db.session.commit()
+    outside = client.get(f"/pipeline/requalifications/{west.id}").get_data(as_text=True)
+    assert "outside your team" in outside
+    assert "outside your team" not in client.get(f"/pipeline/requalifications/{central.id}").get_data(
+        as_text=True
+    )
+    # A filter, not a permission: the manager may still decide it.
+    decided = client.post(f"/pipeline/requalifications/{west.id}/reject", data={"reason": "no_budget"})
+    assert decided.status_code == 302
