@@ -368,6 +368,11 @@ class RowReader:
             else None,
         )
 
+    def _check_winback_id(self, cells: list[str], problems: list[ValidationError]) -> None:
+        """A Winback ID cell is kept raw, but a later link reads its number: a malformed one fails the row."""
+        if self.winback_id is not None and cells[self.winback_id]:
+            _attempt(problems, parse_winback_id, cells[self.winback_id])
+
     def read(self, cells: list[str]) -> Record:
         """Clean one file row by the mapping; raise RowErrors listing what is wrong with it."""
         cells, values, row = self._values(cells)
@@ -454,8 +459,7 @@ class RowReader:
             problems.append(
                 ValidationError(f"The key ({label}) is longer than {REQUIRED_LENGTHS['crm_id']} characters")
             )
-        if self.winback_id is not None and cells[self.winback_id]:
-            attempt(parse_winback_id, cells[self.winback_id])
+        self._check_winback_id(cells, problems)
         if problems:
             raise RowErrors(problems)
         return Record(

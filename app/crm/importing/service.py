@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -16,6 +15,7 @@ from sqlalchemy import insert, select
 from app.audit.service import record_event
 from app.crm.importing.bulk import refresh_statistics
 from app.crm.importing.campaign_matches import SHOWN_DEALS, campaign_matches
+from app.crm.importing.cleaning import account_batches, record_batches
 from app.crm.importing.collector import relaxed_collector
 from app.crm.importing.formats import FORMAT_CHOICES, Mapping, detect_format, mapping_for
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping, ImportRowError, Severity
@@ -142,139 +142,6 @@ def preview_file(
         table.close()
 
 
-def _key_fingerprint(crm_id: str) -> int:
-    """64 bits that tell the file's keys apart: hash() is a keyed SipHash, stable within one process."""
-    return hash(crm_id)
-
-
-def _warning(line: int, cells: list[str], warnings: list) -> dict:
-    """One row imported with values left out, as a row of the error file marked as a warning."""
-    return {
-        "line": line,
-        "column": warnings[0].field,
-        "message": "; ".join(w.message for w in warnings),
-        "raw": cells,
-        "severity": Severity.WARNING,
-    }
-
-
-def _row_fingerprint(signature: bytes, cells: list[str]) -> str:
-    return hashlib.blake2b(signature + "\x1f".join(cells).encode(), digest_size=16).hexdigest()
-
-
-def _signature(mapping: Mapping, settings: ImportSettings) -> bytes:
-    """What besides the row decides the stored values: a mapping or setting change re-imports every row."""
-    parts = (
-        sorted(mapping.columns.items()),
-        mapping.lost_stages,
-        mapping.won_stages,
-        mapping.key,
-        mapping.key_columns,
-        vars(settings),
-    )
-    return repr(parts).encode()
-
-
-def _batches(
-    table: Table, mapping: Mapping, settings: ImportSettings, size: int, upserter: Upserter
-) -> Iterator[tuple[list[Record], list[dict], int]]:
-    """Clean rows in batches: (records to upsert, errors, rows skipped as unchanged).
-
-    A row whose raw cells hash to the stored import hash is unchanged and is not even parsed: this is
-    what makes a re-import fast. Duplicates of an earlier row of the file are reported.
-    """
-    seen: set[int] = set()  # 8-byte fingerprints: bounded memory even for a million rows
-    signature = _signature(mapping, settings)
-    id_spec = mapping.columns.get("crm_id", "")
-    id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
-    chunk: list = []
-    reader = RowReader(table.header, mapping, settings)
-
-    def flush(rows) -> tuple[list[Record], list[dict], int]:
-        records, errors, skipped = [], [], 0
-        fingerprints = [_row_fingerprint(signature, row.cells) for row in rows]
-        stored = {}
-        if id_index is not None:
-            ids = {row.cells[id_index] for row in rows if len(row.cells) > id_index and row.cells[id_index]}
-            stored = upserter.stored_hashes(ids)
-        for row, fingerprint in zip(rows, fingerprints, strict=True):
-            if id_index is not None and len(row.cells) > id_index:
-                crm_id = row.cells[id_index]
-                if crm_id and stored.get(crm_id) == fingerprint:
-                    key = _key_fingerprint(crm_id)
-                    if key not in seen:
-                        seen.add(key)
-                        skipped += 1
-                        continue
-            try:
-                record = reader.read(row.cells)
-            except RowErrors as error:
-                errors.append(
-                    {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
-                )
-                continue
-            key = _key_fingerprint(record.crm_id)
-            if key in seen:
-                shown = record.crm_id.removeprefix("nk:")
-                errors.append(
-                    {
-                        "line": row.line,
-                        "column": mapping.columns.get("crm_id"),
-                        "raw": row.cells,
-                        "message": f"'{shown}' is in this file twice; only its first row counts",
-                    }
-                )
-                continue
-            seen.add(key)
-            record.fingerprint = fingerprint
-            records.append(record)
-            if record.warnings:
-                errors.append(_warning(row.line, row.cells, record.warnings))
-        return records, errors, skipped
-
-    for row in table.rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield flush(chunk)
-            chunk = []
-    if chunk:
-        yield flush(chunk)
-
-
-def _account_batches(
-    table: Table, mapping: Mapping, settings: ImportSettings, size: int
-) -> Iterator[tuple[list[AccountIn], list[dict], int]]:
-    """The rows of an account file, cleaned in batches: (accounts, errors, 0). Duplicates are reported."""
-    reader = RowReader(table.header, mapping, settings)
-    seen: set[int] = set()
-    accounts: list[AccountIn] = []
-    errors: list[dict] = []
-    for row in table.rows:
-        try:
-            account = reader.read_account(row.cells)
-        except RowErrors as error:
-            errors.append(
-                {"line": row.line, "column": error.field, "message": error.message, "raw": row.cells}
-            )
-        else:
-            key = _key_fingerprint(account.crm_id)
-            if key in seen:
-                shown = account.crm_id.removeprefix("name:")
-                message = f"Account '{shown}' is in this file twice; only its first row counts"
-                column = mapping.columns.get("account_crm_id") or mapping.columns.get("account_name")
-                errors.append({"line": row.line, "column": column, "message": message, "raw": row.cells})
-            else:
-                seen.add(key)
-                accounts.append(account)
-                if reader.warnings:
-                    errors.append(_warning(row.line, row.cells, reader.warnings))
-        if len(accounts) + len(errors) >= size:
-            yield accounts, errors, 0
-            accounts, errors = [], []
-    if accounts or errors:
-        yield accounts, errors, 0
-
-
 def start_batch(
     *,
     filename: str | None,
@@ -327,14 +194,42 @@ def run_import(
     in a savepoint and rolls it back, keeping only the counts, the errors and the campaign matches: the
     rows of a file are unique, so its counts are those of the import.
     """
+    table = _open_or_fail(batch, path, now=now)
+    _mark_running(batch, table, mapping, path)
+    run = _ImportRun(batch, mapping, now=now, batch_rows=batch_rows)
+    batches = run.batches(table, settings)
+    # A large file means millions of short-lived objects: see collector.py.
+    with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
+        try:
+            for items, errors, skipped in batches:
+                run.apply(items, errors, skipped)
+                batch.bytes_read = table.position()
+                db.session.flush()
+                if checkpoint:
+                    checkpoint()
+                    run.refresh_statistics_when_doubled()
+        except UnreadableFile as error:
+            run.fail(error)
+            raise
+        finally:
+            table.close()
+    run.finish(table)
+    return batch
+
+
+def _open_or_fail(batch: ImportBatch, path: str | Path, *, now: datetime) -> Table:
+    """The file's table; a file that cannot be read at all fails the batch, and UnreadableFile is raised."""
     try:
-        table = open_table(path)
+        return open_table(path)
     except UnreadableFile as error:
         batch.status = BatchStatus.FAILED
         batch.message = error.message
         batch.finished_at = now
         db.session.flush()
         raise
+
+
+def _mark_running(batch: ImportBatch, table: Table, mapping: Mapping, path: str | Path) -> None:
     batch.header = table.header
     batch.format = mapping.format
     batch.mapping_name = mapping.name
@@ -343,95 +238,112 @@ def run_import(
     batch.size_bytes = Path(path).stat().st_size
     batch.status = BatchStatus.RUNNING
     db.session.flush()
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "warnings": 0, "rows_read": 0}
-    upserter = Upserter(
-        mapping.crm_source,
-        now=now,
-        actor_label=batch.actor_label or "import",
-        batch_id=batch.id,
-        want_ids=False,
-    )
-    # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
-    # the rows written double, so the later batches are planned for the tables' real size.
-    analyze_at = batch_rows
-    lost_keys: list[str] = []  # the lost deals the file adds or changes: active campaigns may pick them up
-    matches = MatchTally()
-    if mapping.for_accounts:
-        batches = _account_batches(table, mapping, settings, batch_rows)
-        upsert = upserter.upsert_accounts
-    else:
-        batches = _batches(table, mapping, settings, batch_rows, upserter)
 
-        def upsert(records: list[Record]) -> list[str]:
-            lost_keys.extend(r.crm_id for r in records if r.is_closed and not r.is_won)
-            return [outcome.status for outcome in upserter.upsert(records)]
 
-    savepoint = None
-    # A large file means millions of short-lived objects: see collector.py.
-    with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
-        try:
-            for items, errors, skipped in batches:
-                savepoint = db.session.begin_nested() if batch.dry_run else None
-                counts["unchanged"] += skipped
-                counts["rows_read"] += skipped
-                for status in upsert(items) if items else []:
-                    counts[status] += 1
-                if savepoint is not None:
-                    # Matched while the batch's deals are still there, then rolled back.
-                    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
-                    lost_keys.clear()
-                    savepoint.rollback()
-                    upserter.forget_written()
-                warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
-                counts["failed"] += len(errors) - warned
-                counts["warnings"] += warned
-                counts["rows_read"] += len(items) + len(errors) - warned
-                if errors:
-                    _save_row_errors(batch, errors)
-                for name, value in counts.items():
-                    setattr(batch, name, value)
-                batch.bytes_read = table.position()
-                db.session.flush()
-                if checkpoint:
-                    checkpoint()
-                    written = counts["created"] + counts["updated"]
-                    if written >= analyze_at and not batch.dry_run:
-                        refresh_statistics()
-                        analyze_at = 2 * written
-        except UnreadableFile as error:
-            if savepoint is not None and savepoint.is_active:
-                savepoint.rollback()
-            batch.status = BatchStatus.FAILED
-            batch.message = (
-                f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
-            )
-            batch.finished_at = now
-            db.session.flush()
-            raise
-        finally:
-            table.close()
-    matches.add(campaign_matches(mapping.crm_source, lost_keys, now=now))
-    batch.settings = {**(batch.settings or {}), "campaign_matches": matches.to_json()}
-    for name, value in counts.items():
-        setattr(batch, name, value)
-    batch.bytes_read = batch.size_bytes or 0
-    if table.footer_message:
-        batch.message = table.footer_message
-    batch.status = BatchStatus.DONE
-    batch.finished_at = now
-    if not batch.dry_run:
-        record_event(
-            "import.finished",
-            "import_batch",
-            batch.id,
-            actor_label=batch.actor_label,
-            details={k: counts[k] for k in ("created", "updated", "unchanged", "failed", "warnings")},
+class _ImportRun:
+    """One import under way: its counts, its upserter, the lost deals it touched and, in a dry run, the
+    savepoint of the batch of rows being written."""
+
+    def __init__(self, batch: ImportBatch, mapping: Mapping, *, now: datetime, batch_rows: int) -> None:
+        self.batch = batch
+        self.mapping = mapping
+        self.now = now
+        self.batch_rows = batch_rows
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "warnings": 0, "rows_read": 0}
+        self.upserter = Upserter(
+            mapping.crm_source,
             now=now,
+            actor_label=batch.actor_label or "import",
+            batch_id=batch.id,
+            want_ids=False,
         )
-    db.session.flush()
-    if not batch.dry_run and not mapping.for_accounts:
-        opportunities_imported.send(mapping.crm_source, now=now)
-    return batch
+        # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
+        # the rows written double, so the later batches are planned for the tables' real size.
+        self.analyze_at = batch_rows
+        self.lost_keys: list[str] = []  # the lost deals the file adds or changes: campaigns may pick them up
+        self.matches = MatchTally()
+        self.savepoint = None
+
+    def batches(self, table: Table, settings: ImportSettings) -> Iterator[tuple[list, list[dict], int]]:
+        if self.mapping.for_accounts:
+            return account_batches(table, self.mapping, settings, self.batch_rows)
+        return record_batches(table, self.mapping, settings, self.batch_rows, self.upserter)
+
+    def _upsert(self, items: list) -> list[str]:
+        if self.mapping.for_accounts:
+            return self.upserter.upsert_accounts(items)
+        self.lost_keys.extend(r.crm_id for r in items if r.is_closed and not r.is_won)
+        return [outcome.status for outcome in self.upserter.upsert(items)]
+
+    def apply(self, items: list, errors: list[dict], skipped: int) -> None:
+        """Write one batch of rows (in a savepoint rolled back for a dry run) and count what happened."""
+        counts = self.counts
+        self.savepoint = db.session.begin_nested() if self.batch.dry_run else None
+        counts["unchanged"] += skipped
+        counts["rows_read"] += skipped
+        for status in self._upsert(items) if items else []:
+            counts[status] += 1
+        if self.savepoint is not None:
+            # Matched while the batch's deals are still there, then rolled back.
+            self.matches.add(campaign_matches(self.mapping.crm_source, self.lost_keys, now=self.now))
+            self.lost_keys.clear()
+            self.savepoint.rollback()
+            self.upserter.forget_written()
+        warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
+        counts["failed"] += len(errors) - warned
+        counts["warnings"] += warned
+        counts["rows_read"] += len(items) + len(errors) - warned
+        if errors:
+            _save_row_errors(self.batch, errors)
+        self._store_counts()
+
+    def _store_counts(self) -> None:
+        for name, value in self.counts.items():
+            setattr(self.batch, name, value)
+
+    def refresh_statistics_when_doubled(self) -> None:
+        written = self.counts["created"] + self.counts["updated"]
+        if written >= self.analyze_at and not self.batch.dry_run:
+            refresh_statistics()
+            self.analyze_at = 2 * written
+
+    def fail(self, error: UnreadableFile) -> None:
+        """The file became unreadable part way: the rows before it stay imported (none in a dry run)."""
+        if self.savepoint is not None and self.savepoint.is_active:
+            self.savepoint.rollback()
+        batch = self.batch
+        batch.status = BatchStatus.FAILED
+        batch.message = (
+            f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
+        )
+        batch.finished_at = self.now
+        db.session.flush()
+
+    def finish(self, table: Table) -> None:
+        """The batch is done: its counts, campaign matches and audit event; listeners hear of the deals."""
+        batch, mapping, now = self.batch, self.mapping, self.now
+        self.matches.add(campaign_matches(mapping.crm_source, self.lost_keys, now=now))
+        batch.settings = {**(batch.settings or {}), "campaign_matches": self.matches.to_json()}
+        self._store_counts()
+        batch.bytes_read = batch.size_bytes or 0
+        if table.footer_message:
+            batch.message = table.footer_message
+        batch.status = BatchStatus.DONE
+        batch.finished_at = now
+        if not batch.dry_run:
+            record_event(
+                "import.finished",
+                "import_batch",
+                batch.id,
+                actor_label=batch.actor_label,
+                details={
+                    k: self.counts[k] for k in ("created", "updated", "unchanged", "failed", "warnings")
+                },
+                now=now,
+            )
+        db.session.flush()
+        if not batch.dry_run and not mapping.for_accounts:
+            opportunities_imported.send(mapping.crm_source, now=now)
 
 
 class MatchTally:

@@ -12,7 +12,7 @@ from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
 from app.crm.importing.formats import company_key, fold
 from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, LossReasonMapping
-from app.crm.importing.records import AccountIn, Record
+from app.crm.importing.records import AccountIn, ContactIn, Record
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.extensions import db
 
@@ -244,38 +244,9 @@ class Upserter:
             return {}
         # An account this batch created has no contacts yet: only the others' are looked up.
         ids = sorted({account_id for _, account_id in wanted} - self.created_accounts)
-        by_crm_id, by_email = self._load_contacts(ids) if ids else ({}, {})
-
-        def find(account_id, contact):
-            if contact.crm_id and (account_id, contact.crm_id) in by_crm_id:
-                return by_crm_id[(account_id, contact.crm_id)]
-            if contact.email and (account_id, contact.email) in by_email:
-                return by_email[(account_id, contact.email)]
-            return None
-
-        inserts, updates, seen = {}, {}, set()
-        # Backwards, each contact once: when a contact sits on several rows of a batch, the last row wins.
-        for record, account_id in reversed(wanted):
-            for contact in record.contacts:
-                if not (contact.crm_id or contact.email):
-                    continue  # nothing to recognise it by next time: keep it on the row's raw data only
-                key = (account_id, contact.crm_id, contact.email)
-                if key in seen:
-                    continue
-                seen.add(key)
-                current = find(account_id, contact)
-                if current is None:
-                    inserts[key] = {"account_id": account_id, **vars(contact)}
-                    continue
-                if current["id"] in updates:
-                    continue
-                merged = {
-                    f: getattr(contact, f) if getattr(contact, f) is not None else current[f]
-                    for f in CONTACT_FIELDS
-                }
-                if any(merged[f] != current[f] for f in CONTACT_FIELDS):
-                    updates[current["id"]] = {"_id": current["id"], **merged}
-        rows = self._unique_contacts(list(inserts.values()))[::-1]  # back in the file's order
+        known = _KnownContacts(*self._load_contacts(ids)) if ids else _KnownContacts({}, {})
+        inserts, updates = _contact_changes(wanted, known)
+        rows = self._unique_contacts(inserts)[::-1]  # back in the file's order
         if rows:
             insert_many(CONTACTS, rows)
         if updates:
@@ -288,18 +259,8 @@ class Upserter:
             )
         if rows:
             added = sorted({row["account_id"] for row in rows})
-            added_by_crm_id, added_by_email = self._load_contacts(added, ids_only=True)
-            by_crm_id.update(added_by_crm_id)
-            by_email.update(added_by_email)
-        primary = {}
-        for record, account_id in wanted:
-            primary[record.crm_id] = None
-            for contact in record.contacts:  # the first one that can be recognised
-                if contact.crm_id or contact.email:
-                    found = find(account_id, contact)
-                    primary[record.crm_id] = found["id"] if found else None
-                    break
-        return primary
+            known.add(*self._load_contacts(added, ids_only=True))
+        return _primary_contacts(wanted, known)
 
     @staticmethod
     def _unique_contacts(rows: list[dict]) -> list[dict]:
@@ -441,3 +402,69 @@ class Upserter:
         )
         if events:
             db.session.execute(insert(AuditEvent.__table__), events)
+
+
+class _KnownContacts:
+    """Stored contacts by (account, CRM id) and by (account, e-mail): how a row's contact is recognised."""
+
+    def __init__(self, by_crm_id: dict, by_email: dict) -> None:
+        self.by_crm_id = by_crm_id
+        self.by_email = by_email
+
+    def add(self, by_crm_id: dict, by_email: dict) -> None:
+        self.by_crm_id.update(by_crm_id)
+        self.by_email.update(by_email)
+
+    def find(self, account_id: int, contact: ContactIn) -> dict | None:
+        if contact.crm_id and (account_id, contact.crm_id) in self.by_crm_id:
+            return self.by_crm_id[(account_id, contact.crm_id)]
+        if contact.email and (account_id, contact.email) in self.by_email:
+            return self.by_email[(account_id, contact.email)]
+        return None
+
+
+def _contact_changes(wanted: list[tuple[Record, int]], known: _KnownContacts) -> tuple[list[dict], dict]:
+    """The contacts to insert (last row first) and the changed ones to update, by id.
+
+    Backwards, each contact once: when a contact sits on several rows of a batch, the last row wins.
+    """
+    inserts, updates, seen = {}, {}, set()
+    for record, account_id in reversed(wanted):
+        for contact in record.contacts:
+            if not (contact.crm_id or contact.email):
+                continue  # nothing to recognise it by next time: keep it on the row's raw data only
+            key = (account_id, contact.crm_id, contact.email)
+            if key in seen:
+                continue
+            seen.add(key)
+            current = known.find(account_id, contact)
+            if current is None:
+                inserts[key] = {"account_id": account_id, **vars(contact)}
+            elif current["id"] not in updates:
+                changed = _changed_contact(contact, current)
+                if changed is not None:
+                    updates[current["id"]] = changed
+    return list(inserts.values()), updates
+
+
+def _changed_contact(contact: ContactIn, current: dict) -> dict | None:
+    """The stored contact with the row's values over it (an empty cell keeps what is stored), if changed."""
+    merged = {
+        f: getattr(contact, f) if getattr(contact, f) is not None else current[f] for f in CONTACT_FIELDS
+    }
+    if any(merged[f] != current[f] for f in CONTACT_FIELDS):
+        return {"_id": current["id"], **merged}
+    return None
+
+
+def _primary_contacts(wanted: list[tuple[Record, int]], known: _KnownContacts) -> dict[str, int | None]:
+    """Each record's primary contact: the first of its contacts that can be recognised."""
+    primary: dict[str, int | None] = {}
+    for record, account_id in wanted:
+        primary[record.crm_id] = None
+        for contact in record.contacts:
+            if contact.crm_id or contact.email:
+                found = known.find(account_id, contact)
+                primary[record.crm_id] = found["id"] if found else None
+                break
+    return primary
