@@ -407,11 +407,26 @@ def return_deferred(now: datetime) -> int:
             )
         )
     )
+    returned = 0
     for requalification in due:
+        # Only if still deferred: a manager may decide it between the read above and this write.
+        back = db.session.execute(
+            update(Requalification)
+            .where(
+                Requalification.id == requalification.id,
+                Requalification.status == RequalificationStatus.DEFERRED,
+            )
+            .values(status=RequalificationStatus.PENDING, updated_at=now),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if not back:
+            db.session.expire(requalification)
+            continue
         requalification.come_back(now)
         record_event("requalification.returned", ENTITY, requalification.id, actor_label="system", now=now)
+        returned += 1
     db.session.flush()
-    return len(due)
+    return returned
 
 
 @dataclass

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role, User
 from app.extensions import db
 from app.messaging.models import OutboundMessage
 from app.pipeline.models import AlreadyDecided, Requalification, RequalificationStatus
-from app.pipeline.service import accept, bulk_decide, pipeline_settings, reject
+from app.pipeline.service import accept, bulk_decide, defer, pipeline_settings, reject, return_deferred
 from app.pipeline.webhook import TEMPLATE
 from tests.conftest import PASSWORD
 from tests.pipeline.conftest import NOW
@@ -110,9 +110,9 @@ def _single(requalification_id: int, manager_id: int, decide) -> Callable:
 def _decision_events(requalification_id: int) -> list[str]:
     return list(
         db.session.scalars(
-            select(AuditEvent.action).where(
-                AuditEvent.entity_id == requalification_id, AuditEvent.action.in_(DECISIONS)
-            )
+            select(AuditEvent.action)
+            .where(AuditEvent.entity_id == requalification_id, AuditEvent.action.in_(DECISIONS))
+            .order_by(AuditEvent.id)
         )
     )
 
@@ -215,3 +215,45 @@ def test_the_second_manager_gets_a_409_saying_who_decided_as_json_or_on_the_page
     assert _decision_events(requalification_id) == ["requalification.accepted"]
     assert db.session.get(Requalification, requalification_id).reject_reason is None
     assert db.session.get(Requalification, other_id).status is RequalificationStatus.PENDING
+
+
+def test_a_deferral_coming_back_never_undoes_a_decision_taken_meanwhile(app, managers, pending):
+    ada, _ = managers
+    ada_id = ada.id
+    (requalification_id,) = pending(1)
+    defer(
+        db.session.get(Requalification, requalification_id),
+        reviewer=db.session.get(User, ada_id),
+        until=date(2026, 11, 30),
+        now=NOW,
+    )
+    db.session.commit()
+
+    def accept_meanwhile() -> None:
+        with app.app_context():
+            _accept(db.session.get(Requalification, requalification_id), db.session.get(User, ada_id))
+            db.session.commit()
+            db.session.remove()
+
+    decided: list[bool] = []
+
+    def after_reading_the_due_deferrals(conn, cursor, statement, *args) -> None:
+        # The window: the deferrals whose day has come are read, none is written back yet.
+        if not decided and statement.lstrip().startswith("SELECT") and "deferred_until <=" in statement:
+            decided.append(True)
+            thread = threading.Thread(target=accept_meanwhile)
+            thread.start()
+            thread.join(timeout=30)
+
+    event.listen(db.engine, "after_cursor_execute", after_reading_the_due_deferrals)
+    try:
+        returned = return_deferred(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "after_cursor_execute", after_reading_the_due_deferrals)
+    assert decided == [True]
+    assert returned == 0
+    db.session.expire_all()
+    stored = db.session.get(Requalification, requalification_id)
+    assert stored.status is RequalificationStatus.ACCEPTED  # not put back to pending over the decision
+    assert _decision_events(requalification_id) == ["requalification.deferred", "requalification.accepted"]
