@@ -6,11 +6,8 @@ Used by the public respondent pages (channel web) and by callers during a call (
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Protocol
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,30 +19,18 @@ from app.auth.models import User
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
-from app.validation import strip_control_characters
 from surveys.cache import peek
+from surveys.kinds import FormData, InvalidAnswer, Value, kind_of, value_of
 from surveys.models import (
     Answer,
     Invitation,
     Question,
-    QuestionKind,
     Response,
     ResponseChannel,
     ResponseStatus,
     SurveyVersion,
 )
 from surveys.signals import response_completed
-
-SHORT_TEXT_LIMIT = 300
-LONG_TEXT_LIMIT = 5000
-OTHER_TEXT_LIMIT = 300
-OTHER = "__other__"
-YES_NO = (("yes", "Yes"), ("no", "No"))
-RATING_LABELS = {1: "Very poor", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
-
-
-class FormData(Protocol):
-    def getlist(self, key: str) -> list[str]: ...
 
 
 class ResponseIncomplete(ValidationError):
@@ -59,36 +44,6 @@ class ResponseIncomplete(ValidationError):
 
 class ResponseClosed(Conflict):
     code = "response_closed"
-
-
-@dataclass
-class Value:
-    """One parsed answer, before it is stored."""
-
-    choices: list[str] = field(default_factory=list)
-    text: str | None = None
-    number: int | None = None
-    date_value: date | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.choices and not self.text and self.number is None and self.date_value is None
-
-    def matches(self, expected: str) -> bool:
-        if expected in self.choices:
-            return True
-        if self.number is not None and str(self.number) == expected:
-            return True
-        return self.text is not None and self.text.strip().lower() == expected.strip().lower()
-
-
-def value_of(answer: Answer) -> Value:
-    return Value(
-        choices=list(answer.choices or []),
-        text=answer.text,
-        number=answer.number,
-        date_value=answer.date_value,
-    )
 
 
 def is_visible(question: Question, values: Mapping[int, Value]) -> bool:
@@ -109,128 +64,14 @@ def visible_pages(version: SurveyVersion, values: Mapping[int, Value]) -> list[t
     return pages
 
 
-# Control characters (NUL included) but tab and line breaks: never part of an answer, and they break
-# PostgreSQL text columns and XLSX exports.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-DATE_HINT = "Choose it in the calendar, or type it like 31 March 2027 or 2027-03-31."
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
-_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
-
-
-def parse_date(raw: str) -> date | None:
-    """A date typed as DATE_HINT says (what a date picker sends, year-month-day, is one of them)."""
-    text = " ".join(raw.lower().split())
-    if len(text) > 40:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    for pattern, order in ((_DAY_MONTH_YEAR, (0, 1, 2)), (_MONTH_DAY_YEAR, (1, 0, 2))):
-        match = pattern.fullmatch(text)
-        if match is None:
-            continue
-        parts = match.groups()
-        day, month, year = (parts[i] for i in order)
-        if month not in _MONTHS:
-            return None
-        try:
-            return date(int(year), _MONTHS[month], int(day))
-        except ValueError:
-            return None
-    return None
-
-
-def _one(form: FormData, name: str) -> str:
-    values = form.getlist(name)
-    return strip_control_characters(values[0]).strip() if values else ""
-
-
 def parse_answer(question: Question, form: FormData) -> tuple[Value, str | None]:
     """The answer to one question from form fields named q<id> (and q<id>_other); an error or None."""
-    name = question.html_id
-    value = Value()
-    kind = question.kind
-    if kind is QuestionKind.SINGLE:
-        chosen = _one(form, name)
-        if chosen:
-            if question.option_by_value(chosen) is None:
-                return value, "Choose one of the options."
-            value.choices = [chosen]
-    elif kind is QuestionKind.MULTIPLE:
-        chosen = [choice for choice in form.getlist(name) if choice]
-        known = {option.value for option in question.options}
-        if question.allow_other:
-            known.add(OTHER)
-        if any(choice not in known for choice in chosen):
-            return value, "Choose from the options shown."
-        value.choices = list(dict.fromkeys(chosen))
-        other = _one(form, f"{name}_other")
-        if len(other) > OTHER_TEXT_LIMIT:
-            return value, f"Please keep “other” under {OTHER_TEXT_LIMIT} characters (you wrote {len(other)})."
-        if other and question.allow_other:
-            if OTHER not in value.choices:
-                value.choices.append(OTHER)
-            value.text = other
-        elif OTHER in value.choices:
-            return value, "You ticked “Other”: please say what it is."
-    elif kind is QuestionKind.YES_NO:
-        chosen = _one(form, name)
-        if chosen:
-            if chosen not in ("yes", "no"):
-                return value, "Answer yes or no."
-            value.choices = [chosen]
-    elif kind in (QuestionKind.RATING, QuestionKind.NPS):
-        raw = _one(form, name)
-        if raw:
-            low, high = (1, 5) if kind is QuestionKind.RATING else (0, 10)
-            # isdigit() alone lets "²" through, which int() refuses.
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not low <= int(raw) <= high:
-                return value, f"Choose a number from {low} to {high}."
-            value.number = int(raw)
-    elif kind in (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT):
-        raw = _one(form, name)
-        limit = SHORT_TEXT_LIMIT if kind is QuestionKind.SHORT_TEXT else LONG_TEXT_LIMIT
-        if len(raw) > limit:
-            return (
-                value,
-                f"Please keep this under {limit} characters (you wrote {len(raw)}). Nothing was cut.",
-            )
-        value.text = raw or None
-    elif kind is QuestionKind.DATE:
-        raw = _one(form, name)
-        if raw:
-            value.date_value = parse_date(raw)
-            if value.date_value is None:
-                return value, f"Enter a date we can read. {DATE_HINT}"
-            if not 1900 <= value.date_value.year <= 2200:
-                return value, "Enter a date between the years 1900 and 2200."
-    if question.required and value.empty:
-        return value, "This question needs an answer."
-    return value, None
+    kind = kind_of(question)
+    try:
+        value = kind.parse(question, form)
+    except InvalidAnswer as refused:
+        return refused.value, refused.message
+    return value, kind.validate(question, value)
 
 
 def _structure(response: Response) -> SurveyVersion:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
@@ -18,17 +16,17 @@ from app.crm.models import Contact
 from app.downloads import CSV_BOM
 from app.extensions import db
 from app.validation import strip_control_characters
+from surveys.kinds import QuestionSummary, kind_of
 from surveys.models import (
     Answer,
     Invitation,
     Question,
-    QuestionKind,
     Response,
     ResponseStatus,
     Survey,
     SurveyVersion,
 )
-from surveys.responding import OTHER, RATING_LABELS, stored_values, visible_pages
+from surveys.responding import stored_values, visible_pages
 
 
 def responses_for(versions: SurveyVersion | Iterable[SurveyVersion]) -> list[Response]:
@@ -54,66 +52,16 @@ def answer_text(question: Question, answer: Answer | None) -> str:
     """An answer as a person reads it: option labels, not ids."""
     if answer is None:
         return ""
-    kind = question.kind
-    if kind.has_options:
-        labels = {option.value: option.label for option in question.options}
-        parts = [labels.get(choice, choice) for choice in answer.choices if choice != OTHER]
-        if answer.text:
-            parts.append(f"Other: {answer.text}")
-        return "; ".join(parts)
-    if kind is QuestionKind.YES_NO:
-        return {"yes": "Yes", "no": "No"}.get(answer.choices[0], "") if answer.choices else ""
-    if kind in (QuestionKind.RATING, QuestionKind.NPS):
-        return "" if answer.number is None else str(answer.number)
-    if kind is QuestionKind.DATE:
-        return answer.date_value.isoformat() if answer.date_value else ""
-    return answer.text or ""
-
-
-@dataclass
-class QuestionSummary:
-    question: Question
-    answered: int = 0
-    counts: list[tuple[str, int]] = field(default_factory=list)
-    average: float | None = None
-    nps: int | None = None
-    texts: list[str] = field(default_factory=list)
-    drop_off: int = 0
+    return kind_of(question).answer_text(question, answer)
 
 
 def summarise(version: SurveyVersion, responses: list[Response]) -> list[QuestionSummary]:
+    """Each question's summary (by its kind) and how many incomplete responses stopped there."""
     summaries = []
     for question in version.questions:
         answers = [r.answers_by_question().get(question.id) for r in responses]
         given = [a for a in answers if a is not None]
-        summary = QuestionSummary(question, answered=len(given))
-        if question.kind.has_options or question.kind is QuestionKind.YES_NO:
-            counter = Counter(choice for a in given for choice in a.choices)
-            if question.kind is QuestionKind.YES_NO:
-                labels = [("yes", "Yes"), ("no", "No")]
-            else:
-                labels = [(o.value, o.label) for o in question.options]
-                if question.allow_other:
-                    labels.append((OTHER, "Other"))
-            summary.counts = [(label, counter[value]) for value, label in labels]
-            summary.texts = [a.text for a in given if a.text]
-        elif question.kind in (QuestionKind.RATING, QuestionKind.NPS):
-            numbers = [a.number for a in given if a.number is not None]
-            low, high = (1, 5) if question.kind is QuestionKind.RATING else (0, 10)
-            counter = Counter(numbers)
-            summary.counts = [
-                (f"{n} – {RATING_LABELS[n]}" if question.kind is QuestionKind.RATING else str(n), counter[n])
-                for n in range(low, high + 1)
-            ]
-            if numbers:
-                summary.average = round(sum(numbers) / len(numbers), 2)
-                if question.kind is QuestionKind.NPS:
-                    promoters = sum(1 for n in numbers if n >= 9)
-                    detractors = sum(1 for n in numbers if n <= 6)
-                    summary.nps = round(100 * (promoters - detractors) / len(numbers))
-        else:
-            summary.texts = [answer_text(question, a) for a in given][:20]
-        summaries.append(summary)
+        summaries.append(kind_of(question).summarise(question, given))
     _drop_off(version, responses, summaries)
     return summaries
 
@@ -172,9 +120,6 @@ BASE_COLUMNS = [
 ]
 # Optional (personal data and CRM keys): asked for with contact_columns=True.
 CONTACT_COLUMNS = ["contact_email", "contact_crm_id", "account_crm_id", "opportunity_crm_id"]
-
-# C0 control characters but tab and line breaks, and DEL: invalid in XLSX (openpyxl refuses them).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _columns(versions: list[SurveyVersion]) -> list[tuple[str, dict[int, Question]]]:

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from surveys.kinds import DATE_HINT
 from surveys.models import Answer, Response, ResponseStatus
-from surveys.responding import DATE_HINT
 from surveys.signals import response_completed
 from tests.survey_helpers import NOW, invite, published_survey, question_ids
 
