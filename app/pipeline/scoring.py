@@ -8,6 +8,7 @@ from typing import Any
 
 from app.pipeline.models import RequalificationRule
 from surveys.models import QuestionKind, Response, Signal
+from surveys.results import answer_text
 
 CALL_POINTS = 5  # a caller who hears the deal is back is the strongest signal there is
 CALL_FIELD_POINTS = 1  # each of budget, timeline and decision maker the caller could fill in
@@ -58,32 +59,13 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def _answer_text(answer) -> str:
-    question = answer.question
-    if question.kind.has_options:
-        labels = []
-        for value in answer.choices or []:
-            option = question.option_by_value(value)
-            labels.append(option.label if option else str(value))
-        if answer.text:
-            labels.append(answer.text)
-        return ", ".join(labels)
-    if question.kind is QuestionKind.YES_NO:
-        return ", ".join(str(c).capitalize() for c in answer.choices or [])
-    if answer.number is not None:
-        return str(answer.number)
-    if answer.date_value is not None:
-        return answer.date_value.isoformat()
-    return answer.text or ""
-
-
 def score_response(response: Response, rule: RequalificationRule, *, today: date) -> Score:
     """Weights of the chosen options, open to a conversation, contract end soon, unhappy with the vendor."""
     score = Score()
     answers = sorted(response.answers, key=lambda a: a.question.position)
     for answer in answers:
         question = answer.question
-        text = _answer_text(answer)
+        text = answer_text(question, answer)
         if text:
             score.details.append({"question": question.text, "answer": text})
         if question.kind.has_options:

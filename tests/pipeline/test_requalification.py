@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import delete, func, select
+from werkzeug.datastructures import MultiDict
 
 from app.audit.models import AuditEvent
+from app.auth.models import Role
 from app.extensions import db
 from app.pipeline.models import (
     Requalification,
@@ -17,10 +19,14 @@ from app.pipeline.models import (
     RequalificationSource,
     RequalificationStatus,
 )
-from app.pipeline.scoring import Score, score_call
+from app.pipeline.scoring import Score, default_rule, score_call, score_response
 from app.pipeline.service import add_signal
 from app.pipeline.sla import BusinessCalendar
+from surveys.builder import OptionSpec, QuestionSpec
+from surveys.models import QuestionKind as K
+from surveys.responding import record_phone_response
 from tests.pipeline.conftest import NOW
+from tests.survey_helpers import published_survey
 
 
 def requalifications() -> list[Requalification]:
@@ -192,3 +198,29 @@ def test_an_unknown_holiday_country_is_a_clear_error():
 
     with pytest.raises(ValidationError, match="No public holidays are known"):
         BusinessCalendar("ZZ")
+
+
+def test_the_evidence_reads_a_multiple_choice_answer_as_the_survey_results_do(make_user, make_contact):
+    survey = published_survey(
+        [
+            QuestionSpec(
+                K.MULTIPLE,
+                "What else mattered?",
+                allow_other=True,
+                options=[OptionSpec("Support"), OptionSpec("Integrations")],
+            )
+        ],
+        name="Evidence",
+    )
+    version = survey.published
+    name = version.questions[0].html_id
+    form = MultiDict([(name, "support"), (name, "integrations"), (f"{name}_other", "Their roadmap")])
+    response, errors = record_phone_response(
+        version, form, caller=make_user(Role.CALLER), contact=make_contact(), now=NOW
+    )
+    assert errors == {}
+    score = score_response(response, default_rule(), today=NOW.date())
+    # Labels, not ids: "__other__" is never shown to the sales manager.
+    assert score.details == [
+        {"question": "What else mattered?", "answer": "Support; Integrations; Other: Their roadmap"}
+    ]
