@@ -12,6 +12,7 @@ from app.codebook.models import ReasonCode
 from app.errors import ValidationError
 from app.extensions import db
 from surveys import cache
+from surveys.kinds import kind_of
 from surveys.models import (
     Option,
     Question,
@@ -44,6 +45,8 @@ class QuestionSpec:
     allow_other: bool = False
     signal: Signal | None = None
     options: list[OptionSpec] = field(default_factory=list)
+    coded: bool | None = None  # None: what guess_coded says
+    feeds_competitor: bool = False  # the answer names the vendor chosen instead
     show_if_position: int | None = None  # position of the earlier question in the same version
     show_if_value: str | None = None
 
@@ -51,6 +54,15 @@ class QuestionSpec:
 def slugify(label: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
     return slug[:100] or "option"
+
+
+_CONTACT_WORDS = ("email", "e-mail", "phone", "mobile", "address", "your name", "contact details", "linkedin")
+
+
+def guess_coded(spec: QuestionSpec) -> bool:
+    """Free-text reason questions are coded; questions asking for contact details are not."""
+    folded = spec.text.lower()
+    return not spec.feeds_competitor and not any(word in folded for word in _CONTACT_WORDS)
 
 
 def create_survey(
@@ -119,6 +131,8 @@ def copy_to_draft(source: SurveyVersion, *, now: datetime) -> SurveyVersion:
             required=question.required,
             allow_other=question.allow_other,
             signal=question.signal,
+            coded=question.coded,
+            feeds_competitor=question.feeds_competitor,
             show_if_value=question.show_if_value,
             options=[
                 Option(
@@ -166,6 +180,7 @@ def _apply(question: Question, spec: QuestionSpec, version: SurveyVersion) -> No
     question.required = spec.required
     question.allow_other = spec.allow_other and spec.kind is QuestionKind.MULTIPLE
     question.signal = spec.signal
+    _apply_coding(question, spec)
     if spec.kind.has_options:
         if len(spec.options) < 2:
             raise ValidationError("A choice question needs at least two options.", field="options")
@@ -206,6 +221,18 @@ def _apply(question: Question, spec: QuestionSpec, version: SurveyVersion) -> No
     else:
         question.show_if_question = None
         question.show_if_value = None
+
+
+def _apply_coding(question: Question, spec: QuestionSpec) -> None:
+    """Only answers with text can be coded or name a vendor; a vendor name is never coded."""
+    kind = kind_of(question)
+    question.feeds_competitor = spec.feeds_competitor
+    if spec.feeds_competitor and not kind.names_vendor:
+        raise ValidationError(
+            "Only a short-text question can name the vendor chosen.", field="feeds_competitor"
+        )
+    coded = guess_coded(spec) if spec.coded is None else spec.coded
+    question.coded = coded and not spec.feeds_competitor and kind.codable(question)
 
 
 def add_question(version: SurveyVersion, spec: QuestionSpec) -> Question:

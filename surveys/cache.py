@@ -45,6 +45,8 @@ class FrozenQuestion:
     required: bool
     allow_other: bool
     signal: Signal | None
+    coded: bool
+    feeds_competitor: bool
     show_if_question_id: int | None
     show_if_value: str | None
     options: tuple[FrozenOption, ...]
@@ -94,6 +96,8 @@ def freeze(version: SurveyVersion) -> FrozenVersion:
                 required=q.required,
                 allow_other=q.allow_other,
                 signal=q.signal,
+                coded=q.coded,
+                feeds_competitor=q.feeds_competitor,
                 show_if_question_id=q.show_if_question_id,
                 show_if_value=q.show_if_value,
                 options=tuple(

@@ -37,6 +37,16 @@ class QuestionForm(FlaskForm):
     )
     required = BooleanField("Required")
     allow_other = BooleanField("Offer “Other, please specify” (multiple choice)")
+    coded = BooleanField(
+        "Coded: its answers go to the coding queue",
+        description="On for free-text reasons (short or long text, or “Other” in a multiple choice). "
+        "Leave off for vendor names, dates and contact details.",
+    )
+    feeds_competitor = BooleanField(
+        "Names the vendor chosen (short text)",
+        description="The answer is matched to the competitor list, with merges suggested for close "
+        "spellings, and never coded.",
+    )
     signal = SelectField(
         "Requalification signal",
         choices=[SelectChoice("", "None"), *(SelectChoice(s.value, s.label) for s in Signal)],

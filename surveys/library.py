@@ -39,6 +39,7 @@ WIN_LOSS_QUESTIONS = [
         "Which vendor did you choose?",
         page=1,
         help_text="Leave it empty if you'd rather not say.",
+        feeds_competitor=True,
     ),
     QuestionSpec(
         K.MULTIPLE,

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crm.models import Channel, Contact, Opportunity
@@ -174,6 +174,11 @@ class Question(db.Model):
     required: Mapped[bool] = mapped_column(default=False)
     allow_other: Mapped[bool] = mapped_column(default=False)  # multiple choice: "Other, please specify"
     signal: Mapped[Signal | None] = mapped_column(str_enum(Signal, 24))
+    # Its answers are reasons to code (they enter the coding queue); off for vendor names, dates and
+    # contact details.
+    coded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Its answer names the vendor chosen instead: matched to the competitor list, never coded.
+    feeds_competitor: Mapped[bool] = mapped_column(default=False, server_default=false())
     # "Show only if" an earlier question's answer matches (an option value, "yes"/"no" or a number).
     show_if_question_id: Mapped[int | None] = mapped_column(
         ForeignKey("survey_questions.id", ondelete="SET NULL")
@@ -318,6 +323,10 @@ class Answer(db.Model):
     number: Mapped[int | None]  # rating, NPS
     date_value: Mapped[date | None]
     choices: Mapped[list[Any]] = mapped_column(JSON, default=list)  # option values chosen (or "yes"/"no")
+    # The competitor a vendor-name answer was matched to (see Question.feeds_competitor).
+    competitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("competitors.id", ondelete="SET NULL"), index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="answers")

@@ -131,6 +131,8 @@ def _spec(form: QuestionForm) -> builder.QuestionSpec:
         required=form.required.data,
         allow_other=form.allow_other.data,
         signal=Signal(form.signal.data) if form.signal.data else None,
+        coded=form.coded.data,
+        feeds_competitor=form.feeds_competitor.data,
         options=_options_from_text(form.options.data),
         show_if_position=int(form.show_if.data) if form.show_if.data else None,
         show_if_value=form.show_if_value.data,
@@ -144,7 +146,11 @@ def _question_form(version: SurveyVersion, question: Question | None) -> Questio
         for q in version.questions
         if q is not question
     ]
+    if question is None and request.method == "GET":
+        form.coded.data = True  # most questions added by hand ask for a reason
     if question is not None and request.method == "GET":
+        form.coded.data = question.coded
+        form.feeds_competitor.data = question.feeds_competitor
         form.text.data = question.text
         form.help_text.data = question.help_text
         form.page.data = question.page

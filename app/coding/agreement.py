@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from app.auth.models import Role, User
 from app.codebook.models import ReasonCode
+from app.coding.marks import codable_answers
 from app.coding.models import CoderKind, Coding, CodingStatus, DoubleCodingAssignment
 from app.coding.service import (
-    DONE_STATUSES,
     FINAL,
     CodeChoice,
     person_key,
@@ -24,7 +24,7 @@ from app.coding.service import (
 )
 from app.errors import ValidationError
 from app.extensions import db
-from surveys.models import Answer, Response
+from surveys.models import Answer
 
 Unit = tuple[str, int]  # ("a", answer id) or ("i", imported answer id)
 
@@ -158,7 +158,7 @@ def measure_agreement(sets: dict[str, dict[Unit, set[str]]] | None = None) -> Ag
 def draw_double_coding_sample(
     share: float, coders: list[User], *, now: datetime, seed: int | None = None
 ) -> int:
-    """Assign a share of the uncoded text answers to two analysts each; returns the answers drawn."""
+    """Assign a share of the uncoded codable answers to two analysts each; returns the answers drawn."""
     if not 0 < share <= 1:
         raise ValidationError("The share is between 1% and 100%", field="share")
     if len(coders) < 2 or any(c.role not in (Role.ANALYST, Role.ADMIN) for c in coders):
@@ -171,15 +171,8 @@ def draw_double_coding_sample(
     )
     candidates = list(
         db.session.scalars(
-            select(Answer.id)
-            .join(Response, Response.id == Answer.response_id)
-            .where(
-                Answer.text.is_not(None),
-                Answer.text != "",
-                Response.status.in_(DONE_STATUSES),
-                Answer.id.not_in(already),
-                Answer.id.not_in(confirmed),
-            )
+            codable_answers()
+            .where(Answer.id.not_in(already), Answer.id.not_in(confirmed))
             .order_by(Answer.id)
         )
     )

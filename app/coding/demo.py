@@ -14,7 +14,7 @@ from app.codebook.service import DEMO_LOSS_REASON_CODES
 from app.coding.service import CodeChoice, add_rule, backfill_choice_codings, set_person_codes
 from app.crm.importing.models import LossReasonMapping
 from app.extensions import db
-from surveys.models import Answer, QuestionKind, Response, ResponseStatus
+from surveys.models import Answer, Response, ResponseStatus
 
 DEMO_RULES = {
     "price.too_high": ("too expensive", "price", "cost", "cheaper"),
@@ -90,7 +90,7 @@ def _code_demo_comments(by_code: dict[str, ReasonCode], *, now: datetime) -> Non
         .where(Response.status == ResponseStatus.COMPLETE, Answer.text.in_(list(ANALYST_CODES)))
         .order_by(Answer.id)
     ).all()
-    comments = [a for a in comments if a.question.kind in (QuestionKind.LONG_TEXT, QuestionKind.SHORT_TEXT)]
+    comments = [a for a in comments if a.question.coded]
     coded = comments[: round(len(comments) * (1 - LEFT_FOR_THE_WORKBENCH))]
     double_coded: Counter[str] = Counter()
     for answer in coded:

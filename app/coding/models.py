@@ -204,3 +204,24 @@ class OpportunityReason(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reason_code: Mapped[ReasonCode] = relationship()
+
+
+class AnswerMark(enum.StrEnum):
+    SKIPPED = "skipped"  # this coder put it off: it comes back after the answers not skipped
+    NOT_CODABLE = "not_codable"  # no reason in it: it leaves the queue, and reports count it
+
+
+class CodingAnswerMark(db.Model):
+    """A coder's Skip or Not codable on one answer in the workbench."""
+
+    __tablename__ = "coding_answer_marks"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "coder_id", "mark"),
+        Index("ix_coding_answer_marks_mark_answer", "mark", "answer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("survey_answers.id", ondelete="CASCADE"))
+    coder_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mark: Mapped[AnswerMark] = mapped_column(str_enum(AnswerMark, 12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 
 from app.auth.models import User
 from app.codebook.models import ReasonCode
+from app.coding.marks import DONE_STATUSES, codable_answers, oldest_skipped_first, skipped_by
 from app.coding.models import (
     CoderKind,
     Coding,
@@ -26,10 +27,9 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from campaigns.calls.models import CallAttempt
 from campaigns.models import Enrollment
-from surveys.models import Answer, Question, QuestionKind, Response, ResponseChannel, ResponseStatus
+from surveys.models import Answer, Question, QuestionKind, Response, ResponseChannel
 
 FINAL = "final"  # the coder key of a lead's resolution of a disagreement
-DONE_STATUSES = (ResponseStatus.COMPLETE, ResponseStatus.CLOSED)
 
 
 def person_key(user: User | int) -> str:
@@ -276,19 +276,10 @@ def _coded_clause(coder_id: int):
 
 
 def queue_query(filters: QueueFilter, *, coder_id: int):
-    """Answers with text to code, in id order."""
+    """Codable answers (see `codable_answers`) this coder still has to code, in id order."""
     from surveys.models import SurveyVersion
 
-    query = (
-        select(Answer.id)
-        .join(Response, Response.id == Answer.response_id)
-        .where(
-            Answer.text.is_not(None),
-            Answer.text != "",
-            Response.status.in_(DONE_STATUSES),
-            _coded_clause(coder_id),
-        )
-    )
+    query = codable_answers().where(_coded_clause(coder_id))
     if filters.question_id is not None:
         query = query.where(Answer.question_id == filters.question_id)
     if filters.survey_id is not None:
@@ -312,13 +303,18 @@ def queue_query(filters: QueueFilter, *, coder_id: int):
 
 
 def next_answer_id(filters: QueueFilter, *, coder_id: int, after: int | None = None) -> int | None:
-    """The next answer to code after `after` (wrapping round to the start)."""
+    """The next answer to code after `after` (wrapping round to the start); the answers this coder
+    skipped come last, the one skipped longest ago first."""
     query = queue_query(filters, coder_id=coder_id)
+    fresh = query.where(~skipped_by(coder_id))
     if after is not None:
-        found = db.session.scalar(query.where(Answer.id > after).order_by(Answer.id).limit(1))
+        found = db.session.scalar(fresh.where(Answer.id > after).order_by(Answer.id).limit(1))
         if found is not None:
             return found
-    return db.session.scalar(query.order_by(Answer.id).limit(1))
+    found = db.session.scalar(fresh.order_by(Answer.id).limit(1))
+    if found is not None:
+        return found
+    return db.session.scalar(oldest_skipped_first(query, coder_id).limit(1))
 
 
 def queue_size(filters: QueueFilter, *, coder_id: int) -> int:

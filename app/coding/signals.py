@@ -10,6 +10,7 @@ from app.codebook.models import ReasonCode
 from app.codebook.signals import codes_merged, codes_merging
 from app.coding.models import CodeSetting, Coding, CodingRule, OpportunityReason
 from app.coding.service import code_choice_answers, refresh_opportunity_reasons
+from app.coding.vendors import record_chosen_vendors
 from app.db_types import utcnow
 from app.extensions import db
 from surveys.models import Response
@@ -17,7 +18,9 @@ from surveys.signals import response_completed
 
 
 def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
-    # Inside the transaction that completed the response: both commit, or neither.
+    # Inside the transaction that completed the response: both commit, or neither. Vendor names first,
+    # so the deal's competitor is known when its reasons are counted.
+    record_chosen_vendors(response)
     code_choice_answers(response, now=now or utcnow())
 
 

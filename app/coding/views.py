@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
-from app.coding import agreement, service, suggest
+from app.coding import agreement, marks, service, suggest
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
 from app.crm.models import Competitor
@@ -20,7 +20,7 @@ from app.db_types import utcnow
 from app.errors import ValidationError
 from app.extensions import db
 from campaigns.models import Campaign
-from surveys.models import Answer, Question, QuestionKind, ResponseChannel, Survey
+from surveys.models import Answer, Question, ResponseChannel, Survey
 
 bp = Blueprint("coding", __name__, url_prefix="/coding", template_folder="templates")
 analysts = roles_required(Role.ADMIN, Role.ANALYST)
@@ -50,9 +50,7 @@ def _filter_choices() -> dict:
         "competitors": db.session.scalars(select(Competitor).order_by(Competitor.name)).all(),
         "channels": list(ResponseChannel),
         "questions": db.session.scalars(
-            select(Question)
-            .where(Question.kind.in_((QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT)))
-            .order_by(Question.version_id, Question.position)
+            select(Question).where(Question.coded).order_by(Question.version_id, Question.position)
         ).all(),
     }
 
@@ -97,11 +95,7 @@ def answer(answer_id: int):
                     memo=form.memo.data,
                 )
             if change:
-                next_id = service.next_answer_id(filters, coder_id=current_user.id, after=answer.id)
-                if next_id is None:
-                    flash("Coded. The queue is empty.", "success")
-                    return redirect(url_for("coding.workbench", **filters.as_args()))
-                return redirect(url_for("coding.answer", answer_id=next_id, **filters.as_args()))
+                return _after(answer, filters, "Coded.")
     response = answer.response
     suggestions = suggest.suggest(answer.text or "") if answer.text else []
     codings = service.visible_codings(answer, current_user)
@@ -124,6 +118,42 @@ def answer(answer_id: int):
         filters=filters,
         **_filter_choices(),
     )
+
+
+def _after(answer: Answer, filters: service.QueueFilter, done: str, *, announce: bool = False):
+    """On to the next answer of the queue after this one, or the empty queue (`announce`: say what was done
+    either way)."""
+    next_id = service.next_answer_id(filters, coder_id=current_user.id, after=answer.id)
+    if next_id is None:
+        flash(f"{done} The queue is empty.", "success")
+        return redirect(url_for("coding.workbench", **filters.as_args()))
+    if announce:
+        flash(done, "success")
+    return redirect(url_for("coding.answer", answer_id=next_id, **filters.as_args()))
+
+
+@bp.post("/answers/<int:answer_id>/skip")
+@analysts
+def skip(answer_id: int):
+    """Put the answer off: it comes back after the answers not skipped."""
+    answer = db.get_or_404(Answer, answer_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    marks.skip_answer(answer, current_user, now=utcnow())
+    db.session.commit()
+    return _after(answer, _filters(), "Skipped: it comes back later.", announce=True)
+
+
+@bp.post("/answers/<int:answer_id>/not-codable")
+@analysts
+def not_codable(answer_id: int):
+    """The answer holds no reason to code: it leaves the queue, and reports count it as not codable."""
+    answer = db.get_or_404(Answer, answer_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    marks.mark_not_codable(answer, current_user, now=utcnow())
+    db.session.commit()
+    return _after(answer, _filters(), "Marked not codable.", announce=True)
 
 
 def _parse_span(value: str | None) -> tuple[int, int] | None | bool:

@@ -15,6 +15,7 @@ from sqlalchemy import case, false, func, or_, select
 
 from app.auth.models import Role, User
 from app.coding.agreement import kappa_label, measure_agreement
+from app.coding.marks import not_codable_count
 from app.coding.models import Coding, CodingStatus
 from app.coding.service import QueueFilter, queue_size
 from app.crm.importing.models import BatchStatus, ImportBatch
@@ -358,7 +359,8 @@ def _caller_home(user: User) -> str:
 
 @dataclass(frozen=True)
 class CodingHome:
-    backlog: int  # answers with text no one confirmed a code for
+    backlog: int  # codable answers no one confirmed a code for
+    not_codable: int  # answers a coder marked Not codable
     suggested: int  # suggestions waiting for a person
     confirmed_this_week: int
     kappa: float
@@ -389,6 +391,7 @@ def coding_home(user: User, *, now: datetime) -> CodingHome:
     ).one()
     return CodingHome(
         backlog=queue_size(QueueFilter(), coder_id=user.id),
+        not_codable=not_codable_count(),
         suggested=suggested or 0,
         confirmed_this_week=confirmed or 0,
         kappa=agreement.overall_kappa,

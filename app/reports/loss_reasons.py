@@ -283,7 +283,8 @@ def reason_drill_down(
             )
             .exists()
         )
-        # The answers coded with the reason, and the customer's own words in the same responses.
+        # The answers coded with the reason, and the customer's own words in the same responses (answers
+        # to coded questions: a vendor's name or a contact detail is not what the customer said of it).
         rows = db.session.execute(
             select(
                 Answer.question_id,
@@ -295,7 +296,10 @@ def reason_drill_down(
             )
             .join(Answer, Answer.response_id == Response.id)
             .join(Question, Question.id == Answer.question_id)
-            .where(Response.opportunity_id.in_(ids), or_(coded, func.length(Answer.text) > 0))
+            .where(
+                Response.opportunity_id.in_(ids),
+                or_(coded, and_(Question.coded, func.length(Answer.text) > 0)),
+            )
             .order_by(Response.opportunity_id, Response.id, Question.position)
         ).all()
         labels = {

@@ -128,6 +128,11 @@ class Kind:
 
     kind: ClassVar[QuestionKind]
     format_hint: ClassVar[str | None] = None  # shown under the field, tied by aria-describedby
+    names_vendor: ClassVar[bool] = False  # its answer can name the vendor chosen (and feed the competitor)
+
+    def codable(self, question: Question) -> bool:
+        """Whether its answers can hold the customer's own words, to code into reasons."""
+        return False
 
     # --- parse and validate ---------------------------------------------------------------------
 

@@ -141,6 +141,9 @@ class MultipleChoice(Options):
     kind = QuestionKind.MULTIPLE
     input_type = "checkbox"
 
+    def codable(self, question: Question) -> bool:
+        return question.allow_other  # what "Other, please specify" says
+
     def parse(self, question: Question, form: FormData) -> Value:
         name = question.html_id
         chosen = [choice for choice in form.getlist(name) if choice]

@@ -43,6 +43,9 @@ class TextKind(FieldKind):
 
     limit: ClassVar[int]
 
+    def codable(self, question: Question) -> bool:
+        return True
+
     def parse(self, question: Question, form: FormData) -> Value:
         raw = read_one(form, question.html_id)
         if len(raw) > self.limit:
@@ -55,6 +58,7 @@ class TextKind(FieldKind):
 class ShortText(TextKind):
     kind = QuestionKind.SHORT_TEXT
     limit = SHORT_TEXT_LIMIT
+    names_vendor = True
 
 
 class LongText(TextKind):

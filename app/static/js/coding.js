@@ -39,6 +39,8 @@
       var box = form.querySelector('input[data-digit="' + event.key + '"]');
       if (box) { box.checked = !box.checked; event.preventDefault(); }
     } else if (event.key === "Enter") {
+      // A button of another form (Skip, Not codable) does what it says.
+      if (event.target.form && event.target.form !== form) { return; }
       event.preventDefault();
       form.requestSubmit();
     } else if (event.key === "/" && filter) {
