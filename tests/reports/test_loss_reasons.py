@@ -23,7 +23,11 @@ from app.extensions import db
 from app.money.service import set_rate
 from app.reports.filters import ReportFilters, parse_filters
 from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
+from surveys.builder import OptionSpec, QuestionSpec
+from surveys.models import QuestionKind as K
 from surveys.models import ResponseChannel
+from surveys.responding import record_phone_response
+from tests.survey_helpers import published_survey
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 PERIOD = {"start": date(2026, 8, 1), "end": date(2026, 10, 31)}
@@ -213,3 +217,30 @@ def test_the_drill_down_comes_a_page_at_a_time_newest_first(deals):
     )
     beyond = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=9)
     assert (beyond.page, [d.name for d in beyond.deals]) == (2, ["A"])  # past the end: the last page
+
+
+def test_the_drill_down_leaves_out_vendor_names_which_are_not_what_the_customer_said(
+    make_opportunity, make_user, make_contact
+):
+    survey = published_survey(
+        [
+            QuestionSpec(
+                K.SINGLE,
+                "Main reason?",
+                options=[OptionSpec("Price", "price", reason_code="price.too_high"), OptionSpec("Other")],
+            ),
+            QuestionSpec(K.SHORT_TEXT, "Which vendor did you choose?", feeds_competitor=True),
+            QuestionSpec(K.LONG_TEXT, "Why?"),
+        ],
+        name="Vendors",
+    )
+    deal = make_opportunity(name="G", close_date=date(2026, 9, 10))
+    version = survey.published
+    q = [question.html_id for question in version.questions]
+    form = MultiDict([(q[0], "price"), (q[1], "Umbrella Metrics"), (q[2], "Half the price")])
+    record_phone_response(
+        version, form, caller=make_user(Role.CALLER), contact=make_contact(), opportunity=deal, now=NOW
+    )
+    db.session.commit()
+    drill = reason_drill_down(ReportFilters(**PERIOD), _code("price.too_high"))
+    assert [v.text for v in drill.verbatims[deal.id]] == ["Price", "Half the price"]
