@@ -7,7 +7,7 @@ asks which vendor was chosen feeds the competitor instead; dates, scales, yes/no
 questions asking for contact details are not coded.
 
 Revision ID: 0029_coded_questions
-Revises: 0023_home_indexes
+Revises: 0026_token_scopes
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 import app.db_types
 
 revision = "0029_coded_questions"
-down_revision = "0023_home_indexes"
+down_revision = "0026_token_scopes"
 branch_labels = None
 depends_on = None
 
