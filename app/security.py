@@ -6,6 +6,8 @@ from flask import Flask, Response, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from app.validation import MAX_DB_INT, integer_problem
+
 # Every script and stylesheet is a file under /static: no inline script, style attribute or handler.
 # Pico draws its checkmarks and chevrons with data: SVG images.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -54,11 +56,6 @@ def trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
-# The largest id an INTEGER column holds on PostgreSQL (SQLite's 64 bits hold more): a larger number
-# in a URL names nothing, so it is a 404 rather than an overflow in the database driver.
-MAX_DB_INT = 2**31 - 1
-
-
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` in every route, bounded to what the database can hold."""
 
@@ -67,10 +64,29 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-# Query-string numbers the pages and the API read (page numbers, ids of a contact, a draft, a cursor).
+# Numbers the pages and the API read from the query string and from forms (page numbers, ids of a
+# survey, question, campaign or contact, a draft, a cursor, thresholds): each is bounded here, once, so
+# that "²" or 2147483648 is a 400 with a message rather than an error in the database driver.
 INT_QUERY_ARGS = frozenset(
-    {"page", "per_page", "contact", "competitor", "draft", "after", "limit", "version"}
+    {
+        "page",
+        "per_page",
+        "contact",
+        "competitor",
+        "draft",
+        "after",
+        "limit",
+        "version",
+        "survey",
+        "question",
+        "campaign",
+        "campaign_id",
+        "code",
+        "min_score",
+        "min_age_days",
+    }
 )
+INT_FORM_FIELDS = frozenset({"ids", "code", "owner_id", "up_to", "draft", "page", "version", "campaign"})
 
 
 # Only the API reads JSON bodies; a form (Flask-WTF reads a JSON body as the form when one is sent)
@@ -82,25 +98,19 @@ def refuse_hostile_input() -> None:
     """before_request: NUL characters and out-of-range numbers are a 400, never a database error."""
     if request.is_json and request.blueprint not in JSON_BLUEPRINTS and request.content_length != 0:
         abort(415)
-    for key, value in request.args.items(multi=True):
+    _refuse_bad_values(request.args, INT_QUERY_ARGS)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        _refuse_bad_values(request.form, INT_FORM_FIELDS)
+
+
+def _refuse_bad_values(values, integer_names: frozenset[str]) -> None:
+    for key, value in values.items(multi=True):
         if "\x00" in key or "\x00" in value:
             abort(400, "NUL characters are not allowed")
-        if key in INT_QUERY_ARGS and _out_of_range(value):
-            abort(400, f"{key} is out of range")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for key, value in request.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                abort(400, "NUL characters are not allowed")
-
-
-def _out_of_range(value: str) -> bool:
-    text = value.strip()
-    if len(text) > 12:
-        return text.lstrip("+-").isdigit()
-    try:
-        return abs(int(text)) > MAX_DB_INT
-    except ValueError:
-        return False
+        if key in integer_names:
+            problem = integer_problem(value)
+            if problem:
+                abort(400, f"{key} {problem}")
 
 
 def install_input_guards(app: Flask) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     g,
@@ -26,7 +25,7 @@ from app.changes import Change, domain_change
 from app.coding.service import opportunity_reasons
 from app.crm.models import Opportunity
 from app.db_types import utcnow
-from app.downloads import content_disposition
+from app.downloads import csv_attachment
 from app.errorhandlers import wants_json
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
@@ -265,11 +264,7 @@ def export():
     text, _count = export_csv(export_format, now=utcnow())
     db.session.commit()
     name = f"winback-{export_format}-{utcnow():%Y%m%d}.csv"
-    return Response(
-        text.encode("utf-8"),
-        mimetype="text/csv",
-        headers={"Content-Disposition": content_disposition(name)},
-    )
+    return csv_attachment(name, text)
 
 
 @bp.get("/recycled")
