@@ -6,6 +6,7 @@ from flask import Flask, Response, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from app.errors import ValidationError
 from app.validation import MAX_DB_INT, integer_problem
 
 # Every script and stylesheet is a file under /static: no inline script, style attribute or handler.
@@ -116,3 +117,42 @@ def _refuse_bad_values(values, integer_names: frozenset[str]) -> None:
 def install_input_guards(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_hostile_input)
+
+
+MAX_JSON_BODY_BYTES = 20_000_000  # 1,000 opportunities with their contacts fit many times over
+
+
+def json_body():
+    """The request's JSON for the API: malformed, absurdly nested or unstorable JSON is a 422, never a 500.
+
+    JSON may spell a lone surrogate ("\\ud800") or a NUL ("\\u0000"): neither can be stored (UTF-8 has no
+    surrogates; PostgreSQL refuses NUL in text), so the body is refused saying where.
+    """
+    if request.content_length and request.content_length > MAX_JSON_BODY_BYTES:
+        raise ValidationError(f"The body is larger than {MAX_JSON_BODY_BYTES // 1_000_000} MB")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise ValidationError("The JSON is nested too deeply") from None
+    _refuse_unstorable_text(body)
+    return body
+
+
+def _refuse_unstorable_text(body) -> None:
+    stack = [body]
+    while stack:  # iterative: a body nested a thousand deep must not exhaust the stack here either
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationError("The JSON contains a NUL character (\\u0000), which cannot be stored")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(
+                    "The JSON contains a lone surrogate (such as \\ud800), which is not text"
+                ) from None

@@ -59,6 +59,8 @@ from app.pipeline.recycling import (
     rejections_by_reason,
     set_crm_opportunity_id,
 )
+from app.security import json_body
+from app.validation import parse_ids
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline", template_folder="templates")
 api_bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1")
@@ -229,7 +231,7 @@ def first_touch(requalification_id: int):
 def bulk():
     form = BulkForm()
     form.owner.choices = _owner_choices()
-    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     if not form.validate():
         for name, errors in form.errors.items():
             flash(f"{getattr(form, name).label.text}: {' '.join(errors)}", "error")
@@ -295,7 +297,7 @@ def patch_requalification(requalification_id: int):
         from app.errors import NotFound
 
         raise NotFound(f"No requalification {requalification_id}.")
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or "crm_opportunity_id" not in body:
         raise ValidationError(
             "The body must be a JSON object with crm_opportunity_id.", field="crm_opportunity_id"
