@@ -97,7 +97,10 @@ JSON_BLUEPRINTS = frozenset({"api", "pipeline_api"})
 
 def refuse_hostile_input() -> None:
     """before_request: NUL characters and out-of-range numbers are a 400, never a database error."""
-    if request.is_json and request.blueprint not in JSON_BLUEPRINTS and request.content_length != 0:
+    # A method or path that does not route (TRACE, a typo) is the router's 405 or 404, whatever the body.
+    routed = request.routing_exception is None
+    has_json = request.is_json and request.content_length != 0
+    if routed and has_json and request.blueprint not in JSON_BLUEPRINTS:
         abort(415)
     _refuse_bad_values(request.args, INT_QUERY_ARGS)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -130,6 +133,8 @@ def json_body():
     """
     if request.content_length and request.content_length > MAX_JSON_BODY_BYTES:
         raise ValidationError(f"The body is larger than {MAX_JSON_BODY_BYTES // 1_000_000} MB")
+    if request.content_length and not request.is_json:
+        abort(415, "Send the body as JSON, with Content-Type: application/json")
     try:
         body = request.get_json(silent=True)
     except RecursionError:
