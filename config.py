@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +64,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "winback-memory://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
+    # Per account at one address; an office behind one address has the looser per-address limit.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "300 per minute;3000 per hour")
     # Per account (email), wherever the attempts come from: free failures, then a doubling lock.
     LOGIN_ACCOUNT_FREE_ATTEMPTS = _env_int("LOGIN_ACCOUNT_FREE_ATTEMPTS", 5)
     LOGIN_ACCOUNT_MAX_LOCK_SECONDS = _env_int("LOGIN_ACCOUNT_MAX_LOCK_SECONDS", 900)
@@ -156,25 +161,61 @@ class ProductionConfig(Config):
 
 
 MIN_SECRET_KEY_BYTES = 32
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}  # noqa: S104 (names, not a bind)
+_GENERATE_KEY = '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
+# Words people put in a secret they made up; a key is refused when little is left once they are removed.
+_COMMON_WORDS = (
+    "password", "passwd", "secret", "secretkey", "changeme", "change", "winback", "admin", "letmein",
+    "qwerty", "azerty", "example", "default", "development", "production", "staging", "testing", "test",
+    "flask", "django", "key", "welcome", "monkey", "dragon", "master", "hello", "love", "abc", "123",
+)  # fmt: skip
+_MIN_DISTINCT_CHARACTERS = 8  # a token_hex(16) key (32 characters) has 14 or so, rarely fewer than 10
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why this SECRET_KEY is guessable (repeated characters, dictionary words), or None."""
+    if len(set(key)) < _MIN_DISTINCT_CHARACTERS or key in (key + key)[1:-1]:
+        return "it repeats a few characters"
+    remainder = key.lower()
+    for word in sorted(_COMMON_WORDS, key=len, reverse=True):
+        remainder = remainder.replace(word, "")
+    if len(remainder) < 16 or re.fullmatch(r"[a-z\s_.-]+", key):
+        return "it is made of dictionary words"
+    return None
+
+
+def _is_this_machine(host: str) -> bool:
+    """Loopback or unspecified however it is spelt: 127.1, 0x7f000001, 2130706433, 0, [::ffff:127.0.0.1]."""
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the legacy IPv4 forms every resolver still accepts (hex, octal, a single number)
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return any(a is not None and (a.is_loopback or a.is_unspecified) for a in (address, mapped))
 
 
 def check_production_settings(settings) -> None:
     """Refuse to run production with a guessable secret or customer links that point at localhost."""
     key = settings.get("SECRET_KEY") or ""
     if not key:
-        raise RuntimeError(
-            "SECRET_KEY is not set: production refuses to start without one "
-            '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
-        )
+        raise RuntimeError(f"SECRET_KEY is not set: production refuses to start without one {_GENERATE_KEY}")
     if len(key.encode() if isinstance(key, str) else key) < MIN_SECRET_KEY_BYTES:
         raise RuntimeError(
             f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: production refuses to start with it "
-            '(generate one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            f"{_GENERATE_KEY}"
+        )
+    weakness = secret_key_weakness(key if isinstance(key, str) else key.decode("utf-8", "replace"))
+    if weakness:
+        raise RuntimeError(
+            f"SECRET_KEY is guessable ({weakness}): production refuses to start with it {_GENERATE_KEY}"
         )
     base_url = (settings.get("PUBLIC_BASE_URL") or "").strip()
     host = (urlsplit(base_url).hostname or "").lower() if base_url else ""
-    if host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127."):
+    if _is_this_machine(host):
         raise RuntimeError(
             "PUBLIC_BASE_URL is unset or points at this machine "
             f"({base_url or 'unset'}): every link sent to customers would point there and Twilio "

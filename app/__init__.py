@@ -86,6 +86,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_dir() / "migrations"))
     limiter.init_app(app)  # before CSRF, so requests refused for a bad token still count
+    ratelimit.warn_about_a_per_process_store(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -45,7 +45,9 @@ def _render(status: int, detail: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render(error.code or 500)
+        # abort(400, "minutes is out of range") says what was wrong; werkzeug's stock text does not.
+        said = error.description if error.description != type(error).description else None
+        return _render(error.code or 500, said)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

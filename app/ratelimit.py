@@ -1,4 +1,4 @@
-"""Rate limits: the hot public pages' own check, the per-account sign-in backoff, and a memory store.
+"""Rate limits: the hot public pages' own check, sign-in limits and backoff, and a memory store.
 
 Flask-Limiter's decorators resolve and filter their limits on every request; on the survey pages that
 bookkeeping cost more than the page itself. `enforce` hits the same limiter, storage and strategy
@@ -12,12 +12,17 @@ most once a second, where limits' MemoryStorage starts a timer thread after most
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 
-from flask import abort, current_app, request
+from flask import Flask, abort, current_app, request
+from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage
 
@@ -186,3 +191,54 @@ def record_sign_in(email: str) -> None:
         return
     for key in _account_keys(email):
         limiter.storage.clear(key)
+
+
+# Sign-in limits. An office or a call centre signs in from one address, often all at 9:00: counting by
+# address alone locked it out. The route limit counts per account at an address (LOGIN_RATE_LIMIT); a
+# looser one per address (LOGIN_ADDRESS_RATE_LIMIT) bounds one address spraying guesses over many
+# accounts; the account backoff above stops guessing one account's password from anywhere.
+def sign_in_address() -> str:
+    return get_remote_address()
+
+
+def sign_in_account_and_address() -> str:
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"{get_remote_address()}/{email}"
+
+
+# Stores that live in one process's memory: with several web processes each counts on its own, so a
+# limit of 10 becomes 10 per process.
+_PER_PROCESS_STORES = ("memory://", "winback-memory://")
+
+
+def web_processes(environ: Mapping[str, str], argv: Sequence[str]) -> int:
+    """How many web processes gunicorn will start (--workers, GUNICORN_CMD_ARGS, WEB_CONCURRENCY)."""
+    args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))]
+    if argv and Path(argv[0]).name.startswith("gunicorn"):
+        args += list(argv[1:])
+    workers = environ.get("WEB_CONCURRENCY", "1")
+    for index, arg in enumerate(args):
+        if arg in ("-w", "--workers") and index + 1 < len(args):
+            workers = args[index + 1]
+        elif arg.startswith("--workers="):
+            workers = arg.split("=", 1)[1]
+        elif arg.startswith("-w") and len(arg) > 2:
+            workers = arg[2:]
+    return int(workers) if workers.isascii() and workers.isdigit() else 1
+
+
+def warn_about_a_per_process_store(
+    app: Flask, *, environ: Mapping[str, str] = os.environ, argv: Sequence[str] = sys.argv
+) -> None:
+    """Log a warning at start when several web processes would each keep their own rate-limit counts."""
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    processes = web_processes(environ, argv)
+    if processes > 1 and uri.startswith(_PER_PROCESS_STORES) and app.config.get("RATELIMIT_ENABLED", True):
+        app.logger.warning(
+            "Rate limits are counted in each web process's memory (RATELIMIT_STORAGE_URI=%s) but %d web "
+            "processes will run: every limit is %d times looser than set. Point RATELIMIT_STORAGE_URI at a "
+            "shared store (redis://...).",
+            uri,
+            processes,
+            processes,
+        )

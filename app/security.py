@@ -6,6 +6,9 @@ from flask import Flask, Response, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from app.errors import ValidationError
+from app.validation import MAX_DB_INT, integer_problem
+
 # Every script and stylesheet is a file under /static: no inline script, style attribute or handler.
 # Pico draws its checkmarks and chevrons with data: SVG images.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -54,11 +57,6 @@ def trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
-# The largest id an INTEGER column holds on PostgreSQL (SQLite's 64 bits hold more): a larger number
-# in a URL names nothing, so it is a 404 rather than an overflow in the database driver.
-MAX_DB_INT = 2**31 - 1
-
-
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` in every route, bounded to what the database can hold."""
 
@@ -67,10 +65,29 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-# Query-string numbers the pages and the API read (page numbers, ids of a contact, a draft, a cursor).
+# Numbers the pages and the API read from the query string and from forms (page numbers, ids of a
+# survey, question, campaign or contact, a draft, a cursor, thresholds): each is bounded here, once, so
+# that "²" or 2147483648 is a 400 with a message rather than an error in the database driver.
 INT_QUERY_ARGS = frozenset(
-    {"page", "per_page", "contact", "competitor", "draft", "after", "limit", "version"}
+    {
+        "page",
+        "per_page",
+        "contact",
+        "competitor",
+        "draft",
+        "after",
+        "limit",
+        "version",
+        "survey",
+        "question",
+        "campaign",
+        "campaign_id",
+        "code",
+        "min_score",
+        "min_age_days",
+    }
 )
+INT_FORM_FIELDS = frozenset({"ids", "code", "owner_id", "up_to", "draft", "page", "version", "campaign"})
 
 
 # Only the API reads JSON bodies; a form (Flask-WTF reads a JSON body as the form when one is sent)
@@ -80,29 +97,67 @@ JSON_BLUEPRINTS = frozenset({"api", "pipeline_api"})
 
 def refuse_hostile_input() -> None:
     """before_request: NUL characters and out-of-range numbers are a 400, never a database error."""
-    if request.is_json and request.blueprint not in JSON_BLUEPRINTS and request.content_length != 0:
+    # A method or path that does not route (TRACE, a typo) is the router's 405 or 404, whatever the body.
+    routed = request.routing_exception is None
+    has_json = request.is_json and request.content_length != 0
+    if routed and has_json and request.blueprint not in JSON_BLUEPRINTS:
         abort(415)
-    for key, value in request.args.items(multi=True):
+    _refuse_bad_values(request.args, INT_QUERY_ARGS)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        _refuse_bad_values(request.form, INT_FORM_FIELDS)
+
+
+def _refuse_bad_values(values, integer_names: frozenset[str]) -> None:
+    for key, value in values.items(multi=True):
         if "\x00" in key or "\x00" in value:
             abort(400, "NUL characters are not allowed")
-        if key in INT_QUERY_ARGS and _out_of_range(value):
-            abort(400, f"{key} is out of range")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for key, value in request.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                abort(400, "NUL characters are not allowed")
-
-
-def _out_of_range(value: str) -> bool:
-    text = value.strip()
-    if len(text) > 12:
-        return text.lstrip("+-").isdigit()
-    try:
-        return abs(int(text)) > MAX_DB_INT
-    except ValueError:
-        return False
+        if key in integer_names:
+            problem = integer_problem(value)
+            if problem:
+                abort(400, f"{key} {problem}")
 
 
 def install_input_guards(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_hostile_input)
+
+
+MAX_JSON_BODY_BYTES = 20_000_000  # 1,000 opportunities with their contacts fit many times over
+
+
+def json_body():
+    """The request's JSON for the API: malformed, absurdly nested or unstorable JSON is a 422, never a 500.
+
+    JSON may spell a lone surrogate ("\\ud800") or a NUL ("\\u0000"): neither can be stored (UTF-8 has no
+    surrogates; PostgreSQL refuses NUL in text), so the body is refused saying where.
+    """
+    if request.content_length and request.content_length > MAX_JSON_BODY_BYTES:
+        raise ValidationError(f"The body is larger than {MAX_JSON_BODY_BYTES // 1_000_000} MB")
+    if request.content_length and not request.is_json:
+        abort(415, "Send the body as JSON, with Content-Type: application/json")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise ValidationError("The JSON is nested too deeply") from None
+    _refuse_unstorable_text(body)
+    return body
+
+
+def _refuse_unstorable_text(body) -> None:
+    stack = [body]
+    while stack:  # iterative: a body nested a thousand deep must not exhaust the stack here either
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationError("The JSON contains a NUL character (\\u0000), which cannot be stored")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(
+                    "The JSON contains a lone surrogate (such as \\ud800), which is not text"
+                ) from None

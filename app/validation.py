@@ -108,3 +108,41 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def strip_control_characters(text: str) -> str:
     """The text without control characters other than tab and line breaks."""
     return _CONTROL_CHARACTERS.sub("", text)
+
+
+# The largest id an INTEGER column holds on PostgreSQL (SQLite's 64 bits hold more): a larger number
+# names nothing, and the database driver would fail on it.
+MAX_DB_INT = 2**31 - 1
+
+
+def parse_id(raw: str | None) -> int | None:
+    """An id or count typed in a URL or a form: ASCII digits up to MAX_DB_INT, else None.
+
+    `str.isdigit` accepts "²" and "٣", which `int` then refuses or reads as another number.
+    """
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= MAX_DB_INT else None
+
+
+def parse_ids(values: list[str]) -> list[int]:
+    """The ids among these values (see `parse_id`); the others are left out."""
+    return [value for value in map(parse_id, values) if value is not None]
+
+
+def integer_problem(raw: str) -> str | None:
+    """Why a number-looking parameter cannot be a database integer ("²", 2147483648), or None.
+
+    Values that do not look like numbers at all are left to the page, which says what it expected.
+    """
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not digits.isdigit():
+        return None
+    if not digits.isascii():
+        return "must be written with the digits 0-9"
+    if len(digits) > 10 or int(digits) > MAX_DB_INT:
+        return "is out of range"
+    return None

@@ -266,6 +266,13 @@ class CampaignForm(FlaskForm):
         self.cap_busy.data = caps.get("busy")
         self.cap_voicemail.data = caps.get("voicemail")
 
+    def preview_values(self) -> dict[str, Any]:
+        """The values the previews render with; none while a kind or channel is not one offered."""
+        try:
+            return self.values()
+        except ValueError:  # the form says which choice it refused; there is nothing to preview yet
+            return {}
+
     def values(self) -> dict[str, Any]:
         """The cleaned values the service stores."""
         return {

@@ -81,7 +81,7 @@ def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: Targeting
     contact = preview_contact(
         rules, now=now, contact_id=request.args.get("contact", type=int), preview=preview
     )
-    values = form.values() if form.name.data else {}
+    values = form.preview_values() if form.name.data else {}
     rendered = render_templates(values, contact, sender=form.sender_name.data or "") if contact else []
     return (
         render_template(
@@ -140,7 +140,8 @@ def preview():
     counts = preview_rules(rules, now=now)
     result = counts.to_json()
     contact = preview_contact(rules, now=now, preview=counts)
-    rendered = render_templates(form.values(), contact, sender=form.sender_name.data or "") if contact else []
+    sender = form.sender_name.data or ""
+    rendered = render_templates(form.preview_values(), contact, sender=sender) if contact else []
     result["contact"] = {"id": contact.id, "name": contact.full_name} if contact else None
     result["templates"] = [
         {"name": r.name, "label": r.label, "text": r.text, "error": r.error} for r in rendered

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.crm.models import Contact
-from app.downloads import CSV_BOM
+from app.downloads import csv_text, safe_cell
 from app.extensions import db
 from app.validation import strip_control_characters
 from surveys.kinds import QuestionSummary, kind_of
@@ -184,26 +183,18 @@ def export_rows(
     return headers, rows
 
 
+def _printable(value: Any) -> Any:
+    """Answers stored before control characters were stripped at input would make openpyxl refuse the file."""
+    return strip_control_characters(value) if isinstance(value, str) else value
+
+
 def _safe_cell(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    # Answers stored before control characters were stripped at input would make openpyxl refuse
-    # the whole file.
-    value = strip_control_characters(value)
-    # Spreadsheet formula injection: a customer's "=HYPERLINK(...)" must stay text.
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return safe_cell(_printable(value))
 
 
 def export_csv(versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False) -> str:
     headers, rows = export_rows(versions, contact_columns=contact_columns)
-    buffer = io.StringIO()
-    buffer.write(CSV_BOM)  # Excel reads the file as UTF-8 only with it
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    writer.writerows([[_safe_cell(cell) for cell in row] for row in rows])
-    return buffer.getvalue()
+    return csv_text(headers, ([_printable(cell) for cell in row] for row in rows))
 
 
 def export_xlsx(versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False) -> bytes:

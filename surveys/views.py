@@ -10,6 +10,7 @@ from app.auth.models import Role
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.db_types import utcnow
+from app.downloads import csv_attachment
 from app.errors import DomainError
 from app.extensions import db
 from app.organisation.service import brand
@@ -379,11 +380,7 @@ def export(survey_id: int, fmt: str):
         f"survey-{survey.id}-{f'v{versions[0].number}' if len(versions) == 1 else 'all-versions'}-responses"
     )
     if fmt == "csv":
-        return Response(
-            export_csv(versions, contact_columns=contact_columns),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f"attachment; filename={stem}.csv"},
-        )
+        return csv_attachment(f"{stem}.csv", export_csv(versions, contact_columns=contact_columns))
     if fmt == "xlsx":
         return Response(
             export_xlsx(versions, contact_columns=contact_columns),

@@ -51,7 +51,9 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
 
 
 def test_production_cookies_are_secure(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "from-the-environment-" + "k" * 32)
+    monkeypatch.setattr(
+        ProductionConfig, "SECRET_KEY", "from-the-environment-5d0c9e1a7b3f48e2a6c4d1f0b9e87a3c"
+    )
     monkeypatch.setattr(ProductionConfig, "PUBLIC_BASE_URL", "https://winback.example.com")
     config = ProductionConfig()
     assert config.SESSION_COOKIE_SECURE is True

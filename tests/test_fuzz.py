@@ -1,4 +1,4 @@
-"""Random and hostile values posted to every public and API route: never a 5xx.
+"""Random and hostile values sent to every public and API route, and to every route as each role: no 5xx.
 
 Hypothesis draws the route, path values, query strings and bodies (forms and JSON) from ordinary and
 hostile values (NUL bytes, control characters, digits that are not ASCII, numbers beyond any column,
@@ -14,12 +14,15 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from app.api.service import create_token
 from app.auth.guard import API_TOKEN, BUILTIN_PUBLIC_ENDPOINTS, access_of
+from app.auth.models import Role
 from app.db_types import utcnow
 from app.extensions import db
+from app.security import INT_FORM_FIELDS, INT_QUERY_ARGS
+from tests.conftest import PASSWORD
 from tests.survey_helpers import invite, published_survey, question_ids
 
 HOSTILE = [
@@ -243,3 +246,79 @@ def test_deep_json_is_refused_before_it_reaches_the_view(client, api_headers):
     )
     assert response.status_code == 422
     assert json.loads(response.data)["error"]["message"] == "The JSON is nested too deeply"
+
+
+# --- every route, as every role ------------------------------------------------------------------
+
+# Query and form names the pages read (numbers, filters, dates, actions), each given a hostile value.
+FUZZED_NAMES = sorted(
+    {
+        *INT_QUERY_ARGS,
+        *INT_FORM_FIELDS,
+        *("q", "status", "sort", "from", "to", "table", "band", "weight", "channel", "owner", "region"),
+        *("segment", "team", "show", "kind", "action", "format", "email", "name", "label", "next", "span"),
+    }
+)
+# Ending the session or removing the signed-in user would leave the rest of the walk anonymous.
+NOT_WALKED = {"auth.logout", "static"}
+NO_SUCH_ID = "987654"
+
+
+# Each request gives every name the same value, so that each number a page reads meets each of these:
+# a digit int() refuses, one past PostgreSQL's INTEGER, and a long non-ASCII text no choice list offers.
+WALK_VALUES = ["²", "2147483648", "é" * 300]
+
+
+def _walk_values(value: str) -> dict[str, str]:
+    return dict.fromkeys(FUZZED_NAMES, value)
+
+
+def _walk_path(rule: Rule, offset: int) -> str:
+    values = {}
+    for n, arg in enumerate(sorted(rule.arguments)):
+        converter = rule._converters[arg]
+        if isinstance(converter, IntegerConverter):
+            values[arg] = NO_SUCH_ID if arg == "user_id" else "1"
+        else:
+            values[arg] = HOSTILE[(offset + n) % len(HOSTILE)].replace("/", "") or "x"
+    return _build(rule, values)
+
+
+@pytest.fixture
+def some_data(make_opportunity, make_contact):
+    opportunity = make_opportunity()
+    make_contact(account=opportunity.account)
+    published_survey()
+    db.session.commit()
+
+
+def test_no_route_answers_5xx_to_any_signed_in_role(app, make_user, some_data):
+    """Every rule of the url map, GET and POST, with hostile path, query and form values, as each role."""
+    rules = [
+        rule
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
+        if rule.endpoint not in NOT_WALKED
+    ]
+    requests = 0
+    for role_number, role in enumerate(Role):
+        user = make_user(role)
+        client = app.test_client()
+        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        for number, rule in enumerate(rules):
+            url = _walk_path(rule, role_number * 7 + number)
+            for method in sorted(rule.methods & {"GET", "POST", "PATCH", "DELETE", "PUT"}):
+                for value in WALK_VALUES:
+                    extra = {"data": _walk_values(value)} if method != "GET" else {}
+                    response = client.open(url, method=method, query_string=_walk_values(value), **extra)
+                    requests += 1
+                    assert response.status_code < 500, (
+                        role,
+                        method,
+                        url,
+                        value,
+                        response.get_data(as_text=True)[:300],
+                    )
+                    if response.status_code in (401, 403, 404, 405):
+                        break  # not this role's route, or it names nothing: the rest would say the same
+        assert client.get("/account/password").status_code == 200, role  # still signed in
+    assert requests > 4 * 150

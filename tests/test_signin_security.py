@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from app.audit.models import AuditEvent
 from app.auth import service as auth_service
@@ -206,7 +207,7 @@ def test_a_successful_sign_in_forgets_the_failures(limited_app, make_user):
 
 
 def test_x_forwarded_for_is_ignored_without_a_configured_proxy(make_app):
-    limited = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute", PROXY_COUNT=0)
+    limited = make_app(RATELIMIT_ENABLED=True, LOGIN_ADDRESS_RATE_LIMIT="2 per minute", PROXY_COUNT=0)
     client = limited.test_client()
     statuses = [
         client.post(
@@ -218,7 +219,7 @@ def test_x_forwarded_for_is_ignored_without_a_configured_proxy(make_app):
 
 
 def test_x_forwarded_for_is_trusted_through_the_configured_proxies(make_app):
-    limited = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute", PROXY_COUNT=1)
+    limited = make_app(RATELIMIT_ENABLED=True, LOGIN_ADDRESS_RATE_LIMIT="2 per minute", PROXY_COUNT=1)
     client = limited.test_client()
     for _ in range(2):
         client.post("/login", data={"email": "a@example.com"}, headers={"X-Forwarded-For": "203.0.113.1"})
@@ -228,6 +229,77 @@ def test_x_forwarded_for_is_trusted_through_the_configured_proxies(make_app):
     assert behind_proxy.status_code == 200  # another client behind the same proxy has its own limit
     same = client.post("/login", data={"email": "c@example.com"}, headers={"X-Forwarded-For": "203.0.113.1"})
     assert same.status_code == 429
+
+
+def test_a_whole_office_behind_one_address_signs_in_at_nine(make_app):
+    """60 callers sharing one address all sign in within the minute, with the shipped limits."""
+    office = make_app(RATELIMIT_ENABLED=True)
+    # A one-round hash keeps 60 sign-ins fast; the limits are what is tested, not the hash.
+    quick_hash = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
+    callers = [
+        User(
+            email=f"caller{n}@office.example", name=f"Caller {n}", role=Role.CALLER, password_hash=quick_hash
+        )
+        for n in range(60)
+    ]
+    db.session.add_all(callers)
+    db.session.commit()
+    address = {"REMOTE_ADDR": "198.51.100.9"}
+    statuses = [
+        office.test_client()
+        .post("/login", data={"email": c.email, "password": PASSWORD}, environ_base=address)
+        .status_code
+        for c in callers
+    ]
+    assert statuses == [302] * 60
+
+
+def test_guessing_one_accounts_password_from_the_office_address_is_stopped(make_app, make_user):
+    office = make_app(RATELIMIT_ENABLED=True)
+    target, colleague = make_user(Role.ADMIN), make_user(Role.CALLER)
+    guesser = office.test_client()
+    address = {"REMOTE_ADDR": "198.51.100.9"}
+    statuses = [
+        guesser.post(
+            "/login", data={"email": target.email, "password": f"guess {n}"}, environ_base=address
+        ).status_code
+        for n in range(12)
+    ]
+    assert statuses[:5] == [200] * 5
+    assert set(statuses[6:]) == {429}  # the account's lock, then the account-at-this-address limit
+    signed_in = office.test_client().post(
+        "/login", data={"email": colleague.email, "password": PASSWORD}, environ_base=address
+    )
+    assert signed_in.status_code == 302  # the colleague at the same address is not locked out
+
+
+def test_the_account_at_an_address_limit_counts_each_account_apart(make_app, make_user):
+    limited = make_app(
+        RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute", LOGIN_ACCOUNT_FREE_ATTEMPTS=100
+    )
+    client = limited.test_client()
+    same_account = [client.post("/login", data={"email": "a@example.com"}).status_code for _ in range(3)]
+    assert same_account == [200, 200, 429]
+    assert client.post("/login", data={"email": "b@example.com"}).status_code == 200
+
+
+def test_several_web_processes_with_the_memory_store_warn_at_start(make_app, caplog):
+    from app.ratelimit import warn_about_a_per_process_store, web_processes
+
+    assert web_processes({}, ["/srv/.venv/bin/gunicorn", "--workers", "4", "wsgi:app"]) == 4
+    assert web_processes({}, ["gunicorn", "-w3", "wsgi:app"]) == 3
+    assert web_processes({"GUNICORN_CMD_ARGS": "--workers=2"}, ["flask"]) == 2
+    assert web_processes({"WEB_CONCURRENCY": "5"}, ["gunicorn", "wsgi:app"]) == 5
+    assert web_processes({}, ["flask", "run"]) == 1
+    app = make_app(RATELIMIT_ENABLED=True)
+    with caplog.at_level("WARNING"):
+        warn_about_a_per_process_store(app, environ={}, argv=["gunicorn", "--workers", "4", "wsgi:app"])
+    assert "4 web processes will run: every limit is 4 times looser than set" in caplog.text
+    caplog.clear()
+    app.config["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/0"
+    warn_about_a_per_process_store(app, environ={}, argv=["gunicorn", "--workers", "4", "wsgi:app"])
+    warn_about_a_per_process_store(make_app(RATELIMIT_ENABLED=True), environ={}, argv=["gunicorn"])
+    assert caplog.text == ""
 
 
 def test_limits_are_shared_between_workers_through_the_configured_store(make_app):
@@ -273,20 +345,69 @@ def test_a_deactivated_users_password_is_still_checked(monkeypatch, make_user):
     assert authenticate(user.email, "wrong password") is None
 
 
+GOOD_KEY = "9f1c2e7a4b6d8035e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"SECRET_KEY": "", "PUBLIC_BASE_URL": "https://w.example.com"}, "SECRET_KEY is not set"),
         ({"SECRET_KEY": "x" * 31, "PUBLIC_BASE_URL": "https://w.example.com"}, "shorter than 32 bytes"),
-        ({"SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL is unset"),
-        ({"SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL": "http://127.0.0.1:5000"}, "points at this machine"),
-        ({"SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL": "http://localhost:8000"}, "points at this machine"),
-        ({"SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL": "http://[::1]/"}, "points at this machine"),
+        ({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL is unset"),
+        ({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": "http://127.0.0.1:5000"}, "points at this machine"),
+        ({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": "http://localhost:8000"}, "points at this machine"),
+        ({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": "http://[::1]/"}, "points at this machine"),
     ],
 )
 def test_production_refuses_dangerous_settings(settings, message):
     with pytest.raises(RuntimeError, match=message):
         check_production_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("x" * 64, "repeats a few characters"),
+        ("ab" * 20, "repeats a few characters"),
+        ("0123456701234567012345670123456701234567", "repeats a few characters"),
+        ("passwordpasswordpassword12345678", "is made of dictionary words"),
+        ("ChangeMeChangeMeSecretKeyWinback2024", "is made of dictionary words"),
+        ("correct horse battery staple under the bridge", "is made of dictionary words"),
+    ],
+)
+def test_production_refuses_a_guessable_secret_key(key, reason):
+    with pytest.raises(RuntimeError, match=f"SECRET_KEY is guessable \\(it {reason}"):
+        check_production_settings({"SECRET_KEY": key, "PUBLIC_BASE_URL": "https://w.example.com"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0x7f000001/",
+        "http://2130706433:8000/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0/",
+        "http://127.1/",
+        "http://0177.0.0.1/",
+        "http://[::]/",
+        "http://app.localhost/",
+    ],
+)
+def test_production_refuses_every_spelling_of_this_machine(url):
+    with pytest.raises(RuntimeError, match="points at this machine"):
+        check_production_settings({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": url})
+
+
+def test_generated_keys_and_public_addresses_pass():
+    import secrets
+
+    for _ in range(200):
+        check_production_settings(
+            {"SECRET_KEY": secrets.token_hex(32), "PUBLIC_BASE_URL": "https://203.0.113.7"}
+        )
+        check_production_settings(
+            {"SECRET_KEY": secrets.token_urlsafe(32), "PUBLIC_BASE_URL": "https://w.example.com"}
+        )
 
 
 def test_production_app_refuses_to_start_with_a_short_key(app):
@@ -299,7 +420,7 @@ def test_production_app_refuses_to_start_with_a_short_key(app):
 
 
 def test_production_accepts_good_settings():
-    check_production_settings({"SECRET_KEY": "k" * 64, "PUBLIC_BASE_URL": "https://winback.example.com"})
+    check_production_settings({"SECRET_KEY": GOOD_KEY, "PUBLIC_BASE_URL": "https://winback.example.com"})
 
 
 def test_every_page_sends_the_security_headers(client, make_user, login):

@@ -19,6 +19,7 @@ from app.crm.signals import opportunities_imported
 from app.db_types import utcnow
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
+from app.security import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token-authenticated, never cookie-authenticated
@@ -30,7 +31,6 @@ def _api_rate_limit() -> str:
 
 limiter.limit(_api_rate_limit)(bp)  # per address, every API route
 PAGE_SIZE = 100
-MAX_BODY_BYTES = 20_000_000  # 1,000 opportunities with their contacts fit many times over
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
@@ -39,7 +39,7 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 def push_opportunities():
     now = utcnow()
     result = push_opportunity_items(
-        _json_body(),
+        json_body(),
         source_label=f"api:{g.api_token.name}",
         now=now,
         default_country=(current_app.config.get("DEFAULT_PHONE_REGION") or "US").upper(),
@@ -49,16 +49,6 @@ def push_opportunities():
     opportunities_imported.send("api", now=now)
     db.session.commit()
     return jsonify(result), 200
-
-
-def _json_body():
-    """The request's JSON; malformed or absurdly nested JSON is a 400, never a 500."""
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise ValidationError(f"The body is larger than {MAX_BODY_BYTES // 1_000_000} MB")
-    try:
-        return request.get_json(silent=True)
-    except RecursionError:
-        raise ValidationError("The JSON is nested too deeply") from None
 
 
 @bp.get("/opportunities")

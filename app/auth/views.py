@@ -34,7 +34,13 @@ from app.changes import domain_change
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import csrf, db, limiter
-from app.ratelimit import account_locked_for, record_failed_sign_in, record_sign_in
+from app.ratelimit import (
+    account_locked_for,
+    record_failed_sign_in,
+    record_sign_in,
+    sign_in_account_and_address,
+    sign_in_address,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -65,11 +71,16 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_address_limit() -> str:
+    return current_app.config["LOGIN_ADDRESS_RATE_LIMIT"]
+
+
 # The form checks its own CSRF token; exempting the global check lets the rate limit (which runs
 # inside the view wrapper) count every attempt, forged ones included.
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=sign_in_account_and_address)
+@limiter.limit(_login_address_limit, methods=["POST"], key_func=sign_in_address)
 @public
 def login():
     if current_user.is_authenticated:

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.codebook.service import export_codebook_csv, import_codebook_csv
+from app.codebook.transfer import MAX_CODEBOOK_BYTES, codebook_text, export_codebook_csv, import_codebook_csv
+from app.errors import ValidationError
 from app.extensions import db
 
 codebook_cli = AppGroup("codebook", help="The codebook of win/loss reasons: CSV import and export.")
@@ -20,11 +21,15 @@ codebook_cli = AppGroup("codebook", help="The codebook of win/loss reasons: CSV 
 def import_command(path: Path) -> None:
     """Add and update codes from a CSV file; never deletes. A bad row stops the whole file."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            result = import_codebook_csv(io.StringIO(handle.read()))
-    except (OSError, UnicodeDecodeError) as error:
+        with path.open("rb") as handle:
+            text = codebook_text(handle.read(MAX_CODEBOOK_BYTES + 1))
+    except OSError as error:
         click.echo(f"Error: cannot read {path}: {error}", err=True)
         sys.exit(2)
+    except ValidationError as error:
+        click.echo(f"Error: {path}: {error.message}", err=True)
+        sys.exit(2)
+    result = import_codebook_csv(io.StringIO(text, newline=""))
     if result.errors:
         db.session.rollback()
         for line, message in result.errors:

@@ -3,10 +3,7 @@ retire, CSV import and export). Services flush; the caller commits."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -257,94 +254,6 @@ def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
     db.session.flush()
     db.session.expire_all()
     codes_merged.send(loser, survivor=survivor)
-
-
-# --- CSV -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class CsvResult:
-    created: int = 0
-    updated: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def export_codebook_csv(out: io.TextIOBase) -> int:
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    nodes = codebook_tree()
-    for node in nodes:
-        c = node.code
-        writer.writerow(
-            [c.code, c.label, c.definition or "", c.example or "", c.polarity.value, "1" if c.active else "0"]
-        )
-    return len(nodes)
-
-
-_TRUE = {"1", "true", "yes", "y", "active", ""}
-_FALSE = {"0", "false", "no", "n", "retired"}
-
-
-def import_codebook_csv(rows: Iterable[dict[str, str]] | io.TextIOBase) -> CsvResult:
-    """Add and update codes from CSV (never delete). Any bad row: report it and apply nothing."""
-    reader = csv.DictReader(rows) if isinstance(rows, io.TextIOBase) else rows
-    result = CsvResult()
-    parsed: list[tuple[int, dict[str, str]]] = []
-    header = getattr(reader, "fieldnames", None)
-    if header is not None:
-        missing = [c for c in ("code", "label") if c not in [h.strip().lower() for h in header]]
-        if missing:
-            result.errors.append((1, f"missing column(s): {', '.join(missing)}"))
-            return result
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        code = row.get("code", "").lower()
-        if not code:
-            result.errors.append((line, "code is empty"))
-            continue
-        if not all(CODE_PART.match(part) for part in code.split(".")):
-            result.errors.append((line, f"code {code!r}: use lower-case letters, digits, _ and dots"))
-            continue
-        if not row.get("label"):
-            result.errors.append((line, f"code {code}: label is empty"))
-            continue
-        if row.get("polarity", "loss").lower() not in {p.value for p in Polarity} | {""}:
-            result.errors.append((line, f"code {code}: polarity must be loss, win or both"))
-            continue
-        if row.get("active", "").lower() not in _TRUE | _FALSE:
-            result.errors.append((line, f"code {code}: active must be 1 or 0"))
-            continue
-        parsed.append((line, row))
-    known = {c.code for c in db.session.scalars(select(ReasonCode))} | {r["code"] for _, r in parsed}
-    for line, row in parsed:
-        parent = row["code"].rsplit(".", 1)[0] if "." in row["code"] else None
-        if parent and parent not in known:
-            result.errors.append((line, f"code {row['code']}: its parent {parent} is not in the codebook"))
-    if result.errors:
-        return result
-    existing = {c.code: c for c in db.session.scalars(select(ReasonCode))}
-    for _, row in sorted(parsed, key=lambda item: item[1]["code"].count(".")):
-        code = row["code"]
-        values = {
-            "label": row["label"],
-            "definition": row.get("definition") or None,
-            "example": row.get("example") or None,
-            "polarity": Polarity(row.get("polarity", "").lower() or "loss"),
-            "active": row.get("active", "").lower() not in _FALSE,
-        }
-        reason = existing.get(code)
-        if reason is None:
-            parent = existing.get(code.rsplit(".", 1)[0]) if "." in code else None
-            reason = ReasonCode(code=code, parent=parent, **values)
-            db.session.add(reason)
-            existing[code] = reason
-            result.created += 1
-        elif any(getattr(reason, k) != v for k, v in values.items()):
-            for key, value in values.items():
-                setattr(reason, key, value)
-            result.updated += 1
-    db.session.flush()
-    return result
 
 
 def require_code(code_id: int) -> ReasonCode:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
-from app.codebook import service
+from app.codebook import service, transfer
 from app.codebook.forms import ActionForm, CodeForm, EditCodeForm, ImportForm, MergeForm, MoveForm
 from app.codebook.models import ReasonCode
+from app.downloads import csv_attachment
+from app.errors import ValidationError
 from app.extensions import db
 
 bp = Blueprint("codebook", __name__, url_prefix="/codebook", template_folder="templates")
@@ -48,9 +50,14 @@ def index():
         if change:
             flash(f"Code {code.code} added.", "success")
             return redirect(url_for("codebook.index"))
-    return render_template(
+    return _index_page(form)
+
+
+def _index_page(form: CodeForm, *, status: int = 200):
+    page = render_template(
         "codebook/index.html", nodes=service.codebook_tree(), form=form, import_form=ImportForm()
     )
+    return page, status
 
 
 @bp.route("/<int:code_id>", methods=["GET", "POST"])
@@ -142,12 +149,8 @@ def retire(code_id: int):
 @editors
 def export():
     out = io.StringIO()
-    service.export_codebook_csv(out)
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=codebook.csv"},
-    )
+    transfer.export_codebook_csv(out)
+    return csv_attachment("codebook.csv", out.getvalue())
 
 
 @bp.post("/import")
@@ -158,17 +161,23 @@ def import_csv():
         flash("Choose a CSV file to import.", "error")
         return redirect(url_for("codebook.index"))
     try:
-        text = form.file.data.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        flash("The file is not UTF-8 text: save it as CSV UTF-8 and try again.", "error")
-        return redirect(url_for("codebook.index"))
-    result = service.import_codebook_csv(io.StringIO(text))
+        text = transfer.codebook_text(form.file.data.read(transfer.MAX_CODEBOOK_BYTES + 1))
+    except ValidationError as error:
+        flash(error.message, "error")
+        return _index_page(_add_form(), status=422)
+    result = transfer.import_codebook_csv(io.StringIO(text, newline=""))
     if result.errors:
         db.session.rollback()
         for line, message in result.errors[:20]:
             flash(f"Line {line}: {message}", "error")
         flash("Nothing was imported: fix these rows and upload the file again.", "error")
-    else:
-        db.session.commit()
-        flash(f"Codebook imported: {result.created} added, {result.updated} updated.", "success")
+        return _index_page(_add_form(), status=422)
+    db.session.commit()
+    flash(f"Codebook imported: {result.created} added, {result.updated} updated.", "success")
     return redirect(url_for("codebook.index"))
+
+
+def _add_form() -> CodeForm:
+    form = CodeForm(formdata=None)
+    form.parent.choices = _code_choices()
+    return form

@@ -19,6 +19,8 @@ from app.coding.models import CoderKind, Coding, CodingStatus, ImportedAnswer
 from app.extensions import db
 
 IMPORT_CODER = "import"
+# The columns' sizes (external_key is "id:" + the id, coder_key "import:" + the coder).
+CELL_LIMITS = {"id": 290, "coder": 200, "question": 10_000, "text": 100_000}
 
 
 @dataclass
@@ -38,6 +40,37 @@ def _answer_key(row: dict[str, str]) -> str:
     return f"text:{digest}"
 
 
+def _rows(reader: csv.DictReader, result: ImportResult):
+    """(line, cleaned row) for each row; a row csv cannot read ends the file with an error for it."""
+    line = 1
+    try:
+        for line, raw in enumerate(reader, start=2):  # noqa: B007 (the line is reported after the loop)
+            yield (
+                line,
+                {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None},
+            )
+    except csv.Error as error:
+        result.errors.append(
+            {
+                "line": line + 1,
+                "message": f"the file cannot be read from here ({error}): a cell over "
+                f"{csv.field_size_limit()} characters or a quote that is never closed; the rest was not read",
+            }
+        )
+
+
+def _cell_problem(row: dict[str, str]) -> str | None:
+    """Why the row's cells cannot be stored (empty text, NUL, too long), or None."""
+    if not row.get("text"):
+        return "text is empty"
+    if any("\x00" in value for value in row.values()):
+        return "a cell contains a NUL character"
+    for column, limit in CELL_LIMITS.items():
+        if len(row.get(column, "")) > limit:
+            return f"{column} is longer than {limit} characters"
+    return None
+
+
 def import_codings(handle: io.TextIOBase, *, now: datetime) -> ImportResult:
     """Load the file's answers and codings (confirmed, source import); bad rows are reported by line."""
     reader = csv.DictReader(handle)
@@ -54,18 +87,16 @@ def import_codings(handle: io.TextIOBase, *, now: datetime) -> ImportResult:
     users.update({u.email.lower(): u for u in users.values()})
     answers: dict[str, ImportedAnswer] = {}
     seen_codings: set[tuple[str, int, str]] = set()
-    for line, raw in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
-        if not row.get("text"):
-            result.errors.append({"line": line, "message": "text is empty"})
-            continue
+    for line, row in _rows(reader, result):
+        problem = _cell_problem(row)
         code_value = row.get("code", "")
         code = by_code.get(code_value.lower()) or by_label.get(code_value.lower())
-        if code is None:
-            message = (
+        if problem is None and code is None:
+            problem = (
                 "code is empty" if not code_value else f"unknown code {code_value!r} (not a code nor a label)"
             )
-            result.errors.append({"line": line, "message": message})
+        if problem:
+            result.errors.append({"line": line, "message": problem})
             continue
         key = _answer_key(row)
         answer = answers.get(key)

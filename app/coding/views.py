@@ -19,6 +19,7 @@ from app.crm.models import Competitor
 from app.db_types import utcnow
 from app.errors import ValidationError
 from app.extensions import db
+from app.validation import parse_id, parse_ids
 from campaigns.models import Campaign
 from surveys.models import Answer, Question, ResponseChannel, Survey
 
@@ -28,8 +29,7 @@ admin_only = roles_required(Role.ADMIN)
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.args.get(name))
 
 
 def _filters() -> service.QueueFilter:
@@ -80,7 +80,7 @@ def answer(answer_id: int):
     filters = _filters()
     form = CodeAnswerForm()
     if form.validate_on_submit():
-        code_ids = [int(v) for v in request.form.getlist("code") if v.isdigit()]
+        code_ids = parse_ids(request.form.getlist("code"))
         span = _parse_span(form.span.data)
         if span is False:
             form.span.errors = ["Write the span as start-end, for example 4-19."]
@@ -160,9 +160,10 @@ def _parse_span(value: str | None) -> tuple[int, int] | None | bool:
     if not value or not value.strip():
         return None
     start, sep, end = value.strip().partition("-")
-    if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+    first, last = parse_id(start), parse_id(end)
+    if not sep or first is None or last is None:
         return False
-    return int(start), int(end)
+    return first, last
 
 
 @bp.route("/bulk", methods=["GET", "POST"])
@@ -297,7 +298,7 @@ def agreement_page():
 def resolve(answer_id: int):
     answer = db.get_or_404(Answer, answer_id)
     if ActionForm().validate_on_submit():
-        code_ids = [int(v) for v in request.form.getlist("code") if v.isdigit()]
+        code_ids = parse_ids(request.form.getlist("code"))
         with domain_change() as change:
             agreement.resolve(answer, current_user, code_ids, now=utcnow())
         if change:

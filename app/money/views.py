@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
 from app.db_types import utcnow
-from app.downloads import CSV_BOM, content_disposition
+from app.downloads import csv_response
 from app.errors import ValidationError
 from app.extensions import db
 from app.money.forms import CurrencyForm, RateForm, RateImportForm
@@ -130,13 +127,5 @@ def import_file():
 @bp.get("/settings/currency/rates.csv")
 @roles_required(Role.ADMIN)
 def export_rates():
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["month", "currency", "rate"])
-    for rate in rates_in_use():
-        writer.writerow([f"{rate.month:%Y-%m}", rate.currency, f"{rate.rate.normalize():f}"])
-    return Response(
-        CSV_BOM + out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": content_disposition(f"exchange-rates-{reporting_currency()}.csv")},
-    )
+    rows = ([f"{rate.month:%Y-%m}", rate.currency, f"{rate.rate.normalize():f}"] for rate in rates_in_use())
+    return csv_response(f"exchange-rates-{reporting_currency()}.csv", ["month", "currency", "rate"], rows)

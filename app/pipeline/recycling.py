@@ -3,7 +3,6 @@ opportunity, the link of a later import's opportunity, and the figures (recovere
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.audit.service import record_event
 from app.crm.importing.values import WINBACK_ID, winback_number
 from app.crm.models import Opportunity, Origin
-from app.downloads import CSV_BOM
+from app.downloads import GuardedCsvWriter
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.money.service import money_total_of, sql_conversion
@@ -119,7 +118,7 @@ def export_csv(export_format: str, *, now: datetime, since: date | None = None) 
         query = query.where(func.date(Requalification.decided_at) >= since)
     rows = db.session.scalars(query).all()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = GuardedCsvWriter(out)
     writer.writerow(SALESFORCE_COLUMNS if export_format == "salesforce" else HUBSPOT_COLUMNS)
     for requalification in rows:
         writer.writerow(_row(requalification, export_format))
@@ -134,7 +133,7 @@ def export_csv(export_format: str, *, now: datetime, since: date | None = None) 
         now=now,
     )
     db.session.flush()
-    return CSV_BOM + out.getvalue(), len(rows)
+    return out.getvalue(), len(rows)
 
 
 def set_crm_opportunity_id(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     g,
@@ -26,7 +25,7 @@ from app.changes import Change, domain_change
 from app.coding.service import opportunity_reasons
 from app.crm.models import Opportunity
 from app.db_types import utcnow
-from app.downloads import content_disposition
+from app.downloads import csv_attachment
 from app.errorhandlers import wants_json
 from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
@@ -60,6 +59,8 @@ from app.pipeline.recycling import (
     rejections_by_reason,
     set_crm_opportunity_id,
 )
+from app.security import json_body
+from app.validation import parse_ids
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline", template_folder="templates")
 api_bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1")
@@ -230,7 +231,7 @@ def first_touch(requalification_id: int):
 def bulk():
     form = BulkForm()
     form.owner.choices = _owner_choices()
-    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     if not form.validate():
         for name, errors in form.errors.items():
             flash(f"{getattr(form, name).label.text}: {' '.join(errors)}", "error")
@@ -265,11 +266,7 @@ def export():
     text, _count = export_csv(export_format, now=utcnow())
     db.session.commit()
     name = f"winback-{export_format}-{utcnow():%Y%m%d}.csv"
-    return Response(
-        text.encode("utf-8"),
-        mimetype="text/csv",
-        headers={"Content-Disposition": content_disposition(name)},
-    )
+    return csv_attachment(name, text)
 
 
 @bp.get("/recycled")
@@ -300,7 +297,7 @@ def patch_requalification(requalification_id: int):
         from app.errors import NotFound
 
         raise NotFound(f"No requalification {requalification_id}.")
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or "crm_opportunity_id" not in body:
         raise ValidationError(
             "The body must be a JSON object with crm_opportunity_id.", field="crm_opportunity_id"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask import abort
 from sqlalchemy import func, select, text
 from sqlalchemy.sql.expression import ColumnElement, Select
 
@@ -264,3 +265,9 @@ def room_for_aggregates() -> None:
 def deal_scope(filters: ReportFilters, quote: str) -> DealScope:
     conversion = sql_conversion(Opportunity.amount, Opportunity.currency, Opportunity.close_date, quote=quote)
     return DealScope(filters, quote, conversion)
+
+
+def refuse_bad_filters(errors: list[str]) -> None:
+    """A CSV has no page to show its filters' errors on: it is refused with them, as the page answers 400."""
+    if errors:
+        abort(400, " ".join(errors))

@@ -24,6 +24,7 @@ from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, earliest, money_by
 from app.reports.filters import room_for_aggregates
+from app.validation import parse_id
 from campaigns.calls.models import CallAttempt, CallTask, Disposition
 from campaigns.models import Campaign, Enrollment
 from surveys.models import Invitation
@@ -492,7 +493,8 @@ def parse_campaign(args, errors: list[str]) -> int | None:
     raw = (args.get("campaign") or "").strip()
     if not raw:
         return None
-    if raw.isdigit() and db.session.get(Campaign, int(raw)) is not None:
-        return int(raw)
+    campaign_id = parse_id(raw)
+    if campaign_id is not None and db.session.get(Campaign, campaign_id) is not None:
+        return campaign_id
     errors.append("That campaign is not known; every campaign is shown.")
     return None

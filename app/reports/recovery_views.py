@@ -11,13 +11,14 @@ from flask import abort, render_template, request, url_for
 
 from app.auth.guard import roles_required
 from app.crm.models import Competitor
+from app.downloads import csv_response
 from app.extensions import db
 from app.money.service import reporting_currency
 from app.pipeline.models import REJECT_REASONS
 from app.reports.charts import horizontal_bars
 from app.reports.competitors import competitor_deals, competitors_report
-from app.reports.export import converted_cell, csv_response, deal_cells, deal_header
-from app.reports.filters import filter_choices, parse_filters
+from app.reports.export import converted_cell, deal_cells, deal_header
+from app.reports.filters import filter_choices, parse_filters, refuse_bad_filters
 from app.reports.funnel import (
     DRILL_STEPS,
     OPEN_PIPELINE,
@@ -108,7 +109,8 @@ def funnel():
 @bp.get("/reports/funnel.csv")
 @roles_required(*READERS)
 def funnel_csv():
-    filters, _errors, campaign_id = _funnel_args()
+    filters, errors, campaign_id = _funnel_args()
+    refuse_bad_filters(errors)
     report = funnel_report(filters.start, filters.end, campaign_id=campaign_id)
     period = _period_name(filters)
     if request.args.get("table") == "channels":
@@ -175,7 +177,8 @@ def funnel_step(step: str):
 @roles_required(*READERS)
 def funnel_step_csv(step: str):
     step = _step_or_404(step)
-    filters, _errors, campaign_id = _funnel_args()
+    filters, errors, campaign_id = _funnel_args()
+    refuse_bad_filters(errors)
     deals = step_deals(step, filters.start, filters.end, campaign_id=campaign_id)
     currency = reporting_currency()
     header = [
@@ -236,7 +239,8 @@ def competitors():
 @bp.get("/reports/competitors.csv")
 @roles_required(*READERS)
 def competitors_csv():
-    filters, _errors = _filters()
+    filters, errors = _filters()
+    refuse_bad_filters(errors)
     report = competitors_report(filters)
     header = [
         "Competitor",
@@ -289,7 +293,8 @@ def competitor_detail(competitor_id: int):
 @roles_required(*READERS)
 def competitor_detail_csv(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
-    filters, _errors = _filters()
+    filters, errors = _filters()
+    refuse_bad_filters(errors)
     currency = reporting_currency()
     header = [*deal_header(currency), "Customer's main reason", "Rating of the competitor", "Came back"]
     rows = (
@@ -331,7 +336,8 @@ def sales_follow_up():
 @bp.get("/reports/sales-follow-up.csv")
 @roles_required(*READERS)
 def sales_follow_up_csv():
-    filters, _errors = _filters()
+    filters, errors = _filters()
+    refuse_bad_filters(errors)
     report = sales_follow_up_report(filters.start, filters.end)
     period = _period_name(filters)
     if request.args.get("table") == "reasons":

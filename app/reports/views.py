@@ -9,11 +9,12 @@ from flask import Blueprint, render_template, request, url_for
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.codebook.models import ReasonCode
+from app.downloads import csv_response
 from app.extensions import db
 from app.reports.callers import callers_report, talk_time
 from app.reports.charts import columns, horizontal_bars
-from app.reports.export import csv_response, deal_cells, deal_header
-from app.reports.filters import filter_choices, parse_filters
+from app.reports.export import deal_cells, deal_header
+from app.reports.filters import filter_choices, parse_filters, refuse_bad_filters
 from app.reports.loss_reasons import DRILL_CSV_MAX, loss_reasons_report, reason_drill_down
 from app.reports.sales_vs_customers import sales_vs_customers_report
 from app.templating import format_money
@@ -77,7 +78,8 @@ def loss_reasons():
 @bp.get("/reports/loss-reasons.csv")
 @roles_required(*READERS)
 def loss_reasons_csv():
-    filters, _errors, _status = _filters()
+    filters, errors, _status = _filters()
+    refuse_bad_filters(errors)
     report = loss_reasons_report(filters)
     period = f"{filters.start:%Y-%m-%d}_{filters.end:%Y-%m-%d}"
     if request.args.get("table") == "trend":
@@ -118,7 +120,8 @@ def loss_reason_detail(code_id: int):
 @roles_required(*READERS)
 def loss_reason_detail_csv(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
-    filters, _errors, _status = _filters()
+    filters, errors, _status = _filters()
+    refuse_bad_filters(errors)
     drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX)
     header = [*deal_header(drill.currency), "What the customer said"]
     rows = (
@@ -154,7 +157,8 @@ def sales_vs_customers():
 @bp.get("/reports/sales-vs-customers.csv")
 @roles_required(*READERS)
 def sales_vs_customers_csv():
-    filters, _errors, _status = _filters()
+    filters, errors, _status = _filters()
+    refuse_bad_filters(errors)
     report = sales_vs_customers_report(filters)
     period = f"{filters.start:%Y-%m-%d}_{filters.end:%Y-%m-%d}"
     table = request.args.get("table")
@@ -198,7 +202,8 @@ def callers():
 @bp.get("/reports/callers.csv")
 @roles_required(Role.ADMIN, Role.SALES_MANAGER)
 def callers_csv():
-    filters, _errors, _status = _period()
+    filters, errors, _status = _period()
+    refuse_bad_filters(errors)
     header = ["Caller", "Calls", "Connects", "Completes", "Requalified", "Talk time (seconds)"]
     rows = (
         [r.caller, r.calls, r.connects, r.completes, r.requalified, r.talk_seconds]

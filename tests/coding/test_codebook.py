@@ -129,7 +129,8 @@ def test_codebook_csv_round_trip_through_the_cli(runner, tmp_path):
     path = tmp_path / "codebook.csv"
     result = runner.invoke(args=["codebook", "export", str(path)])
     assert result.exit_code == 0, result.output
-    with path.open(encoding="utf-8") as handle:
+    assert path.read_text(encoding="utf-8").startswith("\ufeffcode,")  # Excel reads it as UTF-8
+    with path.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["code", "label", "definition", "example", "polarity", "active"]
     too_high = next(row for row in rows if row["code"] == "price.too_high")
@@ -231,7 +232,7 @@ def test_editor_edit_retire_merge_and_export_pages(make_user, login):
     assert db.session.get(ReasonCode, code.id).code == "sales.onboarding"
     client.post(f"/codebook/{code.id}/merge", data={"merge-into": str(_code("support.quality").id)})
     export = client.get("/codebook/export.csv").get_data(as_text=True)
-    assert export.startswith("code,label,definition,example,polarity,active")
+    assert export.startswith("\ufeffcode,label,definition,example,polarity,active")
 
 
 def _token(response) -> str:

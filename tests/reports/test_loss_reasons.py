@@ -184,7 +184,7 @@ def test_csv_exports_have_a_bom_and_guard_formulas(deals, login, make_user):
 
 
 def test_a_formula_at_the_start_of_a_cell_is_quoted():
-    from app.reports.export import csv_text
+    from app.downloads import csv_text
 
     text = csv_text(["a", "b"], [["=1+1", "+x"], ["-3", "@SUM(A1)"], ["plain", 4]])
     assert text == "\ufeffa,b\r\n'=1+1,'+x\r\n'-3,'@SUM(A1)\r\nplain,4\r\n"

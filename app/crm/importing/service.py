@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -23,7 +22,7 @@ from app.crm.importing.parsing import Table, UnreadableFile, open_table
 from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
 from app.crm.signals import opportunities_imported
-from app.downloads import CSV_BOM
+from app.downloads import GuardedCsvWriter
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 
@@ -381,8 +380,7 @@ def error_file(batch: ImportBatch) -> str:
     out. The text starts with a UTF-8 byte order mark, so that Excel reads accented names right.
     """
     out = io.StringIO()
-    out.write(CSV_BOM)
-    writer = csv.writer(out)
+    writer = GuardedCsvWriter(out)
     writer.writerow([*batch.header, "error"])
     rows = db.session.execute(
         select(ImportRowError.raw, ImportRowError.line, ImportRowError.message, ImportRowError.severity)
