@@ -224,6 +224,8 @@ def hang_up_contact_calls(contact_id: int) -> None:
 
 
 def _send_pending_hangups(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the hang-ups wait for the real commit
     sids = session.info.pop(_PENDING_HANGUPS, None)
     if not sids or not has_app_context():
         return
@@ -238,7 +240,8 @@ def _send_pending_hangups(session: Session) -> None:
 
 
 def _forget_pending_hangups(session: Session) -> None:
-    session.info.pop(_PENDING_HANGUPS, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING_HANGUPS, None)
 
 
 def listen_for_commits() -> None:
