@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from app.auth.models import User
 from app.crm.models import Channel
@@ -185,6 +185,26 @@ def _queue_refusal(task: CallTask, caller: User, *, now: datetime) -> str | None
     return None
 
 
+def _renew_lease_first(task: CallTask, caller: User, *, now: datetime, lease_seconds: int) -> None:
+    """Renew a lease still held with an UPDATE before anything is read, then read the task again.
+
+    Two presses of Call at once queue up on it (the row lock on PostgreSQL, the write lock on SQLite):
+    the second one sees the attempt the first one recorded and does not start another.
+    """
+    db.session.execute(
+        update(CallTask)
+        .where(
+            CallTask.id == task.id,
+            CallTask.status == TaskStatus.LEASED,
+            CallTask.leased_by_id == caller.id,
+            CallTask.lease_expires_at > now,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds)),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.refresh(task)
+
+
 def start_call(
     task: CallTask,
     caller: User,
@@ -195,12 +215,12 @@ def start_call(
     recording_consent: bool = False,
 ) -> CallAttempt:
     """Check everything again and record the attempt. The caller commits it before ringing Twilio."""
+    _renew_lease_first(task, caller, now=now, lease_seconds=lease_seconds)
     if not task.is_open:
         raise NotDialable(
             f"This call was closed ({task.closed_reason or task.status.value}).", outcome="closed"
         )
     check_held_through_queue(task, caller, now=now)
-    task.lease_expires_at = now + timedelta(seconds=lease_seconds)
     open_attempt = current_attempt(task)
     if open_attempt is not None:
         return open_attempt  # a second press does not dial twice

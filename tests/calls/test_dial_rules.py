@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -190,3 +191,38 @@ def test_a_supervisor_release_closes_the_callers_open_attempt(make_queue, make_u
     (attempt,) = _attempts()
     assert attempt.abandoned_at is not None
     assert db.session.get(CallTask, task.id).status is TaskStatus.READY
+
+
+# ------------------------------------------------------------------- two presses of Call at once
+
+
+def test_two_presses_of_call_at_once_start_one_attempt(app, make_queue):
+    from app.auth.models import User
+
+    queue = make_queue(1)
+    task_id, caller_id = _claim(queue.caller).id, queue.caller.id
+    db.session.remove()
+    presses = 2
+    barrier = threading.Barrier(presses)
+    attempts: list[int] = []
+    errors: list[BaseException] = []
+
+    def press() -> None:
+        try:
+            with app.app_context():
+                task, caller = db.session.get(CallTask, task_id), db.session.get(User, caller_id)
+                barrier.wait()
+                attempts.append(_call(task, caller).id)
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001 (reported by the test)
+            errors.append(error)
+
+    threads = [threading.Thread(target=press) for _ in range(presses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(attempts)) == 1
+    assert len(_attempts()) == 1
+    assert db.session.get(CallTask, task_id).attempts == 1
