@@ -51,6 +51,7 @@ def test_the_attempt_is_committed_and_no_write_is_open_while_twilio_answers(live
             # Another caller's claim or a respondent's save is not kept waiting for Twilio.
             other.execute(update(CallTask).values(priority=CallTask.priority))
             other.commit()
+            other.invalidate()  # its short lock wait must not go back to the pool
 
     twilio_voice.before_answer = from_another_connection
     response = client.post(f"{location}/dial", follow_redirects=True)
