@@ -1,7 +1,7 @@
 """Call attempts: an unguessable id for Twilio's callbacks, and the time an open attempt was abandoned.
 
 Revision ID: 0024_call_tokens
-Revises: 0023_home_indexes
+Revises: 0029_coded_questions
 """
 
 import secrets
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_call_tokens"
-down_revision = "0023_home_indexes"
+down_revision = "0029_coded_questions"
 branch_labels = None
 depends_on = None
 
