@@ -11,6 +11,7 @@ from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.messaging.signals import contact_opted_out
 from campaigns.calls.queue import cancel_contact_tasks
+from campaigns.calls.voice import hang_up_contact_calls, listen_for_commits
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
 from campaigns.invitations import campaigns_on_survey, move_campaigns_to_version
@@ -28,6 +29,8 @@ def _on_contact_opted_out(
         cancel_contact_tasks(
             contact.id, reason=f"opted out ({channel.value if channel else 'all'})", now=now or utcnow()
         )
+        # A call already ringing or bridged ends too, through Twilio, once the opt-out is committed.
+        hang_up_contact_calls(contact.id)
 
 
 def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
@@ -58,3 +61,4 @@ def connect_signals() -> None:
     competitors_merged.connect(follow_competitor_merge)
     version_published.connect(_on_version_published)
     survey_uses.connect(_campaigns_using)
+    listen_for_commits()

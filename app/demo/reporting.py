@@ -23,7 +23,7 @@ from app.pipeline.service import evaluate_calls
 from app.reports.filters import month_starts
 from app.reports.targets import set_funnel_targets
 from campaigns.calls.dispositions import record_disposition
-from campaigns.calls.models import CallTask, Disposition, TaskStatus
+from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatus
 from campaigns.calls.script import complete_script, save_script
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Enrollment
 from surveys.demo import answer_invitations, phone_answers
@@ -109,7 +109,29 @@ def play_survey_campaign(campaign: Campaign, *, seed: int, now: datetime) -> int
     return completed
 
 
+def _pressed_call(task: CallTask, caller: User, when: datetime) -> None:
+    """The caller took the task from the queue and pressed Call at `when` (history: no checks to replay)."""
+    task.status = TaskStatus.LEASED
+    task.leased_by_id = caller.id
+    task.leased_at = when
+    task.lease_expires_at = when + timedelta(minutes=15)
+    task.attempts += 1
+    db.session.add(
+        CallAttempt(
+            task_id=task.id,
+            campaign_id=task.campaign_id,
+            contact_id=task.contact_id,
+            caller_id=caller.id,
+            phone=task.contact.phone or "",
+            started_at=when,
+            response_id=task.response_id,
+        )
+    )
+    db.session.flush()
+
+
 def _call(task: CallTask, caller: User, disposition: Disposition, when: datetime, rng: random.Random, form):
+    _pressed_call(task, caller, when)
     attempt = record_disposition(
         task,
         caller,

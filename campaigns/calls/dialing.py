@@ -1,8 +1,9 @@
 """Pressing "Call": everything checked again, then click-to-call through Twilio (or by hand).
 
 The number dialled is always the claimed task's contact number, read from the database; nothing the
-browser sends chooses it. Twilio first rings the caller's own phone, then bridges to the contact with
-TwiML built by `VoiceResponse`.
+browser sends chooses it. Only a task the caller holds through the queue (lease unexpired, due, in an
+active campaign they are assigned to) may be dialled. The attempt is committed before Twilio is asked
+to ring the caller's phone; when they answer, the bridge checks everything again before it dials.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, select, update
 
 from app.auth.models import User
 from app.crm.models import Channel
@@ -28,12 +29,11 @@ from campaigns.calls.hours import (
     zone_info,
 )
 from campaigns.calls.models import CallAttempt, CallTask, TaskStatus
-from campaigns.calls.queue import cancel_contact_tasks, release_task, touch_lease
-from campaigns.models import EnrollmentStatus
+from campaigns.calls.queue import LeaseLost, cancel_contact_tasks, release_task
+from campaigns.calls.voice import DialFailed, TwilioDialer
+from campaigns.models import CampaignStatus, EnrollmentStatus, campaign_callers
 
 DEFAULT_MAX_PER_NUMBER_24H = 5
-STATUS_EVENTS = "initiated ringing answered completed"
-RECORDING_NOTICE = "This call may be recorded for quality and training purposes."
 
 
 class NotDialable(Conflict):
@@ -140,52 +140,69 @@ def _later(task: CallTask, due: datetime | None, *, now: datetime) -> None:
     task.due_at = max(due or now + timedelta(hours=1), now)
 
 
-# ------------------------------------------------------------------------------------------- Twilio
+# ------------------------------------------------------------------------------------ the queue's rules
 
 
-def voice_configured(config: Mapping[str, Any]) -> bool:
+def _is_assigned(caller: User, campaign_id: int) -> bool:
     return bool(
-        config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN") and config.get("TWILIO_FROM")
-    )
-
-
-class TwilioDialer:
-    """Click-to-call through the real twilio library; pass http_client to replace its transport (tests)."""
-
-    def __init__(
-        self, account_sid: str, auth_token: str, *, from_number: str, base_url: str, http_client: Any = None
-    ) -> None:
-        from twilio.rest import Client
-
-        self.client = Client(account_sid, auth_token, http_client=http_client)
-        self.from_number = from_number
-        self.base_url = base_url.rstrip("/")
-
-    def place(self, attempt: CallAttempt, caller_phone: str) -> str:
-        """Ring the caller's own phone; when they answer, Twilio fetches the bridge TwiML. Returns the SID."""
-        call = self.client.calls.create(
-            to=caller_phone,
-            from_=self.from_number,
-            url=f"{self.base_url}/twilio/voice/bridge/{attempt.id}",
-            method="POST",
+        db.session.scalar(
+            select(
+                exists().where(
+                    campaign_callers.c.campaign_id == campaign_id, campaign_callers.c.user_id == caller.id
+                )
+            )
         )
-        return call.sid
-
-
-def dialer_from_config(config: Mapping[str, Any], *, http_client: Any = None) -> TwilioDialer | None:
-    if not voice_configured(config):
-        return None
-    return TwilioDialer(
-        config["TWILIO_ACCOUNT_SID"],
-        config["TWILIO_AUTH_TOKEN"],
-        from_number=config["TWILIO_FROM"],
-        base_url=config["PUBLIC_BASE_URL"],
-        http_client=http_client,
     )
 
 
-class DialFailed(Conflict):
-    code = "dial_failed"
+def check_held_through_queue(task: CallTask, caller: User, *, now: datetime) -> None:
+    """Raise unless the caller holds this task through the queue now, and the queue would give it to them.
+
+    The lease is unexpired and theirs, its campaign is active and they are assigned to it, the task is
+    due, and a personal callback is theirs or released. A task they merely held before (retry later,
+    Back then Call) is not theirs to dial or to record as called.
+    """
+    if not (task.status is TaskStatus.LEASED and task.leased_by_id == caller.id):
+        raise LeaseLost("This call is not yours any more: press Next call to get the next one.")
+    if task.lease_expires_at is None or task.lease_expires_at <= now:
+        raise LeaseLost("Your hold on this call expired: press Next call to get the next one.")
+    refusal = _queue_refusal(task, caller, now=now)
+    if refusal is not None:
+        release_task(task)
+        raise NotDialable(refusal, outcome="later")
+
+
+def _queue_refusal(task: CallTask, caller: User, *, now: datetime) -> str | None:
+    if task.campaign.status is not CampaignStatus.ACTIVE:
+        return f"The campaign is {task.campaign.status.value}: its calls wait until it is active again."
+    if not _is_assigned(caller, task.campaign_id):
+        return "You are no longer assigned to this campaign; the call went back to the queue."
+    if task.due_at > now:
+        return "This call is not due yet; it went back to the queue."
+    owner = task.callback_owner_id
+    if owner not in (None, caller.id) and not (task.callback_release_at and task.callback_release_at <= now):
+        return "This is another caller's callback; it went back to the queue."
+    return None
+
+
+def _renew_lease_first(task: CallTask, caller: User, *, now: datetime, lease_seconds: int) -> None:
+    """Renew a lease still held with an UPDATE before anything is read, then read the task again.
+
+    Two presses of Call at once queue up on it (the row lock on PostgreSQL, the write lock on SQLite):
+    the second one sees the attempt the first one recorded and does not start another.
+    """
+    db.session.execute(
+        update(CallTask)
+        .where(
+            CallTask.id == task.id,
+            CallTask.status == TaskStatus.LEASED,
+            CallTask.leased_by_id == caller.id,
+            CallTask.lease_expires_at > now,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds)),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.refresh(task)
 
 
 def start_call(
@@ -195,15 +212,15 @@ def start_call(
     now: datetime,
     limits: DialLimits,
     lease_seconds: int,
-    dialer: TwilioDialer | None = None,
     recording_consent: bool = False,
 ) -> CallAttempt:
-    """Check everything again, record the attempt, and ring through Twilio when a dialer is given."""
+    """Check everything again and record the attempt. The caller commits it before ringing Twilio."""
+    _renew_lease_first(task, caller, now=now, lease_seconds=lease_seconds)
     if not task.is_open:
         raise NotDialable(
             f"This call was closed ({task.closed_reason or task.status.value}).", outcome="closed"
         )
-    touch_lease(task, caller, now=now, lease_seconds=lease_seconds)
+    check_held_through_queue(task, caller, now=now)
     open_attempt = current_attempt(task)
     if open_attempt is not None:
         return open_attempt  # a second press does not dial twice
@@ -221,77 +238,83 @@ def start_call(
     db.session.add(attempt)
     task.attempts += 1
     db.session.flush()
-    if dialer is not None:
-        if not caller.phone:
-            raise DialFailed("Add your own phone number to your profile to call through Twilio.")
-        from twilio.base.exceptions import TwilioException
-
-        try:
-            attempt.twilio_call_sid = dialer.place(attempt, caller.phone)
-        except TwilioException as error:
-            raise DialFailed(f"Twilio could not place the call: {error}") from None
-        attempt.twilio_status = "queued"
     return attempt
 
 
+def ring_caller(attempt: CallAttempt, caller: User, dialer: TwilioDialer) -> None:
+    """Ask Twilio to ring the caller's phone for a committed attempt; call it outside any transaction."""
+    if not caller.phone:
+        raise DialFailed("Add your own phone number to your profile to call through Twilio.")
+    attempt.twilio_call_sid = dialer.place(attempt, caller.phone)
+    if attempt.twilio_status is None:  # a status callback may have come first
+        attempt.twilio_status = "queued"
+
+
+def withdraw_attempt(attempt: CallAttempt) -> None:
+    """Twilio did not place the call: forget the attempt (its callback token can never match again)."""
+    attempt.task.attempts = max(attempt.task.attempts - 1, 0)
+    db.session.delete(attempt)
+    db.session.flush()
+
+
 def current_attempt(task: CallTask) -> CallAttempt | None:
-    """The attempt started on this task and not yet given a disposition."""
+    """The attempt started on this task and not yet given a disposition (nor abandoned with its lease)."""
     return db.session.scalar(
         select(CallAttempt)
-        .where(CallAttempt.task_id == task.id, CallAttempt.disposition.is_(None))
-        .order_by(CallAttempt.started_at.desc())
+        .where(
+            CallAttempt.task_id == task.id,
+            CallAttempt.disposition.is_(None),
+            CallAttempt.abandoned_at.is_(None),
+        )
+        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
         .limit(1)
     )
 
 
-def bridge_twiml(attempt: CallAttempt, *, from_number: str, base_url: str) -> str:
-    """What Twilio plays once the caller answered: dial the task's contact (from the database)."""
-    from twilio.twiml.voice_response import Dial, VoiceResponse
-
-    base = base_url.rstrip("/")
-    response = VoiceResponse()
-    record = attempt.recording_consent
-    dial = Dial(caller_id=from_number, record="record-from-answer-dual" if record else None)
-    dial.number(
-        attempt.phone,
-        status_callback=f"{base}/twilio/voice/status/{attempt.id}",
-        status_callback_event=STATUS_EVENTS,
-        status_callback_method="POST",
-        url=f"{base}/twilio/voice/announce/{attempt.id}" if record else None,
-    )
-    response.append(dial)
-    return str(response)
+# ------------------------------------------------------------------------------------------- bridge
 
 
-def announcement_twiml() -> str:
-    """Played to the contact before the bridge when the call is recorded (consent given)."""
-    from twilio.twiml.voice_response import VoiceResponse
+def bridge_refusal(attempt: CallAttempt, *, now: datetime) -> str | None:
+    """Why the caller must not be put through to the contact now, or None when they may.
 
-    response = VoiceResponse()
-    response.say(RECORDING_NOTICE)
-    return str(response)
+    Checked when Twilio asks for the bridge, seconds or minutes after Call was pressed: in between
+    the caller may have recorded a disposition, the contact opted out, the lease or the window ended.
+    """
+    task = attempt.task
+    if attempt.disposition is not None or attempt.abandoned_at is not None:
+        return "attempt closed"
+    if not (
+        task.status is TaskStatus.LEASED
+        and task.leased_by_id == attempt.caller_id
+        and task.lease_expires_at is not None
+        and task.lease_expires_at > now
+    ):
+        return "lease not held"
+    if task.campaign.status is not CampaignStatus.ACTIVE:
+        return "campaign not active"
+    if task.enrollment.status is not EnrollmentStatus.ACTIVE:
+        return "enrollment ended"
+    return _contact_refusal(task, attempt.phone, now=now)
 
 
-def apply_call_status(attempt: CallAttempt, form: Mapping[str, str], *, now: datetime) -> None:
-    """A Twilio status callback: keep the status, answer and end times, and the duration."""
-    status = (form.get("CallStatus") or "").strip()[:32]
-    if status:
-        attempt.twilio_status = status
-    if status == "in-progress" and attempt.answered_at is None:
-        attempt.answered_at = now
-    if status in ("completed", "busy", "no-answer", "failed", "canceled"):
+def _contact_refusal(task: CallTask, phone: str, *, now: datetime) -> str | None:
+    contact = task.contact
+    if contact.phone != phone:
+        return "number changed"
+    reason = contact_suppression_reason(contact, Channel.CALL)
+    if reason is not None:
+        return f"suppressed: {reason.value}"
+    zones = contact_zones(contact)
+    window = campaign_window(task.campaign).narrowed(state_rule_for_phone(phone))
+    if not zones or not window_holds(zones, window, now):
+        return "outside calling hours"
+    return None
+
+
+def hand_back(task: CallTask, *, now: datetime) -> None:
+    """A supervisor puts a held call back in the queue: the caller's open attempt ends with it."""
+    attempt = current_attempt(task)
+    if attempt is not None:
+        attempt.abandoned_at = now
         attempt.ended_at = attempt.ended_at or now
-        duration = form.get("CallDuration") or form.get("DialCallDuration")
-        if duration and duration.isdigit():
-            attempt.duration_seconds = int(duration)
-
-
-def count_for_number(phone: str, *, since: datetime) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(CallAttempt)
-            .where(CallAttempt.phone == phone, CallAttempt.started_at > since)
-        )
-        or 0
-    )
+    release_task(task)

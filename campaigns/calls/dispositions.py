@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
 from app.audit.service import record_event
 from app.auth.models import User
 from app.crm.models import Channel
-from app.errors import ValidationError
+from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.messaging.service import opt_out_contact
-from campaigns.calls.dialing import current_attempt
+from campaigns.calls.dialing import DialLimits, check_dialable, check_held_through_queue, current_attempt
 from campaigns.calls.models import REQUALIFICATION_FIELDS, CallAttempt, CallTask, Disposition, TaskStatus
-from campaigns.calls.queue import (
-    CALLBACK_BOOST,
-    callback_priority,
-    cancel_contact_tasks,
-    release_task,
-    touch_lease,
-)
+from campaigns.calls.queue import CALLBACK_BOOST, callback_priority, release_task, touch_lease
+from campaigns.calls.script import complete_script, save_script
 from campaigns.calls.signals import call_requalified
-from campaigns.enrollment import mark_opted_out
+from campaigns.calls.voice import hang_up_after_commit
 from campaigns.models import RETRY_OUTCOMES, EnrollmentStatus
+from surveys.responding import FormData
 
 RETRIED = (Disposition.NO_ANSWER, Disposition.BUSY, Disposition.VOICEMAIL)
 FINAL = {
@@ -76,6 +73,35 @@ def _finish(
         task.enrollment.status_changed_at = now
 
 
+def _check_callback(disposition: Disposition, callback_at: datetime | None, *, now: datetime) -> None:
+    if disposition is not Disposition.CALLBACK:
+        return
+    if callback_at is None:
+        raise ValidationError("Say when to call back.", field="callback_at")
+    if callback_at <= now:
+        raise ValidationError("The callback time must be in the future.", field="callback_at")
+    if callback_at > now + timedelta(days=365):
+        raise ValidationError("The callback time must be within a year.", field="callback_at")
+
+
+def _hand_dialled_attempt(task: CallTask, caller: User, *, now: datetime, limits: DialLimits) -> CallAttempt:
+    """A call made without pressing Call (or nobody picked up): the same checks as pressing Call."""
+    check_held_through_queue(task, caller, now=now)
+    check_dialable(task, now=now, limits=limits)
+    attempt = CallAttempt(
+        task_id=task.id,
+        campaign_id=task.campaign_id,
+        contact_id=task.contact_id,
+        caller_id=caller.id,
+        phone=task.contact.phone or "",
+        started_at=now,
+        response_id=task.response_id,
+    )
+    db.session.add(attempt)
+    task.attempts += 1
+    return attempt
+
+
 def record_disposition(
     task: CallTask,
     caller: User,
@@ -87,86 +113,41 @@ def record_disposition(
     callback_at: datetime | None = None,
     callback_for_me: bool = True,
     requalification: Mapping[str, str] | None = None,
+    limits: DialLimits | None = None,
 ) -> CallAttempt:
-    """Close the call's attempt with the disposition and move the task on: retry, callback, or done."""
+    """Close the call's attempt with the disposition and move the task on: retry, callback, or done.
+
+    Without an attempt (dialled by hand) the task is checked as when pressing Call: a suppressed
+    number, a paused campaign or a task not due cannot be recorded as called. A call still ringing
+    or bridged is hung up through Twilio once this commits.
+    """
     touch_lease(task, caller, now=now, lease_seconds=lease_seconds)
-    campaign = task.campaign
     notes = (notes or "").strip() or None
     if notes and len(notes) > FORM_LIMIT:
         raise ValidationError(f"Please keep the notes under {FORM_LIMIT} characters.", field="notes")
     form = clean_requalification(requalification or {}) if disposition is Disposition.REQUALIFIED else None
-    if disposition is Disposition.CALLBACK:
-        if callback_at is None:
-            raise ValidationError("Say when to call back.", field="callback_at")
-        if callback_at <= now:
-            raise ValidationError("The callback time must be in the future.", field="callback_at")
-        if callback_at > now + timedelta(days=365):
-            raise ValidationError("The callback time must be within a year.", field="callback_at")
+    _check_callback(disposition, callback_at, now=now)
     attempt = current_attempt(task)
-    if attempt is None:  # dialled by hand without pressing Call, or nobody picked up at all
-        attempt = CallAttempt(
-            task_id=task.id,
-            campaign_id=task.campaign_id,
-            contact_id=task.contact_id,
-            caller_id=caller.id,
-            phone=task.contact.phone or "",
-            started_at=now,
-            response_id=task.response_id,
-        )
-        db.session.add(attempt)
-        task.attempts += 1
+    if attempt is None:
+        attempt = _hand_dialled_attempt(task, caller, now=now, limits=limits or DialLimits())
+    else:
+        hang_up_after_commit([attempt])
     attempt.disposition = disposition
     attempt.disposed_at = now
     attempt.ended_at = attempt.ended_at or now
     attempt.notes = notes
     attempt.response_id = task.response_id
     db.session.flush()
-
     if disposition in RETRIED:
-        retry_hours = (campaign.call_retry_hours or {}).get(
-            disposition.value, RETRY_OUTCOMES[disposition.value]
-        )
-        cap = (campaign.call_outcome_caps or {}).get(disposition.value)
-        if task.attempts >= campaign.call_max_attempts:
-            _finish(
-                task,
-                TaskStatus.EXHAUSTED,
-                "attempts cap reached",
-                now=now,
-                enrollment_status=EnrollmentStatus.EXHAUSTED,
-            )
-        elif cap is not None and _outcome_count(task, disposition) >= int(cap):
-            _finish(
-                task,
-                TaskStatus.EXHAUSTED,
-                f"{disposition.value} cap reached",
-                now=now,
-                enrollment_status=EnrollmentStatus.EXHAUSTED,
-            )
-        else:
-            release_task(task)
-            task.due_at = now + timedelta(hours=float(retry_hours))
-            task.priority = max(task.priority % CALLBACK_BOOST - 1, 0)
-            task.callback_owner_id = None
-            task.callback_at = task.callback_release_at = None
+        _retry_later(task, disposition, now=now)
     elif disposition is Disposition.CALLBACK:
-        attempt.callback_at = callback_at
-        release_task(task)
-        task.due_at = callback_at
-        task.callback_at = callback_at
-        task.callback_owner_id = caller.id if callback_for_me else None
-        task.callback_release_at = callback_at + timedelta(minutes=campaign.callback_release_minutes)
-        task.priority = callback_priority(task.priority, personal=callback_for_me)
+        _call_back(task, attempt, caller, callback_at, personal=callback_for_me)
     elif disposition is Disposition.DO_NOT_CALL:
-        contact = task.contact
-        _finish(
-            task, TaskStatus.CANCELLED, "do not call", now=now, enrollment_status=EnrollmentStatus.OPTED_OUT
-        )
+        _finish(task, TaskStatus.CANCELLED, "do not call", now=now, enrollment_status=None)
         db.session.flush()
-        # The phone goes on the do-not-contact list; queued messages, enrollments and tasks all end.
-        opt_out_contact(contact, Channel.CALL, source="caller: do not call", now=now, actor_id=caller.id)
-        mark_opted_out(contact.id, channel=None, now=now)
-        cancel_contact_tasks(contact.id, reason="do not call", now=now)
+        # One decision: the number goes on the do-not-contact list, and the opt-out's listeners end
+        # the contact's call enrollments and tasks and hang up any call still in flight.
+        opt_out_contact(task.contact, Channel.CALL, source="caller: do not call", now=now, actor_id=caller.id)
     else:
         if form is not None:
             attempt.requalification = form
@@ -184,3 +165,64 @@ def record_disposition(
     if form is not None:
         call_requalified.send(attempt, now=now)
     return attempt
+
+
+def _retry_later(task: CallTask, disposition: Disposition, *, now: datetime) -> None:
+    campaign = task.campaign
+    retry_hours = (campaign.call_retry_hours or {}).get(disposition.value, RETRY_OUTCOMES[disposition.value])
+    cap = (campaign.call_outcome_caps or {}).get(disposition.value)
+    if task.attempts >= campaign.call_max_attempts:
+        reason = "attempts cap reached"
+    elif cap is not None and _outcome_count(task, disposition) >= int(cap):
+        reason = f"{disposition.value} cap reached"
+    else:
+        release_task(task)
+        task.due_at = now + timedelta(hours=float(retry_hours))
+        task.priority = max(task.priority % CALLBACK_BOOST - 1, 0)
+        task.callback_owner_id = None
+        task.callback_at = task.callback_release_at = None
+        return
+    _finish(task, TaskStatus.EXHAUSTED, reason, now=now, enrollment_status=EnrollmentStatus.EXHAUSTED)
+
+
+def _call_back(
+    task: CallTask, attempt: CallAttempt, caller: User, callback_at: datetime | None, *, personal: bool
+) -> None:
+    assert callback_at is not None  # noqa: S101 (checked by _check_callback)
+    attempt.callback_at = callback_at
+    release_task(task)
+    task.due_at = callback_at
+    task.callback_at = callback_at
+    task.callback_owner_id = caller.id if personal else None
+    task.callback_release_at = callback_at + timedelta(minutes=task.campaign.callback_release_minutes)
+    task.priority = callback_priority(task.priority, personal=personal)
+
+
+def dispose_call(
+    task: CallTask,
+    caller: User,
+    disposition: Disposition,
+    answers: FormData,
+    *,
+    now: datetime,
+    lease_seconds: int,
+    limits: DialLimits,
+    **fields: Any,
+) -> CallAttempt:
+    """What the caller's screen posts at the end of a call: the script's answers, then the disposition.
+
+    The answers typed so far are kept (a refused one is shown again, it does not block the disposition);
+    "completed" needs the script's required answers.
+    """
+    touch_lease(task, caller, now=now, lease_seconds=lease_seconds)
+    if task.campaign.survey_version is not None:
+        try:
+            with db.session.begin_nested():
+                save_script(task, caller, answers, now=now)
+        except DomainError:
+            pass  # the response was closed meanwhile: nothing more to save on it
+    if disposition is Disposition.COMPLETED:
+        complete_script(task, now=now)
+    return record_disposition(
+        task, caller, disposition, now=now, lease_seconds=lease_seconds, limits=limits, **fields
+    )

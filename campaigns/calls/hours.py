@@ -135,10 +135,6 @@ def key_is_open(key: str, window: Window, now: datetime) -> bool:
     return window_holds(zones, window.narrowed(rule), now)
 
 
-def contact_is_callable(contact: Contact, window: Window, now: datetime) -> bool:
-    return window_holds(contact_zones(contact), window.narrowed(state_rule_for_phone(contact.phone)), now)
-
-
 def next_opening(
     zones: Iterable[str], window: Window, now: datetime, *, horizon_days: int = 8
 ) -> datetime | None:

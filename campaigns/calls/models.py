@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -142,10 +143,16 @@ class CallTask(db.Model):
         return f"<CallTask {self.id} {self.status} contact={self.contact_id}>"
 
 
+def new_callback_token() -> str:
+    """The id Twilio's callbacks for one attempt carry: 128 random bits, never reused."""
+    return secrets.token_urlsafe(16)
+
+
 class CallAttempt(db.Model):
     __tablename__ = "call_attempts"
     __table_args__ = (
         Index("ix_call_attempts_phone_started", "phone", "started_at"),
+        Index("uq_call_attempts_callback_token", "callback_token", unique=True),
         Index("ix_call_attempts_caller_started", "caller_id", "started_at"),
         Index("ix_call_attempts_started", "started_at"),  # the callers report of a period
     )
@@ -169,6 +176,12 @@ class CallAttempt(db.Model):
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     response_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id", ondelete="SET NULL"))
     requalification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # In Twilio's callback URLs instead of the row id, which SQLite may hand out again after a
+    # rollback: a call placed for an attempt that was never kept can never reach another attempt.
+    callback_token: Mapped[str | None] = mapped_column(String(32), default=new_callback_token)
+    # Set when the caller's lease lapsed and the task went back to the queue with this attempt open:
+    # nobody may record a disposition on it any more (the next caller starts an attempt of their own).
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     task: Mapped[CallTask] = relationship(back_populates="attempt_list")
     caller: Mapped[User | None] = relationship()

@@ -26,7 +26,7 @@ from app.crm.models import Contact, Opportunity
 from app.errors import Conflict
 from app.extensions import db
 from campaigns.calls.hours import Window, campaign_window, key_is_open, zone_key
-from campaigns.calls.models import CallTask, TaskStatus, TimeZoneSet
+from campaigns.calls.models import CallAttempt, CallTask, TaskStatus, TimeZoneSet
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -210,7 +210,23 @@ def cancel_contact_tasks(contact_id: int, *, reason: str, now: datetime) -> int:
 
 
 def release_expired_leases(*, now: datetime) -> int:
-    """Leases whose caller vanished go back to the queue, history intact."""
+    """Leases whose caller vanished go back to the queue, history intact; their open attempts end.
+
+    The next caller starts an attempt of their own: nothing they record lands on the one abandoned.
+    """
+    expired = select(CallTask.id).where(
+        CallTask.status == TaskStatus.LEASED, CallTask.lease_expires_at <= now
+    )
+    db.session.execute(
+        update(CallAttempt)
+        .where(
+            CallAttempt.task_id.in_(expired),
+            CallAttempt.disposition.is_(None),
+            CallAttempt.abandoned_at.is_(None),
+        )
+        .values(abandoned_at=now, ended_at=func.coalesce(CallAttempt.ended_at, now)),
+        execution_options={"synchronize_session": False},
+    )
     statement = (
         update(CallTask)
         .where(CallTask.status == TaskStatus.LEASED, CallTask.lease_expires_at <= now)
@@ -237,21 +253,13 @@ def held_task(caller: User, *, now: datetime) -> CallTask | None:
 
 
 def touch_lease(task: CallTask, caller: User, *, now: datetime, lease_seconds: int) -> None:
-    """The caller is still on the task: keep it theirs. Raises LeaseLost if it went to someone else."""
+    """The caller is still on the task: keep it theirs. Raises LeaseLost once it went back to the queue.
+
+    A task back in the queue (released, or retried later) is never taken back by touching it: only a
+    claim through the queue leases it again.
+    """
     if task.status is TaskStatus.LEASED and task.leased_by_id == caller.id:
         task.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        return
-    if task.status is TaskStatus.READY and task.leased_by_id is None:
-        # Expired and released, but nobody took it: the caller who was on it keeps it.
-        task.status = TaskStatus.LEASED
-        task.leased_by_id = caller.id
-        task.leased_at = now
-        task.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        try:
-            with db.session.begin_nested():
-                db.session.flush()
-        except IntegrityError:
-            raise LeaseLost("This call went back to the queue and you hold another one now.") from None
         return
     raise LeaseLost("This call is no longer yours: its lease expired and it went back to the queue.")
 

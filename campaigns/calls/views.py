@@ -12,22 +12,21 @@ from app.auth.guard import public, roles_required
 from app.auth.models import Role, User
 from app.changes import domain_change
 from app.db_types import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, ValidationError
 from app.extensions import csrf, db
 from app.messaging.views import _require_twilio_signature
 from campaigns.calls import reports
 from campaigns.calls.dialing import (
     DialLimits,
     NotDialable,
-    announcement_twiml,
-    apply_call_status,
-    bridge_twiml,
+    bridge_refusal,
     current_attempt,
-    dialer_from_config,
+    hand_back,
+    ring_caller,
     start_call,
-    voice_configured,
+    withdraw_attempt,
 )
-from campaigns.calls.dispositions import record_disposition
+from campaigns.calls.dispositions import dispose_call
 from campaigns.calls.hours import zone_info
 from campaigns.calls.models import (
     DISPOSITION_LABELS,
@@ -42,11 +41,20 @@ from campaigns.calls.queue import (
     caller_campaigns,
     claim_cache,
     claim_next_task,
+    held_task,
     queue_counts,
-    release_task,
     touch_lease,
 )
-from campaigns.calls.script import complete_script, save_script, script_html, task_response, web_answers
+from campaigns.calls.script import save_script, script_html, task_response, web_answers
+from campaigns.calls.voice import (
+    DialFailed,
+    announcement_twiml,
+    app_dialer,
+    apply_call_status,
+    bridge_twiml,
+    hangup_twiml,
+    voice_configured,
+)
 
 bp = Blueprint("calls", __name__, template_folder="templates")
 
@@ -83,11 +91,7 @@ def queue():
         counts=queue_counts(now=now, campaigns=campaigns) if campaigns else None,
         campaigns=campaigns,
         callbacks=callbacks_due_today(current_user, now=now),
-        held=db.session.scalar(
-            select(CallTask).where(
-                CallTask.status == TaskStatus.LEASED, CallTask.leased_by_id == current_user.id
-            )
-        ),
+        held=held_task(current_user, now=now),
     )
 
 
@@ -143,7 +147,7 @@ def _render_task(task: CallTask, *, status: int = 200, draft=None, errors=None, 
             draft=draft or {},
             voice=voice_configured(current_app.config),
             dialled=dialled,
-            mine=task.leased_by_id == current_user.id and task.status is TaskStatus.LEASED,
+            mine=held_task(current_user, now=utcnow()) is task,
         ),
         status,
     )
@@ -158,18 +162,19 @@ def task(task_id: int):
 @bp.post("/calls/tasks/<int:task_id>/dial")
 @callers_and_admins
 def dial(task_id: int):
+    """Only the call the caller holds through the queue is dialled; Twilio is asked after the commit."""
+    now = utcnow()
     task = _own_task(task_id)
-    dialer = dialer_from_config(
-        current_app.config, http_client=current_app.extensions.get("twilio_http_client")
-    )
+    if task.is_open and held_task(current_user, now=now) is not task:
+        flash("This call is not yours to dial now: press Next call to get the next one.", "error")
+        return redirect(url_for("calls.queue"))
     try:
         attempt = start_call(
             task,
             current_user,
-            now=utcnow(),
+            now=now,
             limits=DialLimits.from_config(current_app.config),
             lease_seconds=_lease_seconds(),
-            dialer=dialer,
             recording_consent=request.form.get("recording_consent") == "1",
         )
     except NotDialable as error:
@@ -177,19 +182,31 @@ def dial(task_id: int):
         flash(error.message, "error")
         return redirect(url_for("calls.queue"))
     except DomainError as error:
-        db.session.rollback()  # Twilio refused, or the lease is gone: no attempt is recorded
+        db.session.rollback()
         flash(error.message, "error")
-        return redirect(
-            url_for("calls.queue")
-            if not task.is_open or task.leased_by_id is None
-            else url_for("calls.task", task_id=task.id)
-        )
-    db.session.commit()
+        return redirect(url_for("calls.queue"))
+    db.session.commit()  # kept before Twilio rings anyone: a crash after this leaves no unknown call
+    dialer = app_dialer()
     if dialer is None:
         flash(f"Dial {attempt.phone} by hand now.", "info")
+    elif attempt.twilio_call_sid is None:
+        return _ring(attempt, dialer)
+    return redirect(url_for("calls.task", task_id=task_id))
+
+
+def _ring(attempt: CallAttempt, dialer):
+    task_id = attempt.task_id
+    try:
+        ring_caller(attempt, current_user, dialer)  # no transaction is open while Twilio answers
+    except DialFailed as error:
+        db.session.rollback()
+        withdraw_attempt(attempt)
+        db.session.commit()
+        flash(error.message, "error")
     else:
+        db.session.commit()
         flash("Your phone will ring: answer it and you are put through.", "success")
-    return redirect(url_for("calls.task", task_id=task.id))
+    return redirect(url_for("calls.task", task_id=task_id))
 
 
 @bp.post("/calls/tasks/<int:task_id>/answers")
@@ -240,43 +257,38 @@ def disposition(task_id: int):
         chosen = Disposition(form.get("disposition", ""))
     except ValueError:
         abort(400)
-    now = utcnow()
-    if task.campaign.survey_version is not None and task.is_open:
-        try:
-            save_script(task, current_user, form, now=now)  # nothing typed is lost, whatever comes next
-            db.session.commit()
-        except DomainError:
-            db.session.rollback()
     callback_raw = form.get("callback_at", "")
     callback_at = _parse_callback(callback_raw)
-    with domain_change() as change:
+    try:
         if callback_raw and callback_at is None and chosen is Disposition.CALLBACK:
-            raise_bad_callback()
-        if chosen is Disposition.COMPLETED:
-            complete_script(task, now=now)
-        record_disposition(
+            raise ValidationError("Enter the callback time as a date and time.", field="callback_at")
+        dispose_call(
             task,
             current_user,
             chosen,
-            now=now,
+            form,
+            now=utcnow(),
             lease_seconds=_lease_seconds(),
+            limits=DialLimits.from_config(current_app.config),
             notes=form.get("notes"),
             callback_at=callback_at,
             callback_for_me=form.get("callback_for", "me") != "anyone",
             requalification={name: form.get(name, "") for name, _ in REQUALIFICATION_FIELDS},
         )
-    if not change:
-        return _render_task(task, status=422, draft=form.to_dict())
+    except NotDialable as error:
+        db.session.commit()  # the task was closed or put back in the queue: say so on the queue page
+        flash(error.message, "error")
+        return redirect(url_for("calls.queue"))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_task(task, status=422, draft=form.to_dict(), form=form)
+    db.session.commit()
     flash(f"{task.contact.full_name}: {DISPOSITION_LABELS[chosen].lower()}.", "success")
     if form.get("then") == "stop":
         return redirect(url_for("calls.queue"))
-    return next_call()
-
-
-def raise_bad_callback():
-    from app.errors import ValidationError
-
-    raise ValidationError("Enter the callback time as a date and time.", field="callback_at")
+    # 307 posts the same form (and its CSRF token) to Next call: the next claim is its own unit of work.
+    return redirect(url_for("calls.next_call"), code=307)
 
 
 # -------------------------------------------------------------------------------------- supervisor
@@ -308,7 +320,7 @@ def supervisor():
 def release(task_id: int):
     task = db.get_or_404(CallTask, task_id)
     if task.status is TaskStatus.LEASED:
-        release_task(task)
+        hand_back(task, now=utcnow())
         db.session.commit()
         flash(f"The call to {task.contact.full_name} is back in the queue.", "success")
     return redirect(url_for("calls.supervisor"))
@@ -333,13 +345,19 @@ def _twiml(xml: str):
     return current_app.response_class(xml, mimetype="application/xml")
 
 
-@bp.post("/twilio/voice/bridge/<int:attempt_id>")
+def _attempt_for(token: str) -> CallAttempt | None:
+    return db.session.scalar(select(CallAttempt).where(CallAttempt.callback_token == token[:32]))
+
+
+@bp.post("/twilio/voice/bridge/<token>")
 @public
 @csrf.exempt
-def twilio_voice_bridge(attempt_id: int):
-    """The caller answered their phone: bridge to the contact of the attempt (never a posted number)."""
+def twilio_voice_bridge(token: str):
+    """The caller answered their phone: bridge to the attempt's number if everything still holds."""
     _require_twilio_signature()
-    attempt = db.get_or_404(CallAttempt, attempt_id)
+    attempt = _attempt_for(token)
+    if attempt is None or bridge_refusal(attempt, now=utcnow()) is not None:
+        return _twiml(hangup_twiml())
     return _twiml(
         bridge_twiml(
             attempt,
@@ -349,21 +367,24 @@ def twilio_voice_bridge(attempt_id: int):
     )
 
 
-@bp.post("/twilio/voice/announce/<int:attempt_id>")
+@bp.post("/twilio/voice/announce/<token>")
 @public
 @csrf.exempt
-def twilio_voice_announce(attempt_id: int):
+def twilio_voice_announce(token: str):
     _require_twilio_signature()
-    db.get_or_404(CallAttempt, attempt_id)
+    if _attempt_for(token) is None:
+        return _twiml(hangup_twiml())
     return _twiml(announcement_twiml())
 
 
-@bp.post("/twilio/voice/status/<int:attempt_id>")
+@bp.post("/twilio/voice/status/<token>")
 @public
 @csrf.exempt
-def twilio_voice_status(attempt_id: int):
+def twilio_voice_status(token: str):
     _require_twilio_signature()
-    attempt = db.get_or_404(CallAttempt, attempt_id)
+    attempt = _attempt_for(token)
+    if attempt is None:
+        abort(404)
     apply_call_status(attempt, request.form, now=utcnow())
     db.session.commit()
     return "", 204

@@ -148,3 +148,38 @@ def _open_zone() -> str:
         if 10 <= utcnow().astimezone(ZoneInfo(name)).hour < 18:
             return name
     raise AssertionError("no open zone")
+
+
+@pytest.fixture
+def voice_client(app, client, monkeypatch):
+    """Post to a Twilio voice webhook, signed as Twilio signs (or not, or forged)."""
+    from twilio.request_validator import RequestValidator
+
+    from tests.calls.twilio_fake import AUTH_TOKEN, TWILIO_FROM
+
+    monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setitem(app.config, "TWILIO_FROM", TWILIO_FROM)
+
+    def post(path, params, *, signature=None, sign=True):
+        headers = {}
+        if sign:
+            url = app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+            headers["X-Twilio-Signature"] = signature or RequestValidator(AUTH_TOKEN).compute_signature(
+                url, params
+            )
+        return client.post(path, data=params, headers=headers)
+
+    return post
+
+
+@pytest.fixture
+def twilio_voice(app, monkeypatch):
+    """Twilio voice configured on the app, with the fake transport in place of the network."""
+    from tests.calls.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_FROM, FakeTwilioVoice
+
+    fake = FakeTwilioVoice()
+    monkeypatch.setitem(app.config, "TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setitem(app.config, "TWILIO_FROM", TWILIO_FROM)
+    monkeypatch.setitem(app.extensions, "twilio_http_client", fake)
+    return fake

@@ -2,67 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from twilio.http import HttpClient
-from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 from app.crm.models import Channel
+from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import DoNotContactKind
 from app.messaging.service import add_do_not_contact, opt_out_contact
-from campaigns.calls.dialing import (
-    DialLimits,
-    NotDialable,
-    TwilioDialer,
-    bridge_twiml,
-    start_call,
-)
+from campaigns.calls.dialing import DialLimits, NotDialable, ring_caller, start_call
 from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatus
 from campaigns.calls.queue import claim_next_task
+from campaigns.calls.voice import TwilioDialer, bridge_twiml
 from tests.calls.conftest import LEASE, NOW
+from tests.calls.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_FROM, FakeTwilioVoice
 
-ACCOUNT_SID = "AC" + "1" * 32
-AUTH_TOKEN = "twilio-test-auth-token"
-TWILIO_FROM = "+14155550000"
 LIMITS = DialLimits()
-
-
-class FakeTwilioVoice(HttpClient):
-    """Answers the Calls API like Twilio and records every request."""
-
-    def __init__(self) -> None:
-        super().__init__(logger=logging.getLogger("fake-twilio-voice"), is_async=False)
-        self.requests: list[dict] = []
-
-    def request(
-        self,
-        method,
-        uri,
-        params=None,
-        data=None,
-        headers=None,
-        auth=None,
-        timeout=None,
-        allow_redirects=False,
-    ):
-        self.requests.append({"method": method, "url": uri, "data": data, "auth": auth})
-        if method == "POST" and uri.endswith("/Calls.json"):
-            body = {
-                "sid": "CA" + "f" * 32,
-                "account_sid": ACCOUNT_SID,
-                "to": data["To"],
-                "from": data["From"],
-                "status": "queued",
-            }
-            return Response(201, json.dumps(body))
-        return Response(404, json.dumps({"code": 20404, "message": "no fake", "status": 404}))
+BASE = "http://winback.test"
 
 
 def _xml(text) -> ET.Element:
@@ -113,7 +73,8 @@ def test_an_erased_contact_is_not_dialled(make_queue):
 
 def test_calling_hours_are_checked_again_when_the_caller_presses_call(make_queue):
     queue = make_queue(1)
-    task = _claimed(queue)
+    task = claim_next_task(queue.caller, now=NOW, lease_seconds=6 * 3600)
+    db.session.commit()
     late = NOW + timedelta(hours=5, minutes=30)  # 17:30 in New York
     with pytest.raises(NotDialable, match="outside calling hours"):
         start_call(task, queue.caller, now=late, limits=LIMITS, lease_seconds=LEASE)
@@ -187,13 +148,15 @@ def test_twilio_rings_the_callers_own_phone_then_bridges_to_the_contact(make_que
     dialer = TwilioDialer(
         ACCOUNT_SID, AUTH_TOKEN, from_number=TWILIO_FROM, base_url="http://winback.test", http_client=http
     )
-    attempt = _call(task, queue, dialer=dialer)
+    attempt = _call(task, queue)
+    db.session.commit()
+    ring_caller(attempt, queue.caller, dialer)
     assert attempt.twilio_call_sid == "CA" + "f" * 32
     (request,) = http.requests
     assert request["url"].endswith(f"/Accounts/{ACCOUNT_SID}/Calls.json")
     assert request["data"]["To"] == "+14155550100"  # the caller's phone
     assert request["data"]["From"] == TWILIO_FROM
-    assert request["data"]["Url"] == f"http://winback.test/twilio/voice/bridge/{attempt.id}"
+    assert request["data"]["Url"] == f"http://winback.test/twilio/voice/bridge/{attempt.callback_token}"
     root = _xml(bridge_twiml(attempt, from_number=TWILIO_FROM, base_url="http://winback.test"))
     dial = root.find("Dial")
     assert root.tag == "Response"
@@ -201,7 +164,7 @@ def test_twilio_rings_the_callers_own_phone_then_bridges_to_the_contact(make_que
     assert dial.get("record") is None
     number = dial.find("Number")
     assert number.text == task.contact.phone
-    assert number.get("statusCallback") == f"http://winback.test/twilio/voice/status/{attempt.id}"
+    assert number.get("statusCallback") == f"http://winback.test/twilio/voice/status/{attempt.callback_token}"
     assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
 
 
@@ -211,37 +174,23 @@ def test_recording_needs_the_campaign_setting_and_the_contacts_consent_and_is_an
     attempt = _call(task, queue, recording_consent=True)
     root = _xml(bridge_twiml(attempt, from_number=TWILIO_FROM, base_url="http://winback.test"))
     assert root.find("Dial").get("record") == "record-from-answer-dual"
-    assert root.find("Dial/Number").get("url") == f"http://winback.test/twilio/voice/announce/{attempt.id}"
+    assert (
+        root.find("Dial/Number").get("url")
+        == f"http://winback.test/twilio/voice/announce/{attempt.callback_token}"
+    )
 
 
 # ------------------------------------------------------------------------------------------ webhooks
 
-BASE = "http://winback.test"
 
-
-@pytest.fixture
-def voice_client(app, client, monkeypatch):
-    monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setitem(app.config, "TWILIO_FROM", TWILIO_FROM)
-
-    def post(path, params, *, signature=None, sign=True):
-        headers = {}
-        if sign:
-            headers["X-Twilio-Signature"] = signature or RequestValidator(AUTH_TOKEN).compute_signature(
-                BASE + path, params
-            )
-        return client.post(path, data=params, headers=headers)
-
-    return post
-
-
-def test_the_bridge_dials_the_tasks_contact_whatever_the_request_says(make_queue, voice_client):
-    queue = make_queue(1)
-    task = _claimed(queue)
-    attempt = _call(task, queue)
+def test_the_bridge_dials_the_tasks_contact_whatever_the_request_says(live_queue, voice_client):
+    queue = live_queue(1)
+    now = utcnow()  # the webhook reads the real clock
+    task = claim_next_task(queue.caller, now=now, lease_seconds=LEASE)
+    attempt = start_call(task, queue.caller, now=now, limits=LIMITS, lease_seconds=LEASE)
     db.session.commit()
     params = {"CallSid": "CA1", "To": "+19005550000", "From": "+14155550100"}
-    response = voice_client(f"/twilio/voice/bridge/{attempt.id}", params)
+    response = voice_client(f"/twilio/voice/bridge/{attempt.callback_token}", params)
     assert response.status_code == 200
     root = _xml(response.get_data())
     assert root.find("Dial/Number").text == task.contact.phone
@@ -253,7 +202,7 @@ def test_unsigned_or_forged_voice_webhooks_are_refused(make_queue, voice_client,
     task = _claimed(queue)
     attempt = _call(task, queue)
     db.session.commit()
-    path = f"/twilio/voice/status/{attempt.id}"
+    path = f"/twilio/voice/status/{attempt.callback_token}"
     params = {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "42"}
     if kind == "unsigned":
         response = voice_client(path, params, sign=False)
@@ -265,7 +214,10 @@ def test_unsigned_or_forged_voice_webhooks_are_refused(make_queue, voice_client,
     assert response.status_code == 403
     assert db.session.get(CallAttempt, attempt.id).duration_seconds is None
     for webhook in ("bridge", "announce"):
-        assert voice_client(f"/twilio/voice/{webhook}/{attempt.id}", params, sign=False).status_code == 403
+        assert (
+            voice_client(f"/twilio/voice/{webhook}/{attempt.callback_token}", params, sign=False).status_code
+            == 403
+        )
 
 
 def test_a_signed_status_callback_updates_the_attempt(make_queue, voice_client):
@@ -273,7 +225,7 @@ def test_a_signed_status_callback_updates_the_attempt(make_queue, voice_client):
     task = _claimed(queue)
     attempt = _call(task, queue)
     db.session.commit()
-    path = f"/twilio/voice/status/{attempt.id}"
+    path = f"/twilio/voice/status/{attempt.callback_token}"
     assert voice_client(path, {"CallSid": "CA1", "CallStatus": "in-progress"}).status_code == 204
     response = voice_client(path, {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "42"})
     assert response.status_code == 204
