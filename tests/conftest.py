@@ -52,6 +52,12 @@ class IsolatedClient(FlaskClient):
         return response
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that ran no test fails (exit 1), never exits 5: a filter that matches nothing is a mistake."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def _reset_database(url: str) -> None:
     """Start the session on an empty database: drop whatever an earlier run left."""
     if url.startswith("postgresql"):
