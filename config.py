@@ -51,6 +51,9 @@ class Config:
     # SQLite: how long a write waits for the single write lock before "database is locked".
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 10_000)
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # How passwords are hashed (werkzeug's method string); not read from the environment, so a deployment
+    # cannot weaken it by mistake. Existing hashes keep verifying whatever this says.
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a method name, not a password)
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
@@ -146,6 +149,8 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     CALL_SCOPE_CACHE_SECONDS = 0  # tests change campaigns and clocks between claims
+    # Tests hash and check passwords hundreds of times: scrypt's deliberate cost (0.1 s each) adds up.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a method name, not a password)
     PUBLIC_BASE_URL = "http://winback.test"
 
 

@@ -299,10 +299,6 @@ class Response(db.Model):
     opportunity: Mapped[Opportunity | None] = relationship()
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
 
-    @property
-    def is_complete(self) -> bool:
-        return self.status is ResponseStatus.COMPLETE
-
     def answers_by_question(self) -> dict[int, Answer]:
         return {answer.question_id: answer for answer in self.answers}
 

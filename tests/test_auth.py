@@ -9,6 +9,7 @@ from app.auth.models import Role, User
 from app.auth.service import authenticate, create_user
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from config import Config
 
 
 def test_password_is_stored_hashed_and_checked(make_user):
@@ -17,6 +18,16 @@ def test_password_is_stored_hashed_and_checked(make_user):
     assert authenticate(user.email, "a long enough secret") == user
     assert authenticate(user.email, "wrong password!!") is None
     assert authenticate("nobody@example.com", "a long enough secret") is None
+
+
+def test_outside_the_tests_passwords_are_hashed_with_scrypt(make_app):
+    """The tests use a cheap hash for speed; every other configuration keeps scrypt."""
+    production_like = make_app(PASSWORD_HASH_METHOD=Config.PASSWORD_HASH_METHOD)
+    with production_like.app_context():
+        user = create_user("scrypt@example.com", "a long enough secret", Role.CALLER)
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password("a long enough secret")
+        db.session.rollback()
 
 
 def test_email_is_normalised_and_unique(make_user):

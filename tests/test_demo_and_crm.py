@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import Role, User
@@ -48,11 +47,9 @@ def test_generated_contacts_have_valid_phones_and_emails():
             assert normalize_email(contact.email) == contact.email
 
 
-def test_demo_load_creates_users_and_data_once(runner, app):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    assert "620 lost" in result.output
-    logins = [line.split() for line in result.output.splitlines() if "@winback.demo" in line]
+def test_demo_load_creates_users_and_data_once(runner, own_demo):
+    assert "620 lost" in own_demo.output
+    logins = [line.split() for line in own_demo.output.splitlines() if "@winback.demo" in line]
     assert {role for role, _, _ in logins} == {r.value for r in Role}
     for _, email, password in logins:
         assert authenticate(email, password) is not None
@@ -77,14 +74,7 @@ def test_demo_load_creates_users_and_data_once(runner, app):
     assert all(email in printed.output for _, email, _ in logins)
 
 
-@pytest.fixture
-def demo_loaded(runner):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def test_dashboard_shows_loss_reasons_and_competitors(demo_loaded, make_user, login):
+def test_dashboard_shows_loss_reasons_and_competitors(demo, make_user, login):
     client = login(make_user(Role.SALES_MANAGER))
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Lost to Competitor" in page

@@ -6,7 +6,7 @@ re-run converges: the same deals and accounts as a clean import of the file, non
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -81,9 +81,9 @@ def test_an_import_killed_mid_run_is_marked_failed_and_a_rerun_converges(
     assert jobs.fail_stale(now=utcnow(), stale_seconds=300) == []  # within the limit: still presumed alive
     db.session.commit()
     worker_app = make_app(IMPORT_STALE_SECONDS=1)  # the next worker, with the heartbeat limit shortened
-    time.sleep(1.1)
+    later = utcnow() + timedelta(seconds=1.1)  # the limit has passed: no need to wait it out
     with worker_app.app_context():
-        assert jobs.run_import_jobs(config=worker_app.config, clock=utcnow) == []
+        assert jobs.run_import_jobs(config=worker_app.config, clock=lambda: later) == []
         db.session.remove()
     dead = _batch(run_id)
     assert dead.status is BatchStatus.FAILED

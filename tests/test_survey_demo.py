@@ -10,10 +10,8 @@ from app.extensions import db
 from surveys.models import Answer, Invitation, Response, ResponseStatus, Survey
 
 
-def test_demo_load_prints_a_working_survey_link(runner, app, make_user, login):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Survey link: ")]
+def test_demo_load_prints_a_working_survey_link(demo, app, make_user, login):
+    lines = [line for line in demo.output.splitlines() if line.startswith("Survey link: ")]
     assert len(lines) == 1
     link = lines[0].removeprefix("Survey link: ")
     assert link.startswith(app.config["PUBLIC_BASE_URL"] + "/s/")
@@ -38,9 +36,7 @@ def test_demo_load_prints_a_working_survey_link(runner, app, make_user, login):
     assert "Price" in html
 
 
-def test_demo_logins_prints_a_fresh_unanswered_survey_link_every_time(runner, app):
-    assert runner.invoke(args=["demo", "load"]).exit_code == 0
-
+def test_demo_logins_prints_a_fresh_unanswered_survey_link_every_time(own_demo, runner, app):
     links = []
     for _ in range(2):
         result = runner.invoke(args=["demo", "logins"])
@@ -64,15 +60,12 @@ def test_demo_logins_prints_a_fresh_unanswered_survey_link_every_time(runner, ap
     assert all(i.completed_at is None and i.sent_at is None for i in fresh)
 
 
-def test_make_run_on_a_loaded_database_prints_a_fresh_link_too(runner):
-    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+def test_make_run_on_a_loaded_database_prints_a_fresh_link_too(own_demo, runner):
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "Survey link (new, unanswered): " in again.output
 
 
-def test_demo_data_never_holds_responses_dated_in_the_future(runner):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
+def test_demo_data_never_holds_responses_dated_in_the_future(demo):
     now = utcnow()
     columns = [
         Response.started_at,

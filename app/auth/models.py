@@ -46,8 +46,8 @@ class User(UserMixin, db.Model):
     # Kept in the session and in the remember cookie (through get_id); rotating it ends every session.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
 
-    def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+    def set_password(self, password: str, *, method: str) -> None:
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 
+from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -70,16 +71,20 @@ def create_user(
         timezone=timezone,
         session_token=new_session_token(),
     )
-    user.set_password(password)
+    user.set_password(password, method=_hash_method())
     db.session.add(user)
     db.session.flush()
     return user
 
 
+def _hash_method() -> str:
+    return current_app.config["PASSWORD_HASH_METHOD"]
+
+
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     """A hash of nothing anyone knows, with the same cost as real ones (one per process)."""
-    return generate_password_hash(new_session_token())
+    return generate_password_hash(new_session_token(), method=method)
 
 
 def authenticate(email: str, password: str, *, now: datetime | None = None) -> User | None:
@@ -89,7 +94,7 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     """
     user = find_user_by_email(email) if len(password) <= MAX_PASSWORD_LENGTH else None
     if user is None:
-        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        check_password_hash(_dummy_hash(_hash_method()), password[:MAX_PASSWORD_LENGTH])
         return None
     if not user.check_password(password) or not user.active:
         return None
@@ -164,7 +169,7 @@ def reactivate_user(user: User, *, actor: User | None, now: datetime | None = No
 def set_password(user: User, password: str, *, actor: User | None, now: datetime | None = None) -> User:
     """Give the user a new password (an admin, the CLI or a reset link); every session ends."""
     _check_new_password(password)
-    user.set_password(password)
+    user.set_password(password, method=_hash_method())
     end_sessions(user)
     record_event("user.password_set", "user", user.id, actor=actor, now=now or utcnow())
     return user

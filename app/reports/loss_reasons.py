@@ -67,10 +67,6 @@ class LossReasonsReport:
     trend: list[TrendRow]
     trend_reasons: list[ReasonBar] = field(default_factory=list)
 
-    @property
-    def max_value(self):
-        return max((bar.value(self.filters.weight) for bar in self.bars), default=0)
-
 
 def deal_columns(scope: DealScope):
     return (

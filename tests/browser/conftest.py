@@ -30,12 +30,12 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_server(base_app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, base_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     stop = threading.Event()
-    jobs = threading.Thread(target=_run_import_jobs, args=(app, stop), daemon=True)
+    jobs = threading.Thread(target=_run_import_jobs, args=(base_app, stop), daemon=True)
     jobs.start()
     yield f"http://127.0.0.1:{server.server_port}"
     stop.set()

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from sqlalchemy import select
 
-from app.demo.service import load_demo
 from app.extensions import db
 from campaigns.enrollment import enrollment_counts
 from campaigns.models import Campaign, CampaignStatus
 
 
-def test_demo_load_creates_four_campaigns_with_enrollments():
-    load_demo(seed=2026, today=date(2026, 11, 20), now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
-    db.session.commit()
+def test_demo_load_creates_four_campaigns_with_enrollments(demo):
     statuses = sorted(c.status.value for c in db.session.scalars(select(Campaign)))
     assert statuses == ["active", "active", "active", "draft"]  # survey by email, by SMS, calls; a draft
     for campaign in db.session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)):

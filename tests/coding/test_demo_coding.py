@@ -12,9 +12,7 @@ from app.coding import service
 from app.extensions import db
 
 
-def test_demo_load_codes_comments_twice_with_one_disagreement_and_leaves_some_to_code(runner):
-    assert runner.invoke(args=["demo", "load"]).exit_code == 0
-
+def test_demo_load_codes_comments_twice_with_one_disagreement_and_leaves_some_to_code(demo, runner):
     agreement = json.loads(runner.invoke(args=["coding", "agreement", "--json"]).output)
     assert 0 < agreement["overall"]["kappa"] < 1
     assert agreement["codes"]["price.too_high"]["kappa"] == 1.0

@@ -185,12 +185,10 @@ def test_no_banner_when_smtp_and_twilio_are_configured(make_app, make_user):
     assert "Messages are not really being sent" not in page
 
 
-def test_demo_data_fills_the_messaging_pages(runner, client):
+def test_demo_data_fills_the_messaging_pages(demo, client):
     from app.auth.models import User
 
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    password = next(line.split()[2] for line in result.output.splitlines() if line.startswith("admin "))
+    password = next(line.split()[2] for line in demo.output.splitlines() if line.startswith("admin "))
     admin = db.session.scalar(select(User).where(User.email == "admin@winback.demo"))
     client.post("/login", data={"email": admin.email, "password": password})
     assert "User unknown" in client.get("/outbox?status=failed").get_data(as_text=True)

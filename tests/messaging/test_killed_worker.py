@@ -10,6 +10,7 @@ import asyncio
 import re
 import time
 from collections import Counter
+from datetime import timedelta
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
@@ -95,11 +96,11 @@ def test_a_worker_killed_mid_batch_leaves_one_unknown_and_requeues_the_untried(
         # their claim is older than its stale limit (shortened here).
         assert MessageStatus.SENDING in _statuses().values()
         second = make_app(OUTBOX_STALE_SECONDS=1)
-        time.sleep(1.1)
+        later = utcnow() + timedelta(seconds=1.1)  # the limit has passed: no need to wait it out
         with second.app_context():
             transports = transports_from_config(second.config)
             reconcile_stale_messages(
-                transports, now=utcnow(), stale_seconds=second.config["OUTBOX_STALE_SECONDS"]
+                transports, now=later, stale_seconds=second.config["OUTBOX_STALE_SECONDS"]
             )
             db.session.remove()
 

@@ -12,10 +12,8 @@ from app.pipeline.models import SalesTeam
 
 
 def test_demo_load_produces_pending_accepted_exported_won_and_rejected_requalifications(
-    runner, client, login
+    demo, runner, client, login
 ):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
     stats = json.loads(runner.invoke(args=["pipeline", "stats", "--json"]).output.strip().splitlines()[-1])
     assert stats["pending"] >= 3
     assert stats["accepted"] == 5  # one won back per demo campaign, one lost again, two open

@@ -24,9 +24,8 @@ from app.reports.targets import target_status
 
 
 @pytest.fixture
-def demo(runner):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
+def logins(demo, runner):
+    """The demo logins as `demo logins` prints them, by role."""
     logins = {}
     for line in runner.invoke(args=["demo", "logins"]).output.splitlines():
         parts = line.split()
@@ -81,20 +80,20 @@ def test_the_demo_campaigns_reached_people_and_won_revenue_back(demo):
     assert numbers.talk_seconds > 0
 
 
-def test_every_home_shows_demo_content(client, demo):
-    admin = _home(client, demo, Role.ADMIN)
+def test_every_home_shows_demo_content(client, logins):
+    admin = _home(client, logins, Role.ADMIN)
     assert "No targets yet" not in admin
     assert "Not converted (no exchange rate for the close month)" in admin
     assert "salesforce-opportunities.csv, done" in admin
     assert re.search(r"Enrolled</th><td class=\"num\">[1-9]", admin)
-    manager = _home(client, demo, Role.SALES_MANAGER)
+    manager = _home(client, logins, Role.SALES_MANAGER)
     assert re.search(r"Pending reviews: [1-9]", manager)
     assert re.search(r"<span class=\"figure\">[1-9]\d*</span> deals lost", manager)
     assert re.search(r"from [1-9]\d* recycled deals? won", manager)
-    caller = _home(client, demo, Role.CALLER)
+    caller = _home(client, logins, Role.CALLER)
     assert re.search(r"id=\"today-calls\">[1-9]", caller)
     assert re.search(r"<span class=\"figure\">[1-9]\d*</span> calls? ready now", caller)
-    analyst = _home(client, demo, Role.ANALYST)
+    analyst = _home(client, logins, Role.ANALYST)
     assert re.search(r"<span class=\"figure\">[1-9]\d*</span> answers? to code", analyst)
     assert re.search(
         r"Cohen’s kappa between .+ on [1-9]\d* answers?: <span class=\"figure\">[0-9.-]+</span>", analyst
@@ -111,8 +110,8 @@ def test_every_home_shows_demo_content(client, demo):
         ("/settings/targets", None, "Requalified deals delivered to sales"),
     ],
 )
-def test_every_report_page_has_demo_figures(client, demo, path, empty, filled):
-    email, password = demo["admin"]
+def test_every_report_page_has_demo_figures(client, logins, path, empty, filled):
+    email, password = logins["admin"]
     client.post("/login", data={"email": email, "password": password})
     response = client.get(path)
     assert response.status_code == 200
