@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.codebook.models import Polarity, ReasonCode
 from app.codebook.signals import codes_merged, codes_merging
-from app.errors import Conflict, NotFound, ValidationError
+from app.errors import Conflict, ValidationError
 from app.extensions import db
 
 L, W, B = Polarity.LOSS, Polarity.WIN, Polarity.BOTH
@@ -345,10 +345,3 @@ def import_codebook_csv(rows: Iterable[dict[str, str]] | io.TextIOBase) -> CsvRe
             result.updated += 1
     db.session.flush()
     return result
-
-
-def require_code(code_id: int) -> ReasonCode:
-    reason = db.session.get(ReasonCode, code_id)
-    if reason is None:
-        raise NotFound("That reason code does not exist")
-    return reason
