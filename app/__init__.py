@@ -185,7 +185,7 @@ def _register_periodic_jobs(app: Flask) -> None:
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
     from app.database import commit_checkpoint
     from app.db_types import utcnow
-    from app.messaging.worker import register_periodic_job
+    from app.jobs import register_periodic_job
     from campaigns.calls.queue import fill_queue
     from campaigns.enrollment import run_periodic_enrollment
     from surveys.invitations import close_stale_responses

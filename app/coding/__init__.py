@@ -33,7 +33,7 @@ def _opportunity_reasons_panel(opportunity) -> str:
 
 def init_app(app: Flask) -> None:
     """Everything coding hooks into the app: signals, the opportunity page's panel, the worker's job."""
-    from app.messaging.worker import register_periodic_job
+    from app.jobs import register_periodic_job
     from app.templating import add_panel
 
     connect_signals()

@@ -13,7 +13,7 @@ __all__ = ["api_bp", "bp", "init_app", "pipeline_cli"]
 def init_app(app: Flask) -> None:
     """Everything the pipeline hooks into the app: signals and the worker's jobs."""
     from app.db_types import utcnow
-    from app.messaging.worker import register_periodic_job
+    from app.jobs import register_periodic_job
     from app.pipeline.digest import queue_digests
     from app.pipeline.recycling import link_recycled
     from app.pipeline.service import return_deferred

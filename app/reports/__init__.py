@@ -17,7 +17,7 @@ __all__ = ["bp", "init_app"]
 def init_app(app: Flask) -> None:
     """The role homes' panels on the core dashboard and the early-warning job."""
     from app.db_types import utcnow
-    from app.messaging.worker import register_periodic_job
+    from app.jobs import register_periodic_job
     from app.reports.home import register_home_panels
     from app.reports.targets import send_target_alerts
 
