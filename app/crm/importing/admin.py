@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from blinker import Namespace
 from sqlalchemy import func, select
 
 from app.codebook.models import ReasonCode
@@ -11,10 +10,11 @@ from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion,
 from app.crm.models import Competitor, Opportunity
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
+from app.signals import signal
 
 # Sent after a merge (sender: the survivor; source_id: the competitor merged away), so that packages
 # above the core (campaign targeting keeps competitor ids) can follow; crm imports none of them.
-competitors_merged = Namespace().signal("competitors-merged")
+competitors_merged = signal("competitors-merged")
 
 
 def add_alias(alias: str, competitor_id: int) -> CompetitorAlias:
