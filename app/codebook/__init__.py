@@ -1,1 +1,14 @@
 """The codebook: the shared vocabulary of win/loss reasons that surveys, imports and coding use."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The codebook pages and `flask codebook`."""
+    from app.codebook.cli import codebook_cli
+    from app.codebook.views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(codebook_cli)

@@ -1,5 +1,13 @@
 """The home page: each role's own summary."""
 
+from __future__ import annotations
+
+from flask import Flask
+
 from app.dashboard.views import bp
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -11,7 +11,7 @@ __all__ = ["api_bp", "bp", "init_app", "pipeline_cli"]
 
 
 def init_app(app: Flask) -> None:
-    """Everything the pipeline hooks into the app: signals and the worker's jobs."""
+    """Everything the pipeline brings: the review pages and their API, `flask pipeline`, signals, jobs."""
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
     from app.pipeline.digest import queue_digests
@@ -19,6 +19,9 @@ def init_app(app: Flask) -> None:
     from app.pipeline.service import return_deferred
     from app.pipeline.signals import connect_signals
 
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(pipeline_cli)
     connect_signals()
     register_periodic_job(app, "pipeline.return_deferred", 3600, return_deferred)
     register_periodic_job(app, "pipeline.link_recycled", 3600, lambda now: link_recycled(now=now or utcnow()))

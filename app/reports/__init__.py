@@ -15,12 +15,13 @@ __all__ = ["bp", "init_app"]
 
 
 def init_app(app: Flask) -> None:
-    """The role homes' panels on the core dashboard and the early-warning job."""
+    """The report pages, the role homes' panels on the core dashboard and the early-warning job."""
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
     from app.reports.home import register_home_panels
     from app.reports.targets import send_target_alerts
 
+    app.register_blueprint(bp)
     register_home_panels(app)
     dashboard_url = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/dashboard"
     # Hourly; each metric warns once a month (a TargetAlert row per month and metric).

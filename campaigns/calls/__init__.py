@@ -1,6 +1,22 @@
 """The call queue: tasks and attempts, filling and claiming, calling hours, dialing, dispositions."""
 
+from __future__ import annotations
+
+from flask import Flask
+
 from campaigns.calls.cli import calls_cli
 from campaigns.calls.views import bp
 
-__all__ = ["bp", "calls_cli"]
+__all__ = ["bp", "calls_cli", "init_app"]
+
+
+def init_app(app: Flask) -> None:
+    """The caller screens, `flask calls`, and the queue's one periodic job (fill, end, expire leases)."""
+    from app.jobs import register_periodic_job
+    from campaigns.calls.queue import fill_queue
+
+    app.register_blueprint(bp)
+    app.cli.add_command(calls_cli)
+    register_periodic_job(
+        app, "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
+    )
