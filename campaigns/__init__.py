@@ -11,8 +11,15 @@ from campaigns.views import bp
 __all__ = ["bp", "campaigns_cli", "connect_signals", "init_app"]
 
 
+MENU = (("Campaigns", "Campaigns", "campaigns.index", 4),)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """The campaign pages, `flask campaigns`, the signals, the import's campaign matches, enrollment."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.crm.importing import campaign_matches
     from app.database import commit_checkpoint
     from app.jobs import register_periodic_job

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+MENU = (("Surveys", "Surveys", "surveys.index", 8),)  # group, label, endpoint, position in the group
+
 
 def init_app(app: Flask) -> None:
     """The survey builder, the respondent pages, `flask surveys`, option codes, closing stale responses."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.codebook.service import register_code_references
     from app.database import commit_checkpoint
     from app.jobs import register_periodic_job

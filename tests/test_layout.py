@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from app.auth.guard import roles_required
+from app.auth.menu import MENU, NAV_GROUPS, MenuEntry, nav_for, nav_groups_for
 from app.auth.models import Role
 from app.crm.service import loss_summary
-from app.templating import NAV_GROUPS, NAV_ITEMS, NavItem, nav_for, nav_groups_for
 from tests.survey_helpers import published_survey
 
 
@@ -40,15 +41,25 @@ def test_each_role_sees_only_the_groups_of_its_work(app):
 
 
 def test_a_menu_item_whose_page_does_not_exist_is_not_shown(app, monkeypatch):
-    future = NavItem("Reports", "Reports", "reports.home", frozenset({Role.CALLER}))
-    monkeypatch.setattr("app.templating.NAV_ITEMS", (*NAV_ITEMS, future))
+    future = MenuEntry("Reports", "Reports", "reports.home", position=0)
+    monkeypatch.setitem(app.extensions, MENU, [*app.extensions[MENU], future])
     with app.test_request_context():
-        assert future not in nav_for(_User(Role.CALLER))
-        endpoints = {*app.view_functions, "reports.home"}
-        groups = nav_groups_for(_User(Role.CALLER), "reports.home", endpoints=endpoints)
+        assert "reports.home" not in [item.endpoint for item in nav_for(_User(Role.CALLER))]
+        # Once the page exists, the roles of its guard decide who sees it.
+        monkeypatch.setitem(app.view_functions, "reports.home", roles_required(Role.CALLER)(lambda: ""))
+        groups = nav_groups_for(_User(Role.CALLER), "reports.home")
     assert [g.label for g in groups] == ["Deals", "Campaigns", "Calls", "Reports", "Settings"]
     assert groups[3].current
     assert not groups[0].current
+
+
+def test_menu_items_show_to_the_roles_their_route_allows(app):
+    with app.test_request_context():
+        for role in Role:
+            shown = {item.endpoint for item in nav_for(_User(role))}
+            for entry in app.extensions[MENU]:
+                allowed = role in app.view_functions[entry.endpoint].winback_access
+                assert (entry.endpoint in shown) is allowed, (role, entry.endpoint)
 
 
 def test_the_menu_of_a_caller_has_no_admin_pages(login, make_user):

@@ -31,8 +31,19 @@ def _opportunity_reasons_panel(opportunity) -> str:
     return render_template("coding/_opportunity_reasons.html", reasons=opportunity_reasons(opportunity.id))
 
 
+MENU = (
+    ("Coding", "Workbench", "coding.workbench", 11),
+    ("Coding", "Agreement", "coding.agreement_page", 12),
+    ("Coding", "Keyword rules", "coding.rules", 13),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """Everything coding brings: pages, `flask coding`, signals, the opportunity page's panel, retraining."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.codebook.service import register_code_references
     from app.coding.models import CodeSetting, Coding, CodingRule, OpportunityReason
     from app.jobs import register_periodic_job

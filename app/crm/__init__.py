@@ -11,8 +11,19 @@ from app.crm.views import bp
 __all__ = ["bp", "init_app"]
 
 
+MENU = (
+    ("Deals", "Lost deals", "crm.opportunities", 1),
+    ("Deals", "Accounts", "crm.accounts", 2),
+    ("Deals", "Imports", "imports.history", 3),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """The deal and import pages, `flask crm`, and the import jobs the worker runs."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.codebook.service import register_code_references
     from app.crm.cli import crm_cli
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs

@@ -9,8 +9,19 @@ from app.messaging.views import bp
 __all__ = ["bp", "init_app"]
 
 
+MENU = (
+    ("Campaigns", "Outbox", "messaging.outbox", 5),
+    ("Campaigns", "Replies", "messaging.replies", 6),
+    ("Campaigns", "Do not contact", "messaging.do_not_contact", 7),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """The outbox pages, `flask worker`, and the dev server's worker thread."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.messaging.cli import worker_command
     from app.messaging.worker import install_dev_worker_thread
 

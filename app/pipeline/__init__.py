@@ -10,8 +10,20 @@ from app.pipeline.views import api_bp, bp
 __all__ = ["api_bp", "bp", "init_app", "pipeline_cli"]
 
 
+MENU = (
+    ("Pipeline", "Review queue", "pipeline.queue", 15),
+    ("Pipeline", "Accepted and recycled", "pipeline.recycled", 16),
+    ("Pipeline", "Service levels", "pipeline.sla", 17),
+    ("Pipeline", "Pipeline settings", "pipeline.settings", 18),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """Everything the pipeline brings: the review pages and their API, `flask pipeline`, signals, jobs."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
     from app.pipeline.digest import queue_digests

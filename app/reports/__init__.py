@@ -14,8 +14,24 @@ from app.reports.views import bp
 __all__ = ["bp", "init_app"]
 
 
+MENU = (
+    ("Reports", "All reports", "reports.index", 19),
+    ("Reports", "Loss reasons", "reports.loss_reasons", 20),
+    ("Reports", "Sales said, customers said", "reports.sales_vs_customers", 21),
+    ("Reports", "Recovery funnel", "reports.funnel", 22),
+    ("Reports", "Competitors", "reports.competitors", 23),
+    ("Reports", "Sales follow-up", "reports.sales_follow_up", 24),
+    ("Reports", "Callers", "reports.callers", 25),
+    ("Settings", "Funnel targets", "reports.targets_settings", 28),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """The report pages, the role homes' panels on the core dashboard and the early-warning job."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
     from app.reports.home import register_home_panels

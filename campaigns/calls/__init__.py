@@ -10,8 +10,18 @@ from campaigns.calls.views import bp
 __all__ = ["bp", "calls_cli", "init_app"]
 
 
+MENU = (
+    ("Calls", "Call queue", "calls.queue", 9),
+    ("Calls", "Supervisor", "calls.supervisor", 10),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
     """The caller screens, `flask calls`, and the queue's one periodic job (fill, end, expire leases)."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.jobs import register_periodic_job
     from campaigns.calls.queue import fill_queue
 
