@@ -60,6 +60,21 @@ def enqueue_message(
     return message
 
 
+def queue_staff_email(
+    *, recipient: str, subject: str, body_text: str, idempotency_key: str, template: str, now: datetime
+) -> OutboundMessage:
+    """An email to a Winback user (a password reset link): auth's staff mailer, registered by init_app."""
+    return enqueue_message(
+        channel=Channel.EMAIL,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        idempotency_key=idempotency_key,
+        template=template,
+        now=now,
+    )
+
+
 def cancel_queued_messages(contact_id: int, *, reason: str, channel: Channel | None = None) -> int:
     """Cancel every message still queued for a contact (all channels unless one is named)."""
     statement = (
