@@ -305,3 +305,8 @@ def test_survey_builder_move_buttons_name_their_own_question(login, make_user):
     for label in ("Move up", "Move down", "Delete"):
         numbers = re.findall(rf'{label}<span class="visually-hidden"> question (\d+)</span>', page)
         assert numbers == ["1", "2", "3"], label
+
+
+def test_the_imports_menu_shows_the_api_tokens_link_the_api_registers(login, make_user):
+    admin_page = login(make_user(Role.ADMIN)).get("/imports/").get_data(as_text=True)
+    assert '<a href="/imports/api-tokens">API tokens</a>' in admin_page

@@ -14,6 +14,7 @@ from app.auth.models import Role
 # The work, in the order the menu shows it. A group with no item for the user is not shown.
 NAV_GROUPS = ("Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "Reports", "Settings")
 MENU = "winback.menu"
+LINKS = "winback.links"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,27 @@ def nav_groups_for(user, current_endpoint: str | None = None, endpoints=None) ->
     return groups
 
 
+def add_link(app: Flask, slot: str, label: str, endpoint: str) -> None:
+    """Let a higher layer add a link to a core page's sub-menu (`slot`), after the page's own links."""
+    app.extensions.setdefault(LINKS, {}).setdefault(slot, []).append((label, endpoint))
+
+
+def links(slot: str) -> list[tuple[str, str]]:
+    """The (label, endpoint) links registered for `slot` that the current user may follow."""
+    registered = current_app.extensions.get(LINKS, {}).get(slot, [])
+    views = current_app.view_functions
+    return [
+        (label, endpoint)
+        for label, endpoint in registered
+        if endpoint in views
+        and current_user.is_authenticated
+        and current_user.role in _roles_of(views[endpoint])
+    ]
+
+
 def install_menu(app: Flask) -> None:
+    app.jinja_env.globals["links"] = links
+
     @app.context_processor
     def inject_navigation():
         # Functions, not lists: pages without the staff menu (the survey) never load the user.

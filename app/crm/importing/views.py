@@ -10,8 +10,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from app.api.models import ApiToken
-from app.api.service import create_token, revoke_token
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
@@ -33,7 +31,6 @@ from app.crm.importing.forms import (
     CompetitorForm,
     MappingForm,
     MergeForm,
-    TokenForm,
     UploadForm,
 )
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
@@ -335,37 +332,3 @@ def loss_reasons():
             return redirect(url_for("imports.loss_reasons"))
     codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
     return render_template("imports/loss_reasons.html", form=form, rows=admin.loss_reason_rows(), codes=codes)
-
-
-@bp.route("/api-tokens", methods=["GET", "POST"])
-@admin_only
-def api_tokens():
-    form = TokenForm()
-    secret = None
-    if form.validate_on_submit():
-        try:
-            token, secret = create_token(
-                form.name.data, scopes=form.scopes.data, created_by_id=current_user.id, now=utcnow()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors = [error.message]
-        else:
-            db.session.commit()
-            flash(f"Token '{token.name}' created. Copy it now: it will not be shown again.", "success")
-    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
-    return render_template(
-        "imports/api_tokens.html", form=form, tokens=tokens, secret=secret, revoke_form=ActionForm()
-    )
-
-
-@bp.post("/api-tokens/<int:token_id>/revoke")
-@admin_only
-def revoke(token_id: int):
-    form = ActionForm()
-    token = db.get_or_404(ApiToken, token_id)
-    if form.validate_on_submit():
-        revoke_token(token, now=utcnow())
-        db.session.commit()
-        flash(f"Token '{token.name}' revoked: calls with it now get 401.", "success")
-    return redirect(url_for("imports.api_tokens"))
