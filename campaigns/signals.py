@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.crm.importing.admin import competitors_merged
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
 from app.db_types import utcnow
+from app.messaging.channels import Channel
 from app.messaging.signals import contact_opted_out
 from campaigns.calls.queue import cancel_contact_tasks
 from campaigns.enrollment import mark_completed, mark_opted_out

@@ -272,8 +272,8 @@ def test_every_table_scroll_region_is_focusable_and_labelled(role, login, make_u
 def test_the_outbox_shows_key_columns_and_the_rest_in_a_details_row(login, make_user, make_contact):
     from datetime import UTC, datetime
 
-    from app.crm.models import Channel
     from app.extensions import db
+    from app.messaging.channels import Channel
     from app.messaging.service import enqueue_message
 
     contact = make_contact(email="art@vandelay.example")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,16 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
-
-class Channel(enum.StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    CALL = "call"
-    WEBHOOK = "webhook"  # an outgoing webhook to a system (the CRM): never a person's channel
-
-
-# The channels a person can be reached on, and opt out of.
-CONTACT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.CALL)
+if TYPE_CHECKING:
+    from app.messaging.channels import Channel
 
 
 class Origin(enum.StrEnum):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.messaging.views import bp
-
-__all__ = ["bp", "init_app"]
+__all__ = ["init_app"]
 
 
 MENU = (
@@ -25,6 +23,7 @@ def init_app(app: Flask) -> None:
     from app.auth.service import register_staff_mailer
     from app.messaging.cli import worker_command
     from app.messaging.service import queue_staff_email
+    from app.messaging.views import bp
     from app.messaging.worker import install_dev_worker_thread
 
     app.register_blueprint(bp)

@@ -47,9 +47,10 @@ from flask import current_app
 from sqlalchemy import String, case, cast, func, literal, null, select, update
 from sqlalchemy.engine import Connection
 
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
 from app.db_types import utcnow
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.ledger import flush_sent, ledger_connection, record_and_start, release_untried
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.service import opt_out_contact

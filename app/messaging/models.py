@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crm.models import Channel
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.messaging.channels import Channel
 
 
 class MessageStatus(enum.StrEnum):

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import false, func, select, update
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.transports import Transports
 

@@ -9,8 +9,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
-from app.crm.models import CONTACT_CHANNELS, Channel, Contact
+from app.crm.models import Contact
 from app.extensions import db
+from app.messaging.channels import CONTACT_CHANNELS, Channel
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.signals import contact_opted_out
 from app.messaging.transports import header_safe

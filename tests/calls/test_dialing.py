@@ -13,8 +13,8 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactKind
 from app.messaging.service import add_do_not_contact, opt_out_contact
 from campaigns.calls.dialing import (

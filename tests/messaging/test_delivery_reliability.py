@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.reconciliation import reconcile_stale_messages

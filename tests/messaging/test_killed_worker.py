@@ -14,9 +14,9 @@ from collections import Counter
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.reconciliation import reconcile_stale_messages
 from app.messaging.service import enqueue_message

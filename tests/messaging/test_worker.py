@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from app.crm.models import Channel
 from app.extensions import db
 from app.jobs import register_periodic_job, unregister_periodic_job
+from app.messaging.channels import Channel
 from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.reconciliation import reconcile_stale_messages
