@@ -78,8 +78,8 @@ CATALOGUE = (
         ("app.pipeline.signals._on_opportunities_imported",),  # links recycled deals
     ),
     SignalEntry(
-        "app.crm.importing.admin:competitors_merged",
-        "app.crm.importing.admin.merge_competitors",
+        "app.crm.signals:competitors_merged",
+        "app.crm.competitors.merge_competitors",
         "the admin's merge request",
         ("campaigns.import_matches.follow_competitor_merge",),  # targeting rules follow the survivor
     ),

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.crm.importing.admin import competitors_merged
 from app.crm.models import Contact
+from app.crm.signals import competitors_merged
 from app.db_types import utcnow
 from app.messaging.channels import Channel
 from app.messaging.signals import contact_opted_out

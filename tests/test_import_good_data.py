@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.crm.importing import admin
+from app.crm import competitors as admin
 from app.crm.importing.formats import company_key
-from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, ImportBatch
-from app.crm.models import Competitor, Contact, Opportunity
+from app.crm.importing.models import ImportBatch
+from app.crm.models import Competitor, CompetitorAlias, CompetitorMergeSuggestion, Contact, Opportunity
 from app.extensions import db
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from tests.import_jobs import post_and_run

@@ -27,8 +27,8 @@ def init_app(app: Flask) -> None:
     from app.codebook.service import register_code_references
     from app.crm.cli import crm_cli
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
-    from app.crm.importing.models import LossReasonMapping
     from app.crm.importing.views import bp as imports_bp
+    from app.crm.models import LossReasonMapping
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
 

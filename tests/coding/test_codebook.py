@@ -12,7 +12,7 @@ from app.auth.models import Role
 from app.codebook import service
 from app.codebook.models import Polarity, ReasonCode
 from app.coding.models import Coding, CodingStatus
-from app.crm.importing.models import LossReasonMapping
+from app.crm.models import LossReasonMapping
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from surveys.models import Option

@@ -14,7 +14,9 @@ from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
-from app.crm.importing import admin, jobs
+from app.crm import competitors as competitor_admin
+from app.crm import loss_reasons as loss_reason_mapping
+from app.crm.importing import jobs
 from app.crm.importing.drafts import (
     MappingChoices,
     apply_mapping_choices,
@@ -235,8 +237,8 @@ def _competitors_page(**forms):
         add_form=forms.get("add_form") or CompetitorForm(formdata=None),
         merge_form=merge_form,
         action_form=ActionForm(formdata=None),
-        rows=admin.competitor_rows(),
-        suggestions=admin.merge_suggestions(),
+        rows=competitor_admin.competitor_rows(),
+        suggestions=competitor_admin.merge_suggestions(),
     )
 
 
@@ -247,7 +249,7 @@ def competitors():
     form.competitor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
-            admin.add_alias(form.alias.data, form.competitor.data)
+            competitor_admin.add_alias(form.alias.data, form.competitor.data)
         if change:
             flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
             return redirect(url_for("imports.competitors"))
@@ -260,7 +262,7 @@ def add_competitor():
     form = CompetitorForm()
     if form.validate_on_submit():
         with domain_change() as change:
-            competitor = admin.add_competitor(form.name.data)
+            competitor = competitor_admin.add_competitor(form.name.data)
         if change:
             flash(f"Competitor '{competitor.name}' added.", "success")
             return redirect(url_for("imports.competitors"))
@@ -274,7 +276,7 @@ def rename_competitor(competitor_id: int):
     form = CompetitorForm()
     if form.validate_on_submit():
         with domain_change() as change:
-            competitor = admin.rename_competitor(competitor_id, form.name.data)
+            competitor = competitor_admin.rename_competitor(competitor_id, form.name.data)
         if change:
             flash(f"Renamed to '{competitor.name}'; the old name stays an alias.", "success")
     else:
@@ -289,7 +291,7 @@ def merge_competitors():
     form.source.choices = form.survivor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
-            survivor = admin.merge_competitors(form.source.data, form.survivor.data)
+            survivor = competitor_admin.merge_competitors(form.source.data, form.survivor.data)
         if change:
             flash(f"Merged into '{survivor.name}': its deals and aliases moved.", "success")
             return redirect(url_for("imports.competitors"))
@@ -303,9 +305,9 @@ def merge_suggestion(suggestion_id: int):
     if form.validate_on_submit():
         accept = request.form.get("action") == "accept"
         with domain_change() as change:
-            survivor = admin.accept_suggestion(suggestion_id) if accept else None
+            survivor = competitor_admin.accept_suggestion(suggestion_id) if accept else None
             if not accept:
-                admin.dismiss_suggestion(suggestion_id)
+                competitor_admin.dismiss_suggestion(suggestion_id)
         if change:
             flash(
                 f"Merged into '{survivor.name}'."
@@ -326,9 +328,11 @@ def loss_reasons():
             if key.startswith("reason_"):
                 choices[int(key.removeprefix("reason_"))] = int(value) if value else None
         with domain_change() as change:
-            changed = admin.map_loss_reasons(choices)
+            changed = loss_reason_mapping.map_loss_reasons(choices)
         if change:
             flash(f"{changed} loss reason(s) mapped.", "success")
             return redirect(url_for("imports.loss_reasons"))
     codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
-    return render_template("imports/loss_reasons.html", form=form, rows=admin.loss_reason_rows(), codes=codes)
+    return render_template(
+        "imports/loss_reasons.html", form=form, rows=loss_reason_mapping.loss_reason_rows(), codes=codes
+    )
