@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
 
     for group, label, endpoint, position in MENU:
         add_menu_item(app, group, label, endpoint, position=position)
+    from app.auth.menu import add_link
     from app.crm.importing import campaign_matches
     from app.database import commit_checkpoint
     from app.jobs import register_periodic_job
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.cli.add_command(campaigns_cli)
+    add_link(app, "outbox.empty", "Go to the campaigns", "campaigns.index")
     connect_signals()
     # The answer the import asks of campaigns (the core never imports them).
     app.extensions[campaign_matches.PROVIDER] = import_matches.PROVIDER

@@ -310,3 +310,9 @@ def test_survey_builder_move_buttons_name_their_own_question(login, make_user):
 def test_the_imports_menu_shows_the_api_tokens_link_the_api_registers(login, make_user):
     admin_page = login(make_user(Role.ADMIN)).get("/imports/").get_data(as_text=True)
     assert '<a href="/imports/api-tokens">API tokens</a>' in admin_page
+
+
+def test_an_empty_outbox_links_to_the_campaigns_page_campaigns_registers(login, make_user):
+    page = login(make_user(Role.ADMIN)).get("/outbox").get_data(as_text=True)
+    assert "No message yet." in page
+    assert '<a href="/campaigns">Go to the campaigns</a>' in page

@@ -14,6 +14,7 @@ from app.auth.models import Role
 # The work, in the order the menu shows it. A group with no item for the user is not shown.
 NAV_GROUPS = ("Deals", "Campaigns", "Calls", "Surveys", "Coding", "Pipeline", "Reports", "Settings")
 MENU = "winback.menu"
+HOMES = "winback.homes"
 LINKS = "winback.links"
 
 
@@ -101,6 +102,15 @@ def links(slot: str) -> list[tuple[str, str]]:
         and current_user.is_authenticated
         and current_user.role in _roles_of(views[endpoint])
     ]
+
+
+def set_home(app: Flask, role: Role, endpoint: str) -> None:
+    """Make `endpoint` the page a user of `role` lands on (a caller's is the call queue, set by calls)."""
+    app.extensions.setdefault(HOMES, {})[role] = endpoint
+
+
+def home_endpoint(role: Role) -> str:
+    return current_app.extensions.get(HOMES, {}).get(role, "dashboard.home")
 
 
 def install_menu(app: Flask) -> None:

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         add_menu_item(app, group, label, endpoint, position=position)
     from app.codebook.service import register_code_references
     from app.crm.cli import crm_cli
+    from app.crm.importing.campaign_matches import campaign_detail_endpoint
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
     from app.crm.importing.views import bp as imports_bp
     from app.crm.models import LossReasonMapping
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(imports_bp)
     app.cli.add_command(crm_cli)
+    app.jinja_env.globals["campaign_detail_endpoint"] = campaign_detail_endpoint
     register_code_references(app, LossReasonMapping.reason_code_id)
     register_periodic_job(
         app,

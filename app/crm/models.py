@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.codebook.models import ReasonCode
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
@@ -207,4 +208,4 @@ class LossReasonMapping(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    reason_code = relationship("ReasonCode")
+    reason_code = relationship(ReasonCode)

@@ -22,11 +22,14 @@ def init_app(app: Flask) -> None:
 
     for group, label, endpoint, position in MENU:
         add_menu_item(app, group, label, endpoint, position=position)
+    from app.auth.menu import set_home
+    from app.auth.models import Role
     from app.jobs import register_periodic_job
     from campaigns.calls.queue import fill_queue
 
     app.register_blueprint(bp)
     app.cli.add_command(calls_cli)
+    set_home(app, Role.CALLER, "calls.queue")  # a caller's home page is their call queue
     register_periodic_job(
         app, "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
     )
