@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.reports import (
-    recovery_views,  # noqa: F401 (registers the funnel, competitors and follow-up pages)
-    settings_views,  # noqa: F401 (the targets page's routes on bp)
-)
+from app.reports import recovery_views, settings_views
 from app.reports.views import bp
+
+# The funnel, competitors and follow-up pages, and the targets settings, join the reports blueprint here,
+# once (before any app registers it).
+for _routes in (recovery_views.routes, settings_views.routes):
+    _routes.add_to(bp)
 
 __all__ = ["bp", "init_app"]
 

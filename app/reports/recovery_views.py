@@ -29,9 +29,12 @@ from app.reports.funnel import (
     parse_campaign,
     step_deals,
 )
+from app.reports.routes import Routes
 from app.reports.sales_follow_up import sales_follow_up_report
-from app.reports.views import READERS, bp
+from app.reports.views import READERS
 from app.templating import format_money
+
+routes = Routes()  # added to the reports blueprint by app.reports
 
 
 def _filters():
@@ -64,7 +67,7 @@ def _funnel_args():
     return filters, errors, campaign_id
 
 
-@bp.get("/reports/funnel")
+@routes.get("/reports/funnel")
 @roles_required(*READERS)
 def funnel():
     filters, errors, campaign_id = _funnel_args()
@@ -105,7 +108,7 @@ def funnel():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/funnel.csv")
+@routes.get("/reports/funnel.csv")
 @roles_required(*READERS)
 def funnel_csv():
     filters, _errors, campaign_id = _funnel_args()
@@ -152,7 +155,7 @@ def _step_or_404(step: str) -> str:
     return step
 
 
-@bp.get("/reports/funnel/<step>")
+@routes.get("/reports/funnel/<step>")
 @roles_required(*READERS)
 def funnel_step(step: str):
     step = _step_or_404(step)
@@ -171,7 +174,7 @@ def funnel_step(step: str):
     ), 400 if errors else 200
 
 
-@bp.get("/reports/funnel/<step>.csv")
+@routes.get("/reports/funnel/<step>.csv")
 @roles_required(*READERS)
 def funnel_step_csv(step: str):
     step = _step_or_404(step)
@@ -207,7 +210,7 @@ def funnel_step_csv(step: str):
 # --- Competitors -------------------------------------------------------------------------------------
 
 
-@bp.get("/reports/competitors")
+@routes.get("/reports/competitors")
 @roles_required(*READERS)
 def competitors():
     filters, errors = _filters()
@@ -233,7 +236,7 @@ def competitors():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/competitors.csv")
+@routes.get("/reports/competitors.csv")
 @roles_required(*READERS)
 def competitors_csv():
     filters, _errors = _filters()
@@ -270,7 +273,7 @@ def competitors_csv():
     return csv_response(f"competitors_{_period_name(filters)}.csv", header, rows)
 
 
-@bp.get("/reports/competitors/<int:competitor_id>")
+@routes.get("/reports/competitors/<int:competitor_id>")
 @roles_required(*READERS)
 def competitor_detail(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
@@ -285,7 +288,7 @@ def competitor_detail(competitor_id: int):
     ), 400 if errors else 200
 
 
-@bp.get("/reports/competitors/<int:competitor_id>.csv")
+@routes.get("/reports/competitors/<int:competitor_id>.csv")
 @roles_required(*READERS)
 def competitor_detail_csv(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
@@ -301,7 +304,7 @@ def competitor_detail_csv(competitor_id: int):
 # --- Sales follow-up ---------------------------------------------------------------------------------
 
 
-@bp.get("/reports/sales-follow-up")
+@routes.get("/reports/sales-follow-up")
 @roles_required(*READERS)
 def sales_follow_up():
     filters, errors = _filters()
@@ -328,7 +331,7 @@ def sales_follow_up():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/sales-follow-up.csv")
+@routes.get("/reports/sales-follow-up.csv")
 @roles_required(*READERS)
 def sales_follow_up_csv():
     filters, _errors = _filters()
