@@ -78,7 +78,7 @@ def _config(url: str, port: int) -> dict:
 
 
 def _rows(count: int) -> list[dict]:
-    from app.crm.models import Channel
+    from app.messaging.channels import Channel
     from app.messaging.models import MessageStatus
 
     return [

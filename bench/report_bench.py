@@ -170,8 +170,7 @@ def generate(options) -> dict:
     from app.codebook.models import ReasonCode
     from app.codebook.service import ensure_default_codebook
     from app.coding.models import Coding, OpportunityReason
-    from app.crm.importing.models import LossReasonMapping
-    from app.crm.models import Account, Competitor, Contact, Opportunity
+    from app.crm.models import Account, Competitor, Contact, LossReasonMapping, Opportunity
     from app.extensions import db
     from app.money.models import ExchangeRate
     from app.pipeline.models import Requalification
@@ -582,8 +581,7 @@ def measure(app, loads: int) -> dict:
 
     from app.codebook.models import ReasonCode
     from app.coding.models import OpportunityReason
-    from app.crm.importing.models import LossReasonMapping
-    from app.crm.models import Account, Competitor, Opportunity
+    from app.crm.models import Account, Competitor, LossReasonMapping, Opportunity
     from app.extensions import db
     from app.money.models import ExchangeRate
     from app.money.service import month_start

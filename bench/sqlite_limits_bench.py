@@ -96,9 +96,10 @@ def main() -> None:
     import bench.enroll_bench as data
     from app import create_app
     from app.codebook.service import ensure_default_codebook
-    from app.crm.models import Channel, Contact
+    from app.crm.models import Contact
     from app.database import CHECKPOINT_PAUSE_SECONDS
     from app.extensions import db
+    from app.messaging.channels import Channel
     from campaigns.enrollment import enroll_campaign, preview_rules
     from campaigns.models import Campaign, CampaignKind, CampaignStatus
     from campaigns.service import preview_contact

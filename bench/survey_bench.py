@@ -43,9 +43,10 @@ def _prepare_database(url: str, count: int) -> list[str]:
 
     from app import create_app
     from app.codebook.service import ensure_default_codebook
-    from app.crm.models import Account, Channel, Contact
+    from app.crm.models import Account, Contact
     from app.db_types import utcnow
     from app.extensions import db
+    from app.messaging.channels import Channel
     from surveys.builder import publish
     from surveys.invitations import create_invitation, invitation_token
     from surveys.library import WIN_LOSS, create_from_template

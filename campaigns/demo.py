@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.auth.models import Role, User
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from campaigns.calls.demo import prepare_demo_queue
 from campaigns.enrollment import enroll_campaign
 from campaigns.models import Campaign, CampaignKind, CampaignStatus

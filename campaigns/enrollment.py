@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.crm.models import Channel, Opportunity
+from app.crm.models import Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.money.service import reporting_currency
 from campaigns.invitations import invite_new_enrollments, send_campaign_reminders
 from campaigns.models import (

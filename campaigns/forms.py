@@ -29,9 +29,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.crm.models import Channel, Opportunity
+from app.crm.models import Opportunity
 from app.crm.service import filter_choices
 from app.extensions import db
+from app.messaging.channels import Channel
 from campaigns.models import RETRY_OUTCOMES, WEEKDAYS, CampaignKind
 from campaigns.service import MERGE_FIELDS, TEMPLATE_FIELDS, eligible_callers, template_error
 from campaigns.targeting import TargetingRules

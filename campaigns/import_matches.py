@@ -58,4 +58,4 @@ def follow_competitor_merge(survivor: Competitor, *, source_id: int, **_: object
             campaign.competitor_ids = sorted({*(i for i in ids if i != source_id), survivor.id})
 
 
-PROVIDER = Provider(any_active=any_active, match=match_imported)
+PROVIDER = Provider(any_active=any_active, match=match_imported, detail_endpoint="campaigns.detail")

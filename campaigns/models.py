@@ -23,10 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
-from app.crm.models import Channel, Contact, Opportunity
+from app.crm.models import Contact, Opportunity
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.messaging.channels import Channel
 from surveys.models import Invitation, SurveyVersion
 
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.auth.models import Role, User
-from app.crm.models import Channel, Competitor, Contact
+from app.crm.models import Competitor, Contact
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.optout import opt_out_url

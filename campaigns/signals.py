@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.crm.importing.admin import competitors_merged
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
+from app.crm.signals import competitors_merged
 from app.db_types import utcnow
+from app.messaging.channels import Channel
 from app.messaging.signals import contact_opted_out
 from campaigns.calls.queue import cancel_contact_tasks
 from campaigns.calls.voice import hang_up_contact_calls, listen_for_commits

@@ -21,9 +21,10 @@ from sqlalchemy import (
     true,
 )
 
-from app.crm.models import Account, Channel, Contact, Opportunity
+from app.crm.models import Account, Contact, Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.money.service import sql_conversion
 from campaigns.models import Campaign, Enrollment, EnrollmentStatus, EnrollmentSuppression

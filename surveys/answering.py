@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from surveys.cache import frozen_version
 from surveys.models import Answer, Invitation, Response, ResponseChannel, ResponseStatus
 from surveys.responding import (

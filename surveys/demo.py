@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from app.crm.models import Channel, Opportunity
+from app.crm.models import Opportunity
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.suppression import contact_suppression_reason
 from surveys.builder import publish
 from surveys.invitations import (

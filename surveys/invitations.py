@@ -12,9 +12,10 @@ from markupsafe import Markup, escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
-from app.crm.models import Channel, Contact, Opportunity
+from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.models import OutboundMessage

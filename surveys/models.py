@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crm.models import Channel, Contact, Opportunity
+from app.crm.models import Contact, Opportunity
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.errors import Conflict
 from app.extensions import db
+from app.messaging.channels import Channel
 
 
 class QuestionKind(enum.StrEnum):

@@ -2,20 +2,18 @@
 
 from dataclasses import dataclass
 
-from blinker import Namespace
-
-_signals = Namespace()
+from app.signals import signal
 
 # Sent exactly once per response, when it becomes complete: sender=the Response, now=datetime.
-response_completed = _signals.signal("survey-response-completed")
+response_completed = signal("survey-response-completed")
 
 # Sent when a draft is published: sender=the new SurveyVersion, previous=the version it retired (or None),
 # now=datetime. Campaigns move their new invitations to it; links already sent keep their version.
-version_published = _signals.signal("survey-version-published")
+version_published = signal("survey-version-published")
 
 # Asked before publishing: sender=the Survey; each receiver returns a list of SurveyUse, the things
 # (campaigns) whose new invitations will use the newest published version.
-survey_uses = _signals.signal("survey-uses")
+survey_uses = signal("survey-uses")
 
 
 @dataclass(frozen=True)

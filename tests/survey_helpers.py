@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.codebook.service import ensure_default_codebook
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from surveys.builder import OptionSpec, QuestionSpec, build_version, create_survey, publish
 from surveys.invitations import create_invitation, invitation_token
 from surveys.library import WIN_LOSS, create_from_template

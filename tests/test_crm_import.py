@@ -15,15 +15,17 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.crm.importing.formats import Mapping
-from app.crm.importing.models import (
-    CompetitorMergeSuggestion,
-    ImportBatch,
-    ImportRowError,
-    LossReasonMapping,
-)
+from app.crm.importing.models import ImportBatch, ImportRowError
 from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import error_file, run_import, save_mapping, start_batch
-from app.crm.models import Account, Competitor, Contact, Opportunity
+from app.crm.models import (
+    Account,
+    Competitor,
+    CompetitorMergeSuggestion,
+    Contact,
+    LossReasonMapping,
+    Opportunity,
+)
 from app.extensions import db
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

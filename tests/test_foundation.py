@@ -98,8 +98,8 @@ def test_a_rolled_back_savepoint_leaves_nothing(app):
     """pysqlite's legacy transactions let a SAVEPOINT opened before any write commit on its own."""
     from sqlalchemy import func, select
 
-    from app.crm.models import Channel
     from app.db_types import utcnow
+    from app.messaging.channels import Channel
     from app.messaging.models import OutboundMessage
     from app.messaging.service import enqueue_message
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.crm.importing import admin
+from app.crm import competitors as admin
 from app.crm.importing.formats import company_key
-from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, ImportBatch
-from app.crm.models import Competitor, Contact, Opportunity
+from app.crm.importing.models import ImportBatch
+from app.crm.models import Competitor, CompetitorAlias, CompetitorMergeSuggestion, Contact, Opportunity
 from app.extensions import db
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from tests.import_jobs import post_and_run
@@ -205,13 +205,13 @@ def test_the_upload_page_offers_the_settings_defaults(make_app, make_user):
 
 
 def test_preview_dry_run_and_result_say_which_lost_deals_active_campaigns_match(app, make_user, login):
-    _active_campaign(name="Big losses", amount_min=500)
+    big = _active_campaign(name="Big losses", amount_min=500)
     _active_campaign(name="Nobody", amount_min=1_000_000)
     client = login(make_user(Role.ADMIN))
     preview_url = _upload(client, CSV, "export.csv")
     preview = _text(client.get(preview_url))
     assert "Active campaigns will pick up 1 of these lost deals" in preview
-    assert "Big losses</a>: 1 deal (Upload one)" in preview
+    assert f'<a href="/campaigns/{big.id}">Big losses</a>: 1 deal (Upload one)' in preview
     assert "Nobody" not in preview
     assert "Will import with a warning: Phone &#39;n/a&#39; is not a phone number" in preview
     assert db.session.scalar(select(Opportunity)) is None  # the preview wrote nothing

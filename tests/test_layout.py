@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from app.auth.guard import roles_required
+from app.auth.menu import MENU, NAV_GROUPS, MenuEntry, nav_for, nav_groups_for
 from app.auth.models import Role
 from app.crm.service import loss_summary
-from app.templating import NAV_GROUPS, NAV_ITEMS, NavItem, nav_for, nav_groups_for
 from tests.survey_helpers import published_survey
 
 
@@ -40,15 +41,25 @@ def test_each_role_sees_only_the_groups_of_its_work(app):
 
 
 def test_a_menu_item_whose_page_does_not_exist_is_not_shown(app, monkeypatch):
-    future = NavItem("Reports", "Reports", "reports.home", frozenset({Role.CALLER}))
-    monkeypatch.setattr("app.templating.NAV_ITEMS", (*NAV_ITEMS, future))
+    future = MenuEntry("Reports", "Reports", "reports.home", position=0)
+    monkeypatch.setitem(app.extensions, MENU, [*app.extensions[MENU], future])
     with app.test_request_context():
-        assert future not in nav_for(_User(Role.CALLER))
-        endpoints = {*app.view_functions, "reports.home"}
-        groups = nav_groups_for(_User(Role.CALLER), "reports.home", endpoints=endpoints)
+        assert "reports.home" not in [item.endpoint for item in nav_for(_User(Role.CALLER))]
+        # Once the page exists, the roles of its guard decide who sees it.
+        monkeypatch.setitem(app.view_functions, "reports.home", roles_required(Role.CALLER)(lambda: ""))
+        groups = nav_groups_for(_User(Role.CALLER), "reports.home")
     assert [g.label for g in groups] == ["Deals", "Campaigns", "Calls", "Reports", "Settings"]
     assert groups[3].current
     assert not groups[0].current
+
+
+def test_menu_items_show_to_the_roles_their_route_allows(app):
+    with app.test_request_context():
+        for role in Role:
+            shown = {item.endpoint for item in nav_for(_User(role))}
+            for entry in app.extensions[MENU]:
+                allowed = role in app.view_functions[entry.endpoint].winback_access
+                assert (entry.endpoint in shown) is allowed, (role, entry.endpoint)
 
 
 def test_the_menu_of_a_caller_has_no_admin_pages(login, make_user):
@@ -261,8 +272,8 @@ def test_every_table_scroll_region_is_focusable_and_labelled(role, login, make_u
 def test_the_outbox_shows_key_columns_and_the_rest_in_a_details_row(login, make_user, make_contact):
     from datetime import UTC, datetime
 
-    from app.crm.models import Channel
     from app.extensions import db
+    from app.messaging.channels import Channel
     from app.messaging.service import enqueue_message
 
     contact = make_contact(email="art@vandelay.example")
@@ -294,3 +305,14 @@ def test_survey_builder_move_buttons_name_their_own_question(login, make_user):
     for label in ("Move up", "Move down", "Delete"):
         numbers = re.findall(rf'{label}<span class="visually-hidden"> question (\d+)</span>', page)
         assert numbers == ["1", "2", "3"], label
+
+
+def test_the_imports_menu_shows_the_api_tokens_link_the_api_registers(login, make_user):
+    admin_page = login(make_user(Role.ADMIN)).get("/imports/").get_data(as_text=True)
+    assert '<a href="/imports/api-tokens">API tokens</a>' in admin_page
+
+
+def test_an_empty_outbox_links_to_the_campaigns_page_campaigns_registers(login, make_user):
+    page = login(make_user(Role.ADMIN)).get("/outbox").get_data(as_text=True)
+    assert "No message yet." in page
+    assert '<a href="/campaigns">Go to the campaigns</a>' in page

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.crm.models import Channel
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import OutboundMessage
 from app.messaging.transports import build_email
 from app.organisation.models import Organisation

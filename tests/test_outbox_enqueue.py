@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import InvalidTransition, MessageStatus, OutboundMessage
 from app.messaging.service import cancel_queued_messages, enqueue_message
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.crm.models import Channel
+from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 from app.messaging.optout import opt_out_url_for
 

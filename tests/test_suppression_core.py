@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.crm.models import Channel
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.merge import render_merge
 from app.messaging.models import DoNotContactEntry, DoNotContactKind
 from app.messaging.suppression import SuppressionReason, contact_suppression_reason

@@ -12,8 +12,8 @@ from werkzeug.datastructures import MultiDict
 
 from app.auth.models import Role
 from app.codebook.service import ensure_default_codebook
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from surveys.invitations import DEFAULT_TEMPLATES, queue_invitation_message
 from surveys.models import Question, QuestionKind, Survey, VersionStatus
 from surveys.responding import ResponseChannel, save_page, start_response

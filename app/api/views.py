@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.api.guard import api_token_required
 from app.api.models import Scope
 from app.api.service import opportunity_json, push_opportunity_items
-from app.auth.guard import api_token_required, public
+from app.auth.guard import public
 from app.crm.models import Account, Opportunity
 from app.crm.service import with_status
 from app.crm.signals import opportunities_imported

@@ -6,20 +6,18 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from typing import Protocol
 
-from flask import current_app
+from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.service import record_event
 from app.auth.models import Role, User, new_session_token
-from app.crm.models import Channel
 from app.db_types import utcnow
 from app.errors import Conflict, ValidationError
 from app.extensions import db
-from app.messaging.models import OutboundMessage
-from app.messaging.service import enqueue_message
 from app.validation import normalize_email, normalize_phone
 
 MIN_PASSWORD_LENGTH = 10
@@ -210,6 +208,27 @@ def user_for_reset_token(token: str, *, secret_key: str, max_age: int = RESET_MA
     return user
 
 
+# The outbox lives above auth: messaging's init_app registers how staff emails are queued.
+STAFF_MAILER = "auth.staff_mailer"
+
+
+class StaffMailer(Protocol):
+    def __call__(
+        self,
+        *,
+        recipient: str,
+        subject: str,
+        body_text: str,
+        idempotency_key: str,
+        template: str,
+        now: datetime,
+    ) -> object: ...
+
+
+def register_staff_mailer(app: Flask, mailer: StaffMailer) -> None:
+    app.extensions[STAFF_MAILER] = mailer
+
+
 def send_password_reset(
     user: User,
     *,
@@ -217,13 +236,14 @@ def send_password_reset(
     secret_key: str,
     actor: User | None,
     now: datetime,
-) -> OutboundMessage:
-    """Queue an email with a link to set a new password (valid a day, once)."""
+    mailer: StaffMailer | None = None,
+) -> object:
+    """Queue an email with a link to set a new password (valid a day, once); returns the queued message."""
     if not user.active:
         raise Conflict("This user is deactivated: let them sign in again first", field="active")
     link = link_for(password_reset_token(user, secret_key=secret_key))
-    message = enqueue_message(
-        channel=Channel.EMAIL,
+    mailer = mailer or current_app.extensions[STAFF_MAILER]
+    message = mailer(
         recipient=user.email,
         subject="Set your Winback password",
         body_text=(

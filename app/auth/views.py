@@ -17,6 +17,7 @@ from app.auth.forms import (
     UserForm,
 )
 from app.auth.guard import public, roles_required, staff_only
+from app.auth.menu import home_endpoint
 from app.auth.models import Role, User
 from app.auth.service import (
     authenticate,
@@ -46,8 +47,8 @@ bp = Blueprint("auth", __name__)
 
 
 def _home_url(user) -> str:
-    """Each role's home page: a caller's is their call queue."""
-    return url_for("calls.queue") if user.role is Role.CALLER else url_for("dashboard.home")
+    """Each role's home page (a caller's is their call queue: see set_home)."""
+    return url_for(home_endpoint(user.role))
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.codebook.models import Polarity, ReasonCode
 from app.codebook.signals import codes_merged, codes_merging
-from app.errors import Conflict, NotFound, ValidationError
+from app.errors import Conflict, ValidationError
 from app.extensions import db
 
 L, W, B = Polarity.LOSS, Polarity.WIN, Polarity.BOTH
@@ -227,14 +229,20 @@ def retire_code(reason: ReasonCode, *, active: bool = False) -> None:
     db.session.flush()
 
 
-def _references_to_codes() -> list:
-    """Every column in the schema that points at reason_codes.id, the tree's own parent excluded."""
-    columns = []
-    for table in db.metadata.sorted_tables:
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "reason_codes" and table.name != "reason_codes":
-                columns.append(fk.parent)
-    return columns
+CODE_REFERENCES = "codebook.code_references"
+
+
+def register_code_references(app: Flask, *columns: InstrumentedAttribute[int | None]) -> None:
+    """Declare columns of the registering package that hold a reason code id: a merge moves them.
+
+    Each package that points at reason codes registers its columns in its init_app (the codebook never
+    names a higher layer's table); tests/coding/test_codebook.py checks that none is missing.
+    """
+    app.extensions.setdefault(CODE_REFERENCES, []).extend(columns)
+
+
+def code_references() -> list[InstrumentedAttribute[int | None]]:
+    return list(current_app.extensions.get(CODE_REFERENCES, []))
 
 
 def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
@@ -246,18 +254,14 @@ def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
         raise ValidationError("A code cannot be merged into one of its own sub-codes", field="into")
     # Higher layers first remove what would become a duplicate (an answer coded with both).
     codes_merging.send(loser, survivor=survivor)
-    for column in _references_to_codes():
-        db.session.execute(update(column.table).where(column == loser.id).values({column.name: survivor.id}))
+    for column in code_references():
+        db.session.execute(
+            update(column.class_).where(column == loser.id).values({column.key: survivor.id}),
+            execution_options={"synchronize_session": False},
+        )
     for child in list(db.session.scalars(select(ReasonCode).where(ReasonCode.parent_id == loser.id))):
         move_code(child, survivor)
     loser.active = False
     db.session.flush()
     db.session.expire_all()
     codes_merged.send(loser, survivor=survivor)
-
-
-def require_code(code_id: int) -> ReasonCode:
-    reason = db.session.get(ReasonCode, code_id)
-    if reason is None:
-        raise NotFound("That reason code does not exist")
-    return reason

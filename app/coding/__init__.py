@@ -31,14 +31,35 @@ def _opportunity_reasons_panel(opportunity) -> str:
     return render_template("coding/_opportunity_reasons.html", reasons=opportunity_reasons(opportunity.id))
 
 
+MENU = (
+    ("Coding", "Workbench", "coding.workbench", 11),
+    ("Coding", "Agreement", "coding.agreement_page", 12),
+    ("Coding", "Keyword rules", "coding.rules", 13),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
-    """Everything coding hooks into the app: signals, the opportunity page's panel, the worker's job."""
-    from app.messaging.worker import register_periodic_job
+    """Everything coding brings: pages, `flask coding`, signals, the opportunity page's panel, retraining."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
+    from app.codebook.service import register_code_references
+    from app.coding.models import CodeSetting, Coding, CodingRule, OpportunityReason
+    from app.jobs import register_periodic_job
     from app.templating import add_panel
 
+    app.register_blueprint(bp)
+    app.cli.add_command(coding_cli)
     connect_signals()
+    register_code_references(
+        app,
+        Coding.reason_code_id,
+        CodingRule.reason_code_id,
+        CodeSetting.reason_code_id,
+        OpportunityReason.reason_code_id,
+    )
     add_panel(app, "opportunity.reasons", _opportunity_reasons_panel)
-    # The one place coding registers a periodic job (the registry may become per-app: adapt here).
     register_periodic_job(
         app, "coding.retrain", app.config.get("CODING_RETRAIN_CHECK_SECONDS", 300), retrain_job
     )

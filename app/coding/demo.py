@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.codebook.models import ReasonCode
 from app.codebook.service import DEMO_LOSS_REASON_CODES
 from app.coding.service import CodeChoice, add_rule, backfill_choice_codings, set_person_codes
-from app.crm.importing.models import LossReasonMapping
+from app.crm.models import LossReasonMapping
 from app.extensions import db
 from surveys.models import Answer, Response, ResponseStatus
 

@@ -23,7 +23,7 @@ from app.coding.models import (
     OpportunityReason,
 )
 from app.crm.models import Opportunity
-from app.errors import NotFound, ValidationError
+from app.errors import ValidationError
 from app.extensions import db
 from campaigns.calls.models import CallAttempt
 from campaigns.models import Enrollment
@@ -88,13 +88,6 @@ def backfill_choice_codings(*, now: datetime) -> int:
 
 
 # --- a person's codes ------------------------------------------------------------------------------
-
-
-def require_answer(answer_id: int) -> Answer:
-    answer = db.session.get(Answer, answer_id)
-    if answer is None:
-        raise NotFound("That answer does not exist")
-    return answer
 
 
 def _codes(code_ids: Iterable[int]) -> list[ReasonCode]:

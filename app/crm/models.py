@@ -1,28 +1,22 @@
-"""The CRM side of the domain: accounts, contacts, opportunities and competitors."""
+"""The CRM side of the domain: accounts, contacts, opportunities, competitors (and their aliases), and the
+mapping of the CRM's loss reasons to reason codes."""
 
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.codebook.models import ReasonCode
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.extensions import db
 
-
-class Channel(enum.StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    CALL = "call"
-    WEBHOOK = "webhook"  # an outgoing webhook to a system (the CRM): never a person's channel
-
-
-# The channels a person can be reached on, and opt out of.
-CONTACT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.CALL)
+if TYPE_CHECKING:
+    from app.messaging.channels import Channel
 
 
 class Origin(enum.StrEnum):
@@ -166,3 +160,52 @@ class Opportunity(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Opportunity {self.crm_source}:{self.crm_id} {self.stage}>"
+
+
+class CompetitorAlias(db.Model):
+    """Another spelling of a competitor's name, as sales reps type it into the CRM."""
+
+    __tablename__ = "competitor_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(255), unique=True)  # stored folded (lower case, trimmed)
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    competitor = relationship("Competitor")
+
+
+class CompetitorMergeSuggestion(db.Model):
+    """A new competitor whose name is close to an existing one's: a person decides whether they are one.
+
+    Fuzzy scores cannot tell a typo ("Nortwind") from another product ("Oracle NetSuite" next to
+    "Oracle"), so an import never merges on a score: it creates the competitor and suggests the merge.
+    """
+
+    __tablename__ = "competitor_merge_suggestions"
+    __table_args__ = (UniqueConstraint("competitor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    competitor = relationship("Competitor", foreign_keys=[competitor_id])
+    target = relationship("Competitor", foreign_keys=[target_id])
+
+
+class LossReasonMapping(db.Model):
+    """A raw CRM loss reason and the reason code it means (unmapped until an admin says)."""
+
+    __tablename__ = "loss_reason_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_value: Mapped[str] = mapped_column(String(255), unique=True)
+    reason_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reason_codes.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    reason_code = relationship(ReasonCode)

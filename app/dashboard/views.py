@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.auth.guard import public, roles_required, staff_only
+from app.auth.menu import home_endpoint
 from app.auth.models import Role
 from app.crm.service import loss_summary
 
@@ -16,10 +17,7 @@ bp = Blueprint("dashboard", __name__)
 @public
 def index():
     if current_user.is_authenticated:
-        # A caller's home page is their call queue.
-        if current_user.role is Role.CALLER:
-            return redirect(url_for("calls.queue"))
-        return redirect(url_for("dashboard.home"))
+        return redirect(url_for(home_endpoint(current_user.role)))  # a caller's is their call queue
     return redirect(url_for("auth.login"))
 
 

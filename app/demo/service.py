@@ -62,9 +62,9 @@ def _create_demo_users() -> list[DemoLogin]:
 def _store_crm(crm: DemoCrm, *, now: datetime) -> dict[str, int]:
     """Write the CRM as a Salesforce export and bring it in through the import service, like a customer."""
     from app.crm.importing.formats import mapping_for
-    from app.crm.importing.models import CompetitorAlias
     from app.crm.importing.records import ImportSettings
     from app.crm.importing.service import run_import, start_batch
+    from app.crm.models import CompetitorAlias
     from app.demo.crm_export import HEADER, write_salesforce_export
 
     competitors = {name: Competitor(name=name) for name in COMPETITORS}

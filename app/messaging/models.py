@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crm.models import Channel
 from app.db_types import UTCDateTime, str_enum, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.messaging.channels import Channel
 
 
 class MessageStatus(enum.StrEnum):
@@ -57,7 +57,8 @@ class OutboundMessage(db.Model):
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # PostgreSQL: the database server's start time when the row was claimed. The attempt markers are
     # committed without waiting for the disk, so a server crash may lose them; a row claimed before
-    # the server last started is then treated as maybe sent, never as never tried (see worker._ledger).
+    # the server last started is then treated as maybe sent, never as never tried
+    # (see ledger.ledger_connection).
     claim_server_epoch: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(120), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(40))
@@ -75,13 +76,33 @@ class OutboundMessage(db.Model):
         self.cancelled_reason = reason
         self.claimed_by = None
 
+    @staticmethod
+    def sent_values(*, now: Any, provider_status: Any) -> dict[str, Any]:
+        """The columns a sent message gets: mark_sent sets them, the delivery ledger writes them in bulk.
+
+        `now` and `provider_status` may be values or SQL expressions (the ledger's bound parameters).
+        """
+        return {
+            "status": MessageStatus.SENT,
+            "sent_at": now,
+            "provider_status": provider_status,
+            "error": None,
+            "error_code": None,
+        }
+
     def mark_sent(self, provider_id: str | None, *, now: datetime, provider_status: str = "accepted") -> None:
         if self.status is not MessageStatus.SENDING:
             raise InvalidTransition(f"A {self.status.value} message cannot be marked sent")
-        self.status = MessageStatus.SENT
+        for name, value in self.sent_values(now=now, provider_status=provider_status).items():
+            setattr(self, name, value)
         self.provider_id = provider_id or self.provider_id
-        self.provider_status = provider_status
-        self.sent_at = now
+
+    def resend(self, *, now: datetime) -> None:
+        """A person decided an `unknown` or `failed` message should go out (again)."""
+        if self.status not in (MessageStatus.UNKNOWN, MessageStatus.FAILED):
+            raise InvalidTransition(f"A {self.status.value} message cannot be resent")
+        self.status = MessageStatus.QUEUED
+        self.next_attempt_at = now
         self.error = None
         self.error_code = None
 

@@ -7,7 +7,8 @@ from functools import lru_cache
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
+from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 
 _SALT = "winback-opt-out"

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactKind, InboundMessage, ReplyIntent
 from app.messaging.service import SMS_SOURCE_PREFIX, add_do_not_contact, opt_in_contact_sms, opt_out_contact
 

@@ -9,8 +9,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
-from app.crm.models import CONTACT_CHANNELS, Channel, Contact
+from app.crm.models import Contact
 from app.extensions import db
+from app.messaging.channels import CONTACT_CHANNELS, Channel
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.signals import contact_opted_out
 from app.messaging.transports import header_safe
@@ -58,6 +59,21 @@ def enqueue_message(
             select(OutboundMessage).where(OutboundMessage.idempotency_key == idempotency_key)
         ).one()
     return message
+
+
+def queue_staff_email(
+    *, recipient: str, subject: str, body_text: str, idempotency_key: str, template: str, now: datetime
+) -> OutboundMessage:
+    """An email to a Winback user (a password reset link): auth's staff mailer, registered by init_app."""
+    return enqueue_message(
+        channel=Channel.EMAIL,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        idempotency_key=idempotency_key,
+        template=template,
+        now=now,
+    )
 
 
 def cancel_queued_messages(contact_id: int, *, reason: str, channel: Channel | None = None) -> int:

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.service import opt_out_contact
 from app.messaging.transports import TWILIO_UNSUBSCRIBED

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
-from app.crm.models import Channel, Contact
+from app.crm.models import Contact
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactEntry, DoNotContactKind
 
 

@@ -27,7 +27,6 @@ from app.messaging.replies import record_inbound_sms
 from app.messaging.service import add_do_not_contact, opt_out_contact
 from app.messaging.status import apply_sms_status
 from app.messaging.transports import email_is_simulated, sms_is_simulated
-from app.messaging.worker import resend_message
 
 bp = Blueprint("messaging", __name__)
 
@@ -174,7 +173,7 @@ def outbox_resend(message_id: int):
     message = db.get_or_404(OutboundMessage, message_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    resend_message(message, now=utcnow())
+    message.resend(now=utcnow())
     db.session.commit()
     flash(f"Message {message.id} to {message.recipient} is queued again.", "success")
     return redirect(url_for(".outbox", status=request.args.get("status", "")))

@@ -9,8 +9,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import Role, User
-from app.crm.models import Account, Channel, Opportunity
+from app.crm.models import Account, Opportunity
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.service import enqueue_message
 from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam

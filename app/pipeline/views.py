@@ -17,9 +17,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from app.api.guard import api_token_required
 from app.api.models import Scope
 from app.audit.models import AuditEvent
-from app.auth.guard import api_token_required, roles_required
+from app.auth.guard import roles_required
 from app.auth.models import Role, User
 from app.changes import Change, domain_change
 from app.coding.service import opportunity_reasons

@@ -8,7 +8,7 @@ import hmac
 import json
 from datetime import datetime
 
-from app.crm.models import Channel
+from app.messaging.channels import Channel
 from app.messaging.models import OutboundMessage
 from app.messaging.service import enqueue_message
 from app.pipeline.models import PipelineSettings, Requalification

@@ -5,22 +5,41 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.reports import (
-    recovery_views,  # noqa: F401 (registers the funnel, competitors and follow-up pages)
-    settings_views,  # noqa: F401 (the targets page's routes on bp)
-)
+from app.reports import recovery_views, settings_views
 from app.reports.views import bp
+
+# The funnel, competitors and follow-up pages, and the targets settings, join the reports blueprint here,
+# once (before any app registers it).
+for _routes in (recovery_views.routes, settings_views.routes):
+    _routes.add_to(bp)
 
 __all__ = ["bp", "init_app"]
 
 
+MENU = (
+    ("Reports", "All reports", "reports.index", 19),
+    ("Reports", "Loss reasons", "reports.loss_reasons", 20),
+    ("Reports", "Sales said, customers said", "reports.sales_vs_customers", 21),
+    ("Reports", "Recovery funnel", "reports.funnel", 22),
+    ("Reports", "Competitors", "reports.competitors", 23),
+    ("Reports", "Sales follow-up", "reports.sales_follow_up", 24),
+    ("Reports", "Callers", "reports.callers", 25),
+    ("Settings", "Funnel targets", "reports.targets_settings", 28),
+)  # group, label, endpoint, position in the group
+
+
 def init_app(app: Flask) -> None:
-    """The role homes' panels on the core dashboard and the early-warning job."""
+    """The report pages, the role homes' panels on the core dashboard and the early-warning job."""
+    from app.auth.menu import add_menu_item
+
+    for group, label, endpoint, position in MENU:
+        add_menu_item(app, group, label, endpoint, position=position)
     from app.db_types import utcnow
-    from app.messaging.worker import register_periodic_job
+    from app.jobs import register_periodic_job
     from app.reports.home import register_home_panels
     from app.reports.targets import send_target_alerts
 
+    app.register_blueprint(bp)
     register_home_panels(app)
     dashboard_url = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/dashboard"
     # Hourly; each metric warns once a month (a TargetAlert row per month and metric).

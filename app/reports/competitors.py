@@ -10,7 +10,7 @@ and by phone) counts once, with its latest rating.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
@@ -25,6 +25,7 @@ from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
+from app.reports.loss_reasons import Deal
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3
@@ -282,16 +283,9 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
 
 
 @dataclass(frozen=True)
-class CompetitorDeal:
-    id: int
-    name: str
-    account_name: str
-    owner: str | None
-    close_date: date | None
-    amount: Decimal | None
-    currency: str
-    converted: Decimal | None
-    crm_loss_reason: str | None
+class CompetitorDeal(Deal):
+    """A lost deal of the loss-reason drill-down, with what the customer said and whether it came back."""
+
     main_reason: str | None  # the customer's primary reason
     rating: int | None
     came_back: str | None  # the latest requalification's status, "won" once its recycled deal is won

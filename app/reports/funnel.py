@@ -18,8 +18,9 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from app.crm.models import Account, Channel, Opportunity
+from app.crm.models import Account, Opportunity
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, earliest, money_by

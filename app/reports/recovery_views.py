@@ -30,9 +30,12 @@ from app.reports.funnel import (
     parse_campaign,
     step_deals,
 )
+from app.reports.routes import Routes
 from app.reports.sales_follow_up import sales_follow_up_report
-from app.reports.views import READERS, bp
+from app.reports.views import READERS
 from app.templating import format_money
+
+routes = Routes()  # added to the reports blueprint by app.reports
 
 
 def _filters():
@@ -65,7 +68,7 @@ def _funnel_args():
     return filters, errors, campaign_id
 
 
-@bp.get("/reports/funnel")
+@routes.get("/reports/funnel")
 @roles_required(*READERS)
 def funnel():
     filters, errors, campaign_id = _funnel_args()
@@ -106,7 +109,7 @@ def funnel():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/funnel.csv")
+@routes.get("/reports/funnel.csv")
 @roles_required(*READERS)
 def funnel_csv():
     filters, errors, campaign_id = _funnel_args()
@@ -154,7 +157,7 @@ def _step_or_404(step: str) -> str:
     return step
 
 
-@bp.get("/reports/funnel/<step>")
+@routes.get("/reports/funnel/<step>")
 @roles_required(*READERS)
 def funnel_step(step: str):
     step = _step_or_404(step)
@@ -173,7 +176,7 @@ def funnel_step(step: str):
     ), 400 if errors else 200
 
 
-@bp.get("/reports/funnel/<step>.csv")
+@routes.get("/reports/funnel/<step>.csv")
 @roles_required(*READERS)
 def funnel_step_csv(step: str):
     step = _step_or_404(step)
@@ -210,7 +213,7 @@ def funnel_step_csv(step: str):
 # --- Competitors -------------------------------------------------------------------------------------
 
 
-@bp.get("/reports/competitors")
+@routes.get("/reports/competitors")
 @roles_required(*READERS)
 def competitors():
     filters, errors = _filters()
@@ -236,7 +239,7 @@ def competitors():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/competitors.csv")
+@routes.get("/reports/competitors.csv")
 @roles_required(*READERS)
 def competitors_csv():
     filters, errors = _filters()
@@ -274,7 +277,7 @@ def competitors_csv():
     return csv_response(f"competitors_{_period_name(filters)}.csv", header, rows)
 
 
-@bp.get("/reports/competitors/<int:competitor_id>")
+@routes.get("/reports/competitors/<int:competitor_id>")
 @roles_required(*READERS)
 def competitor_detail(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
@@ -289,7 +292,7 @@ def competitor_detail(competitor_id: int):
     ), 400 if errors else 200
 
 
-@bp.get("/reports/competitors/<int:competitor_id>.csv")
+@routes.get("/reports/competitors/<int:competitor_id>.csv")
 @roles_required(*READERS)
 def competitor_detail_csv(competitor_id: int):
     competitor = db.get_or_404(Competitor, competitor_id)
@@ -306,7 +309,7 @@ def competitor_detail_csv(competitor_id: int):
 # --- Sales follow-up ---------------------------------------------------------------------------------
 
 
-@bp.get("/reports/sales-follow-up")
+@routes.get("/reports/sales-follow-up")
 @roles_required(*READERS)
 def sales_follow_up():
     filters, errors = _filters()
@@ -333,7 +336,7 @@ def sales_follow_up():
     ), 400 if errors else 200
 
 
-@bp.get("/reports/sales-follow-up.csv")
+@routes.get("/reports/sales-follow-up.csv")
 @roles_required(*READERS)
 def sales_follow_up_csv():
     filters, errors = _filters()

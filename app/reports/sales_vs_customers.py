@@ -13,8 +13,7 @@ from sqlalchemy import and_, case, func, select
 
 from app.codebook.models import ReasonCode
 from app.coding.models import OpportunityReason
-from app.crm.importing.models import LossReasonMapping
-from app.crm.models import Opportunity
+from app.crm.models import LossReasonMapping, Opportunity
 from app.extensions import db
 from app.money.service import Rates, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, room_for_aggregates

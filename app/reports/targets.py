@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import Role, User
-from app.crm.models import Channel, Opportunity
+from app.crm.models import Opportunity
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.service import enqueue_message
 from app.money.service import MoneyTotal, money_total_of, reporting_currency
 from app.pipeline.models import Requalification, RequalificationStatus

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import exists, select, update
 
 from app.auth.models import User
-from app.crm.models import Channel
 from app.errors import Conflict
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.suppression import contact_suppression_reason
 from campaigns.calls.hours import (
     campaign_window,

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from app.audit.service import record_event
 from app.auth.models import User
-from app.crm.models import Channel
 from app.errors import DomainError, ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.service import opt_out_contact
 from campaigns.calls.dialing import DialLimits, check_dialable, check_held_through_queue, current_attempt
 from campaigns.calls.models import REQUALIFICATION_FIELDS, CallAttempt, CallTask, Disposition, TaskStatus

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactKind
 from app.messaging.service import add_do_not_contact, opt_out_contact
 from campaigns.calls.dialing import DialLimits, NotDialable, ring_caller, start_call

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.crm.models import Channel
 from app.errors import ValidationError
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactEntry, MessageStatus, OutboundMessage
 from app.messaging.service import enqueue_message
 from campaigns.calls.dialing import DialLimits, start_call

@@ -198,7 +198,7 @@ def test_calls_assign_adds_callers_to_calls_campaigns(make_queue, make_user, run
 
 
 def test_a_refused_dial_says_why_and_takes_the_call_off_the_queue(live_queue, login):
-    from app.crm.models import Channel
+    from app.messaging.channels import Channel
     from app.messaging.service import opt_out_contact
 
     queue = live_queue(1)

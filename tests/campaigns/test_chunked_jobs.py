@@ -104,7 +104,7 @@ def test_closing_stale_responses_commits_in_chunks(make_contact, version):
 def test_the_edit_page_preview_takes_its_contact_from_the_counting_query(make_contact, make_opportunity):
     from sqlalchemy import event
 
-    from app.crm.models import Channel
+    from app.messaging.channels import Channel
     from campaigns.enrollment import preview_rules
     from campaigns.service import preview_contact
     from campaigns.targeting import TargetingRules
@@ -135,7 +135,7 @@ def test_the_open_deal_check_looks_up_the_account_not_every_open_deal(app):
     """At 200k deals with open ones, searching by is_closed alone made the preview take minutes."""
     from sqlalchemy import text
 
-    from app.crm.models import Channel
+    from app.messaging.channels import Channel
     from campaigns.targeting import TargetingRules, candidates
 
     if db.engine.dialect.name != "sqlite":

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
 from app.messaging.signals import contact_opted_out
 from app.messaging.suppression import contact_suppression_reason

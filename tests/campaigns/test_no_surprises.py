@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import Role
-from app.crm.models import Channel, Competitor
+from app.crm.models import Competitor
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import OutboundMessage
 from app.messaging.service import opt_out_contact
 from campaigns.enrollment import activation_forecast, approve_pending, enroll_campaign, pending_count

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
 from campaigns.enrollment import enroll_campaign, run_periodic_enrollment
 from campaigns.models import (

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.crm.models import Channel, Competitor
+from app.crm.models import Competitor
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.money.service import set_rate
 from campaigns.enrollment import enroll_campaign, preview_rules
 from campaigns.models import Campaign, Enrollment

@@ -13,8 +13,7 @@ from app.auth.models import Role
 from app.coding import marks, service
 from app.coding.agreement import draw_double_coding_sample
 from app.coding.models import AnswerMark, CodingAnswerMark, DoubleCodingAssignment
-from app.crm.importing.models import CompetitorMergeSuggestion
-from app.crm.models import Competitor
+from app.crm.models import Competitor, CompetitorMergeSuggestion
 from app.errors import ValidationError
 from app.extensions import db
 from surveys.builder import QuestionSpec, add_question, editable_version

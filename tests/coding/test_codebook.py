@@ -12,7 +12,7 @@ from app.auth.models import Role
 from app.codebook import service
 from app.codebook.models import Polarity, ReasonCode
 from app.coding.models import Coding, CodingStatus
-from app.crm.importing.models import LossReasonMapping
+from app.crm.models import LossReasonMapping
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from surveys.models import Option
@@ -244,3 +244,16 @@ def _token(response) -> str:
 def test_callers_cannot_open_the_codebook(make_user, login):
     client = login(make_user(Role.CALLER))
     assert client.get("/codebook/").status_code == 403
+
+
+def test_a_merge_moves_every_column_that_points_at_a_reason_code(app):
+    """The packages register the columns a merge moves; none of the schema's may be forgotten."""
+    with app.app_context():
+        registered = [(column.class_.__table__.name, column.key) for column in service.code_references()]
+    in_schema = {
+        (table.name, fk.parent.name)
+        for table in db.metadata.sorted_tables
+        for fk in table.foreign_keys
+        if fk.column.table.name == "reason_codes" and table.name != "reason_codes"
+    }
+    assert sorted(registered) == sorted(in_schema)

@@ -162,7 +162,7 @@ def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, resp
 
 def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, app):
     from app.coding import retrain_job
-    from app.messaging.worker import periodic_jobs
+    from app.jobs import periodic_jobs
 
     assert "coding.retrain" in {job.name for job in periodic_jobs(app)}
     ensure_default_codebook()

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import DoNotContactEntry, MessageStatus
 from app.messaging.service import enqueue_message
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, Transports
-from app.messaging.worker import claim_due_messages, deliver_claimed
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

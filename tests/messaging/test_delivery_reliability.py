@@ -9,12 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.reconciliation import reconcile_stale_messages
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, Transports, transports_from_config
-from app.messaging.worker import Worker, claim_due_messages, deliver_claimed, reconcile_stale_messages
+from app.messaging.worker import Worker
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STALE = 600

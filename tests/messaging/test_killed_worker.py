@@ -15,13 +15,13 @@ from datetime import timedelta
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.reconciliation import reconcile_stale_messages
 from app.messaging.service import enqueue_message
 from app.messaging.transports import transports_from_config
-from app.messaging.worker import reconcile_stale_messages
 from tests.killed import kill9, run_flask, start_flask, wait_for, worker_env
 from tests.messaging.conftest import SmtpSink, _free_port
 

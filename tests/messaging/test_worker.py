@@ -9,19 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.jobs import register_periodic_job, unregister_periodic_job
+from app.messaging.channels import Channel
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import DoNotContactEntry, DoNotContactKind, MessageStatus, OutboundMessage
+from app.messaging.reconciliation import reconcile_stale_messages
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, SmtpTransport, Transports
-from app.messaging.worker import (
-    Worker,
-    claim_due_messages,
-    deliver_claimed,
-    reconcile_stale_messages,
-    register_periodic_job,
-    unregister_periodic_job,
-)
+from app.messaging.worker import Worker
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -272,7 +268,7 @@ def test_a_periodic_job_runs_in_the_worker_and_its_writes_are_committed(app, mak
 
 
 def test_periodic_jobs_belong_to_the_app_that_registered_them(app, make_app):
-    from app.messaging.worker import periodic_jobs
+    from app.jobs import periodic_jobs
 
     other = make_app()
     register_periodic_job(other, "only-on-the-other-app", 60, lambda now: None)

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event
 
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.reconciliation import reconcile_stale_messages
 from app.messaging.service import enqueue_message
 from app.messaging.transports import LogSmsTransport, SendResult, Transports
-from app.messaging.worker import claim_due_messages, deliver_claimed, reconcile_stale_messages
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

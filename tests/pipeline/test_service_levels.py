@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.auth.models import Role
 from app.extensions import db
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.transports import LogSmsTransport, SmtpTransport, Transports
-from app.messaging.worker import claim_due_messages, deliver_claimed
 from app.pipeline.digest import queue_digests
 from app.pipeline.models import PipelineSettings, Requalification, RequalificationRule, SalesTeam
 from app.pipeline.service import accept

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.auth.models import Role
 from app.extensions import db
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.messaging.transports import LogSmsTransport, Transports, WebhookTransport
-from app.messaging.worker import claim_due_messages, deliver_claimed
 from app.pipeline.models import Requalification
 from app.pipeline.service import accept, pipeline_settings
 from tests.pipeline.conftest import NOW

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from app.auth.models import Role
-from app.crm.models import Channel
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.reports.callers import callers_report
 from app.reports.funnel import funnel_report
 from campaigns.calls.models import CallAttempt, CallTask, Disposition

@@ -14,9 +14,9 @@ from app.codebook.models import ReasonCode
 from app.codebook.service import ensure_default_codebook
 from app.coding.models import CoderKind, Coding, CodingStatus
 from app.crm.importing.models import BatchStatus, ImportBatch
-from app.crm.models import Channel
 from app.db_types import utcnow
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.money.service import set_rate
 from app.pipeline.models import Requalification, RequalificationSource, RequalificationStatus, SalesTeam

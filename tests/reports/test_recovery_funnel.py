@@ -36,8 +36,9 @@ from decimal import Decimal
 import pytest
 
 from app.auth.models import Role
-from app.crm.models import Channel, Origin
+from app.crm.models import Origin
 from app.extensions import db
+from app.messaging.channels import Channel
 from app.money.service import set_rate
 from app.pipeline.models import Requalification, RequalificationSource, RequalificationStatus
 from app.reports.funnel import funnel_report, step_deals

@@ -19,7 +19,7 @@ import pytest
 
 from app.auth.models import Role
 from app.codebook.models import ReasonCode
-from app.crm.importing.models import LossReasonMapping
+from app.crm.models import LossReasonMapping
 from app.extensions import db
 from app.reports.filters import ReportFilters
 from app.reports.sales_vs_customers import sales_vs_customers_report

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from app.auth.models import Role
 from app.extensions import db
+from app.jobs import run_due_jobs
+from app.messaging.delivery import claim_due_messages, deliver_claimed
 from app.messaging.models import OutboundMessage
 from app.messaging.transports import LogSmsTransport, SmtpTransport, Transports
-from app.messaging.worker import claim_due_messages, deliver_claimed, run_due_jobs
 from app.money.service import set_rate
 from app.pipeline.models import Requalification, RequalificationSource, RequalificationStatus
 from app.reports.models import FunnelTargets, TargetAlert

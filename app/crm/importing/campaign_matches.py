@@ -39,10 +39,17 @@ class Provider:
 
     any_active: Callable[[], bool]
     match: Callable[..., list[CampaignMatch]]
+    detail_endpoint: str  # a campaign's page, url_for(detail_endpoint, campaign_id=...)
 
 
 def _provider() -> Provider | None:
     return current_app.extensions.get(PROVIDER)
+
+
+def campaign_detail_endpoint() -> str | None:
+    """Where a matched campaign links to (templates), or None without campaigns."""
+    provider = _provider()
+    return provider.detail_endpoint if provider else None
 
 
 def any_active_campaign() -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.validators import ValidationError as FormError
 
-from app.api.models import ALL_SCOPES, Scope
 from app.validation import CURRENCIES
 
 FORMAT_OPTIONS = [
@@ -73,21 +72,6 @@ class MappingForm(FlaskForm):
 class AliasForm(FlaskForm):
     alias = StringField("Spelling in the CRM", validators=[DataRequired(), Length(max=255)])
     competitor = SelectField("Competitor", coerce=int, choices=[])
-
-
-class TokenForm(FlaskForm):
-    name = StringField(
-        "Integration name",
-        validators=[DataRequired(), Length(max=120)],
-        description="E.g. salesforce-production. The token is shown once.",
-    )
-    scopes = SelectMultipleField(
-        "What it may do",
-        choices=[SelectChoice(scope.value, scope.label) for scope in Scope],
-        default=ALL_SCOPES,
-        validators=[DataRequired("Choose at least one thing the token may do.")],
-        description="Give an integration only what it needs.",
-    )
 
 
 class ActionForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""Import batches and their failed rows, saved column mappings, competitor aliases, loss-reason mapping."""
+"""Import batches and their failed rows, saved column mappings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import UTCDateTime, str_enum, utcnow
@@ -119,52 +119,3 @@ class ImportMapping(db.Model):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class CompetitorAlias(db.Model):
-    """Another spelling of a competitor's name, as sales reps type it into the CRM."""
-
-    __tablename__ = "competitor_aliases"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    alias: Mapped[str] = mapped_column(String(255), unique=True)  # stored folded (lower case, trimmed)
-    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    competitor = relationship("Competitor")
-
-
-class CompetitorMergeSuggestion(db.Model):
-    """A new competitor whose name is close to an existing one's: a person decides whether they are one.
-
-    Fuzzy scores cannot tell a typo ("Nortwind") from another product ("Oracle NetSuite" next to
-    "Oracle"), so an import never merges on a score: it creates the competitor and suggests the merge.
-    """
-
-    __tablename__ = "competitor_merge_suggestions"
-    __table_args__ = (UniqueConstraint("competitor_id", "target_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"))
-    target_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
-    score: Mapped[int] = mapped_column(default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    competitor = relationship("Competitor", foreign_keys=[competitor_id])
-    target = relationship("Competitor", foreign_keys=[target_id])
-
-
-class LossReasonMapping(db.Model):
-    """A raw CRM loss reason and the reason code it means (unmapped until an admin says)."""
-
-    __tablename__ = "loss_reason_mappings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    raw_value: Mapped[str] = mapped_column(String(255), unique=True)
-    reason_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("reason_codes.id", ondelete="SET NULL"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-    reason_code = relationship("ReasonCode")

@@ -11,9 +11,16 @@ from sqlalchemy import bindparam, insert, select, update
 from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
 from app.crm.importing.formats import company_key, fold
-from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, LossReasonMapping
 from app.crm.importing.records import AccountIn, ContactIn, Record
-from app.crm.models import Account, Competitor, Contact, Opportunity
+from app.crm.models import (
+    Account,
+    Competitor,
+    CompetitorAlias,
+    CompetitorMergeSuggestion,
+    Contact,
+    LossReasonMapping,
+    Opportunity,
+)
 from app.extensions import db
 
 ACCOUNTS = Account.__table__

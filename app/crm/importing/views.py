@@ -10,13 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from app.api.models import ApiToken
-from app.api.service import create_token, revoke_token
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
-from app.crm.importing import admin, jobs
+from app.crm import competitors as competitor_admin
+from app.crm import loss_reasons as loss_reason_mapping
+from app.crm.importing import jobs
 from app.crm.importing.drafts import (
     MappingChoices,
     apply_mapping_choices,
@@ -33,7 +33,6 @@ from app.crm.importing.forms import (
     CompetitorForm,
     MappingForm,
     MergeForm,
-    TokenForm,
     UploadForm,
 )
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
@@ -238,8 +237,8 @@ def _competitors_page(**forms):
         add_form=forms.get("add_form") or CompetitorForm(formdata=None),
         merge_form=merge_form,
         action_form=ActionForm(formdata=None),
-        rows=admin.competitor_rows(),
-        suggestions=admin.merge_suggestions(),
+        rows=competitor_admin.competitor_rows(),
+        suggestions=competitor_admin.merge_suggestions(),
     )
 
 
@@ -250,7 +249,7 @@ def competitors():
     form.competitor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
-            admin.add_alias(form.alias.data, form.competitor.data)
+            competitor_admin.add_alias(form.alias.data, form.competitor.data)
         if change:
             flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
             return redirect(url_for("imports.competitors"))
@@ -263,7 +262,7 @@ def add_competitor():
     form = CompetitorForm()
     if form.validate_on_submit():
         with domain_change() as change:
-            competitor = admin.add_competitor(form.name.data)
+            competitor = competitor_admin.add_competitor(form.name.data)
         if change:
             flash(f"Competitor '{competitor.name}' added.", "success")
             return redirect(url_for("imports.competitors"))
@@ -277,7 +276,7 @@ def rename_competitor(competitor_id: int):
     form = CompetitorForm()
     if form.validate_on_submit():
         with domain_change() as change:
-            competitor = admin.rename_competitor(competitor_id, form.name.data)
+            competitor = competitor_admin.rename_competitor(competitor_id, form.name.data)
         if change:
             flash(f"Renamed to '{competitor.name}'; the old name stays an alias.", "success")
     else:
@@ -292,7 +291,7 @@ def merge_competitors():
     form.source.choices = form.survivor.choices = _competitor_choices()
     if form.validate_on_submit():
         with domain_change() as change:
-            survivor = admin.merge_competitors(form.source.data, form.survivor.data)
+            survivor = competitor_admin.merge_competitors(form.source.data, form.survivor.data)
         if change:
             flash(f"Merged into '{survivor.name}': its deals and aliases moved.", "success")
             return redirect(url_for("imports.competitors"))
@@ -306,9 +305,9 @@ def merge_suggestion(suggestion_id: int):
     if form.validate_on_submit():
         accept = request.form.get("action") == "accept"
         with domain_change() as change:
-            survivor = admin.accept_suggestion(suggestion_id) if accept else None
+            survivor = competitor_admin.accept_suggestion(suggestion_id) if accept else None
             if not accept:
-                admin.dismiss_suggestion(suggestion_id)
+                competitor_admin.dismiss_suggestion(suggestion_id)
         if change:
             flash(
                 f"Merged into '{survivor.name}'."
@@ -329,43 +328,11 @@ def loss_reasons():
             if key.startswith("reason_"):
                 choices[int(key.removeprefix("reason_"))] = int(value) if value else None
         with domain_change() as change:
-            changed = admin.map_loss_reasons(choices)
+            changed = loss_reason_mapping.map_loss_reasons(choices)
         if change:
             flash(f"{changed} loss reason(s) mapped.", "success")
             return redirect(url_for("imports.loss_reasons"))
     codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
-    return render_template("imports/loss_reasons.html", form=form, rows=admin.loss_reason_rows(), codes=codes)
-
-
-@bp.route("/api-tokens", methods=["GET", "POST"])
-@admin_only
-def api_tokens():
-    form = TokenForm()
-    secret = None
-    if form.validate_on_submit():
-        try:
-            token, secret = create_token(
-                form.name.data, scopes=form.scopes.data, created_by_id=current_user.id, now=utcnow()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors = [error.message]
-        else:
-            db.session.commit()
-            flash(f"Token '{token.name}' created. Copy it now: it will not be shown again.", "success")
-    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
     return render_template(
-        "imports/api_tokens.html", form=form, tokens=tokens, secret=secret, revoke_form=ActionForm()
+        "imports/loss_reasons.html", form=form, rows=loss_reason_mapping.loss_reason_rows(), codes=codes
     )
-
-
-@bp.post("/api-tokens/<int:token_id>/revoke")
-@admin_only
-def revoke(token_id: int):
-    form = ActionForm()
-    token = db.get_or_404(ApiToken, token_id)
-    if form.validate_on_submit():
-        revoke_token(token, now=utcnow())
-        db.session.commit()
-        flash(f"Token '{token.name}' revoked: calls with it now get 401.", "success")
-    return redirect(url_for("imports.api_tokens"))

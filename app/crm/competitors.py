@@ -1,20 +1,14 @@
-"""Competitor aliases and the loss-reason mapping, as the admin edits them."""
+"""Competitors, their aliases and merges, as the admin edits them."""
 
 from __future__ import annotations
 
-from blinker import Namespace
 from sqlalchemy import func, select
 
-from app.codebook.models import ReasonCode
 from app.crm.importing.formats import company_key, fold
-from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, LossReasonMapping
-from app.crm.models import Competitor, Opportunity
+from app.crm.models import Competitor, CompetitorAlias, CompetitorMergeSuggestion, Opportunity
+from app.crm.signals import competitors_merged
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-
-# Sent after a merge (sender: the survivor; source_id: the competitor merged away), so that packages
-# above the core (campaign targeting keeps competitor ids) can follow; crm imports none of them.
-competitors_merged = Namespace().signal("competitors-merged")
 
 
 def add_alias(alias: str, competitor_id: int) -> CompetitorAlias:
@@ -162,29 +156,3 @@ def competitor_rows() -> list[tuple[Competitor, list[str], int]]:
         (c, aliases.get(c.id, []), counts.get(c.id, 0))
         for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
     ]
-
-
-def loss_reason_rows() -> list[tuple[LossReasonMapping, int]]:
-    counts = dict(
-        db.session.execute(
-            select(Opportunity.crm_loss_reason, func.count()).group_by(Opportunity.crm_loss_reason)
-        ).all()
-    )
-    mappings = db.session.scalars(select(LossReasonMapping).order_by(LossReasonMapping.raw_value))
-    return [(m, counts.get(m.raw_value, 0)) for m in mappings]
-
-
-def map_loss_reasons(choices: dict[int, int | None]) -> int:
-    """Set the reason code of each mapping id; return how many changed."""
-    changed = 0
-    for mapping_id, code_id in choices.items():
-        mapping = db.session.get(LossReasonMapping, mapping_id)
-        if mapping is None:
-            continue
-        if code_id is not None and db.session.get(ReasonCode, code_id) is None:
-            raise NotFound("That reason code does not exist")
-        if mapping.reason_code_id != code_id:
-            mapping.reason_code_id = code_id
-            changed += 1
-    db.session.flush()
-    return changed

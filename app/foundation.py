@@ -1,0 +1,33 @@
+"""The foundation every package stands on: the extensions, the database, input guards, error pages,
+template helpers and response headers. The first package create_app initialises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from app import database, ratelimit  # ratelimit registers winback-memory:// first
+from app.errorhandlers import register_error_handlers
+from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.security import install_input_guards, install_security_headers, trust_proxies
+from app.templating import register_template_helpers
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def init_app(app: Flask) -> None:
+    """The extensions, then the guards and helpers every page goes through."""
+    database.engine_options_for_backend(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
+    limiter.init_app(app)  # before CSRF, so requests refused for a bad token still count
+    ratelimit.warn_about_a_per_process_store(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    database.configure_sqlite(app)
+    install_input_guards(app)  # before any blueprint, so every `<int:...>` route is bounded
+    register_error_handlers(app)
+    register_template_helpers(app)
+    install_security_headers(app)
+    trust_proxies(app)  # X-Forwarded-* trusted only from the configured proxies
