@@ -20,6 +20,7 @@ from campaigns.calls.queue.filling import (
     cancel_tasks,
     fill_campaign,
     fill_queue,
+    refresh_contact_zones,
 )
 from campaigns.calls.queue.leases import (
     DEFAULT_LEASE_SECONDS,
@@ -31,6 +32,7 @@ from campaigns.calls.queue.leases import (
 )
 from campaigns.calls.queue.scope import (
     CALL_KINDS,
+    CallingMargins,
     ClaimCache,
     ClaimScope,
     active_call_campaigns,
@@ -43,6 +45,7 @@ __all__ = [
     "CALLBACK_BOOST",
     "CALL_KINDS",
     "DEFAULT_LEASE_SECONDS",
+    "CallingMargins",
     "ClaimCache",
     "ClaimScope",
     "FillResult",
@@ -63,6 +66,7 @@ __all__ = [
     "fill_queue",
     "held_task",
     "queue_counts",
+    "refresh_contact_zones",
     "release_expired_leases",
     "release_task",
     "touch_lease",

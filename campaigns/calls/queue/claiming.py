@@ -17,12 +17,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.extensions import db
-from campaigns.calls.models import CallTask, TaskStatus
+from app.messaging.suppression import callable_by_phone
+from campaigns.calls.models import CallAttempt, CallTask, TaskStatus
 from campaigns.calls.queue.leases import DEFAULT_LEASE_SECONDS, release_expired_leases
-from campaigns.calls.queue.scope import ClaimCache, ClaimScope, caller_campaigns, claim_scope
+from campaigns.calls.queue.scope import CallingMargins, ClaimCache, ClaimScope, caller_campaigns, claim_scope
 
 _TASKS = CallTask.__table__
 _OTHER = _TASKS.alias("other_task")
+_ATTEMPTS = CallAttempt.__table__.alias("recent_attempt")
 _CLAIM_COLUMNS = [column.key for column in CallTask.__mapper__.column_attrs]
 
 
@@ -33,9 +35,9 @@ def _inline(ids) -> list:
 def _claim_statement(scope: ClaimScope, *, postgresql: bool):
     """The claim as one Core UPDATE ... RETURNING, built once per scope and reused.
 
-    The caller, the time and the lease expiry are bind parameters (`claim_caller`, `claim_now`,
-    `claim_expires`), so the same statement object (and its compiled form, and the server's prepared
-    statement) serves every claim while the scope holds.
+    The caller, the time, the lease expiry and the start of the contact spacing are bind parameters
+    (`claim_caller`, `claim_now`, `claim_expires`, `claim_spaced_since`), so the same statement object
+    (and its compiled form, and the server's prepared statement) serves every claim while the scope holds.
     """
     statement = scope.statements.get(postgresql)
     if statement is not None:
@@ -66,6 +68,18 @@ def _claim_statement(scope: ClaimScope, *, postgresql: bool):
             tasks.c.callback_owner_id.is_(None),
             tasks.c.callback_owner_id == caller,
             tasks.c.callback_release_at <= now,
+        ),
+        # Nobody who must not be called: the do-not-contact list and opt-outs may have changed since
+        # the task was queued, so the claim asks again.
+        callable_by_phone(tasks.c.contact_id, postgresql=postgresql),
+        # One contact is not called twice within the spacing, across campaigns and whatever their
+        # cool-down; a callback is exempt (the contact asked for that time).
+        or_(
+            tasks.c.callback_at.is_not(None),
+            ~exists().where(
+                _ATTEMPTS.c.contact_id == tasks.c.contact_id,
+                _ATTEMPTS.c.started_at > bindparam("claim_spaced_since", type_=_ATTEMPTS.c.started_at.type),
+            ),
         ),
     ]
     # Callbacks carry a priority boost (personal ones the most), so one index order serves every rule.
@@ -132,13 +146,16 @@ def claim_next_task(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     cache: ClaimCache | None = None,
     attempts: int = 5,
+    margins: CallingMargins | None = None,
 ) -> CallTask | None:
     """Lease the caller the best due task of their campaigns whose contact is inside calling hours now.
 
     One statement: on PostgreSQL its sub-select takes the row with FOR UPDATE SKIP LOCKED; on SQLite the
     UPDATE re-checks status = 'ready' under the write lock (compare and set). A caller holds one task at
     a time (a partial unique index): asking again returns the task already held, lease renewed.
-    Personal callbacks go to their owner first. Returns None when nothing is due.
+    Personal callbacks go to their owner first. Suppressed contacts are never offered, nor a contact
+    called less than the spacing ago, nor a zone whose window closes within the end margin (`margins`:
+    the cache's when a cache is given, else these, else the app's settings). Returns None when nothing is due.
 
     Call it at the start of a unit of work: when the database refuses a lease (the caller already holds
     one, or another caller just leased the same contact elsewhere) the session is rolled back.
@@ -146,10 +163,14 @@ def claim_next_task(
     if cache is None or cache.release_due(now):
         release_expired_leases(now=now)
     caller_id = _caller_id(caller)
+    if cache is not None:
+        margins = cache.margins  # the scope the cache keeps was computed with them
+    elif margins is None:
+        margins = CallingMargins.from_config()
     scope = (
         cache.scope(caller_id, now=now)
         if cache is not None
-        else claim_scope(caller_campaigns(caller_id), now=now)
+        else claim_scope(caller_campaigns(caller_id), now=now, end_margin=margins.window_end)
     )
     if scope.empty:
         return _renew_held(caller, now=now, lease_seconds=lease_seconds)
@@ -158,6 +179,7 @@ def claim_next_task(
         "claim_caller": caller_id,
         "claim_now": now,
         "claim_expires": now + timedelta(seconds=lease_seconds),
+        "claim_spaced_since": now - margins.contact_spacing,
     }
     for _ in range(attempts):
         try:

@@ -6,13 +6,14 @@ Tasks whose enrollment ended are cancelled here too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, exists, func, insert, select, update
 
-from app.crm.models import Contact, Opportunity
+from app.crm.models import Account, Contact, Opportunity
 from app.extensions import db
 from campaigns.calls.hours import zone_key
 from campaigns.calls.models import CallTask, TaskStatus, TimeZoneSet
@@ -27,6 +28,14 @@ def base_priority(amount: Decimal | None, close_date: date | None, *, today: dat
     thousands = min(int((amount or 0) // 1000), 99_998)
     age = (today - close_date).days if close_date else 999
     return thousands * 1000 + max(0, 999 - min(max(age, 0), 999))
+
+
+# What places a contact (app.crm.places): read with the contact, joined to its account.
+_WHEREABOUTS = (Contact.phone, Contact.timezone, Contact.state, Contact.country, Account.country)
+
+
+def _zone_key(phone, timezone, state, country, account_country) -> str | None:
+    return zone_key(phone, timezone, state=state, country=country, account_country=account_country)
 
 
 class ZoneSets:
@@ -71,12 +80,12 @@ def _enrollments_to_queue(campaign: Campaign, *, now: datetime):
         select(
             Enrollment.id,
             Enrollment.contact_id,
-            Contact.phone,
-            Contact.timezone,
             Opportunity.amount,
             Opportunity.close_date,
+            *_WHEREABOUTS,
         )
         .join(Contact, Contact.id == Enrollment.contact_id)
+        .join(Account, Account.id == Contact.account_id)
         .join(Opportunity, Opportunity.id == Enrollment.opportunity_id)
         .where(
             Enrollment.campaign_id == campaign.id,
@@ -99,7 +108,7 @@ def fill_campaign(campaign: Campaign, *, now: datetime, zone_sets: ZoneSets | No
     zone_sets = zone_sets or ZoneSets()
     result = FillResult(campaign.id, campaign.name)
     rows = []
-    for enrollment_id, contact_id, phone, timezone, amount, close_date in _enrollments_to_queue(
+    for enrollment_id, contact_id, amount, close_date, *whereabouts in _enrollments_to_queue(
         campaign, now=now
     ):
         rows.append(
@@ -111,7 +120,7 @@ def fill_campaign(campaign: Campaign, *, now: datetime, zone_sets: ZoneSets | No
                 "priority": base_priority(amount, close_date, today=now.date()),
                 "due_at": now,
                 "attempts": 0,
-                "zone_set_id": zone_sets.id_for(zone_key(phone, timezone)),
+                "zone_set_id": zone_sets.id_for(_zone_key(*whereabouts)),
                 "created_at": now,
             }
         )
@@ -127,20 +136,52 @@ def fill_campaign(campaign: Campaign, *, now: datetime, zone_sets: ZoneSets | No
         now=now,
     )
     stuck = db.session.execute(
-        select(CallTask.id, Contact.phone, Contact.timezone)
+        select(CallTask.id, *_WHEREABOUTS)
         .join(Contact, Contact.id == CallTask.contact_id)
+        .join(Account, Account.id == Contact.account_id)
         .where(
             CallTask.campaign_id == campaign.id,
             CallTask.status == TaskStatus.READY,
             CallTask.zone_set_id.is_(None),
         )
     ).all()
-    for task_id, phone, timezone in stuck:
-        zone_set_id = zone_sets.id_for(zone_key(phone, timezone))
+    for task_id, *whereabouts in stuck:
+        zone_set_id = zone_sets.id_for(_zone_key(*whereabouts))
         if zone_set_id is not None:
             db.session.execute(update(CallTask).where(CallTask.id == task_id).values(zone_set_id=zone_set_id))
             result.zones_updated += 1
     return result
+
+
+def refresh_contact_zones(contact_ids: Iterable[int], *, zone_sets: ZoneSets | None = None) -> int:
+    """Re-place the open tasks of contacts whose phone, time zone or address changed; how many moved.
+
+    A task's zone set is what the claim reads, so it must follow the contact: a new phone or time zone
+    takes effect at the next claim, and a contact no longer placed anywhere becomes unknown-zone.
+    """
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return 0
+    zone_sets = zone_sets or ZoneSets()
+    moved = 0
+    for start in range(0, len(ids), 500):
+        rows = db.session.execute(
+            select(CallTask.id, CallTask.zone_set_id, *_WHEREABOUTS)
+            .join(Contact, Contact.id == CallTask.contact_id)
+            .join(Account, Account.id == Contact.account_id)
+            .where(
+                CallTask.contact_id.in_(ids[start : start + 500]),
+                CallTask.status.in_([TaskStatus.READY, TaskStatus.LEASED]),
+            )
+        ).all()
+        for task_id, current, *whereabouts in rows:
+            zone_set_id = zone_sets.id_for(_zone_key(*whereabouts))
+            if zone_set_id != current:
+                db.session.execute(
+                    update(CallTask).where(CallTask.id == task_id).values(zone_set_id=zone_set_id)
+                )
+                moved += 1
+    return moved
 
 
 def fill_queue(*, now: datetime, campaign: Campaign | None = None) -> list[FillResult]:

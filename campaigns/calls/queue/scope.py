@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -30,6 +31,24 @@ def active_call_campaigns() -> list[Campaign]:
             .order_by(Campaign.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class CallingMargins:
+    """Room the claim leaves: no call starts in the last minutes of a window, and one contact is not
+    called twice within a spacing, whatever the campaigns and their cool-downs."""
+
+    window_end: timedelta = timedelta(minutes=5)
+    contact_spacing: timedelta = timedelta(minutes=60)
+
+    @classmethod
+    def from_config(cls, config=None) -> CallingMargins:
+        """CALL_WINDOW_END_MARGIN_MINUTES and CALL_MIN_CONTACT_SPACING_MINUTES (the app's, by default)."""
+        config = current_app.config if config is None else config
+        return cls(
+            timedelta(minutes=max(0, int(config.get("CALL_WINDOW_END_MARGIN_MINUTES", 5)))),
+            timedelta(minutes=max(0, int(config.get("CALL_MIN_CONTACT_SPACING_MINUTES", 60)))),
+        )
 
 
 @dataclass
@@ -61,15 +80,27 @@ def caller_campaigns(caller: User | int) -> list[Campaign]:
     )
 
 
-def claim_scope(campaigns: Iterable[Campaign], *, now: datetime) -> ClaimScope:
+def claim_scope(
+    campaigns: Iterable[Campaign], *, now: datetime, end_margin: timedelta | None = None
+) -> ClaimScope:
+    """The zone sets open now per campaign; `end_margin` defaults to CALL_WINDOW_END_MARGIN_MINUTES."""
+    if end_margin is None:
+        end_margin = CallingMargins.from_config().window_end
     zone_sets = db.session.execute(select(TimeZoneSet.id, TimeZoneSet.zones)).all()
-    return _scope([(campaign.id, campaign_window(campaign)) for campaign in campaigns], zone_sets, now=now)
+    windows = [(campaign.id, campaign_window(campaign)) for campaign in campaigns]
+    return _scope(windows, zone_sets, now=now, end_margin=end_margin)
 
 
-def _scope(windows: Iterable[tuple[int, Window]], zone_sets, *, now: datetime) -> ClaimScope:
+def _scope(
+    windows: Iterable[tuple[int, Window]], zone_sets, *, now: datetime, end_margin: timedelta
+) -> ClaimScope:
+    # Open now and still open `end_margin` later: no call starts in the window's last minutes.
+    later = now + end_margin
     scope = ClaimScope()
     for campaign_id, window in windows:
-        scope.open_sets[campaign_id] = [id_ for id_, key in zone_sets if key_is_open(key, window, now)]
+        scope.open_sets[campaign_id] = [
+            id_ for id_, key in zone_sets if key_is_open(key, window, now) and key_is_open(key, window, later)
+        ]
     return scope
 
 
@@ -82,6 +113,7 @@ class ClaimCache:
     """
 
     ttl: float = 10.0
+    margins: CallingMargins = field(default_factory=CallingMargins)
     zone_sets: list = field(default_factory=list)
     zone_sets_at: float = -1e9
     windows: dict[int, tuple[float, list[tuple[int, Window]]]] = field(default_factory=dict)
@@ -119,13 +151,14 @@ class ClaimCache:
             )
             with self.lock:
                 self.windows[caller_id] = cached
+        end_margin = self.margins.window_end
         if self.ttl <= 0:
-            return _scope(cached[1], zone_sets, now=now)
+            return _scope(cached[1], zone_sets, now=now, end_margin=end_margin)
         key = (tuple(cached[1]), tuple(zone_sets), minute)
         with self.lock:
             scope = self.scopes.get(key)
         if scope is None:
-            scope = _scope(cached[1], zone_sets, now=now)
+            scope = _scope(cached[1], zone_sets, now=now, end_margin=end_margin)
             with self.lock:
                 if len(self.scopes) > 1000:
                     self.scopes.clear()
@@ -147,6 +180,6 @@ def claim_cache(app) -> ClaimCache:
     cache = app.extensions.get("calls.claim_cache")
     if cache is None:
         cache = app.extensions["calls.claim_cache"] = ClaimCache(
-            float(app.config.get("CALL_SCOPE_CACHE_SECONDS", 10))
+            float(app.config.get("CALL_SCOPE_CACHE_SECONDS", 10)), CallingMargins.from_config(app.config)
         )
     return cache

@@ -1,0 +1,25 @@
+"""A contact's address (state or province, country): its time zones for calling hours.
+
+Revision ID: 0025_contact_address
+Revises: 0023_home_indexes
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0025_contact_address"
+down_revision = "0023_home_indexes"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("state", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("country", sa.String(length=2), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("country")
+        batch.drop_column("state")
