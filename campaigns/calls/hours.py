@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 
 from app.crm.models import Contact
 from app.crm.places import candidate_zones, contact_zones, zone_info
+from campaigns.calls.models import ZONE_KEY_LENGTH
 
 # Whatever a campaign says, nobody is called outside 8:00–21:00 their time.
 EARLIEST = time(8, 0)
@@ -84,8 +85,11 @@ def zone_key(
     zones = candidate_zones(phone, timezone, state=state, country=country, account_country=account_country)
     if not zones:
         return None
-    state = state_for_phone(phone)
-    return " ".join(zones + ([STATE_PREFIX + state] if state in STATE_RULES else []))
+    area_state = state_for_phone(phone)
+    key = " ".join(zones + ([STATE_PREFIX + area_state] if area_state in STATE_RULES else []))
+    # Longer than any one country's zones can make (the US: 598 characters): zones from two far-apart
+    # big countries, which share no calling hour anyway. Unknown: a person sets the contact's zone.
+    return key if len(key) <= ZONE_KEY_LENGTH else None
 
 
 def parse_zone_key(key: str) -> tuple[list[str], StateRule | None]:
