@@ -4,6 +4,7 @@ of phone, time zone or address), the last minutes of a window, a contact called 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from datetime import UTC, datetime, time, timedelta
 
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from app.api.service import create_token
 from app.auth.models import Role
 from app.crm.contacts import set_whereabouts
+from app.crm.importing.records import AccountIn
+from app.crm.importing.upsert import Upserter
 from app.crm.models import Channel, Contact
 from app.db_types import utcnow
 from app.extensions import db
@@ -276,3 +279,60 @@ def test_a_callback_the_contact_asked_for_is_not_held_back_by_the_spacing(make_q
     )
     db.session.commit()
     assert _claim(queue, now=when) is not None
+
+
+# ------------------------------------------------------------------------------------ file imports
+
+IMPORT_HEADER = ["Opportunity ID", "Opportunity Name", "Account ID", "Account Name", "Stage", "Close Date"]
+IMPORT_HEADER += ["Email", "Phone", "Time Zone", "Mailing State/Province", "Mailing Country"]
+
+
+def _import(runner, tmp_path, queue, *, phone="", zone="", state="", country="") -> dict:
+    contact = queue.contacts[0]
+    opportunity = queue.enrollments[0].opportunity
+    row = [opportunity.crm_id, opportunity.name, contact.account.crm_id, contact.account.name, "Closed Lost"]
+    row += ["2026-10-01", contact.email, phone, zone, state, country]
+    path = tmp_path / "export.csv"
+    path.write_text(",".join(IMPORT_HEADER) + "\r\n" + ",".join(row) + "\r\n", encoding="utf-8")
+    result = runner.invoke(args=["crm", "import", str(path), "--format", "salesforce", "--json"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_after_an_import_moves_the_phone_to_london_next_does_not_call_at_0120_london_time(
+    make_queue, runner, tmp_path
+):
+    queue = make_queue(1, calling_window_end=time(21, 0))
+    assert queue_counts(now=LONDON_NIGHT).ready_now == 1
+    assert _import(runner, tmp_path, queue, phone=LONDON)["updated"] == 1
+    assert queue.contacts[0].phone == LONDON
+    assert _claim(queue, now=LONDON_NIGHT) is None
+
+
+def test_an_import_column_sets_the_time_zone_and_address_and_a_bad_zone_is_a_warning(
+    make_queue, runner, tmp_path
+):
+    queue = make_queue(1)
+    contact = queue.contacts[0]
+    warned = _import(runner, tmp_path, queue, zone="Atlantis/Deep", state="NY")
+    assert (warned["updated"], warned["failed"], warned["warnings"]) == (1, 0, 1)
+    assert (contact.timezone, contact.state) == (None, "NY")
+    later = NOW + timedelta(minutes=44)  # 12:44 in New York, 22:44 in Karachi
+    assert _import(runner, tmp_path, queue, zone="Asia/Karachi", state="NY", country="US")["updated"] == 1
+    assert (contact.timezone, contact.state, contact.country) == ("Asia/Karachi", "NY", "US")
+    assert _claim(queue, now=later) is None
+
+
+def test_an_account_import_that_changes_the_country_moves_its_toll_free_contacts(make_queue):
+    queue = make_queue(1, phones=["+18005550100"])
+    account = queue.contacts[0].account
+    afternoon = NOW + timedelta(hours=4)  # 21:00 in London, 16:00 in New York
+    assert queue_counts(now=afternoon).ready_now == 1
+    upserter = Upserter(account.crm_source, now=NOW, actor_label="test", batch_id=None)
+    assert upserter.upsert_accounts([AccountIn(crm_id=account.crm_id, name=account.name, country="GB")]) == [
+        "updated"
+    ]
+    db.session.commit()
+    assert _claim(queue, now=afternoon) is None
+    assert _claim(queue, now=NOW + timedelta(hours=21)) is not None  # 14:00 in London the next day
