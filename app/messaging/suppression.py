@@ -115,25 +115,24 @@ def callable_by_phone(contact_id, *, postgresql: bool):
     """SQL, true when the contact may be called: `_reason` for the call channel, in the database.
 
     Not erased, not opted out of calls, with a phone, and neither that phone, nor the email, nor the
-    email's domain on the do-not-contact list. Each list probe is one lookup in its (kind, value) index.
+    email's domain on the do-not-contact list (one probe of its (kind, value) index per key).
     """
     contact = Contact.__table__.alias("callable_contact")
     listed = DoNotContactEntry.__table__.alias("listed")
 
-    def on_list(kind: DoNotContactKind, value):
-        return exists().where(listed.c.kind == literal_column(f"'{kind.value}'"), listed.c.value == value)
+    def key(kind: DoNotContactKind, value):
+        return and_(listed.c.kind == literal_column(f"'{kind.value}'"), listed.c.value == value)
 
     return exists().where(
         contact.c.id == contact_id,
         contact.c.erased_at.is_(None),
         contact.c.call_opt_out_at.is_(None),
         contact.c.phone.is_not(None),
-        ~on_list(DoNotContactKind.PHONE, contact.c.phone),
-        ~and_(
-            contact.c.email.is_not(None),
+        ~exists().where(
             or_(
-                on_list(DoNotContactKind.EMAIL, contact.c.email),
-                on_list(DoNotContactKind.DOMAIN, _email_domain(contact.c.email, postgresql=postgresql)),
-            ),
+                key(DoNotContactKind.PHONE, contact.c.phone),
+                key(DoNotContactKind.EMAIL, contact.c.email),
+                key(DoNotContactKind.DOMAIN, _email_domain(contact.c.email, postgresql=postgresql)),
+            )
         ),
     )
