@@ -2,14 +2,14 @@
 holds a whole country's zones (the 29 of the US, for a toll-free number): 2,000 characters, not 400.
 
 Revision ID: 0025_contact_address
-Revises: 0023_home_indexes
+Revises: 0026_token_scopes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_contact_address"
-down_revision = "0023_home_indexes"
+down_revision = "0026_token_scopes"
 branch_labels = None
 depends_on = None
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
 from sqlalchemy import bindparam, insert, select, update
 
 from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
-from app.crm.importing.formats import company_key, fold
-from app.crm.importing.models import CompetitorAlias, CompetitorMergeSuggestion, LossReasonMapping
+from app.crm.importing.competitor_matching import CompetitorMatcher
+from app.crm.importing.models import LossReasonMapping
 from app.crm.importing.records import AccountIn, ContactIn, Record
-from app.crm.models import Account, Competitor, Contact, Opportunity
+from app.crm.models import Account, Contact, Opportunity
 from app.crm.signals import contacts_relocated
 from app.extensions import db
 
@@ -49,8 +48,6 @@ AUDITED = (
     "product",
     "account_id",
 )
-FUZZY_CUTOFF = 88  # only to suggest a merge: never to merge
-SUGGESTIONS = CompetitorMergeSuggestion.__table__
 
 
 def _fields(item, names) -> dict:
@@ -62,59 +59,6 @@ def _plain(value):
     if value is None or isinstance(value, bool | int | str):
         return value
     return str(value)
-
-
-class CompetitorMatcher:
-    """Map the spellings of a competitor to one Competitor: only an exact match after normalisation.
-
-    'NORTHWIND, Inc.' is 'Northwind'. A spelling that matches nothing becomes a new competitor; when a
-    known name is close to it, a merge is suggested for a person to accept (aliases and deals then move).
-    """
-
-    def __init__(self) -> None:
-        self.choices: dict[str, int] = {}
-        for competitor_id, name in db.session.execute(select(Competitor.id, Competitor.name)):
-            self.choices.setdefault(company_key(name), competitor_id)
-        for competitor_id, alias in db.session.execute(
-            select(CompetitorAlias.competitor_id, CompetitorAlias.alias)
-        ):
-            self.choices[company_key(alias)] = competitor_id
-        self.cache: dict[str, int] = {}
-
-    def match(self, raw: str) -> int:
-        competitor_id = self.cache.get(raw)  # the same spelling comes back row after row
-        if competitor_id is None:
-            competitor_id = self.cache[raw] = self._match(raw)
-        return competitor_id
-
-    def _match(self, raw: str) -> int:
-        key = company_key(raw) or fold(raw)
-        competitor_id = self.choices.get(key)
-        if competitor_id is not None:
-            return competitor_id
-        close = None
-        if self.choices:
-            close = process.extractOne(
-                key, self.choices.keys(), scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF
-            )
-        name = raw.strip()[: Competitor.__table__.c.name.type.length]
-        db.session.execute(
-            insert_ignoring_duplicates(Competitor.__table__, index_elements=["name"]), [{"name": name}]
-        )
-        competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
-        if close and self.choices[close[0]] != competitor_id:
-            db.session.execute(
-                insert_ignoring_duplicates(SUGGESTIONS, index_elements=["competitor_id", "target_id"]),
-                [
-                    {
-                        "competitor_id": competitor_id,
-                        "target_id": self.choices[close[0]],
-                        "score": int(close[1]),
-                    }
-                ],
-            )
-        self.choices[key] = competitor_id
-        return competitor_id
 
 
 @dataclass
@@ -150,8 +94,7 @@ class Upserter:
     def upsert(self, records: list[Record]) -> list[Outcome]:
         """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""
         self.created_accounts = set()
-        self.relocated: set[int] = set()
-        self.relocated_accounts: set[int] = set()
+        self.relocated, self.relocated_accounts = set(), set()
         account_ids = self._accounts(records)
         primary_contacts = self._contacts(records, account_ids)
         self._loss_reasons(records)
