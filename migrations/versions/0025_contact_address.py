@@ -2,14 +2,14 @@
 holds a whole country's zones (the 29 of the US, for a toll-free number): 2,000 characters, not 400.
 
 Revision ID: 0025_contact_address
-Revises: 0026_token_scopes
+Revises: 0029_coded_questions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_contact_address"
-down_revision = "0026_token_scopes"
+down_revision = "0029_coded_questions"
 branch_labels = None
 depends_on = None
 
