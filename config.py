@@ -118,6 +118,8 @@ class Config:
     CALL_FILL_INTERVAL_SECONDS = _env_int("CALL_FILL_INTERVAL_SECONDS", 300)
     CALLS_MAX_PER_NUMBER_24H = _env_int("CALLS_MAX_PER_NUMBER_24H", 5)
     CALL_SCOPE_CACHE_SECONDS = _env_int("CALL_SCOPE_CACHE_SECONDS", 10)
+    CALL_WINDOW_END_MARGIN_MINUTES = _env_int("CALL_WINDOW_END_MARGIN_MINUTES", 5)
+    CALL_MIN_CONTACT_SPACING_MINUTES = _env_int("CALL_MIN_CONTACT_SPACING_MINUTES", 60)
 
     # Import defaults.
     # Dry runs and imports started from the pages are jobs for `flask worker`: how often it looks for

@@ -84,6 +84,12 @@ CATALOGUE = (
         ("campaigns.import_matches.follow_competitor_merge",),  # targeting rules follow the survivor
     ),
     SignalEntry(
+        "app.crm.signals:contacts_relocated",
+        "app.crm.importing.upsert (file imports, the push API) and app.crm.contacts (the contact page)",
+        "the import's or the page's, after the contacts are flushed",
+        ("campaigns.signals._on_contacts_relocated",),  # the call queue re-places their open tasks
+    ),
+    SignalEntry(
         "app.codebook.signals:codes_merging",
         "app.codebook.service.merge_codes, before the references move",
         "the codebook admin's merge request",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import lru_cache
 
 import email_validator
 import phonenumbers
@@ -103,6 +105,33 @@ def normalize_currency(raw: str, *, field: str = "currency") -> str:
 # C0 control characters (tab, line feed and carriage return excepted) and DEL: invisible, never typed
 # on purpose, refused by PostgreSQL (NUL) and by XLSX files (the rest of C0).
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> dict[str, str]:
+    """Every IANA time zone name, by its lower-case spelling."""
+    return {name.lower(): name for name in zoneinfo.available_timezones() if "/" in name or name == "UTC"}
+
+
+def normalize_timezone(raw: str, *, field: str = "timezone") -> str:
+    """An IANA time zone name ('america/new_york' is 'America/New_York'); raise ValidationError if unknown."""
+    name = _time_zones().get(raw.strip().lower())
+    if name is None:
+        raise ValidationError(
+            f"'{raw.strip()[:64]}' is not a time zone: give an IANA name such as America/New_York",
+            field=field,
+        )
+    return name
+
+
+def normalize_country(raw: str, *, field: str = "country") -> str:
+    """A two-letter ISO 3166 country code, upper case; raise ValidationError for anything else."""
+    code = raw.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValidationError(
+            f"'{raw.strip()[:64]}' is not a two-letter country code (like US or GB)", field=field
+        )
+    return code
 
 
 def strip_control_characters(text: str) -> str:

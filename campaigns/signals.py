@@ -1,17 +1,18 @@
 """Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, a
-completed survey response completes its enrollment, and a newly published survey version becomes the
-one new invitations use."""
+completed survey response completes its enrollment, a newly published survey version becomes the
+one new invitations use, and a contact whose phone, time zone or address changed has its call tasks
+re-placed."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from app.crm.models import Contact
-from app.crm.signals import competitors_merged
+from app.crm.signals import competitors_merged, contacts_relocated
 from app.db_types import utcnow
 from app.messaging.channels import Channel
 from app.messaging.signals import contact_opted_out
-from campaigns.calls.queue import cancel_contact_tasks
+from campaigns.calls.queue import cancel_contact_tasks, refresh_contact_zones
 from campaigns.calls.voice import hang_up_contact_calls, listen_for_commits
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
@@ -32,6 +33,11 @@ def _on_contact_opted_out(
         )
         # A call already ringing or bridged ends too, through Twilio, once the opt-out is committed.
         hang_up_contact_calls(contact.id)
+
+
+def _on_contacts_relocated(_sender: object, *, contact_ids: list[int], **_: object) -> None:
+    # In the transaction that changed the contacts: the next claim sees their new zones.
+    refresh_contact_zones(contact_ids)
 
 
 def _on_response_completed(response: Response, *, now: datetime | None = None, **_: object) -> None:
@@ -58,6 +64,7 @@ def _campaigns_using(survey: Survey, **_: object) -> list[SurveyUse]:
 
 def connect_signals() -> None:
     contact_opted_out.connect(_on_contact_opted_out)
+    contacts_relocated.connect(_on_contacts_relocated)
     response_completed.connect(_on_response_completed)
     competitors_merged.connect(follow_competitor_merge)
     version_published.connect(_on_version_published)

@@ -19,9 +19,11 @@ from app.crm.models import Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.validation import (
+    normalize_country,
     normalize_currency,
     normalize_email,
     normalize_phone,
+    normalize_timezone,
     strip_control_characters,
 )
 
@@ -127,6 +129,30 @@ def _amount_text(item: dict) -> str | None:
     return str(value)
 
 
+def _contact_from_json(person: Any, index: int, region: str) -> ContactIn:
+    """One item of `contacts`; a phone without a country code is read in the contact's country, else
+    `region` (the account's country, else the default)."""
+    if not isinstance(person, dict):
+        raise ValidationError("each contact must be an object", field=f"contacts[{index}]")
+    field = f"contacts[{index}]"
+    email_text = _string(person, "email", field=f"{field}.email")
+    country_text = _string(person, "country", field=f"{field}.country")
+    country = normalize_country(country_text, field=f"{field}.country") if country_text else None
+    phone_text = _string(person, "phone", field=f"{field}.phone")
+    timezone_text = _string(person, "timezone", field=f"{field}.timezone")
+    return ContactIn(
+        crm_id=_text(person, "crm_id"),
+        first_name=_text(person, "first_name", 120),
+        last_name=_text(person, "last_name", 120),
+        title=_text(person, "title"),
+        email=normalize_email(email_text, field=f"{field}.email") if email_text else None,
+        phone=normalize_phone(phone_text, country or region, field=f"{field}.phone") if phone_text else None,
+        timezone=normalize_timezone(timezone_text, field=f"{field}.timezone") if timezone_text else None,
+        state=_text(person, "state", 64),
+        country=country,
+    )
+
+
 def record_from_json(item: Any, *, default_country: str = "US", default_currency: str = "USD") -> Record:
     """Validate one pushed opportunity; raise ValidationError naming the field."""
     if not isinstance(item, dict):
@@ -174,26 +200,7 @@ def record_from_json(item: Any, *, default_country: str = "US", default_currency
     if not isinstance(raw_contacts, list):
         raise ValidationError("'contacts' must be a list", field="contacts")
     for index, person in enumerate(raw_contacts):
-        if not isinstance(person, dict):
-            raise ValidationError("each contact must be an object", field=f"contacts[{index}]")
-        email_text = _string(person, "email", field=f"contacts[{index}].email")
-        email = normalize_email(email_text, field=f"contacts[{index}].email") if email_text else None
-        phone = None
-        phone_text = _string(person, "phone", field=f"contacts[{index}].phone")
-        if phone_text:
-            phone = normalize_phone(
-                phone_text, account_in.country or default_country, field=f"contacts[{index}].phone"
-            )
-        contacts.append(
-            ContactIn(
-                crm_id=_text(person, "crm_id"),
-                first_name=_text(person, "first_name", 120),
-                last_name=_text(person, "last_name", 120),
-                title=_text(person, "title"),
-                email=email,
-                phone=phone,
-            )
-        )
+        contacts.append(_contact_from_json(person, index, account_in.country or default_country))
     return Record(
         crm_id=crm_id,
         name=name,
@@ -296,7 +303,15 @@ def opportunity_json(opp: Opportunity) -> dict[str, Any]:
         "updated_at": opp.updated_at.isoformat(),
         "account": {"crm_id": opp.account.crm_id, "name": opp.account.name},
         "contacts": [
-            {"first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone}
+            {
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "email": c.email,
+                "phone": c.phone,
+                "timezone": c.timezone,
+                "state": c.state,
+                "country": c.country,
+            }
             for c in contacts
         ],
     }

@@ -71,6 +71,9 @@ class Contact(TimestampMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name
+    # The address, as far as calling hours need it: a state or province (code or name) and a country.
+    state: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166 alpha-2
     # Opt-outs per channel: when, and where it came from (link, SMS reply, caller, import...).
     email_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_opt_out_source: Mapped[str | None] = mapped_column(String(64))

@@ -9,3 +9,8 @@ opportunities_imported = signal("crm-opportunities-imported")
 # Sent after a merge (sender: the survivor; source_id: the competitor merged away), so that packages
 # above the core (campaign targeting keeps competitor ids) can follow; crm imports none of them.
 competitors_merged = signal("competitors-merged")
+
+# Sent when contacts' phone, time zone or address (or their account's country) changed, in that
+# transaction (import, push API, contact page): sender=None, contact_ids=list[int], now=datetime.
+# The call queue re-places their open tasks.
+contacts_relocated = signal("crm-contacts-relocated")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.guard import staff_only
-from app.crm.models import Account, Opportunity
+from app.crm.contacts import set_whereabouts
+from app.crm.forms import WhereaboutsForm
+from app.crm.models import Account, Contact, Opportunity
+from app.crm.places import contact_zones
 from app.crm.service import (
     ACCOUNT_SORTS,
     OPPORTUNITY_SORTS,
@@ -16,6 +20,8 @@ from app.crm.service import (
     filter_choices,
     opportunities_query,
 )
+from app.db_types import utcnow
+from app.errors import DomainError
 from app.extensions import db
 from app.tables import parse_sort
 
@@ -75,3 +81,28 @@ def account(account_id: int):
         .order_by(Opportunity.close_date.desc().nulls_last())
     ).all()
     return render_template("crm/account.html", account=acct, opportunities=opps)
+
+
+@bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+@staff_only
+def contact(contact_id: int):
+    person = db.get_or_404(Contact, contact_id)
+    form = WhereaboutsForm(obj=person)
+    if form.validate_on_submit():
+        try:
+            changes = set_whereabouts(
+                person,
+                timezone=form.timezone.data or "",
+                state=form.state.data or "",
+                country=form.country.data or "",
+                actor=current_user,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            getattr(form, error.field or "timezone").errors.append(error.message)
+        else:
+            db.session.commit()
+            flash("Saved: calls follow the new time zone." if changes else "Nothing changed.", "success")
+            return redirect(url_for(".contact", contact_id=person.id))
+    status = 422 if form.errors else 200
+    return render_template("crm/contact.html", contact=person, form=form, zones=contact_zones(person)), status

@@ -1,8 +1,10 @@
 """Who must not be contacted, on which channel, and why. Checked at enrollment and again at send time.
 
-The rules live in `_reason` only. `contact_suppression_reason` checks one contact (one query);
-`SuppressionCheck.load` fetches the do-not-contact entries that can match a whole batch of contacts in
-one query, so the worker checks a batch of messages without a query per message.
+The rules live in `_reason` only (and, for the call queue's claim, in `callable_by_phone` as SQL: the
+same rules for the call channel, which a test holds to `_reason`). `contact_suppression_reason`
+checks one contact (one query); `SuppressionCheck.load` fetches the do-not-contact entries that can
+match a whole batch of contacts in one query, so the worker checks a batch of messages without a query
+per message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, func, literal_column, or_, select
 
 from app.crm.models import Contact
 from app.extensions import db
@@ -101,3 +103,37 @@ class SuppressionCheck:
 
     def reason(self, contact: Contact, channel: Channel) -> SuppressionReason | None:
         return _reason(contact, channel, self.listed)
+
+
+def _email_domain(email, *, postgresql: bool):
+    """SQL for the part of a stored (normalised, one '@') email after the '@'."""
+    if postgresql:
+        return func.split_part(email, "@", 2)
+    return func.substr(email, func.instr(email, "@") + 1)
+
+
+def callable_by_phone(contact_id, *, postgresql: bool):
+    """SQL, true when the contact may be called: `_reason` for the call channel, in the database.
+
+    Not erased, not opted out of calls, with a phone, and neither that phone, nor the email, nor the
+    email's domain on the do-not-contact list (one probe of its (kind, value) index per key).
+    """
+    contact = Contact.__table__.alias("callable_contact")
+    listed = DoNotContactEntry.__table__.alias("listed")
+
+    def key(kind: DoNotContactKind, value):
+        return and_(listed.c.kind == literal_column(f"'{kind.value}'"), listed.c.value == value)
+
+    return exists().where(
+        contact.c.id == contact_id,
+        contact.c.erased_at.is_(None),
+        contact.c.call_opt_out_at.is_(None),
+        contact.c.phone.is_not(None),
+        ~exists().where(
+            or_(
+                key(DoNotContactKind.PHONE, contact.c.phone),
+                key(DoNotContactKind.EMAIL, contact.c.email),
+                key(DoNotContactKind.DOMAIN, _email_domain(contact.c.email, postgresql=postgresql)),
+            )
+        ),
+    )

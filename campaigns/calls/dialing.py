@@ -16,18 +16,12 @@ from typing import Any
 from sqlalchemy import exists, select, update
 
 from app.auth.models import User
+from app.crm.places import contact_zones, zone_info
 from app.errors import Conflict
 from app.extensions import db
 from app.messaging.channels import Channel
 from app.messaging.suppression import contact_suppression_reason
-from campaigns.calls.hours import (
-    campaign_window,
-    contact_zones,
-    next_opening,
-    state_rule_for_phone,
-    window_holds,
-    zone_info,
-)
+from campaigns.calls.hours import campaign_window, next_opening, state_rule_for_phone, window_holds
 from campaigns.calls.models import CallAttempt, CallTask, TaskStatus
 from campaigns.calls.queue import LeaseLost, cancel_contact_tasks, release_task
 from campaigns.calls.voice import DialFailed, TwilioDialer

@@ -1,8 +1,8 @@
 """Calling hours: a contact may be called only when the window holds in every zone they may be in.
 
-A contact's candidate zones come from its phone number (`phonenumbers` gives one zone, several, or
-`Etc/Unknown`) and from its own `timezone` (set from the address, or by a person). An unknown zone
-means "not dialable until a person sets it". Some US states are stricter, by area code.
+A contact's candidate zones come from its phone number, its own `timezone` and its address
+(`app.crm.places` says how). An unknown zone means "not dialable until a person sets it".
+Some US states are stricter, by area code.
 """
 
 from __future__ import annotations
@@ -10,18 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
-
-from app.crm.models import Contact
+from app.crm.places import candidate_zones, zone_info
+from campaigns.calls.models import ZONE_KEY_LENGTH
 
 # Whatever a campaign says, nobody is called outside 8:00–21:00 their time.
 EARLIEST = time(8, 0)
 LATEST = time(21, 0)
-UNKNOWN_ZONE = "Etc/Unknown"
 STATE_PREFIX = "@"  # a zone-set token naming a state rule, e.g. "@FL"
 
 
@@ -77,42 +72,23 @@ def state_rule_for_phone(phone: str | None) -> StateRule | None:
     return STATE_RULES.get(state) if state else None
 
 
-@lru_cache(maxsize=4096)
-def _phone_zones(phone: str) -> tuple[str, ...]:
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return ()
-    return tuple(zone for zone in phone_timezone.time_zones_for_number(parsed) if zone != UNKNOWN_ZONE)
-
-
-@lru_cache(maxsize=1024)
-def zone_info(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def candidate_zones(phone: str | None, timezone: str | None) -> list[str]:
-    """Every zone the contact may be in; empty when none is known."""
-    zones = set(_phone_zones(phone)) if phone else set()
-    if timezone and zone_info(timezone) is not None:
-        zones.add(timezone)
-    return sorted(zones)
-
-
-def contact_zones(contact: Contact) -> list[str]:
-    return candidate_zones(contact.phone, contact.timezone)
-
-
-def zone_key(phone: str | None, timezone: str | None) -> str | None:
+def zone_key(
+    phone: str | None,
+    timezone: str | None,
+    *,
+    state: str | None = None,
+    country: str | None = None,
+    account_country: str | None = None,
+) -> str | None:
     """What a TimeZoneSet stores for a contact: its zones and its state rule if any; None if unknown."""
-    zones = candidate_zones(phone, timezone)
+    zones = candidate_zones(phone, timezone, state=state, country=country, account_country=account_country)
     if not zones:
         return None
-    state = state_for_phone(phone)
-    return " ".join(zones + ([STATE_PREFIX + state] if state in STATE_RULES else []))
+    area_state = state_for_phone(phone)
+    key = " ".join(zones + ([STATE_PREFIX + area_state] if area_state in STATE_RULES else []))
+    # Longer than any one country's zones can make (the US: 598 characters): zones from two far-apart
+    # big countries, which share no calling hour anyway. Unknown: a person sets the contact's zone.
+    return key if len(key) <= ZONE_KEY_LENGTH else None
 
 
 def parse_zone_key(key: str) -> tuple[list[str], StateRule | None]:

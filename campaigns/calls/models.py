@@ -63,6 +63,9 @@ REQUALIFICATION_FIELDS = (
 )
 
 
+ZONE_KEY_LENGTH = 2000
+
+
 class TimeZoneSet(db.Model):
     """A distinct set of candidate time zones ("America/Chicago America/New_York"), shared by tasks.
 
@@ -72,7 +75,8 @@ class TimeZoneSet(db.Model):
     __tablename__ = "call_time_zone_sets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    zones: Mapped[str] = mapped_column(String(400), unique=True)
+    # A country's zones (all 29 of the US, for a toll-free number) fit; see ZONE_KEY_LENGTH.
+    zones: Mapped[str] = mapped_column(String(ZONE_KEY_LENGTH), unique=True)
 
     @property
     def names(self) -> list[str]:

@@ -162,7 +162,8 @@ def test_an_expired_lease_closes_the_open_attempt_and_the_next_caller_gets_a_new
     db.session.commit()
     task = _claim(a)
     first = _call(task, a)
-    later = NOW + timedelta(seconds=LEASE + 60)
+    # Past A's lease and past the spacing between two calls to one contact.
+    later = NOW + timedelta(seconds=LEASE) + timedelta(minutes=61)
     assert _claim(b, now=later).id == task.id
     second = _call(task, b, now=later)
     record_disposition(task, b, Disposition.NOT_INTERESTED, now=later, lease_seconds=LEASE, notes="B's notes")

@@ -50,9 +50,9 @@ def test_no_answer_is_retried_after_the_campaigns_delay(make_queue):
 
 def test_an_outcome_cap_exhausts_the_task_with_its_reason(make_queue):
     queue = make_queue(1, call_outcome_caps={"busy": 2}, call_retry_hours={"busy": 0})
-    for _ in range(2):
-        task = _claim(queue)
-        _dispose(task, queue, Disposition.BUSY)
+    for hour in range(2):  # no cool-down, but one contact is called at most once an hour
+        task = _claim(queue, now=NOW + timedelta(hours=hour))
+        _dispose(task, queue, Disposition.BUSY, now=NOW + timedelta(hours=hour))
     assert task.status is TaskStatus.EXHAUSTED
     assert task.closed_reason == "busy cap reached"
     assert task.enrollment.status is EnrollmentStatus.EXHAUSTED
@@ -60,9 +60,9 @@ def test_an_outcome_cap_exhausts_the_task_with_its_reason(make_queue):
 
 def test_the_lifetime_cap_exhausts_the_task(make_queue):
     queue = make_queue(1, call_max_attempts=2, call_retry_hours={"voicemail": 0})
-    for _ in range(2):
-        task = _claim(queue)
-        _dispose(task, queue, Disposition.VOICEMAIL)
+    for hour in range(2):  # no cool-down, but one contact is called at most once an hour
+        task = _claim(queue, now=NOW + timedelta(hours=hour))
+        _dispose(task, queue, Disposition.VOICEMAIL, now=NOW + timedelta(hours=hour))
     assert task.status is TaskStatus.EXHAUSTED
     assert task.closed_reason == "attempts cap reached"
 

@@ -34,6 +34,9 @@ FIELDS: dict[str, str] = {
     "contact_title": "Contact title",
     "contact_email": "Contact email",
     "contact_phone": "Contact phone",
+    "contact_timezone": "Contact time zone",
+    "contact_state": "Contact state/province",
+    "contact_country": "Contact country",
 }
 
 SALESFORCE_REPORT = {
@@ -64,6 +67,9 @@ SALESFORCE_REPORT = {
     "contact_title": ("Title", "Contact: Title"),
     "contact_email": ("Email", "Contact: Email"),
     "contact_phone": ("Phone", "Contact: Phone", "Mobile"),
+    "contact_timezone": ("Time Zone", "Contact: Time Zone"),
+    "contact_state": ("Mailing State/Province", "Mailing State", "Contact: Mailing State/Province"),
+    "contact_country": ("Mailing Country", "Contact: Mailing Country"),
 }
 
 SALESFORCE_API = {
@@ -88,6 +94,8 @@ SALESFORCE_API = {
     "contact_last_name": ("Contact.LastName",),
     "contact_email": ("Contact.Email",),
     "contact_phone": ("Contact.Phone",),
+    "contact_state": ("Contact.MailingState",),
+    "contact_country": ("Contact.MailingCountry",),
 }
 
 HUBSPOT = {
@@ -112,6 +120,8 @@ HUBSPOT = {
     "contact_last_name": ("Last Name",),
     "contact_email": ("Email", "Associated Contact Email"),
     "contact_phone": ("Phone Number", "Phone"),
+    "contact_timezone": ("Time Zone",),
+    "contact_state": ("State/Region",),
 }
 
 # The fields an account file (one row per account, e.g. to enrich the accounts of a deal export) fills.

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache, partial
 
+from app.crm.importing.countries import contact_country, country_code
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
 from app.crm.importing.values import (
     WINBACK_ID,
@@ -19,47 +20,9 @@ from app.crm.importing.values import (
 )
 from app.crm.models import Account, Contact, Opportunity
 from app.errors import ValidationError
-from app.validation import CURRENCIES, normalize_email, normalize_phone
+from app.validation import CURRENCIES, normalize_email, normalize_phone, normalize_timezone
 
 ERROR_COLUMN = "error"  # added by the error file; ignored when it comes back
-COUNTRIES = {
-    "united states": "US",
-    "usa": "US",
-    "us": "US",
-    "united states of america": "US",
-    "canada": "CA",
-    "united kingdom": "GB",
-    "uk": "GB",
-    "great britain": "GB",
-    "germany": "DE",
-    "deutschland": "DE",
-    "france": "FR",
-    "netherlands": "NL",
-    "japan": "JP",
-    "australia": "AU",
-    "china": "CN",
-    "philipines": "PH",
-    "philippines": "PH",
-    "norway": "NO",
-    "kenya": "KE",
-    "italy": "IT",
-    "spain": "ES",
-    "belgium": "BE",
-    "poland": "PL",
-    "brazil": "BR",
-    "korea": "KR",
-    "panama": "PA",
-    "jordan": "JO",
-    "romania": "RO",
-    "switzerland": "CH",
-    "austria": "AT",
-    "sweden": "SE",
-    "denmark": "DK",
-    "ireland": "IE",
-    "india": "IN",
-    "mexico": "MX",
-    "slovenia": "SI",
-}
 
 
 @dataclass(frozen=True)
@@ -106,6 +69,7 @@ OPTIONAL_LENGTHS = {
     "contact_name": _length(Contact.__table__.c.first_name),  # so that both halves fit
     "contact_title": _length(Contact.__table__.c.title),
     "contact_email": _length(Contact.__table__.c.email),
+    "contact_state": _length(Contact.__table__.c.state),
 }
 
 
@@ -129,6 +93,15 @@ class ContactIn:
     title: str | None = None
     email: str | None = None
     phone: str | None = None
+    timezone: str | None = None  # IANA name
+    state: str | None = None  # state or province of the address
+    country: str | None = None  # ISO 3166 alpha-2, of the address
+
+
+def _contact_digest(contact: ContactIn) -> tuple:
+    """The contact's values for a digest; the where-abouts only when given, so older digests still hold."""
+    values = tuple(vars(contact).values())
+    return values if any(values[6:]) else values[:6]
 
 
 @dataclass
@@ -173,7 +146,7 @@ class Record:
                 self.competitor,
                 self.product,
                 tuple(vars(self.account).values()),
-                [tuple(vars(c).values()) for c in self.contacts],
+                [_contact_digest(c) for c in self.contacts],
                 sorted(self.raw.items()),
             )
         )
@@ -189,13 +162,6 @@ def _email(raw: str, field: str) -> str:
 def _phone(raw: str, region: str, field: str) -> str:
     # The same contact sits on many deals: parse each number once per process.
     return normalize_phone(raw, region, field=field)
-
-
-def country_code(text: str) -> str | None:
-    value = text.strip()
-    if len(value) == 2 and value.isalpha():
-        return value.upper()
-    return COUNTRIES.get(fold(value))
 
 
 def stage_flags(stage: str, mapping: Mapping) -> tuple[bool, bool]:
@@ -333,6 +299,14 @@ class RowReader:
             )
             return None
 
+    def _whereabouts(self, contact: ContactIn, get, labels) -> None:
+        """The contact's time zone and address (state, country): a bad value is left out with a warning."""
+        if zone := get("contact_timezone"):
+            contact.timezone = self._optional(normalize_timezone, zone, field=labels["contact_timezone"])
+        contact.state = get("contact_state") or None
+        if country := get("contact_country"):
+            contact.country = self._optional(contact_country, country, labels["contact_country"])
+
     def read_account(self, cells: list[str]) -> AccountIn:
         """Clean one row of an account file; raise RowErrors listing what is wrong with it."""
         cells, values, _ = self._values(cells)
@@ -434,6 +408,7 @@ class RowReader:
         if phone := get("contact_phone"):
             region = country or settings.default_country
             contact.phone = self._optional(_phone, phone, region, labels["contact_phone"])
+        self._whereabouts(contact, get, labels)
         contacts = (
             [contact]
             if contact.crm_id
@@ -442,6 +417,9 @@ class RowReader:
             or contact.title
             or contact.email
             or contact.phone
+            or contact.timezone
+            or contact.state
+            or contact.country
             else []
         )
 

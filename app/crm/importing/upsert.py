@@ -5,29 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
 from sqlalchemy import bindparam, insert, select, update
 
 from app.audit.models import AuditEvent
 from app.crm.importing.bulk import among, insert_ignoring_duplicates, insert_many, insert_new
-from app.crm.importing.formats import company_key, fold
+from app.crm.importing.competitor_matching import CompetitorMatcher
 from app.crm.importing.records import AccountIn, ContactIn, Record
-from app.crm.models import (
-    Account,
-    Competitor,
-    CompetitorAlias,
-    CompetitorMergeSuggestion,
-    Contact,
-    LossReasonMapping,
-    Opportunity,
-)
+from app.crm.models import Account, Contact, LossReasonMapping, Opportunity
+from app.crm.signals import contacts_relocated
 from app.extensions import db
 
 ACCOUNTS = Account.__table__
 CONTACTS = Contact.__table__
 OPPORTUNITIES = Opportunity.__table__
 ACCOUNT_FIELDS = ("name", "domain", "industry", "segment", "region", "country", "employees")
-CONTACT_FIELDS = ("crm_id", "first_name", "last_name", "title", "email", "phone")
+CONTACT_FIELDS = (
+    "crm_id",
+    "first_name",
+    "last_name",
+    "title",
+    "email",
+    "phone",
+    "timezone",
+    "state",
+    "country",
+)
+# What places a contact for calling hours: a change re-places the contact's call tasks.
+WHEREABOUTS = ("phone", "timezone", "state", "country")
 # Opportunity columns an import writes, and those whose change the audit trail records.
 AUDITED = (
     "name",
@@ -43,8 +47,6 @@ AUDITED = (
     "product",
     "account_id",
 )
-FUZZY_CUTOFF = 88  # only to suggest a merge: never to merge
-SUGGESTIONS = CompetitorMergeSuggestion.__table__
 
 
 def _fields(item, names) -> dict:
@@ -56,59 +58,6 @@ def _plain(value):
     if value is None or isinstance(value, bool | int | str):
         return value
     return str(value)
-
-
-class CompetitorMatcher:
-    """Map the spellings of a competitor to one Competitor: only an exact match after normalisation.
-
-    'NORTHWIND, Inc.' is 'Northwind'. A spelling that matches nothing becomes a new competitor; when a
-    known name is close to it, a merge is suggested for a person to accept (aliases and deals then move).
-    """
-
-    def __init__(self) -> None:
-        self.choices: dict[str, int] = {}
-        for competitor_id, name in db.session.execute(select(Competitor.id, Competitor.name)):
-            self.choices.setdefault(company_key(name), competitor_id)
-        for competitor_id, alias in db.session.execute(
-            select(CompetitorAlias.competitor_id, CompetitorAlias.alias)
-        ):
-            self.choices[company_key(alias)] = competitor_id
-        self.cache: dict[str, int] = {}
-
-    def match(self, raw: str) -> int:
-        competitor_id = self.cache.get(raw)  # the same spelling comes back row after row
-        if competitor_id is None:
-            competitor_id = self.cache[raw] = self._match(raw)
-        return competitor_id
-
-    def _match(self, raw: str) -> int:
-        key = company_key(raw) or fold(raw)
-        competitor_id = self.choices.get(key)
-        if competitor_id is not None:
-            return competitor_id
-        close = None
-        if self.choices:
-            close = process.extractOne(
-                key, self.choices.keys(), scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF
-            )
-        name = raw.strip()[: Competitor.__table__.c.name.type.length]
-        db.session.execute(
-            insert_ignoring_duplicates(Competitor.__table__, index_elements=["name"]), [{"name": name}]
-        )
-        competitor_id = db.session.scalar(select(Competitor.id).where(Competitor.name == name))
-        if close and self.choices[close[0]] != competitor_id:
-            db.session.execute(
-                insert_ignoring_duplicates(SUGGESTIONS, index_elements=["competitor_id", "target_id"]),
-                [
-                    {
-                        "competitor_id": competitor_id,
-                        "target_id": self.choices[close[0]],
-                        "score": int(close[1]),
-                    }
-                ],
-            )
-        self.choices[key] = competitor_id
-        return competitor_id
 
 
 @dataclass
@@ -132,6 +81,8 @@ class Upserter:
         self.known_reasons: set[str] = set()
         self.created_accounts: set[int] = set()  # ids of the accounts the current batch inserted
         self._prefetched: tuple[set[str], dict[str, tuple[int, str | None]]] = (set(), {})
+        self.relocated: set[int] = set()  # contacts whose whereabouts this batch changed
+        self.relocated_accounts: set[int] = set()  # accounts whose country it changed
 
     def forget_written(self) -> None:
         """What this upserter wrote was rolled back (a dry run's batch): forget the ids it remembers."""
@@ -142,10 +93,25 @@ class Upserter:
     def upsert(self, records: list[Record]) -> list[Outcome]:
         """Upsert one batch (its crm ids unique); return the outcome of each record, in order."""
         self.created_accounts = set()
+        self.relocated, self.relocated_accounts = set(), set()
         account_ids = self._accounts(records)
         primary_contacts = self._contacts(records, account_ids)
         self._loss_reasons(records)
-        return self._opportunities(records, account_ids, primary_contacts)
+        outcomes = self._opportunities(records, account_ids, primary_contacts)
+        self._tell_relocated()
+        return outcomes
+
+    def _tell_relocated(self) -> None:
+        """Say which contacts moved (their phone, time zone or address, or their account's country)."""
+        if self.relocated_accounts:
+            self.relocated.update(
+                db.session.scalars(
+                    select(CONTACTS.c.id).where(among(CONTACTS.c.account_id, sorted(self.relocated_accounts)))
+                )
+            )
+        if self.relocated:
+            contacts_relocated.send(None, contact_ids=sorted(self.relocated), now=self.now)
+        self.relocated, self.relocated_accounts = set(), set()
 
     # -- accounts -----------------------------------------------------------------------------------
     def _load_accounts(self, keys) -> dict[str, dict]:
@@ -159,7 +125,9 @@ class Upserter:
     def upsert_accounts(self, accounts: list[AccountIn]) -> list[str]:
         """Upsert the rows of an account file (their keys unique in the batch); each one's status."""
         self.created_accounts = set()
+        self.relocated, self.relocated_accounts = set(), set()
         _, statuses = self._save_accounts({account.crm_id: account for account in accounts})
+        self._tell_relocated()
         return [statuses[account.crm_id] for account in accounts]
 
     def _accounts(self, records: list[Record]) -> dict[str, int]:
@@ -205,6 +173,8 @@ class Upserter:
                 f: [_plain(current[f]), _plain(merged[f])] for f in ACCOUNT_FIELDS if merged[f] != current[f]
             }
             if diff:
+                if "country" in diff:
+                    self.relocated_accounts.add(current["id"])
                 statuses[key] = "updated"
                 changes.append({"_id": current["id"], **merged})
                 events.append(self._event("account.import_updated", "account", current["id"], diff))
@@ -253,6 +223,7 @@ class Upserter:
         ids = sorted({account_id for _, account_id in wanted} - self.created_accounts)
         known = _KnownContacts(*self._load_contacts(ids)) if ids else _KnownContacts({}, {})
         inserts, updates = _contact_changes(wanted, known)
+        self.relocated |= _relocated(updates, known)
         rows = self._unique_contacts(inserts)[::-1]  # back in the file's order
         if rows:
             insert_many(CONTACTS, rows)
@@ -462,6 +433,12 @@ def _changed_contact(contact: ContactIn, current: dict) -> dict | None:
     if any(merged[f] != current[f] for f in CONTACT_FIELDS):
         return {"_id": current["id"], **merged}
     return None
+
+
+def _relocated(updates: dict, known: _KnownContacts) -> set[int]:
+    """The updated contacts whose phone, time zone or address changes: their call tasks move."""
+    stored = {row["id"]: row for row in (*known.by_crm_id.values(), *known.by_email.values())}
+    return {id_ for id_, row in updates.items() if any(row[f] != stored[id_][f] for f in WHEREABOUTS)}
 
 
 def _primary_contacts(wanted: list[tuple[Record, int]], known: _KnownContacts) -> dict[str, int | None]:
