@@ -1,6 +1,7 @@
 """Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, a
-completed survey response completes its enrollment, and a newly published survey version becomes the
-one new invitations use."""
+completed survey response completes its enrollment, a newly published survey version becomes the
+one new invitations use, and reminders of campaign invitations go out in the campaign's words (or not at
+all when the campaign is not active)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from app.messaging.signals import contact_opted_out
 from campaigns.calls.queue import cancel_contact_tasks
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
-from campaigns.invitations import campaigns_on_survey, move_campaigns_to_version
+from campaigns.invitations import campaign_wordings, campaigns_on_survey, move_campaigns_to_version
 from surveys.models import Response, Survey, SurveyVersion
-from surveys.signals import SurveyUse, response_completed, survey_uses, version_published
+from surveys.signals import (
+    SurveyUse,
+    reminder_wordings_asked,
+    response_completed,
+    survey_uses,
+    version_published,
+)
 
 
 def _on_contact_opted_out(
@@ -58,3 +65,4 @@ def connect_signals() -> None:
     competitors_merged.connect(follow_competitor_merge)
     version_published.connect(_on_version_published)
     survey_uses.connect(_campaigns_using)
+    reminder_wordings_asked.connect(campaign_wordings)
