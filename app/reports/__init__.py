@@ -15,13 +15,15 @@ __all__ = ["bp", "init_app"]
 
 
 def init_app(app: Flask) -> None:
-    """The role homes' panels on the core dashboard and the early-warning job."""
+    """The role homes' panels on the core dashboard, the early-warning job and `flask reports`."""
     from app.db_types import utcnow
     from app.messaging.worker import register_periodic_job
+    from app.reports.cli import reports_cli
     from app.reports.home import register_home_panels
     from app.reports.targets import send_target_alerts
 
     register_home_panels(app)
+    app.cli.add_command(reports_cli)
     dashboard_url = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/dashboard"
     # Hourly; each metric warns once a month (a TargetAlert row per month and metric).
     register_periodic_job(
