@@ -165,8 +165,8 @@ def test_the_page_keeps_filters_in_the_url_and_links_each_bar_to_its_deals(deals
 def test_csv_exports_have_a_bom_and_guard_formulas(deals, login, make_user):
     client = login(make_user(Role.ANALYST))
     reasons = client.get("/reports/loss-reasons.csv?from=2026-08-01&to=2026-10-31").get_data(as_text=True)
-    assert reasons.startswith("\ufeffCode,Reason,Deals,Amount (USD)")
-    assert reasons.splitlines()[1].startswith("price.too_high,")
+    assert reasons.startswith("\ufeffTheme code,Theme,Code,Reason,Deals,Amount (USD)")
+    assert reasons.splitlines()[1].startswith("price,Price and commercial terms,price.too_high,")
     assert reasons.splitlines()[1].endswith(",2,3100.00,66.7")  # 2 of the 3 deals with a reason
     trend = client.get("/reports/loss-reasons.csv?from=2026-08-01&to=2026-10-31&table=trend").get_data(
         as_text=True
