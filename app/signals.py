@@ -124,6 +124,12 @@ CATALOGUE = (
         ("campaigns.signals._campaigns_using",),
     ),
     SignalEntry(
+        "surveys.signals:reminder_wordings_asked",
+        "surveys.invitations.reminder_wordings (asked before reminders are queued: worker and CLI)",
+        "the reminder run's, read only",
+        ("campaigns.invitations.campaign_wordings",),  # a campaign's words, or none when it is not active
+    ),
+    SignalEntry(
         "campaigns.calls.signals:call_requalified",
         "campaigns.calls.dispositions, when a caller records the requalified disposition",
         "the disposition's, after the attempt is flushed",

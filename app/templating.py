@@ -13,7 +13,11 @@ from markupsafe import Markup
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
-def format_money(amount: Decimal | None, currency: str = "USD") -> str:
+def format_money(amount: Decimal | None, currency: str) -> str:
+    """The one way money is written: the amount in `currency`, with its symbol when it has one.
+
+    The currency is required: a deal is shown in its own, a sum in the reporting currency.
+    """
     if amount is None:
         return "—"
     symbol = CURRENCY_SYMBOLS.get(currency)

@@ -12,7 +12,7 @@ from app.crm.importing.bulk import among
 from app.crm.importing.campaign_matches import SHOWN_DEALS, CampaignMatch, Provider
 from app.crm.models import Competitor, Opportunity
 from app.extensions import db
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Enrollment
 from campaigns.targeting import TargetingRules, matched_opportunities
 
 CHUNK = 5000
@@ -26,7 +26,8 @@ def any_active() -> bool:
 
 
 def match_imported(crm_source: str, crm_ids: Sequence[str], *, now: datetime) -> list[CampaignMatch]:
-    """For each active campaign, how many of these opportunities its rules match, and the first names."""
+    """For each active campaign, how many of these opportunities its rules match and it has not enrolled
+    yet (a deal already enrolled is not picked up again), and the first names."""
     campaigns = db.session.scalars(
         select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE).order_by(Campaign.name)
     ).all()
@@ -37,16 +38,26 @@ def match_imported(crm_source: str, crm_ids: Sequence[str], *, now: datetime) ->
     found = []
     for campaign in campaigns:
         matched = matched_opportunities(TargetingRules.of(campaign), now=now).subquery("matched")
-        hits: list[tuple[int, str]] = []
+        enrolled = (
+            select(Enrollment.id)
+            .where(Enrollment.campaign_id == campaign.id, Enrollment.opportunity_id == opp.c.id)
+            .exists()
+        )
+        hits: list[tuple[int, str, str]] = []
         for start in range(0, len(keys), CHUNK):
             hits += db.session.execute(
-                select(opp.c.id, opp.c.name)
+                select(opp.c.id, opp.c.name, opp.c.crm_id)
                 .join(matched, matched.c.id == opp.c.id)
-                .where(opp.c.crm_source == crm_source, among(opp.c.crm_id, keys[start : start + CHUNK]))
+                .where(
+                    opp.c.crm_source == crm_source,
+                    among(opp.c.crm_id, keys[start : start + CHUNK]),
+                    ~enrolled,
+                )
             ).all()
         if hits:
-            names = [name for _, name in sorted(hits)[:SHOWN_DEALS]]
-            found.append(CampaignMatch(campaign.id, campaign.name, len(hits), names))
+            names = [name for _, name, _ in sorted(hits)[:SHOWN_DEALS]]
+            keys_hit = frozenset(crm_id for *_, crm_id in hits)
+            found.append(CampaignMatch(campaign.id, campaign.name, len(hits), names, keys_hit))
     return found
 
 

@@ -22,10 +22,10 @@ from surveys.invitations import (
     DEFAULT_TEMPLATES,
     InvitationNotSendable,
     MessageTemplates,
+    ReminderWording,
     create_invitation,
-    due_reminder_batches,
-    due_reminders,
     queue_invitation_message,
+    send_due_reminders,
 )
 from surveys.models import Invitation, SurveyVersion, VersionStatus
 
@@ -169,41 +169,34 @@ def _invite_chunk(
 
 
 def send_campaign_reminders(*, now: datetime, checkpoint: Callable[[], object] | None = None) -> int:
-    """Queue the reminders that are due for invitations of active campaigns, in each campaign's words.
+    """The worker's reminders: the one reminder path, surveys' send_due_reminders (see campaign_wordings)."""
+    return send_due_reminders(now=now, checkpoint=checkpoint)
 
-    With `checkpoint` (the worker's commit), a few thousand invitations at a time, checkpointed between.
+
+def campaign_wordings(invitations: list[Invitation], **_: object) -> dict[int, ReminderWording | None]:
+    """Answer surveys' reminder_wordings_asked for the invitations of campaigns.
+
+    An invitation of an active enrollment in an active campaign is reminded in the campaign's words and
+    signature; one whose campaign is paused, draft or finished, or whose enrollment ended, is not (None).
     """
-    if checkpoint is None:
-        return _send_reminders({invitation.id: invitation for invitation in due_reminders(now=now)}, now=now)
-    count = 0
-    for batch in due_reminder_batches(now=now):
-        count += _send_reminders({invitation.id: invitation for invitation in batch}, now=now)
-        checkpoint()
-    return count
-
-
-def _send_reminders(due: dict[int, Invitation], *, now: datetime) -> int:
-    if not due:
-        return 0
+    ids = [invitation.id for invitation in invitations]
+    if not ids:
+        return {}
     enrollments = db.session.scalars(
-        select(Enrollment)
-        .join(Campaign)
-        .where(
-            Enrollment.invitation_id.in_(due),
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            Campaign.status == CampaignStatus.ACTIVE,
-        )
-        .options(joinedload(Enrollment.campaign))
+        select(Enrollment).where(Enrollment.invitation_id.in_(ids)).options(joinedload(Enrollment.campaign))
     ).all()
+    wordings: dict[int, ReminderWording | None] = {}
     for enrollment in enrollments:
         campaign = enrollment.campaign
-        queue_invitation_message(
-            due[enrollment.invitation_id],
-            reminder_templates(campaign),
-            kind="reminder",
-            now=now,
-            sender=campaign.sender_name,
-            from_address=campaign.from_address,
-            reply_to=campaign.reply_to,
+        sendable = enrollment.status is EnrollmentStatus.ACTIVE and campaign.status is CampaignStatus.ACTIVE
+        wordings[enrollment.invitation_id] = (
+            ReminderWording(
+                reminder_templates(campaign),
+                campaign.sender_name,
+                from_address=campaign.from_address,
+                reply_to=campaign.reply_to,
+            )
+            if sendable
+            else None
         )
-    return len(enrollments)
+    return wordings

@@ -1,7 +1,8 @@
 """Listen to other packages' signals: an opt-out ends the contact's active enrollments at once, a
 completed survey response completes its enrollment, a newly published survey version becomes the
-one new invitations use, and a contact whose phone, time zone or address changed has its call tasks
-re-placed."""
+one new invitations use, a contact whose phone, time zone or address changed has its call tasks
+re-placed, and reminders of campaign invitations go out in the campaign's words (or not at all when the
+campaign is not active)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ from campaigns.calls.queue import cancel_contact_tasks, refresh_contact_zones
 from campaigns.calls.voice import hang_up_contact_calls, listen_for_commits
 from campaigns.enrollment import mark_completed, mark_opted_out
 from campaigns.import_matches import follow_competitor_merge
-from campaigns.invitations import campaigns_on_survey, move_campaigns_to_version
+from campaigns.invitations import campaign_wordings, campaigns_on_survey, move_campaigns_to_version
 from surveys.models import Response, Survey, SurveyVersion
-from surveys.signals import SurveyUse, response_completed, survey_uses, version_published
+from surveys.signals import (
+    SurveyUse,
+    reminder_wordings_asked,
+    response_completed,
+    survey_uses,
+    version_published,
+)
 
 
 def _on_contact_opted_out(
@@ -70,3 +77,4 @@ def connect_signals() -> None:
     version_published.connect(_on_version_published)
     survey_uses.connect(_campaigns_using)
     listen_for_commits()
+    reminder_wordings_asked.connect(campaign_wordings)

@@ -8,22 +8,26 @@ from flask.cli import AppGroup
 from app.database import commit_checkpoint
 from app.db_types import utcnow
 from app.extensions import db
-from surveys.invitations import DEFAULT_TEMPLATES, close_stale_responses, send_due_reminders
+from surveys.invitations import DEFAULT_SENDER, close_stale_responses, send_due_reminders
 from surveys.library import WIN_LOSS, create_from_template
 
 surveys_cli = AppGroup("surveys", help="Survey invitations, reminders and templates.")
 
 
 @surveys_cli.command("remind")
-@click.option("--sender", default="The Winback team", show_default=True, help="Signature in the message.")
+@click.option(
+    "--sender",
+    default=DEFAULT_SENDER,
+    show_default=True,
+    help="Signature of reminders for invitations sent outside a campaign (a campaign signs its own).",
+)
 def remind_command(sender: str) -> None:
-    """Queue the reminders that are due (invitations without a campaign use the default wording)."""
-    count = send_due_reminders(
-        now=utcnow(),
-        templates_for=lambda invitation: DEFAULT_TEMPLATES,
-        sender=sender,
-        checkpoint=commit_checkpoint,
-    )
+    """Queue the reminders that are due, exactly as the worker does.
+
+    A campaign's invitations are reminded in its words, and only while it is active (none for a paused,
+    draft or finished campaign); invitations sent outside a campaign use the default words.
+    """
+    count = send_due_reminders(now=utcnow(), sender=sender, checkpoint=commit_checkpoint)
     db.session.commit()
     click.echo(f"Queued {count} reminder{'s' if count != 1 else ''}.")
 

@@ -24,6 +24,7 @@ from app.messaging.service import enqueue_message
 from app.messaging.suppression import contact_suppression_reason
 from app.organisation.service import email_footer, read_brand
 from surveys.models import Invitation, Response, ResponseStatus, SurveyVersion, VersionStatus
+from surveys.signals import reminder_wordings_asked
 from surveys.tokens import hash_token, new_nonce, token_for
 
 MessageKind = Literal["invitation", "reminder"]
@@ -63,6 +64,9 @@ DEFAULT_TEMPLATES = MessageTemplates(
         "{{ survey_link }} Opt out: {{ opt_out_link }}"
     ),
 )
+
+
+DEFAULT_SENDER = "The Winback team"
 
 
 class InvitationNotSendable(Conflict):
@@ -257,22 +261,65 @@ def due_reminder_batches(*, now: datetime, batch_size: int | None = 2_000) -> It
             return
 
 
+@dataclass(frozen=True)
+class ReminderWording:
+    """Who reminds an invitation, and in which words."""
+
+    templates: MessageTemplates
+    sender: str
+    from_address: str | None = None
+    reply_to: str | None = None
+
+
+def reminder_wordings(
+    invitations: list[Invitation], *, default: ReminderWording
+) -> dict[int, ReminderWording]:
+    """The wording of each invitation that may be reminded, by id; one left out must not be reminded.
+
+    The packages that own invitations (campaigns) answer the reminder_wordings signal for theirs: their
+    words, or None when their campaign is not active or the enrollment ended. An invitation nobody claims
+    (sent from a survey by hand) is reminded in the default words.
+    """
+    claimed: dict[int, ReminderWording | None] = {}
+    for _receiver, answer in reminder_wordings_asked.send(invitations):
+        claimed.update(answer or {})
+    wordings = {}
+    for invitation in invitations:
+        wording = claimed.get(invitation.id, default)
+        if wording is not None:
+            wordings[invitation.id] = wording
+    return wordings
+
+
 def send_due_reminders(
     *,
     now: datetime,
-    templates_for: Callable[[Invitation], MessageTemplates],
-    sender: str,
+    sender: str = DEFAULT_SENDER,
     checkpoint: Callable[[], object] | None = None,
 ) -> int:
-    """Queue every reminder that is due (LimeSurvey's rules); return how many were queued.
+    """Queue every reminder that is due (LimeSurvey's rules), in its campaign's words; return how many.
 
-    With `checkpoint` (a commit), a few thousand invitations at a time, checkpointed between.
+    The one reminder path: the worker's schedule and `flask surveys remind` both call it. An invitation
+    whose campaign is paused, draft or finished (or whose enrollment ended) is not reminded; one without
+    a campaign is, in the default words signed by `sender`. With `checkpoint` (a commit), a few thousand
+    invitations at a time, checkpointed between.
     """
+    default = ReminderWording(DEFAULT_TEMPLATES, sender)
     count = 0
     for batch in due_reminder_batches(now=now, batch_size=2_000 if checkpoint else None):
+        wordings = reminder_wordings(batch, default=default)
         for invitation in batch:
+            wording = wordings.get(invitation.id)
+            if wording is None:
+                continue
             queue_invitation_message(
-                invitation, templates_for(invitation), kind="reminder", now=now, sender=sender
+                invitation,
+                wording.templates,
+                kind="reminder",
+                now=now,
+                sender=wording.sender,
+                from_address=wording.from_address,
+                reply_to=wording.reply_to,
             )
             count += 1
         if checkpoint is not None:

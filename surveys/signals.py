@@ -15,6 +15,11 @@ version_published = signal("survey-version-published")
 # (campaigns) whose new invitations will use the newest published version.
 survey_uses = signal("survey-uses")
 
+# Asked before reminders are queued: sender=the list of due Invitations; each receiver returns
+# {invitation id: ReminderWording, or None: must not be reminded} for the invitations it owns (campaigns:
+# their words, None for a paused, draft or finished campaign). See invitations.reminder_wordings.
+reminder_wordings_asked = signal("survey-reminder-wordings")
+
 
 @dataclass(frozen=True)
 class SurveyUse:

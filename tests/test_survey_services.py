@@ -98,14 +98,11 @@ def test_reminders_follow_the_rules_and_reuse_the_same_link(make_contact):
     opted_out_contact.email_opt_out_at = NOW
     db.session.commit()
 
-    def templates_for(invitation):
-        return DEFAULT_TEMPLATES
-
-    assert send_due_reminders(now=NOW + timedelta(days=2), templates_for=templates_for, sender="Kim") == 0
-    assert send_due_reminders(now=NOW + timedelta(days=3), templates_for=templates_for, sender="Kim") == 1
-    assert send_due_reminders(now=NOW + timedelta(days=4), templates_for=templates_for, sender="Kim") == 0
-    assert send_due_reminders(now=NOW + timedelta(days=6), templates_for=templates_for, sender="Kim") == 1
-    assert send_due_reminders(now=NOW + timedelta(days=30), templates_for=templates_for, sender="Kim") == 0
+    assert send_due_reminders(now=NOW + timedelta(days=2), sender="Kim") == 0
+    assert send_due_reminders(now=NOW + timedelta(days=3), sender="Kim") == 1
+    assert send_due_reminders(now=NOW + timedelta(days=4), sender="Kim") == 0
+    assert send_due_reminders(now=NOW + timedelta(days=6), sender="Kim") == 1
+    assert send_due_reminders(now=NOW + timedelta(days=30), sender="Kim") == 0
     db.session.commit()
     reminders = db.session.scalars(
         select(OutboundMessage).where(OutboundMessage.template == "reminder").order_by(OutboundMessage.id)
@@ -138,12 +135,7 @@ def test_stale_responses_are_closed_and_stay_partial(make_contact, client):
     assert client.get(f"/s/{token}").status_code == 410  # the link no longer opens: it says it closed
     queue_invitation_message(invitation, DEFAULT_TEMPLATES, kind="invitation", now=NOW, sender="K")
     db.session.commit()
-    assert (
-        send_due_reminders(
-            now=NOW + timedelta(days=20), templates_for=lambda i: DEFAULT_TEMPLATES, sender="K"
-        )
-        == 0
-    )
+    assert send_due_reminders(now=NOW + timedelta(days=20), sender="K") == 0
 
 
 def test_editing_a_published_version_makes_a_new_draft_and_keeps_responses_on_theirs(make_contact):

@@ -26,6 +26,8 @@ from app.money.service import (
 )
 
 bp = Blueprint("money", __name__, template_folder="templates")
+# Pages that show a figure already in the reporting currency (campaign amount rules) name it with this.
+bp.add_app_template_global(reporting_currency, "reporting_currency_code")
 
 MAX_UPLOAD_BYTES = 1024 * 1024
 

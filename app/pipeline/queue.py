@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
 from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
+from app.pipeline.teams import TeamScope
 from surveys.models import Answer, Response
 
 SORTS = ("score", "age")
@@ -63,14 +64,7 @@ def team_scope(team: SalesTeam | None) -> ColumnElement[bool] | None:
 
     Teams are a filter, not a permission: any sales manager may open and decide any requalification.
     """
-    if team is None or not (team.owners or team.regions):
-        return None
-    conditions = []
-    if team.owners:
-        conditions.append(Opportunity.owner.in_(team.owners))
-    if team.regions:
-        conditions.append(Account.region.in_(team.regions))
-    return or_(*conditions)
+    return TeamScope.of(team).condition(Opportunity.owner, Account.region)
 
 
 def outside_team(requalification: Requalification, manager: User) -> bool:

@@ -16,7 +16,7 @@ from app.crm.models import Opportunity, Origin
 from app.downloads import GuardedCsvWriter
 from app.errors import Conflict, ValidationError
 from app.extensions import db
-from app.money.service import money_total_of, sql_conversion
+from app.money.service import money_total_of, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
 
 ENTITY = "requalification"
@@ -281,6 +281,23 @@ def pipeline_stats() -> dict:
             for item in revenue.not_converted
         ],
     }
+
+
+def requalification_amount(
+    requalification: Requalification, recycled: Opportunity | None
+) -> tuple[Decimal | None, str]:
+    """What a requalification is worth, in its deal's own currency (amount, currency).
+
+    The recycled deal's amount once the CRM has it, the amount sales expected on accepting until then
+    (in the lost deal's currency), else the lost deal's amount: the rule the funnel applies in SQL.
+    """
+    original = requalification.opportunity
+    if recycled is not None and recycled.amount is not None:
+        return recycled.amount, recycled.currency
+    currency = original.currency if original is not None else reporting_currency()
+    if requalification.expected_amount is not None:
+        return requalification.expected_amount, currency
+    return (original.amount if original is not None else None), currency
 
 
 def recovered_by(column_name: str) -> list[tuple[str, int, Decimal, int]]:

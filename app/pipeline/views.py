@@ -58,6 +58,7 @@ from app.pipeline.recycling import (
     export_csv,
     recovered_by,
     rejections_by_reason,
+    requalification_amount,
     set_crm_opportunity_id,
 )
 from app.security import json_body
@@ -117,6 +118,7 @@ def _detail(requalification: Requalification, **forms):
         "pipeline/detail.html",
         requalification=requalification,
         opportunity=opportunity,
+        deal_currency=requalification_amount(requalification, None)[1],
         reasons=opportunity_reasons(opportunity.id) if opportunity else [],
         responses=responses_of(requalification),
         calls=call_history(requalification),
@@ -273,12 +275,15 @@ def export():
 @bp.get("/recycled")
 @reviewers
 def recycled():
-    rows = db.session.execute(
-        select(Requalification, Opportunity)
-        .outerjoin(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
-        .where(Requalification.status == "accepted")
-        .order_by(Requalification.decided_at.desc(), Requalification.id.desc())
-    ).all()
+    rows = [
+        (r, recycled, *requalification_amount(r, recycled))
+        for r, recycled in db.session.execute(
+            select(Requalification, Opportunity)
+            .outerjoin(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+            .where(Requalification.status == "accepted")
+            .order_by(Requalification.decided_at.desc(), Requalification.id.desc())
+        )
+    ]
     return render_template(
         "pipeline/recycled.html",
         rows=rows,

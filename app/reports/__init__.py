@@ -29,18 +29,21 @@ MENU = (
 
 
 def init_app(app: Flask) -> None:
-    """The report pages, the role homes' panels on the core dashboard and the early-warning job."""
+    """The report pages, the role homes' panels on the core dashboard, the early-warning job and
+    `flask reports`."""
     from app.auth.menu import add_menu_item
 
     for group, label, endpoint, position in MENU:
         add_menu_item(app, group, label, endpoint, position=position)
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
+    from app.reports.cli import reports_cli
     from app.reports.home import register_home_panels
     from app.reports.targets import send_target_alerts
 
     app.register_blueprint(bp)
     register_home_panels(app)
+    app.cli.add_command(reports_cli)
     dashboard_url = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/dashboard"
     # Hourly; each metric warns once a month (a TargetAlert row per month and metric).
     register_periodic_job(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.extensions import db
-from app.reports.funnel import CONNECTED, day_bounds
+from app.reports.funnel import day_bounds
+from app.reports.outcomes import call_connected
 from campaigns.calls.models import CallAttempt, Disposition
 
 
@@ -29,7 +30,7 @@ class CallerRow:
 
 def callers_report(start: date, end: date) -> list[CallerRow]:
     since, until = day_bounds(start, end)
-    connected = or_(CallAttempt.answered_at.is_not(None), CallAttempt.disposition.in_(CONNECTED))
+    connected = call_connected()
     rows = db.session.execute(
         select(
             User.name,

@@ -26,6 +26,7 @@ from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
 from app.reports.loss_reasons import Deal
+from app.reports.themes import theme_of, themes_by_code
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3
@@ -242,25 +243,21 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         row.average_rating = rating_sum / rated if rated else None
         row.requalified, row.accepted, row.won = requalified, accepted, won
     with_competitor = Opportunity.competitor_id.is_not(None)
-    # Deals per competitor and reason (a deal has a reason at most once: a plain count is per deal), a few
-    # hundred groups; the top reasons of each are picked here, by deals then code.
+    # Deals per competitor and reason theme (themes_by_code: a deal that gave a theme and a finer code of it
+    # counts once), a few hundred groups; the top themes of each are picked here, by deals then code.
+    themes = themes_by_code()
+    theme = theme_of(OpportunityReason.reason_code_id, themes)
     per_reason = db.session.execute(
-        scope.select(Opportunity.competitor_id, OpportunityReason.reason_code_id, func.count(), rates=False)
+        scope.select(Opportunity.competitor_id, theme, func.count(func.distinct(Opportunity.id)), rates=False)
         .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
         .where(with_competitor)
-        .group_by(Opportunity.competitor_id, OpportunityReason.reason_code_id)
+        .group_by(Opportunity.competitor_id, theme)
     ).all()
-    codes = {
-        code_id: (code, label)
-        for code_id, code, label in db.session.execute(
-            select(ReasonCode.id, ReasonCode.code, ReasonCode.label).where(
-                ReasonCode.id.in_({code_id for _, code_id, _ in per_reason})
-            )
-        )
-    }
+    by_id = {found.id: found for found in themes.values()}
     reasons: dict[int, list[ReasonCount]] = {}
-    for competitor_id, code_id, deals in per_reason:
-        reasons.setdefault(competitor_id, []).append(ReasonCount(code_id, *codes[code_id], deals))
+    for competitor_id, theme_id, deals in per_reason:
+        found = by_id[theme_id]
+        reasons.setdefault(competitor_id, []).append(ReasonCount(found.id, found.code, found.label, deals))
     for competitor_id, counted in reasons.items():
         rows[competitor_id].reasons = sorted(counted, key=lambda reason: (-reason.deals, reason.code))[
             :TOP_REASONS

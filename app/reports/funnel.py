@@ -1,6 +1,7 @@
 """The recovery funnel, per campaign and overall, aggregated in the database.
 
 enrolled → reached (a call connected or a survey opened) → responded → requalified → accepted by sales → won.
+What "reached" and "responded" mean is written once, in app.reports.outcomes.
 
 The first three steps count the enrollments made in the period, each once whatever the channel that reached
 it. The last three count the requalifications that came out of those enrollments (same campaign, same lost
@@ -23,23 +24,20 @@ from app.extensions import db
 from app.messaging.channels import Channel
 from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
 from app.pipeline.models import Requalification, RequalificationStatus
-from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, earliest, money_by
+from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, money_by
 from app.reports.filters import room_for_aggregates
+from app.reports.outcomes import (
+    call_connected,
+    call_responded,
+    reached_at,
+    responded_at,
+    survey_reached,
+    survey_responded,
+)
 from app.validation import parse_id
-from campaigns.calls.models import CallAttempt, CallTask, Disposition
+from campaigns.calls.models import CallAttempt, CallTask
 from campaigns.models import Campaign, Enrollment
 from surveys.models import Invitation
-
-# The dispositions that mean someone picked up and spoke with the caller.
-CONNECTED = frozenset(
-    {
-        Disposition.CALLBACK,
-        Disposition.NOT_INTERESTED,
-        Disposition.COMPLETED,
-        Disposition.DO_NOT_CALL,
-        Disposition.REQUALIFIED,
-    }
-)
 
 # (key, label, what the time before it is measured from)
 STEPS = (
@@ -116,10 +114,6 @@ class FunnelReport:
     campaign_id: int | None = None
 
 
-def _connected():
-    return or_(CallAttempt.answered_at.is_not(None), CallAttempt.disposition.in_(CONNECTED))
-
-
 def _enrollments(start: date, end: date, campaign_id: int | None, *, requalified_only: bool = False):
     """One row per enrollment of the period: when it was reached and when it responded (NULL: not yet).
 
@@ -140,21 +134,15 @@ def _enrollments(start: date, end: date, campaign_id: int | None, *, requalified
             )
             .exists(),
         )
-    # The call that took the answers down: the attempt holding the response, or, when only the task holds
-    # it, a connected attempt (never an earlier unanswered one).
-    phone_answer = or_(
-        CallAttempt.response_id.is_not(None), and_(CallTask.response_id.is_not(None), _connected())
-    )
     calls = (
         select(
             CallTask.enrollment_id.label("enrollment_id"),
             func.count(CallAttempt.id).label("calls"),
-            # A call that took answers down reached someone, whatever its disposition says.
             func.min(func.coalesce(CallAttempt.answered_at, CallAttempt.started_at))
-            .filter(or_(_connected(), CallAttempt.response_id.is_not(None)))
+            .filter(call_connected())
             .label("connected_at"),
             func.min(func.coalesce(CallAttempt.answered_at, CallAttempt.started_at))
-            .filter(phone_answer)
+            .filter(call_responded())
             .label("phoned_at"),
         )
         .join(CallAttempt, CallAttempt.task_id == CallTask.id)
@@ -176,8 +164,10 @@ def _enrollments(start: date, end: date, campaign_id: int | None, *, requalified
             func.coalesce(calls.c.calls, 0).label("calls"),
             calls.c.connected_at,
             calls.c.phoned_at,
-            earliest(calls.c.connected_at, Invitation.opened_at, Invitation.completed_at).label("reached_at"),
-            earliest(calls.c.phoned_at, Invitation.completed_at).label("responded_at"),
+            reached_at(calls.c.connected_at, Invitation.opened_at, Invitation.completed_at).label(
+                "reached_at"
+            ),
+            responded_at(calls.c.phoned_at, Invitation.completed_at).label("responded_at"),
         )
         .outerjoin(Invitation, Invitation.id == Enrollment.invitation_id)
         .outerjoin(calls, calls.c.enrollment_id == Enrollment.id)
@@ -270,10 +260,10 @@ def _enrollment_counts() -> dict:
 
         counts[f"{name}_contacted"] = lambda c, sent=sent: func.count().filter(sent(c))
         counts[f"{name}_reached"] = lambda c, sent=sent: func.count().filter(
-            sent(c), or_(c.opened_at.is_not(None), c.completed_at.is_not(None))
+            sent(c), survey_reached(c.opened_at, c.completed_at)
         )
         counts[f"{name}_responded"] = lambda c, sent=sent: func.count().filter(
-            sent(c), c.completed_at.is_not(None)
+            sent(c), survey_responded(c.completed_at)
         )
     return counts
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask, render_template
-from sqlalchemy import case, false, func, or_, select
+from sqlalchemy import case, func, select
 
 from app.auth.models import Role, User
 from app.coding.agreement import kappa_label, measure_agreement
@@ -31,8 +31,9 @@ from app.money.service import (
     reporting_currency,
     sql_conversion,
 )
-from app.pipeline.models import Requalification, SalesTeam
+from app.pipeline.models import Requalification
 from app.pipeline.queue import QueueFilters, is_overdue, queue_query
+from app.pipeline.teams import COMPANY, TeamScope, scope_for
 from app.reports.aggregates import GroupMoney
 from app.reports.callers import CallerRow, callers_report
 from app.reports.filters import room_for_aggregates
@@ -191,6 +192,7 @@ def _admin_home(user: User) -> str:
     now = utcnow()
     return render_template(
         "reports/home/admin.html",
+        scope=COMPANY,
         status=target_status(now.date()),
         funnel=funnel_summary(now.date()),
         health=data_health(now=now),
@@ -200,21 +202,9 @@ def _admin_home(user: User) -> str:
 # ------------------------------------------------------------------------------------- sales manager
 
 
-def _team_condition(team: SalesTeam | None):
-    """Opportunities of the manager's team (owners or regions); everyone's without a team."""
-    if team is None or not (team.owners or team.regions):
-        return None
-    conditions = []
-    if team.owners:
-        conditions.append(Opportunity.owner.in_(team.owners))
-    if team.regions:
-        conditions.append(Account.region.in_(team.regions))
-    return or_(*conditions) if conditions else false()
-
-
 @dataclass(frozen=True)
 class TeamHome:
-    team: SalesTeam | None
+    scope: TeamScope  # every figure below is the team's, or company-wide without a team
     pending: list[Requalification]  # overdue first
     pending_total: int
     overdue: int
@@ -244,8 +234,7 @@ def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) 
             .limit(PENDING_SHOWN)
         )
     )
-    team = db.session.get(SalesTeam, manager.id)
-    condition = _team_condition(team)
+    scope = scope_for(manager)
     since = now.date() - timedelta(days=loss_days)
     lost = (
         select(
@@ -284,19 +273,14 @@ def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) 
         .outerjoin(original, original.id == Requalification.opportunity_id)
         .where(Opportunity.is_won.is_(True))
     )
-    if condition is not None:
-        lost = lost.where(condition)
-        reasons = reasons.where(condition)
-        recovered_condition = []
-        if team.owners:
-            recovered_condition.append(original.owner.in_(team.owners))
-        if team.regions:
-            recovered_condition.append(Account.region.in_(team.regions))
-        recovered = recovered.where(or_(*recovered_condition))
+    if scope.is_team:
+        lost = lost.where(scope.condition(Opportunity.owner, Account.region))
+        reasons = reasons.where(scope.condition(Opportunity.owner, Account.region))
+        recovered = recovered.where(scope.condition(original.owner, Account.region))
     lost_revenue = money_total_of(lost)
     recovered_total = money_total_of(recovered)
     return TeamHome(
-        team=team,
+        scope=scope,
         pending=pending,
         pending_total=pending_total or 0,
         overdue=overdue or 0,
@@ -313,6 +297,7 @@ def _sales_home(user: User) -> str:
     return render_template(
         "reports/home/sales_manager.html",
         home=team_home(user, now=now),
+        company=COMPANY,
         status=target_status(now.date()),
         now=now,
         is_overdue=is_overdue,

@@ -15,6 +15,7 @@ from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.money.service import NotConverted, Rates, as_money, month_start, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
+from app.reports.themes import Theme, theme_of, themes_by_code
 from surveys.models import Answer, Option, Question, Response
 
 TREND_REASONS = 3  # the reasons that get a column of their own in the trend
@@ -47,6 +48,27 @@ class ReasonBar:
         return self.amount if weight == "amount" else self.deals
 
 
+@dataclass
+class ThemeBar:
+    """A theme and its codes: the theme counts each deal once, however many of its codes the deal gave."""
+
+    theme: Theme
+    deals: int = 0
+    amount: Decimal = Decimal(0)  # converted deals only
+    children: list[ReasonBar] = field(default_factory=list)  # the theme's codes, the theme's own included
+
+    @property
+    def code(self) -> str:
+        return self.theme.code
+
+    @property
+    def label(self) -> str:
+        return self.theme.label
+
+    def value(self, weight: str) -> Decimal | int:
+        return self.amount if weight == "amount" else self.deals
+
+
 @dataclass(frozen=True)
 class TrendRow:
     month: date
@@ -66,6 +88,7 @@ class LossReasonsReport:
     not_converted: list[NotConverted]
     trend: list[TrendRow]
     trend_reasons: list[ReasonBar] = field(default_factory=list)
+    themes: list[ThemeBar] = field(default_factory=list)  # the codes rolled up, the page's default view
 
 
 def deal_columns(scope: DealScope):
@@ -176,7 +199,36 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         not_converted=[NotConverted(c, a, n) for c, (a, n) in sorted(not_converted.items())],
         trend=trend,
         trend_reasons=top,
+        themes=_theme_bars(scope, ordered, weight),
     )
+
+
+def _theme_bars(scope: DealScope, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
+    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted in
+    the database over the distinct (deal, theme) pairs; the codes kept beside as the theme's children."""
+    if not bars:
+        return []
+    themes = themes_by_code()
+    pairs = (
+        scope.select(
+            Opportunity.id.label("id"),
+            theme_of(OpportunityReason.reason_code_id, themes).label("theme_id"),
+            scope.converted.label("converted"),
+        )
+        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        .distinct()
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(pairs.c.theme_id, func.count(), func.sum(pairs.c.converted)).group_by(pairs.c.theme_id)
+    ).all()
+    by_id = {theme.id: theme for theme in themes.values()}
+    result = {
+        theme_id: ThemeBar(by_id[theme_id], deals, as_money(amount)) for theme_id, deals, amount in rows
+    }
+    for bar in bars:  # already in the page's order
+        result[themes[bar.code_id].id].children.append(bar)
+    return sorted(result.values(), key=lambda bar: (-bar.value(weight), bar.code))
 
 
 @dataclass(frozen=True)

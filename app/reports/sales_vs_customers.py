@@ -1,7 +1,9 @@
 """What sales recorded (the CRM loss reason, mapped to a code) next to the customer's primary reason.
 
 Compared by reason category (the code's top level: `price.too_high` is in `price`), since sales usually map
-their picklist to broad categories while customers' answers are coded finely.
+their picklist to broad categories while customers' answers are coded finely. Only comparable categories are
+compared: a category no CRM loss reason maps to ("Competitor strengths") could never agree, so its deals are
+shown apart and left out of the agreement rate.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from app.extensions import db
 from app.money.service import Rates, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, room_for_aggregates
 from app.reports.loss_reasons import Deal, deal_columns, deal_of
+from app.reports.themes import themes_by_code
 
 MISMATCH_EXAMPLES = 3
 MISMATCHES_SHOWN = 5
@@ -59,6 +62,9 @@ class SalesVsCustomersReport:
     agreed: int
     not_mapped: int  # deals with a customer reason whose CRM reason is empty or not mapped to a code
     owners: list[OwnerAgreement]
+    # Customer categories with no CRM counterpart (no CRM loss reason maps to them), and their deals:
+    # shown apart, never compared.
+    not_comparable: list[tuple[Category, int]] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
@@ -67,13 +73,19 @@ class SalesVsCustomersReport:
 
 
 def _categories() -> tuple[dict[int, Category], dict[int, ReasonCode]]:
+    """Each code's category: its theme (themes_by_code, the rollup every report of codes uses)."""
     codes = {code.id: code for code in db.session.scalars(select(ReasonCode))}
-    by_code = {code.code: code for code in codes.values()}
-    result = {}
-    for code_id, code in codes.items():
-        top = by_code.get(code.code.split(".", 1)[0], code)
-        result[code_id] = Category(top.code, top.label)
-    return result, codes
+    return {code_id: Category(theme.code, theme.label) for code_id, theme in themes_by_code().items()}, codes
+
+
+def crm_categories(category_of: dict[int, Category]) -> set[str]:
+    """The categories sales can record: those some CRM loss reason is mapped to. Only they are comparable."""
+    mapped = db.session.scalars(
+        select(LossReasonMapping.reason_code_id)
+        .distinct()
+        .where(LossReasonMapping.reason_code_id.is_not(None))
+    )
+    return {category_of[code_id].code for code_id in mapped if code_id in category_of}
 
 
 def sales_vs_customers_report(
@@ -85,6 +97,8 @@ def sales_vs_customers_report(
     scope = deal_scope(filters, quote)
     room_for_aggregates()
     category_of, codes = _categories()
+    comparable = crm_categories(category_of)
+    apart: Counter[Category] = Counter()
     sales_code = LossReasonMapping.reason_code_id
     owner = func.coalesce(Opportunity.owner, "No owner").label("owner")
     compared = (
@@ -106,6 +120,9 @@ def sales_vs_customers_report(
             not_mapped += deals
             continue
         sales, customer = category_of[sales_id], category_of[customer_id]
+        if customer.code not in comparable:  # sales has no way to record it: it could never agree
+            apart[customer] += deals
+            continue
         sales_seen[sales.code], customer_seen[customer.code] = sales, customer
         matrix[(sales.code, customer.code)] += deals
         total += deals
@@ -133,6 +150,7 @@ def sales_vs_customers_report(
         mismatches=[
             Mismatch(sales_seen[s], customer_seen[c], n, examples.get((s, c), [])) for s, c, n in biggest
         ],
+        not_comparable=sorted(apart.items(), key=lambda item: (-item[1], item[0].code)),
     )
 
 

@@ -45,14 +45,17 @@ def _value_text(weight: str, bar, currency: str) -> str:
 def loss_reasons():
     filters, errors, status = _filters()
     report = loss_reasons_report(filters)
+    by_code = request.args.get("view") == "codes"  # themes by default, every code one click away
     bars, height = horizontal_bars(
         (
             bar.label,
             bar.value(filters.weight),
             _value_text(filters.weight, bar, report.currency),
-            url_for("reports.loss_reason_detail", code_id=bar.code_id, **filters.args()),
+            url_for("reports.loss_reason_detail", code_id=bar.code_id, **filters.args())
+            if by_code
+            else f"#theme-{bar.code}",
         )
-        for bar in report.bars
+        for bar in (report.bars if by_code else report.themes)
     )
     trend_columns, trend_height = columns(
         (
@@ -65,6 +68,7 @@ def loss_reasons():
     return render_template(
         "reports/loss_reasons.html",
         report=report,
+        by_code=by_code,
         filters=filters,
         errors=errors,
         choices=filter_choices(),
@@ -87,16 +91,26 @@ def loss_reasons_csv():
         header += [f"Deals: {bar.label}" for bar in report.trend_reasons]
         rows = ([f"{r.month:%Y-%m}", r.deals, r.amount, *r.by_reason] for r in report.trend)
         return csv_response(f"loss-reasons-trend_{period}.csv", header, rows)
-    header = ["Code", "Reason", "Deals", f"Amount ({report.currency})", "Share of deals with a reason (%)"]
-    rows = (
-        [
-            bar.code,
-            bar.label,
-            bar.deals,
-            bar.amount,
-            round(100 * bar.deals / report.deals_with_reasons, 1) if report.deals_with_reasons else 0,
+
+    def share(bar) -> float:
+        return round(100 * bar.deals / report.deals_with_reasons, 1) if report.deals_with_reasons else 0
+
+    if request.args.get("table") == "themes":
+        header = [
+            "Theme code",
+            "Theme",
+            "Deals",
+            f"Amount ({report.currency})",
+            "Share of deals with a reason (%)",
         ]
-        for bar in report.bars
+        rows = ([t.code, t.label, t.deals, t.amount, share(t)] for t in report.themes)
+        return csv_response(f"loss-reason-themes_{period}.csv", header, rows)
+    header = ["Theme code", "Theme", "Code", "Reason", "Deals", f"Amount ({report.currency})"]
+    header.append("Share of deals with a reason (%)")
+    rows = (
+        [theme.code, theme.label, bar.code, bar.label, bar.deals, bar.amount, share(bar)]
+        for theme in report.themes
+        for bar in theme.children
     )
     return csv_response(f"loss-reasons_{period}.csv", header, rows)
 

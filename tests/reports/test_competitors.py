@@ -155,9 +155,9 @@ def test_each_competitor_deals_amount_reasons_satisfaction_and_comebacks(lost_to
     assert [(n.currency, n.amount, n.deals) for n in acme.money.not_converted] == [
         ("GBP", Decimal("500.00"), 1)
     ]
-    assert [(r.code, r.deals) for r in acme.reasons] == [
-        ("price.too_high", 2),
-        ("product.integration", 1),
+    assert [(r.code, r.deals) for r in acme.reasons] == [  # rolled up into their themes
+        ("price", 2),
+        ("product", 1),
         ("support", 1),
     ]
     assert (acme.rated, acme.average_rating, acme.unhappy) == (2, pytest.approx(2.5), 1)
@@ -207,7 +207,7 @@ def test_the_pages_and_their_csv(lost_to_competitors, login, make_user):
     assert csv.startswith("\ufeffCompetitor,")
     assert csv.splitlines()[1] == (
         "'=Acme,3,3100.00,500.00 GBP (1),"
-        "Price too high (2); Integrations (1); Support and service (1),2,2.5,1,2,1,1"
+        "Price and commercial terms (2); Product fit (1); Support and service (1),2,2.5,1,2,1,1"
     )
     acme_id = lost_to_competitors["acme"].id
     detail = client.get(f"/reports/competitors/{acme_id}?{ARGS}&owner=Bob").get_data(as_text=True)

@@ -36,7 +36,11 @@ def test_every_home_renders_on_an_empty_database(client, login, make_user, role)
     html = _text(response)
     expected = {
         Role.ADMIN: ["Data health", "No targets yet", "Recovery funnel, last 90 days"],
-        Role.SALES_MANAGER: ["Pending reviews: 0", "Nothing waits for your review.", "Revenue won back"],
+        Role.SALES_MANAGER: [
+            "Pending reviews, company-wide: 0",  # no team set: the figures say whose they are
+            "Nothing waits for your review.",
+            "Revenue won back, company-wide",
+        ],
         Role.CALLER: ["Your queue", "Your numbers today"],
         Role.ANALYST: ["Coding backlog", "No answer coded by two coders yet"],
     }[role]
@@ -134,11 +138,12 @@ def test_the_sales_manager_sees_overdue_reviews_first_and_the_team_figures(
     db.session.commit()
     login(manager)
     html = _text(client.get("/dashboard"))
-    assert "Pending reviews: 2, 1 overdue" in html
+    assert "Pending reviews, your team: 2, 1 overdue" in html
     assert html.index("Lateco") < html.index("Soonco")  # overdue first, though its score is lower
     assert "Otherco" not in html
     # The team lost 12,500 + 12,500 USD + 1,000 EUR × 1.20 = 26,200; 500 GBP apart; Eve's not counted.
-    assert "Your team: lost in the last 90 days" in html
+    assert "Lost in the last 90 days, your team" in html
+    assert "Revenue won back, your team" in html
     assert '<span class="figure">4</span> deals lost, $26,200' in html
     assert "(not converted: £500 in 1 deal)" in html
     assert "$2,000</span> from 1 recycled deal won" in html

@@ -165,8 +165,8 @@ def test_the_page_keeps_filters_in_the_url_and_links_each_bar_to_its_deals(deals
 def test_csv_exports_have_a_bom_and_guard_formulas(deals, login, make_user):
     client = login(make_user(Role.ANALYST))
     reasons = client.get("/reports/loss-reasons.csv?from=2026-08-01&to=2026-10-31").get_data(as_text=True)
-    assert reasons.startswith("\ufeffCode,Reason,Deals,Amount (USD)")
-    assert reasons.splitlines()[1].startswith("price.too_high,")
+    assert reasons.startswith("\ufeffTheme code,Theme,Code,Reason,Deals,Amount (USD)")
+    assert reasons.splitlines()[1].startswith("price,Price and commercial terms,price.too_high,")
     assert reasons.splitlines()[1].endswith(",2,3100.00,66.7")  # 2 of the 3 deals with a reason
     trend = client.get("/reports/loss-reasons.csv?from=2026-08-01&to=2026-10-31&table=trend").get_data(
         as_text=True
@@ -244,3 +244,37 @@ def test_the_drill_down_leaves_out_vendor_names_which_are_not_what_the_customer_
     db.session.commit()
     drill = reason_drill_down(ReportFilters(**PERIOD), _code("price.too_high"))
     assert [v.text for v in drill.verbatims[deal.id]] == ["Price", "Half the price"]
+
+
+def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_user):
+    """A is coded "price" as well as "price.too_high", D "price" alone: the theme "price" holds A, B and D
+    (3 deals, not 2 + 2 = 4), with its codes beside it; the page shows themes, the CSV both."""
+    from app.coding.models import OpportunityReason
+
+    price = _code("price")
+    db.session.add_all(
+        [
+            OpportunityReason(opportunity_id=deals["A"].id, reason_code_id=price.id, is_primary=False),
+            OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
+        ]
+    )
+    db.session.commit()
+
+    report = loss_reasons_report(ReportFilters(**PERIOD))
+    themes = {theme.code: theme for theme in report.themes}
+    assert (themes["price"].deals, themes["price"].amount) == (3, Decimal("3800.00"))  # 1,100 + 2,000 + 700
+    children = [(bar.code, bar.deals) for bar in themes["price"].children]
+    assert children == [("price", 2), ("price.too_high", 2)]
+    assert [(t.code, t.deals) for t in report.themes] == [("price", 3), ("support", 1), ("timing", 1)]
+
+    client = login(make_user(Role.ANALYST))
+    args = "from=2026-08-01&to=2026-10-31"
+    page = " ".join(client.get(f"/reports/loss-reasons?{args}").get_data(as_text=True).split())
+    assert 'id="theme-price"' in page
+    assert "By theme, by number of deals" in page
+    assert "By reason code" in client.get(f"/reports/loss-reasons?{args}&view=codes").get_data(as_text=True)
+    rows = client.get(f"/reports/loss-reasons.csv?{args}").get_data(as_text=True).splitlines()
+    assert rows[1].startswith("price,Price and commercial terms,price,Price and commercial terms,2,")
+    assert rows[2].startswith("price,Price and commercial terms,price.too_high,Price too high,2,")
+    themes_csv = client.get(f"/reports/loss-reasons.csv?{args}&table=themes").get_data(as_text=True)
+    assert themes_csv.splitlines()[1] == "price,Price and commercial terms,3,3800.00,75.0"

@@ -128,3 +128,38 @@ def test_every_mismatch_gets_its_examples_even_when_another_holds_the_largest_de
         ("timing", "price", 1),
     ]
     assert [[deal.name for deal, _ in m.examples] for m in report.mismatches] == [["B", "D"], ["G"]]
+
+
+def test_a_customer_reason_sales_cannot_record_is_shown_apart_and_left_out_of_the_rate(
+    deals, make_opportunity, respond, login, make_user
+):
+    """H: Ann, CRM "Price", the customer's main reason coded "competitor.features": no CRM loss reason maps
+    to the "Competitor strengths" theme, so the deal could never agree; it must not pull the rate down."""
+    from app.coding.models import OpportunityReason
+
+    h = make_opportunity(
+        name="H", owner="Ann", crm_loss_reason="Price", amount=Decimal(700), close_date=date(2026, 9, 1)
+    )
+    respond("They had the feature", main="price", opportunity=h)
+    primary = db.session.scalar(
+        db.select(OpportunityReason).where(
+            OpportunityReason.opportunity_id == h.id, OpportunityReason.is_primary.is_(True)
+        )
+    )
+    primary.reason_code_id = _code_id("competitor.features")
+    db.session.commit()
+
+    report = sales_vs_customers_report(PERIOD)
+    assert (report.compared, report.agreed, report.rate) == (4, 2, 0.5)  # not 2 of 5
+    assert [(category.label, n) for category, n in report.not_comparable] == [("Competitor strengths", 1)]
+    assert "competitor" not in [c.code for c in report.customer_categories]
+    assert [(o.owner, o.compared, o.agreed) for o in report.owners] == [("Ann", 2, 1), ("Bob", 2, 1)]
+    page = " ".join(
+        login(make_user(Role.ANALYST))
+        .get("/reports/sales-vs-customers?from=2026-08-01&to=2026-10-31")
+        .get_data(as_text=True)
+        .split()
+    )
+    assert "50 %" in page
+    assert "Not compared: no CRM counterpart" in page
+    assert "Competitor strengths: 1 deal" in page

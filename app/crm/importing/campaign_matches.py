@@ -6,8 +6,8 @@ PROVIDER, and imports ask it through campaign_matches(). Without a provider, not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
@@ -18,15 +18,25 @@ SHOWN_DEALS = 10
 
 @dataclass(frozen=True)
 class CampaignMatch:
-    """One active campaign and the deals of the file it matches (count, and the first few by name)."""
+    """One active campaign and the deals of the file it would newly enroll (count, the first few by name).
+
+    `keys` are the CRM ids of those deals: campaigns overlap, so the file's total is counted on them
+    (deals_picked_up), never by adding the campaigns' counts.
+    """
 
     campaign_id: int
     campaign: str
     count: int
     deals: list[str]
+    keys: frozenset[str] = field(default=frozenset(), compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {
+            "campaign_id": self.campaign_id,
+            "campaign": self.campaign,
+            "count": self.count,
+            "deals": self.deals,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,15 @@ def any_active_campaign() -> bool:
     return provider is not None and provider.any_active()
 
 
+def deals_picked_up(matches: Iterable[CampaignMatch]) -> int:
+    """How many distinct deals of the file active campaigns would newly enroll: each deal once, however
+    many campaigns match it (the headline beside the per-campaign breakdown)."""
+    return len({key for match in matches for key in match.keys})
+
+
 def campaign_matches(crm_source: str, crm_ids: Sequence[str], *, now: datetime) -> list[CampaignMatch]:
-    """The active campaigns that would pick up these lost deals, each with its count and first names."""
+    """The active campaigns that would newly enroll these lost deals (not those they already enrolled),
+    each with its count and first names."""
     provider = _provider()
     if provider is None or not crm_ids:
         return []

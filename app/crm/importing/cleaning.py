@@ -29,8 +29,14 @@ def _warning(line: int, cells: list[str], warnings: list) -> dict:
     }
 
 
-def _row_fingerprint(signature: bytes, cells: list[str]) -> str:
-    return hashlib.blake2b(signature + "\x1f".join(cells).encode(), digest_size=16).hexdigest()
+def _row_fingerprint(signature: bytes, header: list[str], cells: list[str]) -> str:
+    """The digest of a row's filled cells, each with its column's name.
+
+    An empty cell is left out, so a file that gains a new, empty column (a "Winback ID" added for the
+    push) re-imports as unchanged; a filled one changes the digest, as the value is stored.
+    """
+    filled = "\x1f".join(f"{name}\x1e{cell}" for name, cell in zip(header, cells, strict=False) if cell)
+    return hashlib.blake2b(signature + filled.encode(), digest_size=16).hexdigest()
 
 
 def _signature(mapping: Mapping, settings: ImportSettings) -> bytes:
@@ -63,7 +69,7 @@ def record_batches(
 
     def flush(rows) -> tuple[list[Record], list[dict], int]:
         records, errors, skipped = [], [], 0
-        fingerprints = [_row_fingerprint(signature, row.cells) for row in rows]
+        fingerprints = [_row_fingerprint(signature, table.header, row.cells) for row in rows]
         stored = {}
         if id_index is not None:
             ids = {row.cells[id_index] for row in rows if len(row.cells) > id_index and row.cells[id_index]}

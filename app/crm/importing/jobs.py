@@ -124,7 +124,9 @@ def rerun(batch: ImportBatch, *, user_id: int | None, actor_label: str, now: dat
         raise Conflict("This import was not started from the pages: run it again the way it was started")
     if not batch.stored_path or not Path(batch.stored_path).is_file():
         raise Conflict("The file of this import is no longer stored: upload it again")
-    settings = {k: v for k, v in batch.settings.items() if k not in ("campaign_matches",)}
+    settings = {
+        k: v for k, v in batch.settings.items() if k not in ("campaign_matches", "campaign_matched_deals")
+    }
     run = ImportBatch(
         filename=batch.filename,
         stored_path=batch.stored_path,

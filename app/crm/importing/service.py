@@ -322,7 +322,11 @@ class _ImportRun:
         """The batch is done: its counts, campaign matches and audit event; listeners hear of the deals."""
         batch, mapping, now = self.batch, self.mapping, self.now
         self.matches.add(campaign_matches(mapping.crm_source, self.lost_keys, now=now))
-        batch.settings = {**(batch.settings or {}), "campaign_matches": self.matches.to_json()}
+        batch.settings = {
+            **(batch.settings or {}),
+            "campaign_matches": self.matches.to_json(),
+            "campaign_matched_deals": self.matches.deals,
+        }
         self._store_counts()
         batch.bytes_read = batch.size_bytes or 0
         if table.footer_message:
@@ -346,13 +350,20 @@ class _ImportRun:
 
 
 class MatchTally:
-    """Campaign matches added up over the batches of a dry run: counts summed, the first deals kept."""
+    """Campaign matches added up over the batches of a dry run: counts summed per campaign (a batch's deals
+    are not in another batch), the first deals kept, and the distinct deals of the file counted once."""
 
     def __init__(self) -> None:
         self.by_campaign: dict[int, dict] = {}
+        self.keys: set[str] = set()
+
+    @property
+    def deals(self) -> int:
+        return len(self.keys)
 
     def add(self, found) -> None:
         for match in found:
+            self.keys.update(match.keys)
             blank = {**match.to_json(), "count": 0, "deals": []}
             entry = self.by_campaign.setdefault(match.campaign_id, blank)
             entry["count"] += match.count

@@ -17,6 +17,7 @@ from app.codebook.models import ReasonCode
 from app.crm import competitors as competitor_admin
 from app.crm import loss_reasons as loss_reason_mapping
 from app.crm.importing import jobs
+from app.crm.importing.campaign_matches import deals_picked_up
 from app.crm.importing.drafts import (
     MappingChoices,
     apply_mapping_choices,
@@ -138,14 +139,15 @@ def preview(batch_id: int):
         form.target.data = mapping.target
     result = preview_file(draft_path(draft), mapping, settings)
     fields = ACCOUNT_FIELDS if mapping.for_accounts else FIELDS
-    matches = [m.to_json() for m in preview_campaign_matches(result, now=utcnow())]
+    found = preview_campaign_matches(result, now=utcnow())
     return render_template(
         "imports/preview.html",
         batch=draft,
         form=form,
         preview=result,
         fields=fields,
-        campaign_matches=matches,
+        campaign_matches=[m.to_json() for m in found],
+        campaign_matched_deals=deals_picked_up(found),
         campaign_matches_intro=f"Of the first {len(result.rows)} rows shown below; the dry run counts the "
         "whole file. Once imported, these deals can be enrolled and their contacts contacted the next time "
         "enrollment runs.",
@@ -205,6 +207,7 @@ def result(batch_id: int):
         draft_id=request.args.get("draft", type=int),
         form=ActionForm(),
         campaign_matches=(batch.settings or {}).get("campaign_matches") or [],
+        campaign_matched_deals=(batch.settings or {}).get("campaign_matched_deals"),
     )
 
 
