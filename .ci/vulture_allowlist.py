@@ -5,14 +5,8 @@ from http.server import BaseHTTPRequestHandler
 from urllib.request import HTTPRedirectHandler
 
 from app.auth.models import User
-from app.codebook.service import require_code
-from app.coding.service import require_answer
 from app.db_types import UTCDateTime
-from app.messaging.models import OutboundMessage
 from app.ratelimit import InlineExpiryMemoryStorage
-from campaigns.calls.dialing import count_for_number
-from campaigns.calls.hours import contact_is_callable
-from campaigns.calls.queue import held_task
 from campaigns.models import Campaign
 from tests.messaging.conftest import SmtpSink
 
@@ -28,12 +22,3 @@ HTTPRedirectHandler.redirect_request  # urllib's protocol (the webhook transport
 BaseHTTPRequestHandler.do_POST  # http.server calls do_<METHOD> and log_message (the tests' own handlers)
 BaseHTTPRequestHandler.do_GET
 BaseHTTPRequestHandler.log_message
-
-# Unused today, taken out or put to use by the work on issue #23 (items 3 and 6); drop each line then.
-User.has_role
-require_code
-require_answer
-OutboundMessage.mark_sent
-count_for_number
-contact_is_callable
-held_task
