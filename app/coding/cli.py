@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from app.coding import agreement as agreement_service
 from app.coding import suggest
 from app.coding.importing import import_codings
+from app.coding.sample import coder_names
 from app.coding.service import backfill_choice_codings
 from app.db_types import utcnow
 from app.extensions import db
@@ -87,7 +88,8 @@ def agreement_command(as_json: bool) -> None:
         click.echo(json.dumps(result.as_json()))
         return
     figures = result.as_json()
-    pair = " and ".join(result.coders) if result.coders else "no two coders"
+    names = coder_names(result.coders or ())
+    pair = " and ".join(names[key] for key in result.coders) if result.coders else "no two coders"
     click.echo(f"Coders compared: {pair} ({result.answers} answers in common)")
     for code, f in sorted(figures["codes"].items()):
         kappa = f["kappa"]

@@ -1,5 +1,5 @@
-"""The coding workbench by keyboard (type to filter, digits for suggestions, Enter to confirm and go on), and
-its Skip and Not codable buttons."""
+"""The coding workbench by keyboard (`/` to filter, Enter ticks the highlighted code, digits for suggestions,
+Ctrl+Enter to confirm and go on), and its Skip and Not codable buttons."""
 
 from __future__ import annotations
 
@@ -48,16 +48,15 @@ def test_an_analyst_codes_two_answers_with_the_keyboard_only(desktop_page, live_
     page.locator("body").click()
     page.keyboard.press("1")  # the top suggestion
     expect(page.locator('input[data-digit="1"]')).to_be_checked()
-    page.keyboard.press("Enter")
+    page.keyboard.press("Control+Enter")  # confirms
     page.wait_for_url(re.compile(rf"/coding/answers/{second.id}"))
     assert _codes(first.id) == {"price.too_high"}
     page.keyboard.press("/")
     page.keyboard.type("integrations")
-    expect(page.locator("[data-code-text^='product.integration']")).to_be_visible()
-    expect(page.locator("[data-code-text^='price.too_high ']")).to_be_hidden()
-    page.keyboard.press("Enter")  # ticks the first match
-    page.locator("body").click()
-    page.keyboard.press("Enter")  # confirms
+    expect(page.locator("[data-code-key='product.integration']")).to_be_visible()
+    expect(page.locator("[data-code-key='price.too_high']")).to_be_hidden()
+    page.keyboard.press("Enter")  # ticks the highlighted match
+    page.keyboard.press("Control+Enter")  # confirms
     expect(page.get_by_text("The queue is empty")).to_be_visible()
     assert _codes(second.id) == {"product.integration"}
 
@@ -110,3 +109,102 @@ def test_an_analyst_skips_an_answer_and_marks_another_not_codable(
     expect(page.get_by_text("1 answer marked not codable.")).to_be_visible()
     _no_violations(page, axe, "analyst home")
     context.close()
+
+
+def _workbench(browser, live_server, make_user, width):
+    """A page signed in as an analyst, at `width` px, with an axe runner."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _sign_in(page, live_server, make_user(Role.ANALYST).email)
+    return context, page, Axe()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_filter_ticks_the_code_whose_label_matches_before_one_whose_key_does(
+    browser,
+    live_server,
+    make_user,
+    respond,  # noqa: F811
+    width,
+):
+    answer = respond("We had no money left this quarter")
+    context, page, axe = _workbench(browser, live_server, make_user, width)
+    page.goto(f"{live_server}/coding/answers/{answer.id}")
+    page.locator("body").click()
+    page.keyboard.press("/")
+    page.keyboard.type("timing")
+    expect(page.locator("label.code-highlighted")).to_contain_text("Timing and budget")
+    _no_violations(page, axe, "workbench while filtering")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-code-key='timing'] input")).to_be_checked()
+    expect(page.locator("[data-code-key='timing.budget'] input")).not_to_be_checked()
+    assert page.url.endswith(f"/coding/answers/{answer.id}")
+    assert _codes(answer.id) == set()  # Enter ticked, it did not confirm
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_text("The queue is empty")).to_be_visible()
+    assert _codes(answer.id) == {"timing"}
+    context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_enter_esc_and_a_second_filter_tick_both_codes_without_submitting(
+    browser,
+    live_server,
+    make_user,
+    respond,  # noqa: F811
+    width,
+):
+    answer = respond("They gave a bigger discount and had the integrations we needed")
+    context, page, axe = _workbench(browser, live_server, make_user, width)
+    page.goto(f"{live_server}/coding/answers/{answer.id}")
+    page.locator("body").click()
+    for key in ["/", *"discount", "Enter", "Escape", "/", *"integrations", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.locator("[data-code-key='price.discount'] input")).to_be_checked()
+    expect(page.locator("[data-code-key='product.integration'] input")).to_be_checked()
+    expect(page.locator("[data-code-filter]")).to_have_value("integrations")
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-code-filter]")).to_have_value("")
+    expect(page.locator("[data-code-key='timing']")).to_be_visible()  # the whole list is back
+    _no_violations(page, axe, "workbench with two codes ticked")
+    assert page.url.endswith(f"/coding/answers/{answer.id}")
+    assert _codes(answer.id) == set()  # nothing was submitted
+    page.keyboard.press("Enter")  # a stray Enter outside the filter does not submit either
+    expect(page.get_by_text("Ctrl+Enter confirms the ticked codes.")).to_be_visible()
+    assert _codes(answer.id) == set()
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_text("The queue is empty")).to_be_visible()
+    assert _codes(answer.id) == {"price.discount", "product.integration"}
+    context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_code_shown_as_a_suggestion_is_reachable_from_the_filter(
+    browser,
+    live_server,
+    make_user,
+    respond,  # noqa: F811
+    width,
+):
+    answer = respond("It was far too expensive")
+    add_rule(db.session.scalar(select(ReasonCode).where(ReasonCode.code == "price.too_high")), "expensive")
+    db.session.commit()
+    context, page, axe = _workbench(browser, live_server, make_user, width)
+    page.goto(f"{live_server}/coding/answers/{answer.id}")
+    suggestion = page.locator("input[data-digit='1']")
+    expect(suggestion).to_have_value(str(_code_id("price.too_high")))
+    page.locator("body").click()
+    page.keyboard.press("/")
+    page.keyboard.type("price too high")
+    expect(page.locator("label.code-highlighted")).to_contain_text("Price too high")
+    _no_violations(page, axe, "workbench filtering a suggested code")
+    page.keyboard.press("Enter")
+    expect(suggestion).to_be_checked()
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_text("The queue is empty")).to_be_visible()
+    assert _codes(answer.id) == {"price.too_high"}
+    context.close()
+
+
+def _code_id(code: str) -> int:
+    return db.session.scalar(select(ReasonCode.id).where(ReasonCode.code == code))
