@@ -208,3 +208,57 @@ def test_a_code_shown_as_a_suggestion_is_reachable_from_the_filter(
 
 def _code_id(code: str) -> int:
     return db.session.scalar(select(ReasonCode.id).where(ReasonCode.code == code))
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_second_coder_sees_the_sample_mark_and_a_lead_resolves_the_disagreement(
+    browser,
+    live_server,
+    make_user,
+    respond,  # noqa: F811
+    width,
+):
+    from app.coding import agreement
+    from app.coding.service import FINAL, CodeChoice, set_person_codes
+    from tests.survey_helpers import NOW
+
+    ana, bob = make_user(Role.ANALYST, name="Ana Ruiz"), make_user(Role.ANALYST, name="Bob Lee")
+    answer = respond("Too expensive and the sync broke")
+    agreement.draw_double_coding_sample(1.0, [ana, bob], now=NOW, seed=1)
+    set_person_codes(answer, ana, [CodeChoice(_code_id("price.too_high"))], now=NOW)
+    db.session.commit()
+    axe = Axe()
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _sign_in(page, live_server, bob.email)
+    page.goto(f"{live_server}/coding/")
+    page.wait_for_url(re.compile(rf"/coding/answers/{answer.id}"))
+    expect(page.locator("[data-sample-mark]")).to_contain_text("Double-coding sample: second coder needed.")
+    expect(page.locator("[data-sample-mark]")).to_contain_text("Coded by Ana Ruiz and Bob Lee (1 of 2 done)")
+    _no_violations(page, axe, "workbench with the sample mark")
+    page.locator("body").click()
+    for key in ["/", *"integrations", "Enter", "Control+Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_text("The queue is empty")).to_be_visible()
+    context.close()
+
+    lead = make_user(Role.ADMIN, name="Lea Lead")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _sign_in(page, live_server, lead.email)
+    page.goto(f"{live_server}/coding/agreement")
+    case = page.locator("[data-disagreement]")
+    expect(case.locator("thead")).to_contain_text("Ana Ruiz")
+    expect(case.locator("thead")).to_contain_text("Bob Lee")
+    expect(case.locator("tbody")).to_contain_text("Price too high")
+    expect(case.locator("tbody")).to_contain_text("Integrations")
+    _no_violations(page, axe, "agreement page with a disagreement")
+    case.get_by_label("Integrations").check()
+    case.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_text("Disagreement resolved")).to_be_visible()
+    expect(page.get_by_text("No open disagreements.")).to_be_visible()
+    _no_violations(page, axe, "agreement page after resolving")
+    db.session.expire_all()
+    final = db.session.scalars(select(Coding).where(Coding.coder_key == FINAL)).all()
+    assert [c.reason_code.code for c in final] == ["product.integration"]
+    context.close()
