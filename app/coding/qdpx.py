@@ -26,7 +26,7 @@ from app.codebook.service import codebook_tree
 from app.coding.models import CoderKind, Coding, CodingStatus, ImportedAnswer
 from app.coding.sample import coder_names
 from app.extensions import db
-from surveys.models import Answer
+from surveys.models import Answer, Question
 
 NS = "urn:QDA-XML:project:1.0"
 Q = f"{{{NS}}}"
@@ -92,17 +92,21 @@ def _exported_codings() -> dict[tuple[str, int], list[Coding]]:
 
 def _source_texts(keys) -> dict[tuple[str, int], tuple[str, str]]:
     """(name, text) of each source: a survey answer (named by its question) or an imported answer."""
-    answer_ids = [i for kind, i in keys if kind == "a"]
-    imported_ids = [i for kind, i in keys if kind == "i"]
+    answer_ids = {i for kind, i in keys if kind == "a"}
+    imported_ids = {i for kind, i in keys if kind == "i"}
     texts = {}
-    for answer in db.session.scalars(select(Answer).where(Answer.id.in_(answer_ids))) if answer_ids else ():
-        texts[("a", answer.id)] = (f"Answer {answer.id}: {answer.question.text}", answer.text or "")
-    for item in (
-        db.session.scalars(select(ImportedAnswer).where(ImportedAnswer.id.in_(imported_ids)))
-        if imported_ids
-        else ()
-    ):
-        texts[("i", item.id)] = (item.question or f"Imported answer {item.id}", item.text)
+    if answer_ids:
+        rows = db.session.execute(
+            select(Answer.id, Question.text, Answer.text).join(Question, Question.id == Answer.question_id)
+        )
+        for answer_id, question, text in rows:
+            if answer_id in answer_ids:
+                texts[("a", answer_id)] = (f"Answer {answer_id}: {question}", text or "")
+    if imported_ids:
+        rows = db.session.execute(select(ImportedAnswer.id, ImportedAnswer.question, ImportedAnswer.text))
+        for imported_id, question, text in rows:
+            if imported_id in imported_ids:
+                texts[("i", imported_id)] = (question or f"Imported answer {imported_id}", text)
     return texts
 
 
@@ -113,6 +117,7 @@ def export_qdpx(path: Path, *, now: datetime) -> ExportResult:
         f"{Q}Project", name="Winback coding", origin="Winback", creationDateTime=_when(now) or ""
     )
     per_source = _exported_codings()
+    code_keys = dict(db.session.execute(select(ReasonCode.id, ReasonCode.code)).all())
     coder_keys = sorted({c.coder_key for codings in per_source.values() for c in codings})
     names = coder_names(coder_keys)
     users = ET.SubElement(project, f"{Q}Users")
@@ -148,7 +153,9 @@ def export_qdpx(path: Path, *, now: datetime) -> ExportResult:
                 )
                 if coding.decided_at:
                     element.set("creationDateTime", _when(coding.decided_at))
-                ET.SubElement(element, f"{Q}CodeRef", targetGUID=guid("code", coding.reason_code.code))
+                ET.SubElement(
+                    element, f"{Q}CodeRef", targetGUID=guid("code", code_keys[coding.reason_code_id])
+                )
                 result.codings += 1
         result.sources += 1
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
