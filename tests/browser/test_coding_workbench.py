@@ -262,3 +262,39 @@ def test_a_second_coder_sees_the_sample_mark_and_a_lead_resolves_the_disagreemen
     final = db.session.scalars(select(Coding).where(Coding.coder_key == FINAL)).all()
     assert [c.reason_code.code for c in final] == ["product.integration"]
     context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_merge_shows_its_counts_asks_first_and_is_undone(browser, live_server, make_user, respond, width):  # noqa: F811
+    from app.coding.service import CodeChoice, set_person_codes
+    from tests.survey_helpers import NOW
+
+    analyst = make_user(Role.ANALYST, name="Ana")
+    set_person_codes(
+        respond("They offered a discount"), analyst, [CodeChoice(_code_id("price.discount"))], now=NOW
+    )
+    db.session.commit()
+    axe = Axe()
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _sign_in(page, live_server, analyst.email)
+    page.goto(f"{live_server}/codebook/{_code_id('price.discount')}")
+    page.get_by_label("Merge into").select_option(str(_code_id("price.too_high")))
+    page.get_by_role("button", name="Merge", exact=True).click()
+    expect(page.get_by_role("row", name="answers recoded 1")).to_be_visible()
+    _no_violations(page, axe, "merge confirm page")
+    assert _codes_of("price.discount") == 1  # nothing moved yet
+    page.get_by_role("button", name="Merge price.discount").click()
+    expect(page.get_by_text("price.discount merged into price.too_high")).to_be_visible()
+    assert _codes_of("price.discount") == 0
+    page.goto(f"{live_server}/codebook/{_code_id('price.discount')}")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_text("Undone: price.discount is back as it was.")).to_be_visible()
+    _no_violations(page, axe, "code page after undo")
+    assert _codes_of("price.discount") == 1
+    context.close()
+
+
+def _codes_of(code: str) -> int:
+    db.session.expire_all()
+    return len(db.session.scalars(select(Coding).join(ReasonCode).where(ReasonCode.code == code)).all())
