@@ -102,6 +102,18 @@ CATALOGUE = (
         ("app.coding.signals._on_codes_merged",),  # recounts the opportunities' stated reasons
     ),
     SignalEntry(
+        "app.codebook.signals:codes_merge_preview",
+        "app.codebook.changes.merge_preview and retire_preview, before asking (nothing changes)",
+        "the codebook editor's merge or retire request, which only reads",
+        ("app.coding.signals._on_merge_preview",),  # counts answers recoded, rules moved, deals affected
+    ),
+    SignalEntry(
+        "app.codebook.signals:codes_unmerged",
+        "app.codebook.changes.undo, after a merge's references moved back",
+        "the codebook editor's undo request",
+        ("app.coding.signals._on_codes_unmerged",),  # recounts the deals either code explains
+    ),
+    SignalEntry(
         "surveys.signals:response_completed",
         "surveys.responding, once per response, when it becomes complete (web or phone)",
         "the respondent's (or the caller's) request that completed it",

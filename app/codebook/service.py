@@ -245,23 +245,51 @@ def code_references() -> list[InstrumentedAttribute[int | None]]:
     return list(current_app.extensions.get(CODE_REFERENCES, []))
 
 
-def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> None:
-    """Move everything that uses `loser` (codings, option and loss-reason mappings) to `survivor`, move
-    its sub-codes under the survivor, and retire it."""
+def check_merge(loser: ReasonCode, survivor: ReasonCode) -> None:
     if loser.id == survivor.id:
         raise ValidationError("Choose another code to merge into", field="into")
     if survivor.code.startswith(loser.code + "."):
         raise ValidationError("A code cannot be merged into one of its own sub-codes", field="into")
-    # Higher layers first remove what would become a duplicate (an answer coded with both).
-    codes_merging.send(loser, survivor=survivor)
+    if not survivor.active:
+        raise ValidationError(f"{survivor.code} is retired: choose an active code", field="into")
+
+
+def reference_name(column: InstrumentedAttribute[int | None]) -> str:
+    """A registered reference as "table.column" (how an undo finds it again)."""
+    return f"{column.class_.__table__.name}.{column.key}"
+
+
+def merge_codes(loser: ReasonCode, survivor: ReasonCode) -> dict:
+    """Move everything that uses `loser` (codings, option and loss-reason mappings) to `survivor`, move
+    its sub-codes under the survivor, and retire it. Returns what it did, enough to undo it."""
+    check_merge(loser, survivor)
+    # Higher layers first remove what would become a duplicate (an answer coded with both); they return
+    # the rows they removed so that an undo can put them back.
+    removed = [row for _, rows in codes_merging.send(loser, survivor=survivor) for row in rows or ()]
+    moved: dict[str, list] = {}
     for column in code_references():
+        keys = list(column.class_.__table__.primary_key.columns)
+        if len(keys) == 1:
+            ids = list(db.session.scalars(select(keys[0]).where(column == loser.id)))
+            if ids:
+                moved[reference_name(column)] = ids
         db.session.execute(
             update(column.class_).where(column == loser.id).values({column.key: survivor.id}),
             execution_options={"synchronize_session": False},
         )
-    for child in list(db.session.scalars(select(ReasonCode).where(ReasonCode.parent_id == loser.id))):
+    children = list(db.session.scalars(select(ReasonCode).where(ReasonCode.parent_id == loser.id)))
+    for child in children:
         move_code(child, survivor)
+    was_active = loser.active
     loser.active = False
     db.session.flush()
     db.session.expire_all()
     codes_merged.send(loser, survivor=survivor)
+    return {
+        "loser": loser.id,
+        "survivor": survivor.id,
+        "moved": moved,
+        "removed": removed,
+        "children": [child.id for child in children],
+        "was_active": was_active,
+    }

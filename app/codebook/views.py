@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from wtforms import SelectChoice
 
+from app.audit.models import AuditEvent
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
-from app.codebook import service, transfer
+from app.codebook import changes, service, transfer
 from app.codebook.forms import ActionForm, CodeForm, EditCodeForm, ImportForm, MergeForm, MoveForm
 from app.codebook.models import ReasonCode
+from app.db_types import utcnow
 from app.downloads import csv_attachment
 from app.errors import ValidationError
 from app.extensions import db
@@ -23,7 +26,7 @@ editors = roles_required(Role.ADMIN, Role.ANALYST)
 
 def _code_choices(blank: str | None = "(top level)", exclude: ReasonCode | None = None) -> list:
     choices = [SelectChoice("", blank)] if blank is not None else []
-    for node in service.codebook_tree():
+    for node in service.codebook_tree(include_retired=False):
         code = node.code
         if exclude is not None and (code.id == exclude.id or code.code.startswith(exclude.code + ".")):
             continue
@@ -91,6 +94,7 @@ def edit(code_id: int):
         move_form=move_form,
         merge_form=merge_form,
         action_form=ActionForm(),
+        undoable=changes.undoable_events(code, now=utcnow()),
     )
 
 
@@ -114,6 +118,7 @@ def move(code_id: int):
 @bp.post("/<int:code_id>/merge")
 @editors
 def merge(code_id: int):
+    """Show what the merge will change and ask; merge once confirmed (undoable for 24 hours)."""
     code = db.get_or_404(ReasonCode, code_id)
     form = MergeForm(prefix="merge")
     form.into.choices = _code_choices(blank=None, exclude=code)
@@ -121,11 +126,23 @@ def merge(code_id: int):
         flash("Choose the code to merge into.", "error")
         return redirect(url_for("codebook.edit", code_id=code_id))
     survivor = db.get_or_404(ReasonCode, int(form.into.data))
+    if not request.form.get("confirm"):
+        with domain_change() as change:
+            impact = changes.merge_preview(code, survivor)
+        if not change:
+            return redirect(url_for("codebook.edit", code_id=code_id))
+        return render_template(
+            "codebook/confirm.html", code=code, survivor=survivor, impact=impact, form=form, action="merge"
+        )
     label = code.code
     with domain_change() as change:
-        service.merge_codes(code, survivor)
+        changes.merge_recorded(code, survivor, actor=current_user, now=utcnow())
     if change:
-        flash(f"{label} merged into {survivor.code}: its codings and mappings moved there.", "success")
+        flash(
+            f"{label} merged into {survivor.code}: its codings and mappings moved there. "
+            "You can undo it for 24 hours from the retired code's page.",
+            "success",
+        )
         return redirect(url_for("codebook.edit", code_id=survivor.id))
     return redirect(url_for("codebook.edit", code_id=code_id))
 
@@ -133,15 +150,41 @@ def merge(code_id: int):
 @bp.post("/<int:code_id>/retire")
 @editors
 def retire(code_id: int):
+    """Retiring is asked first (with what it changes) and undoable; bringing a code back acts at once."""
     code = db.get_or_404(ReasonCode, code_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("codebook.edit", code_id=code_id))
+    if not code.active:
+        with domain_change() as change:
+            service.retire_code(code, active=True)
+        if change:
+            flash(f"{code.code} is active again.", "success")
+    elif not request.form.get("confirm"):
+        impact = changes.retire_preview(code)
+        return render_template(
+            "codebook/confirm.html", code=code, survivor=None, impact=impact, form=form, action="retire"
+        )
+    else:
+        with domain_change() as change:
+            changes.retire_recorded(code, actor=current_user, now=utcnow())
+        if change:
+            flash(f"{code.code} retired; its history stays. You can undo it for 24 hours.", "success")
+    return redirect(url_for("codebook.edit", code_id=code_id))
+
+
+@bp.post("/<int:code_id>/undo/<int:event_id>")
+@editors
+def undo(code_id: int, event_id: int):
+    """Undo a merge or retirement of this code (within 24 hours), from its audit event."""
+    event = db.get_or_404(AuditEvent, event_id)
+    if event.entity_type != "reason_code" or event.entity_id != code_id:
+        abort(404)
     if ActionForm().validate_on_submit():
         with domain_change() as change:
-            service.retire_code(code, active=not code.active)
+            code = changes.undo(event, actor=current_user, now=utcnow())
         if change:
-            flash(
-                f"{code.code} {'is active again' if code.active else 'retired; its history stays'}.",
-                "success",
-            )
+            flash(f"Undone: {code.code} is back as it was.", "success")
     return redirect(url_for("codebook.edit", code_id=code_id))
 
 

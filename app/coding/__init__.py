@@ -38,6 +38,21 @@ MENU = (
 )  # group, label, endpoint, position in the group
 
 
+def _code_kappa_cell(code) -> str:
+    """The codebook's agreement column: this code's Cohen's kappa between the two main coders."""
+    from flask import g
+
+    from app.coding.agreement import kappa_label, measure_agreement
+
+    if "coding_agreement" not in g:  # measured once per page, not once per code
+        g.coding_agreement = measure_agreement()
+    figures = g.coding_agreement.codes.get(code.code)
+    kappa = figures["kappa"] if figures else float("nan")
+    return render_template(
+        "coding/_code_kappa.html", kappa=kappa, reading=kappa_label(kappa), figures=figures
+    )
+
+
 def init_app(app: Flask) -> None:
     """Everything coding brings: pages, `flask coding`, signals, the opportunity page's panel, retraining."""
     from app.auth.menu import add_menu_item
@@ -60,6 +75,8 @@ def init_app(app: Flask) -> None:
         OpportunityReason.reason_code_id,
     )
     add_panel(app, "opportunity.reasons", _opportunity_reasons_panel)
+    add_panel(app, "codebook.header", lambda _: render_template("coding/_code_kappa_header.html"))
+    add_panel(app, "codebook.code", _code_kappa_cell)
     register_periodic_job(
         app, "coding.retrain", app.config.get("CODING_RETRAIN_CHECK_SECONDS", 300), retrain_job
     )

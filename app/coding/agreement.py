@@ -12,14 +12,15 @@ from itertools import combinations
 import numpy as np
 from sqlalchemy import func, select
 
+from app.audit.service import record_event
 from app.auth.models import Role, User
 from app.codebook.models import ReasonCode
 from app.coding.marks import codable_answers
 from app.coding.models import CoderKind, Coding, CodingStatus, DoubleCodingAssignment
+from app.coding.sample import coder_names
 from app.coding.service import (
     FINAL,
     CodeChoice,
-    person_key,
     set_person_codes,
 )
 from app.errors import ValidationError
@@ -188,9 +189,21 @@ def draw_double_coding_sample(
 
 @dataclass
 class Disagreement:
+    """A double-coded answer whose coders chose different codes: each coder's codes, side by side."""
+
     answer: Answer
     by_coder: dict[str, set[str]]
     coder_names: dict[str, str]
+    labels: dict[str, str]
+
+    @property
+    def columns(self) -> list[tuple[str, list[str]]]:
+        """(coder name, their codes) per coder, in a stable order."""
+        return sorted((self.coder_names.get(k, k), sorted(v)) for k, v in self.by_coder.items())
+
+    @property
+    def proposed(self) -> set[str]:
+        return set().union(*self.by_coder.values())
 
 
 def disagreements(limit: int = 200) -> list[Disagreement]:
@@ -220,23 +233,56 @@ def disagreements(limit: int = 200) -> list[Disagreement]:
     per_answer: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for answer_id, key, code in rows:
         per_answer[answer_id][key].add(code)
-    names = {person_key(u.id): u.name for u in db.session.scalars(select(User))}
+    names = coder_names({key for by_coder in per_answer.values() for key in by_coder})
+    labels = dict(db.session.execute(select(ReasonCode.code, ReasonCode.label)).all())
     result = []
     for answer_id in sorted(per_answer):
         by_coder = per_answer[answer_id]
         if len({frozenset(v) for v in by_coder.values()}) > 1:
-            result.append(Disagreement(db.session.get(Answer, answer_id), dict(by_coder), names))
+            result.append(Disagreement(db.session.get(Answer, answer_id), dict(by_coder), names, labels))
         if len(result) >= limit:
             break
     return result
 
 
 def resolve(answer: Answer, lead: User, code_ids: list[int], *, now: datetime) -> None:
-    """A lead's final codes for a disagreement; they stand for the answer in reports and training."""
-    set_person_codes(answer, lead, [CodeChoice(i) for i in code_ids], now=now, coder_key=FINAL)
-    for assignment in db.session.scalars(
-        select(DoubleCodingAssignment).where(DoubleCodingAssignment.answer_id == answer.id)
+    """A lead's final codes for a disagreement; they stand for the answer in reports and training.
+
+    The audit trail keeps what each coder said and what the lead decided."""
+    assignments = list(
+        db.session.scalars(
+            select(DoubleCodingAssignment).where(DoubleCodingAssignment.answer_id == answer.id)
+        )
+    )
+    if not assignments:
+        raise ValidationError("This answer is not in the double-coding sample", field="codes")
+    before: dict[str, list[str]] = defaultdict(list)
+    for key, code in db.session.execute(
+        select(Coding.coder_key, ReasonCode.code)
+        .join(ReasonCode, ReasonCode.id == Coding.reason_code_id)
+        .where(
+            Coding.answer_id == answer.id,
+            Coding.status == CodingStatus.CONFIRMED,
+            Coding.source == CoderKind.PERSON,
+            Coding.coder_key != FINAL,
+        )
+        .order_by(ReasonCode.code)
     ):
+        before[key].append(code)
+    final = set_person_codes(answer, lead, [CodeChoice(i) for i in code_ids], now=now, coder_key=FINAL)
+    for assignment in assignments:
         assignment.resolved_at = now
         assignment.resolved_by_id = lead.id
+    names = coder_names(before)
+    record_event(
+        "coding.disagreement_resolved",
+        "answer",
+        answer.id,
+        actor=lead,
+        details={
+            "coders": {names[key]: codes for key, codes in before.items()},
+            "final": sorted(c.reason_code.code for c in final),
+        },
+        now=now,
+    )
     db.session.flush()

@@ -11,8 +11,9 @@ import click
 from flask.cli import AppGroup
 
 from app.coding import agreement as agreement_service
-from app.coding import suggest
+from app.coding import qdpx, suggest
 from app.coding.importing import import_codings
+from app.coding.sample import coder_names
 from app.coding.service import backfill_choice_codings
 from app.db_types import utcnow
 from app.extensions import db
@@ -87,7 +88,8 @@ def agreement_command(as_json: bool) -> None:
         click.echo(json.dumps(result.as_json()))
         return
     figures = result.as_json()
-    pair = " and ".join(result.coders) if result.coders else "no two coders"
+    names = coder_names(result.coders or ())
+    pair = " and ".join(names[key] for key in result.coders) if result.coders else "no two coders"
     click.echo(f"Coders compared: {pair} ({result.answers} answers in common)")
     for code, f in sorted(figures["codes"].items()):
         kappa = f["kappa"]
@@ -105,3 +107,37 @@ def backfill_command() -> None:
     added = backfill_choice_codings(now=utcnow())
     db.session.commit()
     click.echo(f"Added {added} option coding{'s' if added != 1 else ''}.")
+
+
+@coding_cli.command("export-qdpx")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def export_qdpx_command(path: Path) -> None:
+    """Write the codebook, coded answers and coded segments as a REFI-QDA project (.qdpx)."""
+    try:
+        result = qdpx.export_qdpx(path, now=utcnow())
+    except OSError as error:
+        click.echo(f"Error: cannot write {path}: {error}", err=True)
+        sys.exit(UNREADABLE)
+    click.echo(
+        f"Exported {result.codes} codes, {result.sources} sources and {result.codings} codings to {path}."
+    )
+
+
+@coding_cli.command("import-qdpx")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def import_qdpx_command(path: Path, as_json: bool) -> None:
+    """Load a REFI-QDA project (.qdpx): missing codes, its text sources and their coded segments."""
+    try:
+        result = qdpx.import_qdpx(path, now=utcnow())
+    except qdpx.UnreadableProject as error:
+        message = str(error)
+        click.echo(json.dumps({"error": message}) if as_json else f"Error: {message}", err=not as_json)
+        sys.exit(UNREADABLE)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    click.echo(f"Imported {result.codes} codes, {result.answers} answers and {result.codings} codings.")
+    for error in result.errors:
+        click.echo(f"{error['source']}: {error['message']}", err=True)

@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
-from app.coding import agreement, marks, service, suggest
+from app.coding import agreement, marks, sample, service, suggest
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
 from app.crm.models import Competitor
@@ -101,6 +101,7 @@ def answer(answer_id: int):
     codings = service.visible_codings(answer, current_user)
     mine = {c.reason_code_id for c in codings if c.coder_key == service.person_key(current_user)}
     others = [a for a in sorted(response.answers, key=lambda a: a.question.position) if a.id != answer.id]
+    nodes = codebook_tree(include_retired=False)
     return render_template(
         "coding/answer.html",
         answer=answer,
@@ -113,7 +114,11 @@ def answer(answer_id: int):
         codings=codings,
         mine=mine,
         hidden=service.hidden_coders(answer, current_user.id),
-        nodes=codebook_tree(include_retired=False),
+        sample_mark=sample.sample_mark(answer, current_user.id),
+        progress=sample.sample_progress(),
+        nodes=nodes,
+        depth={n.code.id: n.depth for n in nodes},
+        definitions={n.code.id: n.code.definition for n in nodes},
         form=form,
         filters=filters,
         **_filter_choices(),
@@ -260,19 +265,19 @@ def delete_rule(rule_id: int):
 @bp.route("/agreement", methods=["GET", "POST"])
 @analysts
 def agreement_page():
-    sample = SampleForm()
+    sample_form = SampleForm()
     analysts_list = db.session.scalars(
         select(User).where(User.role.in_((Role.ANALYST, Role.ADMIN)), User.active).order_by(User.name)
     ).all()
-    sample.coders.choices = [SelectChoice(str(u.id), u.name) for u in analysts_list]
+    sample_form.coders.choices = [SelectChoice(str(u.id), u.name) for u in analysts_list]
     if request.method == "POST":
         if current_user.role is not Role.ADMIN:
             abort(403)
-        if sample.validate_on_submit():
-            coders = [u for u in analysts_list if str(u.id) in sample.coders.data]
+        if sample_form.validate_on_submit():
+            coders = [u for u in analysts_list if str(u.id) in sample_form.coders.data]
             with domain_change() as change:
                 drawn = agreement.draw_double_coding_sample(
-                    float(sample.share.data) / 100, coders, now=utcnow()
+                    float(sample_form.share.data) / 100, coders, now=utcnow()
                 )
             if change:
                 flash(
@@ -286,8 +291,10 @@ def agreement_page():
         result=result,
         figures=result.as_json(),
         label=agreement.kappa_label,
+        names=sample.coder_names(result.coders or ()),
+        progress=sample.sample_progress(),
         disagreements=agreement.disagreements(),
-        sample=sample,
+        sample=sample_form,
         resolve_form=ActionForm(),
         nodes=codebook_tree(include_retired=False),
     )
@@ -296,6 +303,7 @@ def agreement_page():
 @bp.post("/agreement/<int:answer_id>/resolve")
 @admin_only
 def resolve(answer_id: int):
+    """A lead's final codes for a disagreement (stored as the "final" coder, and audited)."""
     answer = db.get_or_404(Answer, answer_id)
     if ActionForm().validate_on_submit():
         code_ids = parse_ids(request.form.getlist("code"))

@@ -226,11 +226,15 @@ def test_editor_edit_retire_merge_and_export_pages(make_user, login):
         data={"label": "Onboarding", "definition": "", "example": "", "polarity": "win"},
     )
     assert db.session.get(ReasonCode, code.id).polarity is Polarity.WIN
-    client.post(f"/codebook/{code.id}/retire")
+    client.post(f"/codebook/{code.id}/retire")  # asks first
+    assert db.session.get(ReasonCode, code.id).active
+    client.post(f"/codebook/{code.id}/retire", data={"confirm": "1"})
     assert not db.session.get(ReasonCode, code.id).active
     client.post(f"/codebook/{code.id}/move", data={"move-parent": str(_code("sales").id)})
     assert db.session.get(ReasonCode, code.id).code == "sales.onboarding"
-    client.post(f"/codebook/{code.id}/merge", data={"merge-into": str(_code("support.quality").id)})
+    client.post(
+        f"/codebook/{code.id}/merge", data={"merge-into": str(_code("support.quality").id), "confirm": "1"}
+    )
     export = client.get("/codebook/export.csv").get_data(as_text=True)
     assert export.startswith("\ufeffcode,label,definition,example,polarity,active")
 
