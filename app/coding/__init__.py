@@ -15,7 +15,7 @@ __all__ = ["bp", "coding_cli", "connect_signals", "init_app"]
 
 def retrain_job(now: datetime) -> bool:
     """Retrain after CODING_RETRAIN_EVERY new confirmations, then auto-accept where allowed."""
-    from app.coding.suggest import retrain_if_due
+    from app.coding.auto_accept import retrain_if_due
 
     config = current_app.config
     return retrain_if_due(

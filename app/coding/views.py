@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
-from app.coding import agreement, marks, sample, service, suggest
+from app.coding import agreement, auto_accept, marks, sample, service, suggest
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
 from app.crm.models import Competitor
@@ -224,7 +224,7 @@ def rules():
             code = db.get_or_404(ReasonCode, int(auto.code.data))
             threshold = float(auto.threshold.data) if auto.threshold.data is not None else None
             with domain_change() as change:
-                suggest.set_auto_accept(code, threshold, min_precision=_min_precision())
+                auto_accept.set_auto_accept(code, threshold, min_precision=_min_precision())
             if change:
                 flash(f"Auto-accept for {code.code}: {threshold if threshold else 'off'}.", "success")
                 return redirect(url_for("coding.rules"))

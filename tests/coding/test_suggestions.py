@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.auth.models import Role
 from app.codebook.models import ReasonCode
 from app.codebook.service import ensure_default_codebook
-from app.coding import service, suggest
+from app.coding import auto_accept, service, suggest
 from app.coding.models import CoderKind, Coding, CodingStatus, ImportedAnswer, TrainedModel
 from app.errors import ValidationError
 from app.extensions import db
@@ -132,17 +132,17 @@ def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, resp
     runner.invoke(args=["coding", "import", str(_corpus_csv(tmp_path))])
     code = _code("support.quality")
     with pytest.raises(ValidationError, match="not measured yet"):
-        suggest.set_auto_accept(code, 0.6, min_precision=0.9)
+        auto_accept.set_auto_accept(code, 0.6, min_precision=0.9)
     runner.invoke(args=["coding", "evaluate"])
     runner.invoke(args=["coding", "train"])
-    suggest.set_auto_accept(code, 0.6, min_precision=0.9)
+    auto_accept.set_auto_accept(code, 0.6, min_precision=0.9)
     with pytest.raises(ValidationError):
-        suggest.set_auto_accept(code, 0.2, min_precision=0.9)
+        auto_accept.set_auto_accept(code, 0.2, min_precision=0.9)
     db.session.commit()
     opportunity = make_opportunity()
     slow = respond("support slow, support never answered", main="else", opportunity=opportunity)
     pricey = respond("too expensive, the price was too high")
-    added = suggest.auto_accept(now=NOW, min_precision=0.9)
+    added = auto_accept.auto_accept(now=NOW, min_precision=0.9)
     db.session.commit()
     assert added == 1
     coding = db.session.scalar(select(Coding).where(Coding.source == CoderKind.MODEL))
@@ -157,7 +157,7 @@ def test_auto_accept_only_where_measured_precision_allows(runner, tmp_path, resp
     assert [r.reason_code.code for r in service.opportunity_reasons(opportunity.id)] == ["support.quality"]
     # Auto-accepted answers leave the queue; a stricter bar turns it off.
     assert service.next_answer_id(service.QueueFilter(), coder_id=0) == pricey.id
-    assert suggest.auto_accept(now=NOW, min_precision=1.01) == 0
+    assert auto_accept.auto_accept(now=NOW, min_precision=1.01) == 0
 
 
 def test_the_worker_retrains_after_enough_new_confirmations(runner, tmp_path, app):
