@@ -1,4 +1,5 @@
-"""Run `flask --app wsgi ...` in a real process on the test database, to kill it with SIGKILL."""
+"""Run `flask --app wsgi ...` (or a module of the tests) in a real process on the test database, to kill it
+with SIGKILL."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def start_flask(args: list[str], env: dict[str, str], log: Path) -> subprocess.P
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+        )
+
+
+def start_module(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`python -m module` from the project, in the test's own interpreter (a process the test can kill)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 (our own interpreter, a module of the project)
+            [sys.executable, "-m", module], cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
 
 
