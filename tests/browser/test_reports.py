@@ -40,6 +40,12 @@ def test_an_admin_reads_every_report(browser, live_server, make_user, deals, wid
     page.wait_for_url(re.compile(r"owner=Bob"))
     expect(page.get_by_role("region", name="Loss reasons", exact=True)).to_contain_text("Other priorities")
     walk.check("loss reasons filtered")
+    # Themes come first; their bars lead to the theme's rows, every code is one click away.
+    page.locator("svg.chart a rect").first.click()
+    expect(page).to_have_url(re.compile(r"#theme-"))
+    page.get_by_role("link", name="Every code on its own").click()
+    page.wait_for_url(re.compile(r"view=codes"))
+    walk.check("loss reasons by code")
     page.locator("svg.chart a rect").first.click()  # the bar itself
     page.wait_for_url(re.compile(r"/reports/loss-reasons/\d+\?.*owner=Bob"))
     expect(page.get_by_text("Budget went elsewhere")).to_be_visible()
