@@ -14,3 +14,7 @@ competitors_merged = signal("competitors-merged")
 # transaction (import, push API, contact page): sender=None, contact_ids=list[int], now=datetime.
 # The call queue re-places their open tasks.
 contacts_relocated = signal("crm-contacts-relocated")
+
+# Sent when the CRM took a pushed deal, in the sync's transaction: sender=the CRM source, winback_id=str,
+# crm_id=the CRM's id for the deal, now=datetime. The pipeline stores the id on its requalification.
+deal_pushed = signal("crm-deal-pushed")
