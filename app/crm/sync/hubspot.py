@@ -282,6 +282,7 @@ class HubSpotConnector:
         )
         answer = self._call(lambda hs: hs.crm.deals.batch_api.upsert(body))
         by_winback = {(r.properties or {}).get(external): r for r in answer.results or []}
+        self._associate_companies(deals, by_winback)
         errors = getattr(answer, "errors", None) or []
         outcomes = []
         for deal in deals:
@@ -292,6 +293,23 @@ class HubSpotConnector:
                 message = next((_error_text(e) for e in errors if deal["winback_id"] in str(e)), None)
                 outcomes.append(PushOutcome(deal["winback_id"], error=message or "HubSpot did not take it"))
         return outcomes
+
+    def _associate_companies(self, deals: list[dict[str, Any]], by_winback: dict[str, Any]) -> None:
+        """Tie each new deal to its HubSpot company (an upsert takes no associations): the pull reads the
+        deal back with it. A company known only by name (not from HubSpot) is left to the owner."""
+        pairs = [
+            {"from": {"id": by_winback[deal["winback_id"]].id}, "to": {"id": deal["account_crm_id"]}}
+            for deal in deals
+            if deal["winback_id"] in by_winback and str(deal.get("account_crm_id") or "").isdigit()
+        ]
+        if pairs:
+            self._call(
+                lambda hs: hs.crm.associations.v4.batch_api.create_default(
+                    from_object_type="deals",
+                    to_object_type="companies",
+                    batch_input_public_default_association_multi_post={"inputs": pairs},
+                )
+            )
 
     def _properties(self, deal: dict[str, Any]) -> dict[str, str]:
         properties = {
