@@ -275,3 +275,15 @@ def test_the_cli_says_the_connection_failed_and_exits_1(org, runner, app, monkey
     assert set(json.loads(result.stdout)) == CONTRACT_KEYS
     assert "the salesforce connection failed" in result.stderr
     assert "expired" in result.stderr
+
+
+def test_admins_see_a_failed_connection_on_the_imports_page(org, connect, make_user, login, client):
+    org.session = "SESSION_RENEWED_ELSEWHERE"
+    sync(connect())
+    login(make_user(Role.ADMIN))
+
+    page = client.get("/imports/").get_data(as_text=True)
+
+    assert "The Salesforce sync failed on" in page
+    assert "no login is configured to renew it" in page
+    assert "deals waiting to be pushed stay queued" in page

@@ -51,17 +51,6 @@ def connection_for(source: str) -> CrmConnection:
     return connection
 
 
-def failed_connections() -> list[CrmConnection]:
-    """The connections an admin must look at: the CRM refused them even after a refresh."""
-    return list(
-        db.session.scalars(
-            select(CrmConnection)
-            .where(CrmConnection.status == ConnectionStatus.FAILED)
-            .order_by(CrmConnection.crm_source)
-        )
-    )
-
-
 def queue_push(winback_id: str, deal: dict[str, Any], *, now: datetime) -> CrmPush:
     """Queue (or re-queue with new values) the upsert of an accepted requalification's CRM deal."""
     push = db.session.scalar(select(CrmPush).where(CrmPush.winback_id == winback_id))
@@ -187,3 +176,12 @@ def run_sync(
         connection.mark_ok(now=now)
     db.session.flush()
     return result
+
+
+def sync_connections() -> list[CrmConnection]:
+    """Every CRM the sync has run against, failed ones first: the imports page shows their health."""
+    return list(
+        db.session.scalars(
+            select(CrmConnection).order_by(CrmConnection.status, CrmConnection.crm_source)
+        )
+    )
