@@ -181,7 +181,5 @@ def run_sync(
 def sync_connections() -> list[CrmConnection]:
     """Every CRM the sync has run against, failed ones first: the imports page shows their health."""
     return list(
-        db.session.scalars(
-            select(CrmConnection).order_by(CrmConnection.status, CrmConnection.crm_source)
-        )
+        db.session.scalars(select(CrmConnection).order_by(CrmConnection.status, CrmConnection.crm_source))
     )
