@@ -3,7 +3,7 @@ CRM's id for the deal comes back onto the requalification."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,26 +18,33 @@ ENTITY = "requalification"
 DEFAULT_EXPECTED_CLOSE_DAYS = 30
 
 
-def crm_deal(requalification: Requalification, *, now: datetime) -> dict:
-    """The CRM deal of an accepted requalification, in the sync's neutral shape (each CRM maps it).
+def expected_close_date(requalification: Requalification, *, now: datetime) -> date:
+    """The new deal's close date, in the CRM file and the push alike: the acceptance plus
+    CRM_EXPECTED_CLOSE_DAYS (Salesforce refuses an opportunity without one)."""
+    days = int(current_app.config.get("CRM_EXPECTED_CLOSE_DAYS") or DEFAULT_EXPECTED_CLOSE_DAYS)
+    return ((requalification.decided_at or now) + timedelta(days=days)).date()
 
-    The close date is the next step's date, else the acceptance plus CRM_EXPECTED_CLOSE_DAYS: a CRM
-    (Salesforce) refuses a deal without one.
-    """
+
+def crm_stage(crm: str) -> str:
+    """The stage a new deal starts in, in the CRM file and the push alike (SALESFORCE_/HUBSPOT_PUSH_STAGE)."""
+    defaults = {"salesforce": "Qualification", "hubspot": "appointmentscheduled"}
+    return current_app.config.get(f"{crm.upper()}_PUSH_STAGE") or defaults[crm]
+
+
+def crm_deal(requalification: Requalification, *, now: datetime) -> dict:
+    """The CRM deal of an accepted requalification, in the sync's neutral shape (each CRM maps it)."""
     account = requalification.account
     original = requalification.opportunity
     amount = requalification.expected_amount
     if amount is None and original is not None:
         amount = original.amount
-    days = int(current_app.config.get("CRM_EXPECTED_CLOSE_DAYS", DEFAULT_EXPECTED_CLOSE_DAYS))
-    close = requalification.next_step_date or (now + timedelta(days=days)).date()
     return {
         "name": f"{account.name} – recycled" if original is None else f"{original.name} (recycled)",
         "account_crm_id": account.crm_id,
         "account_name": account.name,
         "amount": f"{amount:.2f}" if amount is not None else None,
         "currency": original.currency if original is not None else None,
-        "close_date": close.isoformat(),
+        "close_date": expected_close_date(requalification, now=now).isoformat(),
         "owner": requalification.owner,
         "next_step": requalification.next_step,
         "original_crm_id": original.crm_id if original is not None else None,
