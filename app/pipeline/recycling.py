@@ -198,6 +198,16 @@ def _keep_link(requalification: Requalification, crm_id: str) -> None:
         )
 
 
+def linked_crm_ids(numbers: set[int]) -> dict[int, str]:
+    """{Winback number: CRM id of the deal its requalification is linked to}, for the linked ones."""
+    rows = db.session.execute(
+        select(Requalification.id, Opportunity.crm_id)
+        .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        .where(Requalification.id.in_(list(numbers)))
+    )
+    return dict(rows.all())
+
+
 def link_recycled(*, now: datetime) -> int:
     """Link the CRM's new opportunities to their accepted requalifications, by Winback ID or CRM id."""
     waiting = db.session.scalars(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.crm.signals import deal_pushed, opportunities_imported
+from app.crm.signals import deal_pushed, opportunities_imported, winback_ids_linked
 from app.db_types import utcnow
 from app.pipeline.crm_push import store_pushed_crm_id
-from app.pipeline.recycling import link_recycled
+from app.pipeline.recycling import link_recycled, linked_crm_ids
 from app.pipeline.service import evaluate_call, evaluate_response
 from campaigns.calls.signals import call_requalified
 from surveys.models import Response
@@ -28,6 +28,10 @@ def _on_deal_pushed(_source: str, *, winback_id: str, crm_id: str | None, now: d
         store_pushed_crm_id(winback_id, crm_id, now=now)
 
 
+def _on_winback_ids_linked(_source: str, *, numbers: set[int], **_: object) -> dict[int, str]:
+    return linked_crm_ids(numbers)
+
+
 def _on_call_requalified(attempt, *, now: datetime | None = None, **_: object) -> None:
     # Inside the transaction that recorded the disposition.
     evaluate_call(attempt, now=now or utcnow())
@@ -38,3 +42,4 @@ def connect_signals() -> None:
     response_completed.connect(_on_response_completed)
     opportunities_imported.connect(_on_opportunities_imported)
     deal_pushed.connect(_on_deal_pushed)
+    winback_ids_linked.connect(_on_winback_ids_linked)

@@ -11,10 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import Role
+from app.crm.importing.models import ImportRowError
 from app.extensions import db
 from app.pipeline.models import Requalification
 from app.pipeline.service import accept
 from tests.pipeline.conftest import NOW
+from tests.pipeline.test_crm_round_trip import crm_row
+from tests.test_crm_import import SF_HEADER, import_path, write_csv
 
 
 @pytest.fixture
@@ -85,3 +88,34 @@ def test_the_page_offers_only_new_by_default_and_all_on_request(client, login, m
     assert accepted.winback_id not in second
     assert accepted.winback_id in every
     assert "Only those not yet in the CRM" in client.get("/pipeline/recycled").get_data(as_text=True)
+
+
+def test_a_second_deal_claiming_a_linked_winback_id_is_a_warning_naming_both(runner, tmp_path, accepted):
+    header = [*SF_HEADER, "Winback ID"]
+    first = write_csv(
+        tmp_path / "a.csv", header, [crm_row("006NEW", "Prospecting", "20000", accepted.winback_id)]
+    )
+    import_path(runner, first)
+    second = write_csv(
+        tmp_path / "b.csv",
+        header,
+        [
+            crm_row("006NEW", "Negotiation", "20000", accepted.winback_id),
+            crm_row("006DUP", "Prospecting", "9000", accepted.winback_id),
+        ],
+    )
+
+    counts = import_path(runner, second)
+
+    assert (counts["created"], counts["updated"], counts["warnings"]) == (1, 1, 1)
+    [warning] = db.session.scalars(
+        select(ImportRowError).where(ImportRowError.batch_id == counts["batch_id"])
+    )
+    assert warning.line == 3
+    assert warning.column == "Winback ID"
+    assert warning.message == (
+        f"Winback ID {accepted.winback_id} is already linked to the CRM deal 006NEW: "
+        "this deal (006DUP) was imported without the link"
+    )
+    db.session.expire_all()
+    assert accepted.recycled_opportunity.crm_id == "006NEW"
