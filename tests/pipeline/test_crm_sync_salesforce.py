@@ -287,3 +287,19 @@ def test_admins_see_a_failed_connection_on_the_imports_page(org, connect, make_u
     assert "The Salesforce sync failed on" in page
     assert "no login is configured to renew it" in page
     assert "deals waiting to be pushed stay queued" in page
+
+
+def test_the_worker_job_syncs_each_configured_crm_and_nothing_else(org, app):
+    from app.crm.sync import sync_configured
+    from app.messaging.worker import periodic_jobs
+
+    org.add_opportunity(1)
+    assert "crm.sync" in {job.name for job in periodic_jobs(app)}
+    assert sync_configured({}, now=NOW) == {}
+
+    config = {"SALESFORCE_INSTANCE_URL": SF_INSTANCE, "SALESFORCE_ACCESS_TOKEN": "SESSION_1"}
+    results = sync_configured(config, now=NOW)
+
+    assert list(results) == ["salesforce"]
+    assert (results["salesforce"]["pulled"], results["salesforce"]["created"]) == (1, 1)
+    assert db.session.scalar(select(func.count()).select_from(Opportunity)) == 1
