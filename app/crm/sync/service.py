@@ -119,9 +119,23 @@ def pull_changes(
     )
     result.batch_id = batch.id
     table = PullTable(connector, start)
+
+    def progress() -> None:
+        # The history page's progress bar: the rows read of those the CRM announced.
+        batch.size_bytes = max(connector.expected(), table.read)
+        checkpoint()
+
     try:
+        # bulk: a pull of any size is pages of parsed JSON, millions of short-lived objects (collector.py).
         import_table(
-            batch, table.table, sync_mapping(connector), settings, now=now, size=0, checkpoint=checkpoint
+            batch,
+            table.table,
+            sync_mapping(connector),
+            settings,
+            now=now,
+            size=0,
+            checkpoint=progress if checkpoint else None,
+            bulk=True,
         )
     finally:
         result.pulled = table.read
