@@ -150,7 +150,12 @@ class SalesforceConnector:
 
     def _connect(self, *, fresh: bool) -> Salesforce:
         s = self.settings
-        common = {"version": s.api_version, "session": RetryingSession(self.retry)}
+        # Plain dicts for the JSON (the library's default is OrderedDict): a pull parses millions of them.
+        common = {
+            "version": s.api_version,
+            "session": RetryingSession(self.retry),
+            "object_pairs_hook": None,
+        }
         try:
             if s.instance_url and s.access_token and not fresh:
                 return Salesforce(instance_url=s.instance_url, session_id=s.access_token, **common)
