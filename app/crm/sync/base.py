@@ -27,10 +27,6 @@ class CrmUnavailable(UnreadableFile):
     code = "crm_unavailable"
 
 
-class SessionExpired(Exception):
-    """The CRM answered 401: the session or token is no longer valid (the sync refreshes it once)."""
-
-
 @dataclass
 class RetryPolicy:
     """Retry HTTP 429 and 5xx, waiting what Retry-After says, else an exponential backoff.
