@@ -291,7 +291,7 @@ def test_admins_see_a_failed_connection_on_the_imports_page(org, connect, make_u
 
 def test_the_worker_job_syncs_each_configured_crm_and_nothing_else(org, app):
     from app.crm.sync import sync_configured
-    from app.messaging.worker import periodic_jobs
+    from app.jobs import periodic_jobs
 
     org.add_opportunity(1)
     assert "crm.sync" in {job.name for job in periodic_jobs(app)}
