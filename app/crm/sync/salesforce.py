@@ -274,8 +274,8 @@ class SalesforceConnector:
 
     def pull(self, since: datetime | None) -> Iterator[list[Pulled]]:
         soql = self.soql(since)
-        columns = [c for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())]
-        contact = [c for c, _ in CONTACT_COLUMNS]
+        columns = [_reader(c) for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())]
+        contact = [_reader(c) for c, _ in CONTACT_COLUMNS]
         external = self.settings.external_id_field
         page = self._call(lambda sf: sf.query(soql))
         self.total = int(page.get("totalSize") or 0)
@@ -332,26 +332,40 @@ def _outcome(winback_id: str, result: dict[str, Any]) -> PushOutcome:
     return PushOutcome(winback_id, error="; ".join(str(e.get("message")) for e in errors))
 
 
-def _value(record: dict[str, Any] | None, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(record, dict):
-            return None
-        record = record.get(part)
-    return record
+def _reader(path: str) -> Callable[[dict[str, Any] | None], Any]:
+    """A function reading 'Field' or 'Relationship.Field' from a record (None when a level is missing).
+
+    Worked out once per pull: walking the path again for each of 100,000 records was a fifth of a pull.
+    """
+    parts = path.split(".")
+
+    def read(record: dict[str, Any] | None) -> Any:
+        for part in parts:
+            if not isinstance(record, dict):
+                return None
+            record = record.get(part)
+        return record
+
+    return read
 
 
-def _flatten(record: dict[str, Any], columns: list[str], contact: list[str], external: str) -> Pulled:
+def _cell(value: Any) -> str:
+    return value.strip() if type(value) is str else text(value)
+
+
+def _flatten(record: dict[str, Any], readers: list, contact_readers: list, external: str) -> Pulled:
     roles = (record.get("OpportunityContactRoles") or {}).get("records") or [None]
-    cells = [text(_value(record, c)) for c in columns] + [text(_value(roles[0], c)) for c in contact]
-    cells.append(text(record.get(external)))
+    cells = [_cell(read(record)) for read in readers]
+    cells += [_cell(read(roles[0])) for read in contact_readers]
+    cells.append(_cell(record.get(external)))
     return Pulled(cells, _modstamp(record.get("SystemModstamp")))
 
 
 def _modstamp(value: str | None) -> datetime | None:
-    """Salesforce's '2026-01-15T10:20:30.000+0000'."""
+    """Salesforce's '2026-01-15T10:20:30.000+0000' (fromisoformat: strptime took a tenth of a pull)."""
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _first_message(error: SalesforceError) -> str:
