@@ -1,7 +1,7 @@
 """The live CRM sync: each connection's high-water mark and health, and the queue of deals to push.
 
 Revision ID: 0031_crm_sync
-Revises: 0029_coded_questions
+Revises: 0025_contact_address
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from app.db_types import UTCDateTime
 
 revision = "0031_crm_sync"
-down_revision = "0029_coded_questions"
+down_revision = "0025_contact_address"
 branch_labels = None
 depends_on = None
 
