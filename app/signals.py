@@ -75,7 +75,19 @@ CATALOGUE = (
         "app.crm.signals:opportunities_imported",
         "app.crm.importing.service (file imports, CRM pulls) and app.api.views (the push API)",
         "the import's, after its rows are flushed",
-        ("app.pipeline.signals._on_opportunities_imported",),  # links recycled deals
+        ("app.pipeline.signals._on_opportunities_imported",),  # links recycled deals, answers how many
+    ),
+    SignalEntry(
+        "app.crm.signals:deal_pushed",
+        "app.crm.sync.service.push_waiting, for each deal the CRM took (the live sync's push)",
+        "the sync run's: the CLI or the worker's job commits",
+        ("app.pipeline.signals._on_deal_pushed",),  # the CRM's id onto the requalification
+    ),
+    SignalEntry(
+        "app.crm.signals:winback_ids_linked",
+        "app.crm.importing.cleaning, per batch of rows carrying Winback IDs (listeners answer)",
+        "read only, inside the import's",
+        ("app.pipeline.signals._on_winback_ids_linked",),  # which of them are linked, to which deal
     ),
     SignalEntry(
         "app.crm.signals:competitors_merged",

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
     from app.crm.importing.views import bp as imports_bp
     from app.crm.models import LossReasonMapping
+    from app.crm.sync import register_sync_jobs
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
 
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
         app.config["IMPORT_POLL_SECONDS"],
         lambda now: run_import_jobs(config=app.config, clock=utcnow),
     )
+    register_sync_jobs(app)
     register_periodic_job(
         app,
         "imports.delete_old_uploads",

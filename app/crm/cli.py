@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -14,11 +15,15 @@ from app.crm.importing.formats import FORMAT_CHOICES, TARGETS
 from app.crm.importing.parsing import UnreadableFile, open_table
 from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import choose_mapping, load_mapping, run_import, start_batch
+from app.crm.sync import SOURCES, connector_for
+from app.crm.sync.service import run_sync
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import db
 
-crm_cli = AppGroup("crm", help="CRM data: import exports from Salesforce, HubSpot or any CSV/XLSX.")
+crm_cli = AppGroup(
+    "crm", help="CRM data: import exports from Salesforce, HubSpot or any CSV/XLSX; sync with the CRM live."
+)
 UNREADABLE = 2
 
 
@@ -98,3 +103,38 @@ def import_command(
     )
     if batch.message:
         click.echo(batch.message)
+
+
+SYNC_FAILED = 1
+
+
+@crm_cli.command("sync")
+@click.argument("source", type=click.Choice(SOURCES))
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Pull what changed from this day on (UTC) instead of since the last run's mark.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would happen; change nothing here or in the CRM.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+def sync_command(source, since, dry_run, as_json):
+    """Push the accepted deals waiting, then pull what changed; exit 1 when the CRM refused the connection."""
+    now = utcnow()
+    result = run_sync(
+        connector_for(source, current_app.config),
+        since=since.replace(tzinfo=UTC) if since else None,
+        dry_run=dry_run,
+        settings=ImportSettings.from_config(current_app.config),
+        now=now,
+        checkpoint=db.session.commit,
+    )
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps(result.counts()))
+    else:
+        prefix = "Dry run: would have " if dry_run else ""
+        counts = result.counts()
+        click.echo(f"{prefix}" + ", ".join(f"{value} {name}" for name, value in counts.items()) + ".")
+    if result.error:
+        click.echo(f"Error: the {source} connection failed: {result.error}", err=True)
+        sys.exit(SYNC_FAILED)

@@ -53,10 +53,14 @@ def _parse_date(_ctx, _param, value: str | None) -> date | None:
 @pipeline_cli.command("export")
 @click.option("--format", "export_format", type=click.Choice(FORMATS), required=True)
 @click.option("--since", callback=_parse_date, help="Only those accepted on or after this date (YYYY-MM-DD).")
+@click.option(
+    "--all", "include_all", is_flag=True, help="Every accepted one, not only those not yet in the CRM."
+)
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-def export_command(export_format: str, since: date | None, file: Path) -> None:
-    """Write accepted requalifications as a Salesforce or HubSpot import file (UTF-8 with BOM)."""
-    text, count = export_csv(export_format, now=utcnow(), since=since)
+def export_command(export_format: str, since: date | None, include_all: bool, file: Path) -> None:
+    """Write the accepted requalifications not yet in the CRM (--all: every one) as a Salesforce or
+    HubSpot import file (UTF-8 with BOM), and mark them exported."""
+    text, count = export_csv(export_format, now=utcnow(), since=since, include_all=include_all)
     file.write_bytes(text.encode("utf-8"))
     db.session.commit()
     click.echo(f"{count} requalifications written to {file}")

@@ -17,6 +17,7 @@ from app.downloads import GuardedCsvWriter
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.money.service import money_total_of, reporting_currency, sql_conversion
+from app.pipeline.crm_push import crm_stage, expected_close_date
 from app.pipeline.models import Requalification, RequalificationStatus
 
 ENTITY = "requalification"
@@ -52,14 +53,14 @@ HUBSPOT_COLUMNS = [
 ]
 
 
-def _row(requalification: Requalification, export_format: str) -> list[str]:
+def _row(requalification: Requalification, export_format: str, *, now: datetime) -> list[str]:
     account = requalification.account
     original = requalification.opportunity
     amount = requalification.expected_amount
     if amount is None and original is not None:
         amount = original.amount
     name = f"{account.name} – recycled" if original is None else f"{original.name} (recycled)"
-    close = requalification.next_step_date.isoformat() if requalification.next_step_date else ""
+    close = expected_close_date(requalification, now=now).isoformat()
     currency = original.currency if original is not None else "USD"
     values = {
         "id": requalification.winback_id,
@@ -79,7 +80,7 @@ def _row(requalification: Requalification, export_format: str) -> list[str]:
             values["name"],
             values["account_id"],
             values["account"],
-            "Qualification",
+            crm_stage("salesforce"),
             values["amount"],
             values["currency"],
             values["close"],
@@ -93,7 +94,7 @@ def _row(requalification: Requalification, export_format: str) -> list[str]:
         values["name"],
         values["account_id"],
         values["account"],
-        "appointmentscheduled",
+        crm_stage("hubspot"),
         "default",
         values["amount"],
         values["currency"],
@@ -104,8 +105,14 @@ def _row(requalification: Requalification, export_format: str) -> list[str]:
     ]
 
 
-def export_csv(export_format: str, *, now: datetime, since: date | None = None) -> tuple[str, int]:
-    """Accepted requalifications (decided on or after `since`) as a CRM import file; marks them exported."""
+def export_csv(
+    export_format: str, *, now: datetime, since: date | None = None, include_all: bool = False
+) -> tuple[str, int]:
+    """Accepted requalifications (decided on or after `since`) as a CRM import file; marks them exported.
+
+    By default only the new ones: not exported yet, and with no CRM deal (linked, or its id known from the
+    API or the live sync). include_all sends every accepted one again.
+    """
     if export_format not in FORMATS:
         raise ValidationError("The format must be salesforce or hubspot.", field="format")
     query = (
@@ -116,12 +123,18 @@ def export_csv(export_format: str, *, now: datetime, since: date | None = None) 
     )
     if since is not None:
         query = query.where(func.date(Requalification.decided_at) >= since)
+    if not include_all:
+        query = query.where(
+            Requalification.exported_at.is_(None),
+            Requalification.recycled_opportunity_id.is_(None),
+            Requalification.crm_opportunity_id.is_(None),
+        )
     rows = db.session.scalars(query).all()
     out = io.StringIO()
     writer = GuardedCsvWriter(out)
     writer.writerow(SALESFORCE_COLUMNS if export_format == "salesforce" else HUBSPOT_COLUMNS)
     for requalification in rows:
-        writer.writerow(_row(requalification, export_format))
+        writer.writerow(_row(requalification, export_format, now=now))
         if requalification.exported_at is None:
             requalification.exported_at = now
     record_event(
@@ -129,7 +142,12 @@ def export_csv(export_format: str, *, now: datetime, since: date | None = None) 
         ENTITY,
         None,
         actor_label="export",
-        details={"format": export_format, "count": len(rows), "ids": [r.id for r in rows]},
+        details={
+            "format": export_format,
+            "count": len(rows),
+            "ids": [r.id for r in rows],
+            "all": include_all,
+        },
         now=now,
     )
     db.session.flush()
@@ -178,6 +196,16 @@ def _keep_link(requalification: Requalification, crm_id: str) -> None:
             f"its CRM id cannot become {crm_id}.",
             field="crm_opportunity_id",
         )
+
+
+def linked_crm_ids(numbers: set[int]) -> dict[int, str]:
+    """{Winback number: CRM id of the deal its requalification is linked to}, for the linked ones."""
+    rows = db.session.execute(
+        select(Requalification.id, Opportunity.crm_id)
+        .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        .where(Requalification.id.in_(list(numbers)))
+    )
+    return dict(rows.all())
 
 
 def link_recycled(*, now: datetime) -> int:

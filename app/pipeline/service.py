@@ -15,6 +15,7 @@ from app.audit.service import record_event
 from app.auth.models import User
 from app.errors import ValidationError
 from app.extensions import db
+from app.pipeline.crm_push import queue_crm_push
 from app.pipeline.models import (
     OPEN_STATUSES,
     REJECT_REASONS,
@@ -331,6 +332,7 @@ def accept(
     )
     db.session.flush()
     queue_webhook(requalification, "requalification.accepted", settings=settings, now=now)
+    queue_crm_push(requalification, now=now)
     return requalification
 
 

@@ -266,7 +266,7 @@ def export():
     if export_format not in FORMATS:
         flash("Choose Salesforce or HubSpot.", "error")
         return redirect(url_for("pipeline.recycled"))
-    text, _count = export_csv(export_format, now=utcnow())
+    text, _count = export_csv(export_format, now=utcnow(), include_all=request.form.get("which") == "all")
     db.session.commit()
     name = f"winback-{export_format}-{utcnow():%Y%m%d}.csv"
     return csv_attachment(name, text)

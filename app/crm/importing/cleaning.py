@@ -11,6 +11,9 @@ from app.crm.importing.models import Severity
 from app.crm.importing.parsing import Table
 from app.crm.importing.records import AccountIn, ImportSettings, Record, RowErrors, RowReader
 from app.crm.importing.upsert import Upserter
+from app.crm.importing.values import WINBACK_ID, winback_number
+from app.crm.signals import winback_ids_linked
+from app.errors import ValidationError
 
 
 def _key_fingerprint(crm_id: str) -> int:
@@ -66,10 +69,12 @@ def record_batches(
     id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
     chunk: list = []
     reader = RowReader(table.header, mapping, settings)
+    claims = WinbackClaims(table.header, mapping.crm_source)
 
     def flush(rows) -> tuple[list[Record], list[dict], int]:
         records, errors, skipped = [], [], 0
         fingerprints = [_row_fingerprint(signature, table.header, row.cells) for row in rows]
+        linked = claims.linked(rows)
         stored = {}
         if id_index is not None:
             ids = {row.cells[id_index] for row in rows if len(row.cells) > id_index and row.cells[id_index]}
@@ -105,6 +110,7 @@ def record_batches(
             seen.add(key)
             record.fingerprint = fingerprint
             records.append(record)
+            claims.check(record, linked)
             if record.warnings:
                 errors.append(_warning(row.line, row.cells, record.warnings))
         return records, errors, skipped
@@ -116,6 +122,36 @@ def record_batches(
             chunk = []
     if chunk:
         yield flush(chunk)
+
+
+class WinbackClaims:
+    """A row whose Winback ID is already linked to another CRM deal: imported, with a warning naming both."""
+
+    def __init__(self, header: list[str], source: str) -> None:
+        self.index = header.index(WINBACK_ID) if WINBACK_ID in header else None
+        self.source = source
+
+    def linked(self, rows) -> dict[int, str]:
+        """{Winback number: CRM id of the deal it is linked to} for the numbers on these rows."""
+        if self.index is None:
+            return {}
+        cells = (row.cells[self.index] for row in rows if len(row.cells) > self.index)
+        numbers = {number for number in map(winback_number, cells) if number is not None}
+        found: dict[int, str] = {}
+        if numbers:
+            for _listener, answer in winback_ids_linked.send(self.source, numbers=numbers):
+                found.update(answer or {})
+        return found
+
+    def check(self, record: Record, linked: dict[int, str]) -> None:
+        shown = record.raw.get(WINBACK_ID)
+        other = linked.get(winback_number(shown)) if shown else None
+        if other and other != record.crm_id:
+            message = (
+                f"Winback ID {shown.strip().upper()} is already linked to the CRM deal {other}: "
+                f"this deal ({record.crm_id}) was imported without the link"
+            )
+            record.warnings.append(ValidationError(message, field=WINBACK_ID))
 
 
 def account_batches(

@@ -194,11 +194,35 @@ def run_import(
     rows of a file are unique, so its counts are those of the import.
     """
     table = _open_or_fail(batch, path, now=now)
-    _mark_running(batch, table, mapping, path)
+    size = Path(path).stat().st_size
+    return import_table(
+        batch, table, mapping, settings, now=now, checkpoint=checkpoint, batch_rows=batch_rows, size=size
+    )
+
+
+def import_table(
+    batch: ImportBatch,
+    table: Table,
+    mapping: Mapping,
+    settings: ImportSettings,
+    *,
+    now: datetime,
+    size: int,
+    checkpoint: Callable[[], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+    bulk: bool | None = None,
+) -> ImportBatch:
+    """Import the rows of table (a file's, or a CRM's read through its API) into batch.
+
+    size is what table.position() counts up to (bytes of a file, rows of an API pull), for the progress
+    bar; bulk relaxes the garbage collector (by default when a file is large). An UnreadableFile raised by
+    the rows fails the batch, keeping the rows before it, and is raised again.
+    """
+    _mark_running(batch, table, mapping, size)
     run = _ImportRun(batch, mapping, now=now, batch_rows=batch_rows)
     batches = run.batches(table, settings)
     # A large file means millions of short-lived objects: see collector.py.
-    with relaxed_collector() if batch.size_bytes > BULK_BYTES else nullcontext():
+    with relaxed_collector() if (size > BULK_BYTES if bulk is None else bulk) else nullcontext():
         try:
             for items, errors, skipped in batches:
                 run.apply(items, errors, skipped)
@@ -228,13 +252,13 @@ def _open_or_fail(batch: ImportBatch, path: str | Path, *, now: datetime) -> Tab
         raise
 
 
-def _mark_running(batch: ImportBatch, table: Table, mapping: Mapping, path: str | Path) -> None:
+def _mark_running(batch: ImportBatch, table: Table, mapping: Mapping, size: int) -> None:
     batch.header = table.header
     batch.format = mapping.format
     batch.mapping_name = mapping.name
     batch.crm_source = mapping.crm_source
     batch.settings = {**(batch.settings or {}), "target": mapping.target}
-    batch.size_bytes = Path(path).stat().st_size
+    batch.size_bytes = size
     batch.status = BatchStatus.RUNNING
     db.session.flush()
 
@@ -346,7 +370,11 @@ class _ImportRun:
             )
         db.session.flush()
         if not batch.dry_run and not mapping.for_accounts:
-            opportunities_imported.send(mapping.crm_source, now=now)
+            answers = opportunities_imported.send(mapping.crm_source, now=now)
+            # A listener may answer how many recycled deals it linked (the pipeline does): the history says.
+            linked = sum(answer for _, answer in answers if isinstance(answer, int))
+            batch.settings = {**batch.settings, "linked": linked}
+            db.session.flush()
 
 
 class MatchTally:

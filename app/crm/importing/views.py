@@ -41,6 +41,7 @@ from app.crm.importing.parsing import UnreadableFile
 from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import error_file, preview_file
 from app.crm.models import Competitor
+from app.crm.sync.service import sync_connections
 from app.db_types import utcnow
 from app.downloads import content_disposition
 from app.errors import DomainError
@@ -62,7 +63,7 @@ def history():
         per_page=50,
         error_out=False,
     )
-    return render_template("imports/history.html", page=batches)
+    return render_template("imports/history.html", page=batches, connections=sync_connections())
 
 
 @bp.route("/new", methods=["GET", "POST"])
