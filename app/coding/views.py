@@ -13,6 +13,7 @@ from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
 from app.coding import agreement, marks, service, suggest
+from app.coding.code_list import workbench_codes
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
 from app.crm.models import Competitor
@@ -101,6 +102,8 @@ def answer(answer_id: int):
     codings = service.visible_codings(answer, current_user)
     mine = {c.reason_code_id for c in codings if c.coder_key == service.person_key(current_user)}
     others = [a for a in sorted(response.answers, key=lambda a: a.question.position) if a.id != answer.id]
+    code_search = request.args.get("codes", "")
+    code_list = workbench_codes(search=code_search, keep=mine)
     return render_template(
         "coding/answer.html",
         answer=answer,
@@ -113,7 +116,9 @@ def answer(answer_id: int):
         codings=codings,
         mine=mine,
         hidden=service.hidden_coders(answer, current_user.id),
-        nodes=codebook_tree(include_retired=False),
+        nodes=code_list.nodes,
+        all_codes_listed=code_list.complete,
+        code_search=code_search,
         form=form,
         filters=filters,
         **_filter_choices(),
