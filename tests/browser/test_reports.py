@@ -38,7 +38,9 @@ def test_an_admin_reads_every_report(browser, live_server, make_user, deals, wid
     page.get_by_label("Sales owner").select_option("Bob")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"owner=Bob"))
-    expect(page.get_by_role("region", name="Loss reasons", exact=True)).to_contain_text("Other priorities")
+    expect(page.get_by_role("region", name="Table: Loss reasons", exact=True)).to_contain_text(
+        "Other priorities"
+    )
     walk.check("loss reasons filtered")
     page.locator("svg.chart a rect").first.click()  # the bar itself
     page.wait_for_url(re.compile(r"/reports/loss-reasons/\d+\?.*owner=Bob"))
