@@ -1,7 +1,7 @@
 """Coding: training and suggesting against scikit-learn's own fit/predict; the workbench's next-answer page.
 
 Run: .venv/bin/python bench/coding_bench.py [--train 10000] [--suggest 1000] [--answers 100000]
-     [--pages 200] [--repeat 5] [--calls 5]
+     [--pages 200] [--repeat 5] [--calls 5] [--codes 10000]
 1. `coding train` on N coded answers (read from the database, TF-IDF + one-vs-rest, stored) and
    suggestions for M texts (codebook, rules, model), each beside scikit-learn's own vectorise + fit /
    transform + predict_proba on the same texts and labels (the baseline). Target: <= 1.5x.
@@ -15,6 +15,9 @@ Run: .venv/bin/python bench/coding_bench.py [--train 10000] [--suggest 1000] [--
 2. The workbench with --answers free-text answers in the database (half already coded): an analyst
    confirms a code and is sent to the next answer, whose page is rendered with its suggestions.
    Server time of POST (save + find the next) and GET (the next answer's page). Target: p95 < 100 ms.
+3. Then --codes codes are added to the codebook (bulk insert): the codebook page, a search of it and
+   the workbench's answer page, each opened --pages / 10 times (server time, median and p95, and
+   the HTML's size). No target: the figures show the pages no longer grow with the codebook.
 SQLite in a temporary folder. The last line is one JSON object with the figures.
 """
 
@@ -136,6 +139,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5, help="rounds of train and of suggest")
     parser.add_argument("--calls", type=int, default=5, help="suggest calls per round, each side")
+    parser.add_argument("--codes", type=int, default=10_000, help="codes added for the codebook pages")
     options = parser.parse_args()
     load = os.getloadavg()  # other work on the machine skews the seconds, less so the ratios
 
@@ -354,6 +358,7 @@ def main() -> None:
         page = client.get(location)
         get_ms.append((time.perf_counter() - start) * 1000)
         assert page.status_code == 200, page.status_code
+    large_codebook = _large_codebook_pages(app, client, location, options.codes, max(options.pages // 10, 5))
     with app.app_context():
         db.engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
@@ -385,6 +390,7 @@ def main() -> None:
             "next_get_p95_ms": p95(get_ms),
             "next_post_median_ms": round(statistics.median(post_ms), 1),
             "next_get_median_ms": round(statistics.median(get_ms), 1),
+            **large_codebook,
         }
     )
     met = all(figures[f"{name}_ratio"] <= 1.5 for name in ("train", "suggest", "suggest_rules"))
@@ -414,6 +420,15 @@ def main() -> None:
             for name in ("train", "suggest", "suggest_rules")
         )
     )
+    for name, what in (
+        ("codebook_page", "codebook page"),
+        ("codebook_search", "codebook search"),
+        ("workbench_page", "workbench answer page"),
+    ):
+        print(
+            f"{f'{what}, {options.codes} more codes, ms':<46}{figures[f'{name}_median_ms']:>9}"
+            f" (p95 {figures[f'{name}_p95_ms']}, {figures[f'{name}_kb']} kB of HTML)"
+        )
     print()
     print(f"Training's stages (medians of {options.repeat}; the model is {payload_bytes / 1e6:.1f} MB):")
     for name, what in (
@@ -444,11 +459,60 @@ def main() -> None:
                 "source": source,
                 "rounds": options.repeat,
                 "suggest_calls_per_round": options.calls,
+                "codes_added": options.codes,
                 "load_average_1min": round(load[0], 2),
                 "targets_met": met,
             }
         )
     )
+
+
+def _large_codebook_pages(app, client, answer_page: str, codes: int, opens: int) -> dict[str, float]:
+    """Add `codes` codes (a tenth top-level, the rest under them), then time the pages that list codes."""
+    from sqlalchemy import insert, select
+
+    from app.codebook.models import ReasonCode
+    from app.extensions import db
+
+    areas = max(codes // 10, 1)
+    with app.app_context():
+        db.session.execute(
+            insert(ReasonCode), [{"code": f"zz_{a:05d}", "label": f"Area {a}"} for a in range(areas)]
+        )
+        parent_ids = db.session.scalars(
+            select(ReasonCode.id)
+            .where(ReasonCode.code.startswith("zz_", autoescape=True), ReasonCode.parent_id.is_(None))
+            .order_by(ReasonCode.code)
+        ).all()
+        db.session.execute(
+            insert(ReasonCode),
+            [
+                {
+                    "code": f"zz_{i % areas:05d}.r{i:06d}",
+                    "label": f"Reason {i}",
+                    "parent_id": parent_ids[i % areas],
+                }
+                for i in range(codes - areas)
+            ],
+        )
+        db.session.commit()
+    figures: dict[str, float] = {}
+    for name, path in (
+        ("codebook_page", "/codebook/?page=3"),
+        ("codebook_search", f"/codebook/?q=Reason {(codes - areas) // 2}"),
+        ("workbench_page", answer_page),
+    ):
+        times, size = [], 0
+        for _ in range(opens):
+            start = time.perf_counter()
+            page = client.get(path)
+            times.append((time.perf_counter() - start) * 1000)
+            assert page.status_code == 200, (path, page.status_code)
+            size = len(page.data)
+        figures[f"{name}_median_ms"] = round(statistics.median(times), 1)
+        figures[f"{name}_p95_ms"] = round(statistics.quantiles(times, n=20)[18], 1)
+        figures[f"{name}_kb"] = round(size / 1024, 1)
+    return figures
 
 
 if __name__ == "__main__":

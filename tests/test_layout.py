@@ -88,7 +88,7 @@ def test_the_style_guide_shows_every_component_to_admins_only(login, make_user, 
     for component in (
         'class="page-header"',
         'class="page-actions"',
-        'role="region" aria-label="Example table" tabindex="0"',
+        'role="region" aria-label="Table: Example table" tabindex="0"',
         'aria-sort="ascending"',
         'rel="next"',
         'class="empty-state"',

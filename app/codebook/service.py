@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.codebook.models import Polarity, ReasonCode
@@ -133,6 +133,27 @@ def codebook_tree(*, include_retired: bool = True) -> list[CodeNode]:
 
     walk(None, 0)
     return flat
+
+
+def codebook_query(search: str = "") -> Select:
+    """Codes in tree order, whose code or label contains `search` (any case); every code when it is blank.
+
+    A child's code is its parent's code, a dot and its own part, so sorting by code puts each parent
+    right before its children: a page of this query reads as a slice of the tree."""
+    query = select(ReasonCode)
+    if search := search.strip():
+        query = query.where(
+            or_(
+                ReasonCode.code.icontains(search, autoescape=True),
+                ReasonCode.label.icontains(search, autoescape=True),
+            )
+        )
+    return query.order_by(ReasonCode.code)
+
+
+def code_depth(code: ReasonCode) -> int:
+    """How deep a code sits in the tree: 0 for a top-level code."""
+    return code.code.count(".")
 
 
 def get_code(code: str) -> ReasonCode | None:

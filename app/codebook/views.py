@@ -22,6 +22,7 @@ from app.extensions import db
 
 bp = Blueprint("codebook", __name__, url_prefix="/codebook", template_folder="templates")
 editors = roles_required(Role.ADMIN, Role.ANALYST)
+PER_PAGE = 100
 
 
 def _code_choices(blank: str | None = "(top level)", exclude: ReasonCode | None = None) -> list:
@@ -34,11 +35,23 @@ def _code_choices(blank: str | None = "(top level)", exclude: ReasonCode | None 
     return choices
 
 
+def _parent_choices(shown: list[ReasonCode], posted: str | None) -> list:
+    """The active codes of the page on screen (and the one posted) as parents: a list that stays short
+    however large the codebook is; a search brings any other code on screen. Retired codes take no child."""
+    codes = list(shown)
+    if posted and posted.isascii() and posted.isdigit() and (code := db.session.get(ReasonCode, int(posted))):
+        codes.append(code)
+    choices = [SelectChoice("", "(top level)")]
+    for code in sorted({code for code in codes if code.active}, key=lambda c: c.code):
+        choices.append(SelectChoice(str(code.id), f"{code.code} — {code.label}"))
+    return choices
+
+
 @bp.route("/", methods=["GET", "POST"])
 @editors
 def index():
     form = CodeForm()
-    form.parent.choices = _code_choices()
+    form.parent.choices = _parent_choices([], request.form.get("parent"))
     if form.validate_on_submit():
         parent = db.session.get(ReasonCode, int(form.parent.data)) if form.parent.data else None
         with domain_change() as change:
@@ -57,10 +70,14 @@ def index():
 
 
 def _index_page(form: CodeForm, *, status: int = 200):
-    page = render_template(
-        "codebook/index.html", nodes=service.codebook_tree(), form=form, import_form=ImportForm()
+    search = request.args.get("q", "")
+    page = db.paginate(service.codebook_query(search), per_page=PER_PAGE, error_out=False)
+    form.parent.choices = _parent_choices(page.items, request.form.get("parent"))
+    nodes = [service.CodeNode(code, service.code_depth(code)) for code in page.items]
+    html = render_template(
+        "codebook/index.html", page=page, nodes=nodes, search=search, form=form, import_form=ImportForm()
     )
-    return page, status
+    return html, status
 
 
 @bp.route("/<int:code_id>", methods=["GET", "POST"])
@@ -221,6 +238,4 @@ def import_csv():
 
 
 def _add_form() -> CodeForm:
-    form = CodeForm(formdata=None)
-    form.parent.choices = _code_choices()
-    return form
+    return CodeForm(formdata=None)  # the index page lists its parent choices

@@ -13,6 +13,7 @@ from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
 from app.coding import agreement, auto_accept, marks, sample, service, suggest
+from app.coding.code_list import workbench_codes
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
 from app.crm.models import Competitor
@@ -101,7 +102,9 @@ def answer(answer_id: int):
     codings = service.visible_codings(answer, current_user)
     mine = {c.reason_code_id for c in codings if c.coder_key == service.person_key(current_user)}
     others = [a for a in sorted(response.answers, key=lambda a: a.question.position) if a.id != answer.id]
-    nodes = codebook_tree(include_retired=False)
+    code_search = request.args.get("codes", "")
+    code_list = workbench_codes(search=code_search, keep=mine)
+    nodes = code_list.nodes
     return render_template(
         "coding/answer.html",
         answer=answer,
@@ -119,6 +122,8 @@ def answer(answer_id: int):
         nodes=nodes,
         depth={n.code.id: n.depth for n in nodes},
         definitions={n.code.id: n.code.definition for n in nodes},
+        all_codes_listed=code_list.complete,
+        code_search=code_search,
         form=form,
         filters=filters,
         **_filter_choices(),

@@ -6,10 +6,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.calls.conftest import live_queue, make_queue, survey_version  # noqa: F401 (fixtures)
 
 PASSWORD = "correct horse battery"
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 def _no_violations(page, axe, label):

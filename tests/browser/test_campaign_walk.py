@@ -17,9 +17,8 @@ from app.extensions import db
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import publish
 from surveys.library import WIN_LOSS, create_from_template
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.browser.test_import_pages import GOOD_ROWS, HEADER, _sign_in, _write_csv
-
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from app.codebook.models import ReasonCode
 from app.coding.models import Coding, CodingAnswerMark, CodingStatus
 from app.coding.service import add_rule
 from app.extensions import db
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.browser.test_import_pages import _sign_in
 from tests.coding.conftest import respond, survey  # noqa: F401 (fixtures)
 
@@ -59,9 +60,6 @@ def test_an_analyst_codes_two_answers_with_the_keyboard_only(desktop_page, live_
     page.keyboard.press("Control+Enter")  # confirms
     expect(page.get_by_text("The queue is empty")).to_be_visible()
     assert _codes(second.id) == {"product.integration"}
-
-
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 def _no_violations(page, axe, label):

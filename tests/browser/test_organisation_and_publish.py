@@ -11,10 +11,10 @@ from app.organisation.models import Organisation
 from app.organisation.service import forget_brand
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import editable_version, update_texts
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.browser.test_layout import _page_fits_the_screen, _sign_in
 from tests.survey_helpers import NOW, published_survey
 
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

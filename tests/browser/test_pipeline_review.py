@@ -12,10 +12,9 @@ from sqlalchemy import select
 from app.auth.models import Role
 from app.extensions import db
 from app.pipeline.models import Requalification, RequalificationStatus
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.browser.test_import_pages import _sign_in
 from tests.pipeline.conftest import respond, survey  # noqa: F401 (fixtures)
-
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 def _no_violations(page, axe, where):

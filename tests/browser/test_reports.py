@@ -38,7 +38,9 @@ def test_an_admin_reads_every_report(browser, live_server, make_user, deals, wid
     page.get_by_label("Sales owner").select_option("Bob")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"owner=Bob"))
-    expect(page.get_by_role("region", name="Loss reasons", exact=True)).to_contain_text("Other priorities")
+    expect(page.get_by_role("region", name="Table: Loss reasons", exact=True)).to_contain_text(
+        "Other priorities"
+    )
     walk.check("loss reasons filtered")
     # Themes come first; their bars lead to the theme's rows, every code is one click away.
     page.locator("svg.chart a rect").first.click()

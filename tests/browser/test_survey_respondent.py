@@ -13,9 +13,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.organisation.service import forget_brand, update_organisation
 from surveys.models import Answer, Response, ResponseStatus
+from tests.browser.axe_rules import WCAG_21_AA
 from tests.survey_helpers import NOW, invite, published_survey, question_ids
 
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PHONE = {"width": 375, "height": 812}
 
 

@@ -35,7 +35,8 @@
         });
       });
     });
-    // A scroll box a template left unlabelled still gets a keyboard stop and a name (its heading's).
+    // A scroll box a template left unlabelled still gets a keyboard stop and a name (its heading's, after
+    // "Table:" as in the table_region macro, so it never repeats the name of the section around it).
     document.querySelectorAll(".overflow-auto, .table-scroll").forEach(function (box) {
       if (!box.hasAttribute("tabindex")) { box.tabIndex = 0; }
       if (!box.hasAttribute("role")) { box.setAttribute("role", "region"); }
@@ -43,8 +44,8 @@
         var caption = box.querySelector("caption");
         var heading = box.previousElementSibling;
         while (heading && !/^H[1-6]$/.test(heading.tagName)) { heading = heading.previousElementSibling; }
-        var name = caption ? caption.textContent : (heading ? heading.textContent : "Table");
-        box.setAttribute("aria-label", name.trim());
+        var name = caption ? caption.textContent : (heading ? heading.textContent : "");
+        box.setAttribute("aria-label", ("Table: " + name.trim()).trim().replace(/:$/, ""));
       }
     });
     document.querySelectorAll(".flashes .flash").forEach(function (flash) {
