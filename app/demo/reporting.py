@@ -17,9 +17,9 @@ from app.crm.models import Opportunity
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
 from app.money.service import set_rate
+from app.pipeline.calls import evaluate_calls
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.recycling import WINBACK_ID, link_recycled
-from app.pipeline.service import evaluate_calls
 from app.reports.filters import month_starts
 from app.reports.targets import set_funnel_targets
 from campaigns.calls.dispositions import record_disposition

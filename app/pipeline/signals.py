@@ -6,9 +6,10 @@ from datetime import datetime
 
 from app.crm.signals import deal_pushed, opportunities_imported, winback_ids_linked
 from app.db_types import utcnow
+from app.pipeline.calls import evaluate_call
 from app.pipeline.crm_push import store_pushed_crm_id
 from app.pipeline.recycling import link_recycled, linked_crm_ids
-from app.pipeline.service import evaluate_call, evaluate_response
+from app.pipeline.service import evaluate_response
 from campaigns.calls.signals import call_requalified
 from surveys.models import Response
 from surveys.signals import response_completed
