@@ -15,7 +15,8 @@ from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import save_mapping
 from app.crm.models import Account, Opportunity
 from app.extensions import db
-from tests.test_crm_import import SF_HEADER, count, import_path, maven_pipeline_mapping, sf_rows, write_csv
+from tests.test_crm_import import SF_HEADER, count, import_path, sf_rows, write_csv
+from tests.test_crm_import_concurrent import maven_pipeline_mapping
 
 ACCOUNT_REPORT = ["Account ID", "Account Name", "Industry", "Billing Country", "Employees", "Website"]
 
