@@ -7,6 +7,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.codebook.models import ReasonCode
@@ -146,6 +148,14 @@ class CodeSetting(db.Model):
     measured_support: Mapped[int | None]
     measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     auto_accept_threshold: Mapped[float | None] = mapped_column(Float)  # None: never auto-accept
+    # Abstention (app/coding/abstention.py): the model suggests this code only at or above
+    # suggest_threshold; never_suggested when its held-out precision never reached the target.
+    suggest_threshold: Mapped[float | None] = mapped_column(Float)
+    never_suggested: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    threshold_precision: Mapped[float | None] = mapped_column(Float)
+    threshold_recall: Mapped[float | None] = mapped_column(Float)
+    abstention_rate: Mapped[float | None] = mapped_column(Float)
+    precision_curve: Mapped[list | None] = mapped_column(JSON)
 
     reason_code: Mapped[ReasonCode] = relationship()
 

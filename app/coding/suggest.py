@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pickle
 import random
-import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.codebook.models import ReasonCode
+from app.coding import abstention
+from app.coding.abstention import DEFAULT_TARGET_PRECISION as DEFAULT_TARGET
 from app.coding.models import (
     CoderKind,
     CodeSetting,
@@ -26,17 +27,13 @@ from app.coding.models import (
     ImportedAnswer,
     TrainedModel,
 )
-from app.coding.service import (
-    FINAL,
-    any_rule_pattern,
-    rule_pattern,
-)
+from app.coding.rule_matcher import rule_matcher
+from app.coding.service import FINAL
 from app.errors import ValidationError
 from app.extensions import db
 from surveys.models import Answer
 
 MODEL_CACHE = "winback.coding_model"
-RULES_CACHE = "winback.coding_rules"
 RULE_CONFIDENCE = 0.9
 RULE_SHOWN = round(RULE_CONFIDENCE, 3)
 MIN_MODEL_CONFIDENCE = 0.05  # the model's codes below this are not suggested
@@ -259,12 +256,17 @@ class Evaluation:
     train: int
     test: int
     codes: dict[str, dict[str, float | int]]
+    # Each code's suggestion threshold chosen on the held-out rows, and the model that was measured.
+    thresholds: dict[str, abstention.Threshold] = field(default_factory=dict)
+    classifier: Classifier | None = field(default=None, repr=False)
 
     def as_json(self) -> dict:
         return {"macro_f1": self.macro_f1, "train": self.train, "test": self.test, "codes": self.codes}
 
 
-def evaluate_examples(examples: Examples, *, seed: int = 42, test_share: float = 0.2) -> Evaluation:
+def evaluate_examples(
+    examples: Examples, *, seed: int = 42, test_share: float = 0.2, target: float = DEFAULT_TARGET
+) -> Evaluation:
     examples, codes = _trainable(examples)
     train_rows, test_rows = stratified_split(examples.labels, test_share=test_share, seed=seed)
     if not test_rows:
@@ -272,7 +274,8 @@ def evaluate_examples(examples: Examples, *, seed: int = 42, test_share: float =
     classifier = Classifier(codes).fit(
         [examples.texts[i] for i in train_rows], [examples.labels[i] for i in train_rows]
     )
-    predicted = classifier.predict_sets([examples.texts[i] for i in test_rows])
+    held_out = [examples.texts[i] for i in test_rows]
+    predicted = classifier.predict_sets(held_out)
     per_code: dict[str, dict[str, float | int]] = {}
     for code in codes:
         tp = fp = fn = 0
@@ -293,12 +296,16 @@ def evaluate_examples(examples: Examples, *, seed: int = 42, test_share: float =
         }
     scored = [v["f1"] for v in per_code.values() if v["support"]]
     macro = round(sum(scored) / len(scored), 4) if scored else 0.0
-    return Evaluation(macro, len(train_rows), len(test_rows), per_code)
+    thresholds = abstention.choose_thresholds(
+        classifier.probabilities(held_out), [examples.labels[i] for i in test_rows], codes, target=target
+    )
+    return Evaluation(macro, len(train_rows), len(test_rows), per_code, thresholds, classifier)
 
 
 def evaluate(*, now: datetime, seed: int = 42) -> Evaluation:
-    """Evaluate on the confirmed codings and record each code's measured precision."""
-    result = evaluate_examples(training_examples(), seed=seed)
+    """Evaluate on the confirmed codings; record each code's measured precision and its threshold."""
+    target = current_app.config.get("CODING_TARGET_PRECISION", DEFAULT_TARGET)
+    result = evaluate_examples(training_examples(), seed=seed, target=target)
     ids = dict(
         db.session.execute(
             select(ReasonCode.code, ReasonCode.id).where(ReasonCode.code.in_(result.codes))
@@ -309,6 +316,7 @@ def evaluate(*, now: datetime, seed: int = 42) -> Evaluation:
         setting.measured_precision = float(figures["precision"])
         setting.measured_support = int(figures["support"])
         setting.measured_at = now
+        abstention.record(setting, result.thresholds[code])
         db.session.add(setting)
     db.session.flush()
     return result
@@ -339,56 +347,6 @@ class Suggestion(NamedTuple):
 new_tuple = tuple.__new__
 
 
-class RuleMatcher:
-    """The keyword rules compiled once, and one scan of a text for all of them.
-
-    One combined pattern (`any_rule_pattern`) finds the positions where some rule matches; only
-    there, and only for the rules whose first letter is the one found there, is each rule's own
-    pattern tried, anchored. A rule matches a text exactly when it matches at one of those
-    positions, so the result is that of searching every rule in turn, for a fraction of the cost:
-    most texts match none, and the others at few places."""
-
-    def __init__(self, rules: tuple[tuple[str, str], ...]) -> None:
-        self.rules = [(code, f"rule “{phrase}”", rule_pattern(phrase)) for code, phrase in rules]
-        self.any = any_rule_pattern(phrase for _, phrase in rules)
-        # The first letter of each phrase, compared as the rule's pattern compares it (ignoring case).
-        self._first = [re.compile(re.escape(phrase[0]), re.IGNORECASE) for _, phrase in rules]
-        self._starting: dict[str, list[int]] = {}
-
-    def _starting_with(self, letter: str) -> list[int]:
-        rules = self._starting.get(letter)
-        if rules is None:
-            rules = [n for n, first in enumerate(self._first) if first.fullmatch(letter)]
-            self._starting[letter] = rules
-        return rules
-
-    def matching(self, text: str) -> list[tuple[str, str]]:
-        """(code, why) of each rule that matches `text`, in the rules' order."""
-        found = self.any.search(text)
-        if found is None:
-            return []
-        hits: set[int] = set()
-        while found is not None:
-            at = found.start()
-            for n in self._starting_with(text[at]):
-                if n not in hits and self.rules[n][2].match(text, at):
-                    hits.add(n)
-            found = self.any.search(text, at + 1)
-        return [self.rules[n][:2] for n in sorted(hits)]
-
-
-def rule_matcher(rules: tuple[tuple[str, str], ...]) -> RuleMatcher | None:
-    """The matcher of these (code, phrase) rules, compiled once per app until the rules change."""
-    if not rules:
-        return None
-    cached = current_app.extensions.get(RULES_CACHE)
-    if cached and cached[0] == rules:
-        return cached[1]
-    matcher = RuleMatcher(rules)
-    current_app.extensions[RULES_CACHE] = (rules, matcher)
-    return matcher
-
-
 def _rank(item: tuple[str, tuple[float, float, CoderKind, str]]) -> tuple[float, str]:
     return -item[1][0], item[0]
 
@@ -399,11 +357,11 @@ def suggest(text: str, *, limit: int = 9) -> list[Suggestion]:
 
 
 def _model_candidates(
-    probabilities: np.ndarray, codes: list[str], usable: list[bool], limit: int
+    probabilities: np.ndarray, codes: list[str], floors: np.ndarray, limit: int
 ) -> list[list[int]]:
-    """Per text, the model's codes worth suggesting (active, among its `limit` most likely, at least
-    MIN_MODEL_CONFIDENCE), best first and by code on a tie: the order suggestions are ranked in."""
-    keep = (probabilities >= MIN_MODEL_CONFIDENCE) & np.array(usable, dtype=bool)
+    """Per text, the model's codes worth suggesting (among its `limit` most likely, at least their
+    floor: see `_floors`), best first and by code on a tie: the order suggestions are ranked in."""
+    keep = probabilities >= floors
     if limit < probabilities.shape[1]:
         in_top = np.zeros_like(keep)
         np.put_along_axis(in_top, np.argsort(-probabilities, axis=1)[:, :limit], True, axis=1)
@@ -431,17 +389,34 @@ def rounded(values: np.ndarray, digits: int = 3) -> np.ndarray:
     return result
 
 
+SUGGEST_SETTINGS = (
+    CodeSetting.measured_precision,
+    CodeSetting.suggest_threshold,
+    CodeSetting.never_suggested,
+)
+
+
+def model_floor(threshold: float | None, never: bool | None) -> float:
+    """The least confidence at which the model suggests a code: its threshold once measured (never
+    for a code that missed the target), MIN_MODEL_CONFIDENCE before any measure."""
+    if never:
+        return np.inf
+    return max(threshold, MIN_MODEL_CONFIDENCE) if threshold is not None else MIN_MODEL_CONFIDENCE
+
+
 def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     """Suggestions for many texts at once: the codebook and rules read once, one model call."""
     refs: dict[str, CodeRef] = {}
     precision: dict[str, float | None] = {}
-    for code_id, code, label, measured in db.session.execute(
-        select(ReasonCode.id, ReasonCode.code, ReasonCode.label, CodeSetting.measured_precision)
+    floor: dict[str, float] = {}
+    for code_id, code, label, measured, threshold, never in db.session.execute(
+        select(ReasonCode.id, ReasonCode.code, ReasonCode.label, *SUGGEST_SETTINGS)
         .outerjoin(CodeSetting, CodeSetting.reason_code_id == ReasonCode.id)
         .where(ReasonCode.active)
     ):
         refs[code] = CodeRef(code_id, code, label)
         precision[code] = measured
+        floor[code] = model_floor(threshold, never)
     rules = db.session.execute(
         select(ReasonCode.code, CodingRule.phrase)
         .join(ReasonCode, ReasonCode.id == CodingRule.reason_code_id)
@@ -458,7 +433,8 @@ def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
     candidates: list[list[int]] = []
     if classifier is not None and texts:
         probabilities = classifier.probabilities(texts)
-        candidates = _model_candidates(probabilities, model_codes, [r is not None for r in model_refs], limit)
+        floors = np.array([floor.get(code, np.inf) for code in model_codes])  # inactive: never
+        candidates = _model_candidates(probabilities, model_codes, floors, limit)
         rows = probabilities.tolist()  # plain floats: a few are read per text
         shown = rounded(probabilities).tolist()  # the confidence shown: round(p, 3), for all at once
     result = []

@@ -12,6 +12,7 @@ from app.codebook.models import ReasonCode
 from app.codebook.service import ensure_default_codebook
 from app.coding import auto_accept, service, suggest
 from app.coding.models import CoderKind, Coding, CodingStatus, ImportedAnswer, TrainedModel
+from app.coding.rule_matcher import RuleMatcher
 from app.errors import ValidationError
 from app.extensions import db
 from tests.survey_helpers import NOW
@@ -223,7 +224,7 @@ RULES = (
     ],
 )
 def test_the_rule_matcher_finds_what_searching_each_rule_finds(text, expected):
-    matcher = suggest.RuleMatcher(RULES)
+    matcher = RuleMatcher(RULES)
     found = [why for _, why in matcher.matching(text)]
     assert found == [f"rule “{phrase}”" for phrase in expected]
     one_by_one = [
