@@ -110,6 +110,8 @@ class Config:
     CODING_RETRAIN_EVERY = _env_int("CODING_RETRAIN_EVERY", 50)
     CODING_RETRAIN_CHECK_SECONDS = _env_int("CODING_RETRAIN_CHECK_SECONDS", 300)
     CODING_AUTO_ACCEPT_MIN_PRECISION = float(os.environ.get("CODING_AUTO_ACCEPT_MIN_PRECISION", "0.9"))
+    # The model suggests a code only above the threshold its held-out suggestions reach this precision at.
+    CODING_TARGET_PRECISION = float(os.environ.get("CODING_TARGET_PRECISION", "0.8"))
     SURVEY_IP_RATE_LIMIT = os.environ.get("SURVEY_IP_RATE_LIMIT", "120 per minute")
     SURVEY_TOKEN_RATE_LIMIT = os.environ.get("SURVEY_TOKEN_RATE_LIMIT", "60 per minute")
 

@@ -53,6 +53,20 @@ def _code_kappa_cell(code) -> str:
     )
 
 
+def _code_suggestion_cells(code) -> str:
+    """The codebook's suggestion columns: this code's held-out precision, recall and abstention rate at
+    its threshold (app/coding/abstention.py)."""
+    from flask import g
+    from sqlalchemy import select
+
+    from app.coding.models import CodeSetting
+    from app.extensions import db
+
+    if "coding_settings" not in g:  # read once per page, not once per code
+        g.coding_settings = {s.reason_code_id: s for s in db.session.scalars(select(CodeSetting))}
+    return render_template("coding/_code_suggestions.html", setting=g.coding_settings.get(code.id))
+
+
 def init_app(app: Flask) -> None:
     """Everything coding brings: pages, `flask coding`, signals, the opportunity page's panel, retraining."""
     from app.auth.menu import add_menu_item
@@ -77,6 +91,8 @@ def init_app(app: Flask) -> None:
     add_panel(app, "opportunity.reasons", _opportunity_reasons_panel)
     add_panel(app, "codebook.header", lambda _: render_template("coding/_code_kappa_header.html"))
     add_panel(app, "codebook.code", _code_kappa_cell)
+    add_panel(app, "codebook.header", lambda _: render_template("coding/_code_suggestions_header.html"))
+    add_panel(app, "codebook.code", _code_suggestion_cells)
     register_periodic_job(
         app, "coding.retrain", app.config.get("CODING_RETRAIN_CHECK_SECONDS", 300), retrain_job
     )

@@ -168,3 +168,42 @@ def record(setting, figures: Threshold) -> None:
     setting.threshold_recall = figures.recall
     setting.abstention_rate = figures.abstention
     setting.precision_curve = figures.curve
+
+
+def workbench_explanations(text: str, suggestions: list) -> dict[int, str]:
+    """Per code id, why the model suggests it for this text, or why it stays silent on a code it
+    weighed (at least MIN_MODEL_CONFIDENCE): for the workbench's code list. Codes not measured yet
+    have no threshold and no explanation."""
+    from sqlalchemy import select
+
+    from app.codebook.models import ReasonCode
+    from app.coding.models import CoderKind, CodeSetting
+    from app.coding.suggest import MIN_MODEL_CONFIDENCE, current_classifier
+    from app.extensions import db
+
+    classifier = current_classifier()
+    if classifier is None or not text.strip():
+        return {}
+    settings = {
+        row.code: row
+        for row in db.session.execute(
+            select(ReasonCode.id, ReasonCode.code, CodeSetting.suggest_threshold, CodeSetting.never_suggested)
+            .add_columns(CodeSetting.precision_curve)
+            .join(CodeSetting, CodeSetting.reason_code_id == ReasonCode.id)
+            .where(ReasonCode.active, CodeSetting.measured_at.is_not(None))
+        )
+    }
+    by_model = {s.code.code: s.confidence for s in suggestions if s.source is CoderKind.MODEL}
+    suggested = {s.code.code for s in suggestions}  # a rule's code: the rule explains it
+    result = {}
+    for code, confidence in zip(classifier.codes, classifier.probabilities([text])[0].tolist(), strict=True):
+        setting = settings.get(code)
+        if setting is None or (setting.suggest_threshold is None and not setting.never_suggested):
+            continue
+        never = 2.0 if setting.never_suggested else 0.0  # past any confidence
+        threshold = None if never else setting.suggest_threshold
+        if code in by_model:
+            result[setting.id] = explanation(by_model[code], threshold, setting.precision_curve)
+        elif code not in suggested and MIN_MODEL_CONFIDENCE <= confidence < (threshold or 0.0) + never:
+            result[setting.id] = explanation(confidence, threshold, setting.precision_curve)
+    return result

@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.changes import domain_change
 from app.codebook.models import ReasonCode
 from app.codebook.service import codebook_tree
-from app.coding import agreement, auto_accept, marks, sample, service, suggest
+from app.coding import abstention, agreement, auto_accept, marks, sample, service, suggest
 from app.coding.code_list import workbench_codes
 from app.coding.forms import ActionForm, AutoAcceptForm, BulkForm, CodeAnswerForm, RuleForm, SampleForm
 from app.coding.models import CodeSetting, CodingRule, ImportedAnswer, TrainedModel
@@ -114,6 +114,7 @@ def answer(answer_id: int):
         calls=service.call_notes(response),
         suggestions=suggestions,
         suggested_ids=[s.code.id for s in suggestions],
+        explained=abstention.workbench_explanations(answer.text or "", suggestions),
         codings=codings,
         mine=mine,
         hidden=service.hidden_coders(answer, current_user.id),
