@@ -156,7 +156,7 @@ def test_the_codebook_shows_precision_recall_and_abstention_at_each_threshold(
     assert "not measured yet" in untouched
 
 
-def test_evaluate_records_each_codes_threshold_and_figures(runner, tmp_path, app):
+def test_evaluate_records_each_codes_threshold_and_figures(runner, tmp_path, app, monkeypatch):
     _trained(runner, tmp_path)
     result = suggest.evaluate(now=NOW)
     for code, figures in result.thresholds.items():
@@ -165,7 +165,9 @@ def test_evaluate_records_each_codes_threshold_and_figures(runner, tmp_path, app
         assert setting.threshold_recall == figures.recall
         assert setting.abstention_rate == figures.abstention
         assert setting.never_suggested is (figures.threshold is None)
-    app.config["CODING_TARGET_PRECISION"] = 1.01  # unreachable: the model suggests nothing
+    monkeypatch.setitem(
+        app.config, "CODING_TARGET_PRECISION", 1.01
+    )  # unreachable: the model suggests nothing
     suggest.evaluate(now=NOW)
     db.session.commit()
     assert all(_setting(code).never_suggested for code in result.thresholds)
