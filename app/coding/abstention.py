@@ -5,8 +5,12 @@ that never reaches the target is not suggested by the model at all (keyword rule
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.coding.models import CodeSetting
 
 DEFAULT_TARGET_PRECISION = 0.8
 # A threshold rests on at least this many held-out suggestions: fewer say nothing about precision.
@@ -160,7 +164,7 @@ def explanation(confidence: float, threshold: float | None, curve: list[list[flo
     return f"suggested: past suggestions at this confidence were right {percent(precision)} of the time"
 
 
-def record(setting, figures: Threshold) -> None:
+def record(setting: CodeSetting, figures: Threshold) -> None:
     """Store a code's chosen threshold and its held-out figures on its CodeSetting."""
     setting.suggest_threshold = figures.threshold
     setting.never_suggested = figures.threshold is None
@@ -174,6 +178,7 @@ def workbench_explanations(text: str, suggestions: list) -> dict[int, str]:
     """Per code id, why the model suggests it for this text, or why it stays silent on a code it
     weighed (at least MIN_MODEL_CONFIDENCE): for the workbench's code list. Codes not measured yet
     have no threshold and no explanation."""
+    # Imported here: app.coding.suggest imports this module for the threshold choice.
     from sqlalchemy import select
 
     from app.codebook.models import ReasonCode
