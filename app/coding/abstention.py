@@ -125,19 +125,6 @@ def choose_thresholds(
     return result
 
 
-def measure_thresholds(
-    probabilities: np.ndarray, labels: list[set[str]], codes: list[str], thresholds: dict[str, float | None]
-) -> dict[str, Threshold]:
-    """The figures of thresholds chosen elsewhere, on other held-out data."""
-    truth = truth_matrix(labels, codes)
-    top = np.zeros_like(truth)
-    top[np.arange(len(labels)), np.argmax(probabilities, axis=1)] = True
-    return {
-        code: measure(probabilities[:, i], truth[:, i], top[:, i], thresholds.get(code))
-        for i, code in enumerate(codes)
-    }
-
-
 def precision_for(confidence: float, curve: list[list[float]]) -> float | None:
     """The precision of past held-out suggestions at this confidence: that of the highest floor of the
     curve at or below it."""
