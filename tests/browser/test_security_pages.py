@@ -50,6 +50,7 @@ def test_admin_edits_and_deactivates_a_user_on_a_phone(phone_page, live_server, 
     phone_page.goto(f"{live_server}/users")
     phone_page.get_by_role("link", name="Casey Caller").click()
     expect(phone_page.get_by_role("textbox", name="Name")).to_be_visible()
+    phone_page.wait_for_load_state("load")  # measured once its scripts have laid the page out
     assert _page_fits_the_screen(phone_page)
     phone_page.get_by_role("textbox", name="Name").fill("Casey Analyst")
     phone_page.get_by_role("combobox", name="Role").select_option("analyst")
