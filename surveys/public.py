@@ -45,9 +45,12 @@ def _csrf_token() -> str:
     session, and the POST is checked by Flask-WTF as always.
     """
     config = current_app.config
-    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-    if raw is None or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+    if config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if session.get(field) is None:
+        generate_csrf()  # gives the session its raw token, so the first page's signed token is the one kept
+    raw = session[field]
     key = (
         config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key,
         config.get("WTF_CSRF_FIELD_NAME", ""),
