@@ -14,28 +14,22 @@ from app.auth.models import Role
 from app.crm.importing.models import ImportRowError
 from app.extensions import db
 from app.pipeline.models import Requalification
-from app.pipeline.service import accept
-from tests.pipeline.conftest import NOW
+from tests.pipeline.crm_helpers import accepted_requalification
 from tests.pipeline.test_crm_round_trip import crm_row
 from tests.test_crm_import import SF_HEADER, import_path, write_csv
 
 
 @pytest.fixture
 def accepted(respond, make_user, make_account, make_opportunity) -> Requalification:
-    account = make_account(name="Acme Corp", crm_id="001A")
-    respond(opportunity=make_opportunity(account=account, crm_id="006LOST", owner="Dana Owner"))
-    requalification = db.session.scalar(select(Requalification))
-    accept(
-        requalification,
-        reviewer=make_user(Role.SALES_MANAGER),
-        owner="Eve Owner",
-        expected_amount=None,
-        next_step="Call the new CFO",
+    return accepted_requalification(
+        respond,
+        make_user,
+        make_account,
+        make_opportunity,
+        account_crm_id="001A",
+        deal_crm_id="006LOST",
         next_step_date=date(2026, 11, 30),
-        now=NOW,
     )
-    db.session.commit()
-    return requalification
 
 
 def export(runner, tmp_path, *args: str) -> list[dict]:

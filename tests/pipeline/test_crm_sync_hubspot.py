@@ -10,19 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import Role
 from app.crm.importing.models import ImportBatch
 from app.crm.models import Opportunity
 from app.crm.sync.base import RetryPolicy
 from app.crm.sync.hubspot import HubSpotConnector, HubSpotSettings
 from app.crm.sync.models import ConnectionStatus, CrmConnection, CrmPush
-from app.crm.sync.service import run_sync
 from app.extensions import db
 from app.pipeline.models import Requalification
 from app.pipeline.recycling import pipeline_stats
-from app.pipeline.service import accept
 from tests.crm_fake_hubspot import SEARCH, UPSERT, HubSpotPortal
-from tests.pipeline.conftest import NOW
+from tests.pipeline.crm_helpers import accepted_requalification, sync
 
 GOOD_TOKEN = "pat-na1-good"  # noqa: S105 (the fake portal's)
 CONTRACT_KEYS = {"pulled", "created", "updated", "unchanged", "failed", "warnings", "pushed", "linked"}
@@ -54,28 +51,11 @@ def connect(portal, waits):
     return factory
 
 
-def sync(connector, **kwargs) -> dict:
-    result = run_sync(connector, now=NOW, **kwargs)
-    db.session.commit()
-    return {**result.counts(), "error": result.error, "batch_id": result.batch_id}
-
-
 @pytest.fixture
 def accepted(respond, make_user, make_account, make_opportunity) -> Requalification:
-    account = make_account(name="Acme Corp", crm_id="200042")
-    respond(opportunity=make_opportunity(account=account, crm_id="777", owner="Dana Owner"))
-    requalification = db.session.scalar(select(Requalification))
-    accept(
-        requalification,
-        reviewer=make_user(Role.SALES_MANAGER),
-        owner="Eve Owner",
-        expected_amount=None,
-        next_step="Call the new CFO",
-        next_step_date=None,
-        now=NOW,
+    return accepted_requalification(
+        respond, make_user, make_account, make_opportunity, account_crm_id="200042", deal_crm_id="777"
     )
-    db.session.commit()
-    return requalification
 
 
 def test_a_sync_pulls_closed_deals_with_their_company_and_contact_page_by_page(portal, connect):

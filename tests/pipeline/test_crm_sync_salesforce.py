@@ -17,13 +17,12 @@ from app.crm.models import Opportunity
 from app.crm.sync.base import RetryPolicy
 from app.crm.sync.models import ConnectionStatus, CrmConnection, CrmPush
 from app.crm.sync.salesforce import SalesforceConnector, SalesforceSettings
-from app.crm.sync.service import run_sync
 from app.extensions import db
 from app.pipeline.models import Requalification
 from app.pipeline.recycling import pipeline_stats
-from app.pipeline.service import accept
 from tests.crm_fakes import SF_INSTANCE, SalesforceOrg
 from tests.pipeline.conftest import NOW
+from tests.pipeline.crm_helpers import accepted_requalification, sync
 
 CONTRACT_KEYS = {"pulled", "created", "updated", "unchanged", "failed", "warnings", "pushed", "linked"}
 
@@ -56,28 +55,16 @@ def connect(waits):
     return factory
 
 
-def sync(connector, **kwargs) -> dict:
-    result = run_sync(connector, now=NOW, **kwargs)
-    db.session.commit()
-    return {**result.counts(), "error": result.error, "batch_id": result.batch_id}
-
-
 @pytest.fixture
 def accepted(respond, make_user, make_account, make_opportunity) -> Requalification:
-    account = make_account(name="Acme Corp", crm_id="001A000000000AB")
-    respond(opportunity=make_opportunity(account=account, crm_id="006LOST", owner="Dana Owner"))
-    requalification = db.session.scalar(select(Requalification))
-    accept(
-        requalification,
-        reviewer=make_user(Role.SALES_MANAGER),
-        owner="Eve Owner",
-        expected_amount=None,
-        next_step="Call the new CFO",
-        next_step_date=None,
-        now=NOW,
+    return accepted_requalification(
+        respond,
+        make_user,
+        make_account,
+        make_opportunity,
+        account_crm_id="001A000000000AB",
+        deal_crm_id="006LOST",
     )
-    db.session.commit()
-    return requalification
 
 
 def test_a_sync_pulls_closed_opportunities_page_by_page_into_the_import_history(org, connect):
