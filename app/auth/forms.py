@@ -77,3 +77,17 @@ class ResetPasswordForm(FlaskForm):
         "New password again",
         validators=[DataRequired(), EqualTo("new_password", message="The two new passwords differ")],
     )
+
+
+class ProfileForm(FlaskForm):
+    timezone = SelectField(
+        "My time zone",
+        description="Times on your screens (callbacks, my calls today) are shown in it. "
+        "Until you choose, your browser's is used.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        from app.auth.service import time_zone_names
+
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(name, name.replace("_", " ")) for name in time_zone_names()]

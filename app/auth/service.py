@@ -256,3 +256,24 @@ def send_password_reset(
     )
     record_event("user.password_reset_sent", "user", user.id, actor=actor, now=now)
     return message
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (a user's zone is one of them)."""
+    from zoneinfo import available_timezones
+
+    return tuple(sorted(available_timezones()))
+
+
+def set_own_timezone(user: User, zone: str, *, from_browser: bool = False) -> bool:
+    """The user's time zone. The browser's zone is taken only until the user picks one; True if changed."""
+    zone = (zone or "").strip()
+    if zone not in time_zone_names():
+        raise ValidationError("Choose a time zone from the list.", field="timezone")
+    if from_browser and not user.timezone_auto:
+        return False
+    changed = user.timezone != zone or user.timezone_auto != from_browser
+    user.timezone = zone
+    user.timezone_auto = from_browser
+    return changed

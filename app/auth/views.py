@@ -12,6 +12,7 @@ from app.auth.forms import (
     ChangePasswordForm,
     EditUserForm,
     LoginForm,
+    ProfileForm,
     ResetPasswordForm,
     SetPasswordForm,
     UserForm,
@@ -27,6 +28,7 @@ from app.auth.service import (
     end_sessions,
     reactivate_user,
     send_password_reset,
+    set_own_timezone,
     set_password,
     update_user,
     user_for_reset_token,
@@ -222,6 +224,34 @@ def change_password():
             flash("Your password is changed. You were signed out everywhere else.", "success")
             return redirect(url_for("dashboard.home"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+@staff_only
+def profile():
+    user = current_user._get_current_object()
+    form = ProfileForm(timezone=user.timezone)
+    if form.validate_on_submit():
+        set_own_timezone(user, form.timezone.data)
+        db.session.commit()
+        flash(f"Your time zone is {user.timezone}.", "success")
+        return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form, auto=user.timezone_auto)
+
+
+@bp.post("/account/time-zone")
+@staff_only
+def browser_time_zone():
+    """The browser's time zone, posted once by static/js/ui.js while the user has not chosen one."""
+    try:
+        set_own_timezone(
+            current_user._get_current_object(), request.form.get("timezone", ""), from_browser=True
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return error.to_json(), 422
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/users/<int:user_id>/reset-link")

@@ -22,6 +22,7 @@ from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.recycling import WINBACK_ID, link_recycled
 from app.reports.filters import month_starts
 from app.reports.targets import set_funnel_targets
+from campaigns.calls.clocks import allowed_callback_time
 from campaigns.calls.dispositions import record_disposition
 from campaigns.calls.models import CallAttempt, CallTask, Disposition, TaskStatus
 from campaigns.calls.script import complete_script, save_script
@@ -141,7 +142,7 @@ def _call(task: CallTask, caller: User, disposition: Disposition, when: datetime
         requalification=form if disposition is Disposition.REQUALIFIED else None,
         notes="Demo call",
         # "Call me back in a few hours": the caller's own callback, due later today or tomorrow.
-        callback_at=when + timedelta(hours=CALLBACK_AFTER_HOURS)
+        callback_at=allowed_callback_time(task, when + timedelta(hours=CALLBACK_AFTER_HOURS))
         if disposition is Disposition.CALLBACK
         else None,
     )

@@ -28,8 +28,35 @@ def init_app(app: Flask) -> None:
     from campaigns.calls.queue import fill_queue
 
     app.register_blueprint(bp)
+    app.add_template_global(_both_times, "callback_times")
+    app.add_template_filter(_local_time, "local_time")
+    app.add_template_global(_calling_hours, "calling_hours")
     app.cli.add_command(calls_cli)
     set_home(app, Role.CALLER, "calls.queue")  # a caller's home page is their call queue
     register_periodic_job(
         app, "calls.fill_queue", app.config["CALL_FILL_INTERVAL_SECONDS"], lambda now: fill_queue(now=now)
     )
+
+
+def _both_times(task, when) -> str:
+    """A callback's time for the templates: the contact's and the signed-in user's."""
+    from flask_login import current_user
+
+    from campaigns.calls.clocks import both_times
+
+    return both_times(task, when, getattr(current_user, "timezone", None) or "UTC")
+
+
+def _local_time(when, zone: str) -> str:
+    """ "14:05" in `zone`."""
+    from app.crm.places import zone_info
+
+    return "—" if when is None else when.astimezone(zone_info(zone) or zone_info("UTC")).strftime("%H:%M")
+
+
+def _calling_hours(campaign) -> str:
+    """ "Mon–Fri, 09:00–17:00": the campaign's calling days and hours."""
+    from campaigns.calls.clocks import describe_window
+    from campaigns.calls.hours import campaign_window
+
+    return describe_window(campaign_window(campaign))

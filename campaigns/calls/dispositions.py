@@ -14,16 +14,19 @@ from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.messaging.channels import Channel
 from app.messaging.service import opt_out_contact
+from campaigns.calls.clocks import check_callback_window
 from campaigns.calls.dialing import DialLimits, check_dialable, check_held_through_queue, current_attempt
+from campaigns.calls.drafts import clear_drafts
 from campaigns.calls.models import REQUALIFICATION_FIELDS, CallAttempt, CallTask, Disposition, TaskStatus
 from campaigns.calls.queue import CALLBACK_BOOST, callback_priority, release_task, touch_lease
-from campaigns.calls.script import complete_script, save_script
+from campaigns.calls.script import complete_script, discard_unconnected_answers, save_script
 from campaigns.calls.signals import call_requalified
 from campaigns.calls.voice import hang_up_after_commit
 from campaigns.models import RETRY_OUTCOMES, EnrollmentStatus
 from surveys.responding import FormData
 
 RETRIED = (Disposition.NO_ANSWER, Disposition.BUSY, Disposition.VOICEMAIL)
+NEVER_CONNECTED = RETRIED  # nobody was spoken to: answers typed during the call are not a response
 FINAL = {
     Disposition.WRONG_NUMBER: EnrollmentStatus.EXHAUSTED,
     Disposition.NOT_INTERESTED: EnrollmentStatus.COMPLETED,
@@ -73,7 +76,9 @@ def _finish(
         task.enrollment.status_changed_at = now
 
 
-def _check_callback(disposition: Disposition, callback_at: datetime | None, *, now: datetime) -> None:
+def _check_callback(
+    task: CallTask, disposition: Disposition, callback_at: datetime | None, *, now: datetime
+) -> None:
     if disposition is not Disposition.CALLBACK:
         return
     if callback_at is None:
@@ -82,6 +87,7 @@ def _check_callback(disposition: Disposition, callback_at: datetime | None, *, n
         raise ValidationError("The callback time must be in the future.", field="callback_at")
     if callback_at > now + timedelta(days=365):
         raise ValidationError("The callback time must be within a year.", field="callback_at")
+    check_callback_window(task, callback_at)
 
 
 def _hand_dialled_attempt(task: CallTask, caller: User, *, now: datetime, limits: DialLimits) -> CallAttempt:
@@ -126,7 +132,7 @@ def record_disposition(
     if notes and len(notes) > FORM_LIMIT:
         raise ValidationError(f"Please keep the notes under {FORM_LIMIT} characters.", field="notes")
     form = clean_requalification(requalification or {}) if disposition is Disposition.REQUALIFIED else None
-    _check_callback(disposition, callback_at, now=now)
+    _check_callback(task, disposition, callback_at, now=now)
     attempt = current_attempt(task)
     if attempt is None:
         attempt = _hand_dialled_attempt(task, caller, now=now, limits=limits or DialLimits())
@@ -138,6 +144,9 @@ def record_disposition(
     attempt.notes = notes
     attempt.response_id = task.response_id
     db.session.flush()
+    if disposition in NEVER_CONNECTED:
+        discard_unconnected_answers(task, attempt)
+    clear_drafts(task)
     if disposition in RETRIED:
         _retry_later(task, disposition, now=now)
     elif disposition is Disposition.CALLBACK:
@@ -211,11 +220,11 @@ def dispose_call(
 ) -> CallAttempt:
     """What the caller's screen posts at the end of a call: the script's answers, then the disposition.
 
-    The answers typed so far are kept (a refused one is shown again, it does not block the disposition);
-    "completed" needs the script's required answers.
+    The answers typed so far are kept (a refused one is shown again, it does not block the disposition),
+    unless the call never connected; "completed" needs the script's required answers.
     """
     touch_lease(task, caller, now=now, lease_seconds=lease_seconds)
-    if task.campaign.survey_version is not None:
+    if task.campaign.survey_version is not None and disposition not in NEVER_CONNECTED:
         try:
             with db.session.begin_nested():
                 save_script(task, caller, answers, now=now)

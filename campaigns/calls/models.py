@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -192,3 +192,24 @@ class CallAttempt(db.Model):
 
     def __repr__(self) -> str:
         return f"<CallAttempt {self.id} task={self.task_id} {self.disposition}>"
+
+
+class CallDraft(db.Model):
+    """What a caller has typed on a task's screen and not yet submitted: notes, callback, "stop after".
+
+    Saved as they type (and by the no-JS Save), so a reload, a second tab or a crash brings it back;
+    deleted once a disposition is recorded.
+    """
+
+    __tablename__ = "call_drafts"
+    __table_args__ = (UniqueConstraint("task_id", "caller_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("call_tasks.id", ondelete="CASCADE"))
+    caller_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    callback_at: Mapped[str | None] = mapped_column(String(32))  # as typed, in callback_zone's time
+    callback_zone: Mapped[str] = mapped_column(String(10), default="contact")  # "contact" or "mine"
+    callback_for: Mapped[str] = mapped_column(String(10), default="me")  # "me" or "anyone"
+    stop_after: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

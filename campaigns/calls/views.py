@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -16,6 +16,16 @@ from app.errors import DomainError, ValidationError
 from app.extensions import csrf, db
 from app.messaging.views import _require_twilio_signature
 from campaigns.calls import reports
+from campaigns.calls.clocks import (
+    CALLBACK_FORMAT,
+    CallbackOutsideWindow,
+    callback_zone_name,
+    contact_clock,
+    describe_window,
+    parse_callback,
+    task_window,
+)
+from campaigns.calls.desk import contact_history, minutes_seconds, my_calls_today, talk_seconds
 from campaigns.calls.dialing import (
     DialLimits,
     NotDialable,
@@ -27,6 +37,7 @@ from campaigns.calls.dialing import (
     withdraw_attempt,
 )
 from campaigns.calls.dispositions import dispose_call
+from campaigns.calls.drafts import draft_values, save_draft
 from campaigns.calls.hours import zone_info
 from campaigns.calls.models import (
     DISPOSITION_LABELS,
@@ -45,7 +56,7 @@ from campaigns.calls.queue import (
     queue_counts,
     touch_lease,
 )
-from campaigns.calls.script import save_script, script_html, task_response, web_answers
+from campaigns.calls.script import ScriptIncomplete, save_script, script_html, task_response, web_answers
 from campaigns.calls.voice import (
     DialFailed,
     announcement_twiml,
@@ -124,11 +135,11 @@ def _own_task(task_id: int) -> CallTask:
     return task
 
 
-def _render_task(task: CallTask, *, status: int = 200, draft=None, errors=None, form=None, dialled=None):
+def _render_task(
+    task: CallTask, *, status: int = 200, draft=None, errors=None, form=None, dialled=None, problems=None
+):
     contact = task.contact
-    attempts = db.session.scalars(
-        select(CallAttempt).where(CallAttempt.contact_id == contact.id).order_by(CallAttempt.started_at)
-    ).all()
+    now = utcnow()
     return (
         render_template(
             "calls/task.html",
@@ -136,18 +147,25 @@ def _render_task(task: CallTask, *, status: int = 200, draft=None, errors=None, 
             contact=contact,
             account=contact.account,
             opportunity=task.enrollment.opportunity,
-            attempts=attempts,
+            attempts=contact_history(task),
+            my_calls=my_calls_today(current_user, now=now),
+            talk_time=lambda attempt: minutes_seconds(talk_seconds(attempt)),
+            clock=contact_clock(task, now=now),
+            now=now,
+            window_text=describe_window(task_window(task)),
             web_responses=web_answers(task),
             script=script_html(task, errors=errors, form=form),
             has_script=task.campaign.survey_version is not None,
             response=task_response(task),
             open_attempt=current_attempt(task),
             dispositions=[(d, DISPOSITION_LABELS[d], SHORTCUTS[d]) for d in Disposition],
+            shortcuts=SHORTCUTS,
             requalification_fields=REQUALIFICATION_FIELDS,
-            draft=draft or {},
+            draft=draft if draft is not None else draft_values(task, current_user),
+            problems=problems or [],
             voice=voice_configured(current_app.config),
             dialled=dialled,
-            mine=held_task(current_user, now=utcnow()) is task,
+            mine=held_task(current_user, now=now) is task,
         ),
         status,
     )
@@ -212,12 +230,13 @@ def _ring(attempt: CallAttempt, dialer):
 @bp.post("/calls/tasks/<int:task_id>/answers")
 @callers_and_admins
 def answers(task_id: int):
-    """Autosave (fetch, on change and on a timer) and the no-JS "Save answers" button."""
+    """Autosave (fetch, debounced and on blur) and the no-JS "Save" button: the script and the draft."""
     task = _own_task(task_id)
     now = utcnow()
     wants_json = request.headers.get("X-Requested-With") == "fetch"
     try:
         touch_lease(task, current_user, now=now, lease_seconds=_lease_seconds())
+        save_draft(task, current_user, request.form, now=now)
         errors = save_script(task, current_user, request.form, now=now)
     except DomainError as error:
         db.session.rollback()
@@ -229,23 +248,24 @@ def answers(task_id: int):
     if wants_json:
         return jsonify({"saved": now.isoformat(), "errors": {str(k): v for k, v in errors.items()}})
     if errors:
-        return _render_task(task, status=422, errors=errors, form=request.form)
-    flash("Answers saved.", "success")
+        return _render_task(task, status=422, errors=errors, form=request.form, draft=request.form.to_dict())
+    flash("Saved.", "success")
     return redirect(url_for("calls.task", task_id=task.id))
 
 
-def _parse_callback(raw: str) -> datetime | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        local = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    zone = zone_info(current_user.timezone or "UTC") or zone_info("UTC")
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=zone)
-    return local
+def _refused(task: CallTask, form, error: DomainError):
+    """Re-render with everything typed kept, the problem named and linked to its field."""
+    draft = form.to_dict()
+    errors = None
+    problems = [(error.field or "call-form", error.message)]
+    if isinstance(error, ScriptIncomplete):
+        errors = error.errors
+        problems = [(f"q{qid}", f"Answer “{name}”.") for qid, name in error.names.items()]
+    if isinstance(error, CallbackOutsideWindow) and error.next_allowed is not None:
+        zone = callback_zone_name(task, current_user.timezone, form.get("callback_zone", "contact"))
+        draft["callback_at"] = error.next_allowed.astimezone(zone_info(zone)).strftime(CALLBACK_FORMAT)
+        problems = [("callback_at", error.message + " It is filled in: press Callback requested to book it.")]
+    return _render_task(task, status=422, draft=draft, form=form, errors=errors, problems=problems)
 
 
 @bp.post("/calls/tasks/<int:task_id>/disposition")
@@ -257,10 +277,10 @@ def disposition(task_id: int):
         chosen = Disposition(form.get("disposition", ""))
     except ValueError:
         abort(400)
-    callback_raw = form.get("callback_at", "")
-    callback_at = _parse_callback(callback_raw)
+    zone = callback_zone_name(task, current_user.timezone, form.get("callback_zone", "contact"))
+    callback_at = parse_callback(form.get("callback_at"), zone)
     try:
-        if callback_raw and callback_at is None and chosen is Disposition.CALLBACK:
+        if form.get("callback_at", "").strip() and callback_at is None and chosen is Disposition.CALLBACK:
             raise ValidationError("Enter the callback time as a date and time.", field="callback_at")
         dispose_call(
             task,
@@ -281,8 +301,7 @@ def disposition(task_id: int):
         return redirect(url_for("calls.queue"))
     except DomainError as error:
         db.session.rollback()
-        flash(error.message, "error")
-        return _render_task(task, status=422, draft=form.to_dict(), form=form)
+        return _refused(task, form, error)
     db.session.commit()
     flash(f"{task.contact.full_name}: {DISPOSITION_LABELS[chosen].lower()}.", "success")
     if form.get("then") == "stop":

@@ -1,4 +1,5 @@
-// The call queue: answers autosaved as the caller types, and keyboard shortcuts.
+// The caller's desk: everything typed autosaved, conditional questions live, the contact's clock,
+// keyboard shortcuts and their "?" list. Every part enhances a page that works without JavaScript.
 // A file, not an inline script: the Content-Security-Policy allows no inline JavaScript.
 (function () {
   "use strict";
@@ -8,11 +9,29 @@
     return tag === "INPUT" && !/^(radio|checkbox|button|submit)$/.test(target.type) || tag === "TEXTAREA" || tag === "SELECT";
   }
 
-  // Next call: "n" on the queue page.
   var next = document.getElementById("next-call");
   var form = document.getElementById("call-form");
+  var help = document.getElementById("shortcuts-help");
+  var helpOpen = document.getElementById("shortcuts-open");
+  var submitting = false;
+
+  // ---------------------------------------------------------------------------------- shortcuts
+  function showHelp() {
+    if (help && !help.open && help.showModal) { help.showModal(); }
+  }
+  if (help && helpOpen && help.showModal) {
+    helpOpen.hidden = false;
+    helpOpen.addEventListener("click", showHelp);
+    document.getElementById("shortcuts-close").addEventListener("click", function () { help.close(); });
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target) || (help && help.open)) {
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      showHelp();
       return;
     }
     if (event.key === "n" && next) {
@@ -22,7 +41,7 @@
     }
     if (event.key === "c") {
       var dial = document.getElementById("dial");
-      if (dial) {
+      if (dial && dial.form) {
         event.preventDefault();
         dial.form.requestSubmit(dial);
       }
@@ -37,7 +56,66 @@
     }
   });
 
-  if (!form || !form.dataset.autosave || !window.fetch) {
+  if (!form) {
+    return;
+  }
+
+  // ---------------------------------------------------------- conditional questions, live
+  function answerMatches(name, expected) {
+    var wanted = expected.trim().toLowerCase();
+    var found = false;
+    form.querySelectorAll('[name="' + name + '"]').forEach(function (input) {
+      var wrapper = input.closest("[data-show-if]");
+      if (wrapper && wrapper.hidden) { return; }  // a hidden answer decides nothing
+      if ((input.type === "radio" || input.type === "checkbox") && !input.checked) { return; }
+      if (input.value.trim().toLowerCase() === wanted) { found = true; }
+    });
+    return found;
+  }
+
+  function applyConditions() {
+    // In page order, so a question hidden earlier hides the ones that depend on it.
+    form.querySelectorAll("[data-show-if]").forEach(function (wrapper) {
+      wrapper.hidden = !answerMatches(wrapper.dataset.showIf, wrapper.dataset.showIfValue);
+    });
+  }
+  applyConditions();
+
+  // ------------------------------------------------------------------------ the contact's clock
+  var clock = document.getElementById("contact-clock");
+  function duration(ms) {
+    var minutes = Math.max(Math.floor(ms / 60000), 0);
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    var rest = minutes % 60;
+    if (days) { return days + " d " + hours + " h"; }
+    return hours ? hours + " h " + (rest < 10 ? "0" : "") + rest : rest + " min";
+  }
+  function tick() {
+    var time;
+    try {
+      time = new Intl.DateTimeFormat("en-GB", {
+        timeZone: clock.dataset.zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).format(new Date());
+    } catch (error) {
+      return;  // a zone this browser does not know: the server's text stays
+    }
+    var open = clock.dataset.open === "1";
+    var state = "window " + (open ? "open" : "closed");
+    if (clock.dataset.changesAt) {
+      var left = Date.parse(clock.dataset.changesAt) - Date.now();
+      state = left > 0 ? "window " + (open ? "closes" : "opens") + " in " + duration(left)
+                       : "window " + (open ? "closed" : "open") + " now";
+    }
+    clock.textContent = time + " in " + clock.dataset.place + " · " + state;
+  }
+  if (clock && window.Intl) {
+    tick();
+    setInterval(tick, 20000);
+  }
+
+  // ------------------------------------------------------------------------------------ autosave
+  if (!form.dataset.autosave || !window.fetch) {
     return;
   }
   var status = document.getElementById("autosave-status");
@@ -45,8 +123,17 @@
   var saving = false;
   var timer = null;
 
-  function save() {
-    if (!dirty || saving) {
+  function say(text) {
+    if (status) { status.textContent = text; }
+  }
+
+  function save(keepalive) {
+    if (!dirty || submitting) {
+      return;
+    }
+    if (saving) {  // one request at a time; the change is saved right after
+      clearTimeout(timer);
+      timer = setTimeout(save, 300);
       return;
     }
     dirty = false;
@@ -57,45 +144,52 @@
       method: "POST",
       body: data,
       headers: { "X-Requested-With": "fetch" },
-      credentials: "same-origin"
+      credentials: "same-origin",
+      keepalive: keepalive === true
     }).then(function (response) {
       if (!response.ok) {
         throw new Error(String(response.status));
       }
       return response.json();
     }).then(function () {
-      if (status) {
-        status.textContent = "Answers saved.";
-      }
+      if (!dirty) { say("Saved."); }
     }).catch(function () {
       dirty = true;
-      if (status) {
-        status.textContent = "Not saved yet: use Save answers.";
-      }
+      say("Not saved yet: use Save.");
     }).then(function () {
       saving = false;
     });
   }
 
   function changed(event) {
-    if (!event.target.closest || !event.target.closest(".call-script")) {
+    if (event.target.form !== form) {
       return;
     }
-    dirty = true;
-    if (status) {
-      status.textContent = "Saving…";
+    if (event.target.closest(".call-script")) {
+      applyConditions();
     }
+    dirty = true;
+    say("Saving…");
     clearTimeout(timer);
-    timer = setTimeout(save, 400);
+    timer = setTimeout(save, 600);  // debounced while typing...
   }
-  form.addEventListener("change", changed);
   form.addEventListener("input", changed);
-  // And on a timer, in case a change event never came (a field still focused).
-  setInterval(save, 10000);
+  form.addEventListener("change", changed);
+  form.addEventListener("focusout", function () {  // ...and at once when a field is left
+    if (dirty) {
+      clearTimeout(timer);
+      save();
+    }
+  });
+  form.addEventListener("submit", function () {
+    submitting = true;  // the submit carries everything; no autosave may land after it
+    clearTimeout(timer);
+  });
+  window.addEventListener("pageshow", function () { submitting = false; });
   // A long call with nothing typed still keeps the lease: the save renews it every minute.
   setInterval(function () {
     dirty = true;
     save();
   }, 60000);
-  window.addEventListener("pagehide", save);
+  window.addEventListener("pagehide", function () { save(true); });
 })();

@@ -19,6 +19,19 @@
     });
   });
 
+  // Until a user chooses a time zone, their browser's is theirs: posted once when it differs.
+  var root = document.documentElement;
+  if (root.dataset.timeZoneUrl && window.Intl && window.fetch) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && zone !== root.dataset.timeZone) {
+      var data = new FormData();
+      data.append("timezone", zone);
+      data.append("csrf_token", root.dataset.csrf);
+      fetch(root.dataset.timeZoneUrl, { method: "POST", body: data, credentials: "same-origin" })
+        .catch(function () { return null; });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     // A page showing work in progress (an import) reloads itself; without JS it has a Refresh link.
     var progress = document.querySelector("[data-refresh-after]");
