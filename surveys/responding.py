@@ -129,12 +129,23 @@ def start_response(
     return response
 
 
+def _same(answer: Answer, value: Value) -> bool:
+    return (list(answer.choices or []), answer.text, answer.number, answer.date_value) == (
+        list(value.choices or []),
+        value.text,
+        value.number,
+        value.date_value,
+    )
+
+
 def _store(response: Response, question: Question, value: Value, *, now: datetime) -> None:
     existing = response.answers_by_question().get(question.id)
     if value.empty:
         if existing is not None:
             response.answers.remove(existing)
         return
+    if existing is not None and _same(existing, value):
+        return  # unchanged: updated_at keeps saying when the answer last changed
     answer = existing or Answer(question_id=question.id)  # by id: the question may be a shared copy
     answer.choices = value.choices
     answer.text = value.text
