@@ -14,6 +14,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from campaigns.calls.models import CallAttempt, CallTask
 from surveys.kinds import Value, kind_of
+from surveys.kinds.choices import ChoiceKind
 from surveys.models import Answer, Question, Response, ResponseChannel, ResponseStatus
 from surveys.responding import (
     FormData,
@@ -23,6 +24,7 @@ from surveys.responding import (
     parse_answer,
     record_phone_response,
     stored_values,
+    visible_pages,
 )
 from surveys.view_helpers import render_question
 
@@ -32,11 +34,17 @@ class ScriptIncomplete(ValidationError):
 
     code = "script_incomplete"
 
-    def __init__(self, errors: dict[int, str], names: dict[int, str]) -> None:
-        listed = "; ".join(f"“{names[qid]}”" for qid in errors)
+    def __init__(self, errors: dict[int, str], questions: dict[int, Question]) -> None:
+        listed = "; ".join(f"“{questions[qid].text}”" for qid in errors)
         super().__init__(f"The interview is not complete: answer {listed}.", field="script")
         self.errors = errors
-        self.names = names
+        # The element a link to each missing answer focuses: a choice question's fieldset, else its field.
+        self.links = [(field_anchor(questions[qid]), questions[qid].text) for qid in errors]
+
+
+def field_anchor(question: Question) -> str:
+    """The id of a question's group (choices) or field, as its layout renders it."""
+    return f"{question.html_id}-group" if isinstance(kind_of(question), ChoiceKind) else question.html_id
 
 
 def task_response(task: CallTask) -> Response | None:
@@ -77,10 +85,16 @@ def complete_script(task: CallTask, *, now: datetime) -> None:
     response = task_response(task)
     if response is None or response.status is not ResponseStatus.IN_PROGRESS:
         return
-    missing = missing_answers(response)
-    if missing is not None:
-        questions = {q.id: q.text for q in task.campaign.survey_version.questions}
-        raise ScriptIncomplete(missing[1], {qid: questions.get(qid, "a question") for qid in missing[1]})
+    if missing_answers(response) is not None:
+        version = task.campaign.survey_version
+        values = stored_values(response)
+        missing = {  # every one on every page, not only the first page's: the script is one page
+            q.id: "This question needs an answer."
+            for _, questions in visible_pages(version, values)
+            for q in questions
+            if q.required and (q.id not in values or values[q.id].empty)
+        }
+        raise ScriptIncomplete(missing, {q.id: q for q in version.questions})
     complete_response(response, now=now)
 
 

@@ -253,6 +253,19 @@ def answers(task_id: int):
     return redirect(url_for("calls.task", task_id=task.id))
 
 
+def _keep_typed(task: CallTask, form) -> None:
+    """A refused disposition rolled back: what was typed is saved still, as the autosave would have."""
+    now = utcnow()
+    try:
+        touch_lease(task, current_user, now=now, lease_seconds=_lease_seconds())
+        save_draft(task, current_user, form, now=now)
+        save_script(task, current_user, form, now=now)
+    except DomainError:
+        db.session.rollback()
+    else:
+        db.session.commit()
+
+
 def _refused(task: CallTask, form, error: DomainError):
     """Re-render with everything typed kept, the problem named and linked to its field."""
     draft = form.to_dict()
@@ -260,7 +273,7 @@ def _refused(task: CallTask, form, error: DomainError):
     problems = [(error.field or "call-form", error.message)]
     if isinstance(error, ScriptIncomplete):
         errors = error.errors
-        problems = [(f"q{qid}", f"Answer “{name}”.") for qid, name in error.names.items()]
+        problems = [(anchor, f"Answer “{text}”.") for anchor, text in error.links]
     if isinstance(error, CallbackOutsideWindow) and error.next_allowed is not None:
         zone = callback_zone_name(task, current_user.timezone, form.get("callback_zone", "contact"))
         draft["callback_at"] = error.next_allowed.astimezone(zone_info(zone)).strftime(CALLBACK_FORMAT)
@@ -301,6 +314,7 @@ def disposition(task_id: int):
         return redirect(url_for("calls.queue"))
     except DomainError as error:
         db.session.rollback()
+        _keep_typed(task, form)
         return _refused(task, form, error)
     db.session.commit()
     flash(f"{task.contact.full_name}: {DISPOSITION_LABELS[chosen].lower()}.", "success")

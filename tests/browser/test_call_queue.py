@@ -45,7 +45,7 @@ def test_a_caller_takes_calls_fills_the_script_reloads_and_disposes_with_the_key
     field = page.locator(f"[name={question.html_id}]")
     field.fill("Their support never answered us")
     page.get_by_role("heading", level=1).click()  # leave the field: the change is saved
-    expect(page.locator("#autosave-status")).to_have_text("Answers saved.")
+    expect(page.locator("#autosave-status")).to_have_text("Saved.")
     page.reload()
     assert page.locator(f"[name={question.html_id}]").input_value() == "Their support never answered us"
 

@@ -10,7 +10,9 @@
     summary.addEventListener("click", function (event) {
       var link = event.target.closest("a[href^='#']");
       if (!link) { return; }
-      var target = document.getElementById(link.getAttribute("href").slice(1));
+      var id = link.getAttribute("href").slice(1);
+      // A choice question is linked by its name: its fieldset is "<name>-group".
+      var target = document.getElementById(id) || document.getElementById(id + "-group");
       if (!target) { return; }
       event.preventDefault();
       var control = target.matches("fieldset") ? target.querySelector("input, select, textarea") : target;
