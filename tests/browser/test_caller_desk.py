@@ -50,6 +50,24 @@ def test_notes_typed_are_there_after_a_reload(browser, live_server, live_queue, 
     expect(page.locator("#dial")).to_be_in_viewport()
     page.mouse.wheel(0, 3000)  # and still after scrolling down the page
     expect(page.locator("#dial")).to_be_in_viewport()
+    page.keyboard.press("c")  # dial by hand: the message sits above the desk, over nothing
+    flash = page.locator(".flashes .flash").filter(has_text="by hand now")
+    expect(flash).to_be_visible()
+    message, desk = flash.bounding_box(), page.locator(".desk").bounding_box()
+    assert message["y"] + message["height"] <= desk["y"]
+    expect(page.get_by_label("Notes")).to_have_value("Wants a demo in March")
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_my_time_zone_page(browser, live_server, live_queue, width):  # noqa: F811
+    queue = live_queue(1)
+    context, page = _desk(browser, live_server, queue, width)
+    page.goto(f"{live_server}/account/profile")
+    _no_violations(page, "my time zone")
+    page.get_by_label("My time zone").select_option("Pacific/Honolulu")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Your time zone is Pacific/Honolulu.")).to_be_visible()
     context.close()
 
 
