@@ -12,7 +12,6 @@ __all__ = ["bp", "init_app"]
 MENU = (
     ("Settings", "Users", "auth.users", 29),
     ("Settings", "My password", "auth.change_password", 31),
-    ("Settings", "My time zone", "auth.profile", 32),
 )  # group, label, endpoint, position in the group
 
 
