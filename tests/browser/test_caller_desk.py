@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +24,7 @@ def _no_violations(page, label):
 
 def _desk(browser, live_server, queue, width):
     """Sign in as the queue's caller and take the next call: the task page."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="UTC")
     page = context.new_page()
     page.goto(f"{live_server}/login")
     page.get_by_label("Email").fill(queue.caller.email)
@@ -113,6 +113,8 @@ def test_a_callback_at_the_contacts_22_00_is_refused_with_the_next_allowed_time(
     context, page = _desk(browser, live_server, queue, width)
     page.locator("#callback summary").click()
     page.get_by_label("Call back at").fill(f"{tomorrow}T22:00")
+    mine = (datetime.combine(tomorrow, time(22, 0), tzinfo=zone)).astimezone(UTC)  # the caller's zone is UTC
+    expect(page.locator("#callback-other")).to_contain_text(f"{mine:%H:%M} your time")
     page.get_by_role("button", name="Callback requested").click()
     summary = page.locator(".error-summary")
     expect(summary).to_contain_text("is outside the calling window")

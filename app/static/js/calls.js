@@ -114,6 +114,48 @@
     setInterval(tick, 20000);
   }
 
+  // ------------------------------------------------- a callback time, shown in the other zone too
+  var other = document.getElementById("callback-other");
+  var when = document.getElementById("callback_at");
+  function offset(zone, instant) {  // the zone's offset from UTC at `instant`, in ms
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+      hour: "numeric", minute: "numeric", second: "numeric"
+    }).formatToParts(new Date(instant)).forEach(function (part) { parts[part.type] = Number(part.value); });
+    return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - instant;
+  }
+  function showOther() {
+    try {
+      convert();
+    } catch (error) {
+      other.textContent = "";  // a zone this browser does not know
+    }
+  }
+  function convert() {
+    var match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(when.value);
+    var mine = form.querySelector('input[name="callback_zone"][value="mine"]');
+    var theirs = other.dataset.contactZone;
+    if (!match || !theirs) { other.textContent = ""; return; }
+    var from = mine && mine.checked ? other.dataset.myZone : theirs;
+    var to = from === theirs ? other.dataset.myZone : theirs;
+    var wall = Date.UTC(+match[1], match[2] - 1, +match[3], +match[4], +match[5]);
+    var instant = wall - offset(from, wall);
+    instant = wall - offset(from, instant);  // once more, in case the guess crossed a change of offset
+    var text = new Intl.DateTimeFormat("en-GB", {
+      timeZone: to, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23"
+    }).format(new Date(instant));
+    other.textContent = "That is " + text + (to === theirs ? " in " + other.dataset.contactPlace : " your time") + ".";
+  }
+  if (other && when && window.Intl) {
+    showOther();
+    form.addEventListener("input", function (event) { if (event.target === when) { showOther(); } });
+    form.addEventListener("change", function (event) {
+      if (event.target === when || event.target.name === "callback_zone") { showOther(); }
+    });
+  }
+
   // ------------------------------------------------------------------------------------ autosave
   if (!form.dataset.autosave || !window.fetch) {
     return;
