@@ -155,3 +155,21 @@ def test_the_shortcut_overlay_lists_the_keys(browser, live_server, live_queue): 
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     context.close()
+
+
+def test_a_new_users_time_zone_is_their_browsers(browser, live_server, make_user):
+    from app.auth.models import Role
+
+    user = make_user(Role.CALLER)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(f"{live_server}/account/time-zone") as posted:
+        page.get_by_role("button", name="Sign in").click()
+    assert posted.value.status == 204
+    page.goto(f"{live_server}/account/profile")
+    expect(page.get_by_label("My time zone")).to_have_value("Asia/Tokyo")
+    expect(page.get_by_text("Taken from your browser")).to_be_visible()
+    context.close()
