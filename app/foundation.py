@@ -11,6 +11,7 @@ from app import database, ratelimit  # ratelimit registers winback-memory:// fir
 from app.errorhandlers import register_error_handlers
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.security import install_input_guards, install_security_headers, trust_proxies
+from app.sessions import install_session_interface
 from app.templating import register_template_helpers
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -19,9 +20,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 def init_app(app: Flask) -> None:
     """The extensions, then the guards and helpers every page goes through."""
     database.engine_options_for_backend(app)
+    install_session_interface(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
     limiter.init_app(app)  # before CSRF, so requests refused for a bad token still count
+    ratelimit.gate_limiter_hooks(app)
     ratelimit.warn_about_a_per_process_store(app)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, abort, current_app, request
-from flask_limiter.util import get_remote_address
+from flask_limiter.util import get_qualified_name, get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage
 
@@ -132,6 +132,70 @@ SELF_LIMITED_BLUEPRINTS = frozenset({"survey_public"})
 @limiter.request_filter
 def _limits_enforced_by_the_view() -> bool:
     return request.blueprint in SELF_LIMITED_BLUEPRINTS
+
+
+def _limiter_hooks(app: Flask) -> tuple[Callable, Callable, Callable]:
+    """Flask-Limiter's before-request check, after-request headers and teardown, as it registered them."""
+    check = limiter._check_request_limit
+    headers = next(f for f in app.after_request_funcs[None] if getattr(f, "args", None) == (limiter,))
+    release = limiter._Limiter__release_context  # type: ignore[attr-defined]
+    return check, headers, release
+
+
+def _declares_limits(app: Flask, endpoint: str | None, blueprint: str | None) -> bool:
+    """Whether any limit Flask-Limiter holds could apply to this endpoint: its own (decorated or hinted),
+    its blueprint's or an ancestor blueprint's. Application, default and meta limits apply everywhere."""
+    manager = limiter.limit_manager
+    if manager._application_limits or manager._default_limits or any(limiter._meta_limits):
+        return True
+    view = app.view_functions.get(endpoint or "")
+    name = get_qualified_name(view) if view else ""
+    if name in limiter._marked_for_limiting or name in manager._decorated_limits:
+        return True
+    if manager.has_hints(endpoint or ""):
+        return True
+    return any(part in manager._blueprint_limits for part in (blueprint or "").split(".") if part)
+
+
+def gate_limiter_hooks(app: Flask) -> None:
+    """Run Flask-Limiter's three per-request hooks only where a limit may apply.
+
+    For a route without limits its check resolves, filters and evaluates nothing, yet cost a fifth of a
+    bare page. Whether an endpoint has limits is settled by the time it is first requested (decorators
+    run at import, configured limits at init_app), so the answer is kept per endpoint; while the storage
+    is down (the in-memory fallback's limits apply everywhere) every request is checked.
+    """
+    if limiter._check_request_limit not in app.before_request_funcs.get(None, []):
+        return  # limits are off for this app: Flask-Limiter registered no hooks
+    check, headers, release = _limiter_hooks(app)
+    known: dict[str | None, bool] = {}
+
+    def applies() -> bool:
+        endpoint = request.endpoint
+        found = known.get(endpoint)
+        if found is None:  # an endpoint's blueprint is the part of its name before the last dot
+            blueprint = endpoint.rpartition(".")[0] if endpoint else None
+            found = known[endpoint] = _declares_limits(app, endpoint, blueprint)
+        return found or limiter._storage_dead
+
+    def check_declared_limits() -> None:
+        if applies():
+            request.environ["winback.limits_checked"] = True
+            check()
+
+    def limit_headers(response):
+        return headers(response) if request.environ.get("winback.limits_checked") else response
+
+    def release_limits(error: BaseException | None = None) -> None:
+        if request.environ.get("winback.limits_checked"):
+            release(error)
+
+    for hooks, old, new in (
+        (app.before_request_funcs[None], check, check_declared_limits),
+        (app.after_request_funcs[None], headers, limit_headers),
+        (app.teardown_request_funcs[None], release, release_limits),
+    ):
+        hooks[hooks.index(old)] = new
 
 
 # Per-account sign-in backoff: the address limit alone lets an attacker spread guesses over many

@@ -39,11 +39,15 @@ def install_security_headers(app: Flask) -> None:
     headers = dict(SECURITY_HEADERS)
     if app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = "max-age=31536000"
+    wanted = tuple((name.lower(), name, value) for name, value in headers.items())
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # A view's own value wins (as setdefault would); the response's names are read once, not per header.
+        present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 (Headers iterates pairs)
+        for lowered, name, value in wanted:
+            if lowered not in present:
+                response.headers.add(name, value)
         return response
 
 
@@ -97,6 +101,9 @@ JSON_BLUEPRINTS = frozenset({"api", "pipeline_api"})
 
 def refuse_hostile_input() -> None:
     """before_request: NUL characters and out-of-range numbers are a 400, never a database error."""
+    environ = request.environ
+    if not environ.get("QUERY_STRING") and not environ.get("CONTENT_TYPE"):
+        return  # no query string and no body type: no JSON, form or argument to check (most GETs)
     # A method or path that does not route (TRACE, a typo) is the router's 405 or 404, whatever the body.
     routed = request.routing_exception is None
     has_json = request.is_json and request.content_length != 0
