@@ -36,8 +36,15 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
+# Each bench prints its own table and a JSON line; bench/summary.py then prints one table of every target.
 bench: install
-	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@out=$$(mktemp -d); \
+	for script in bench/*_bench.py; do \
+		name=$$(basename $$script .py); echo "== $$script"; \
+		{ $(BIN)/python $$script; echo $$? > $$out/$$name.status; } | tee $$out/$$name.out; \
+		[ "$$(cat $$out/$$name.status)" = 0 ] || { echo "$$script failed"; exit 1; }; \
+	done; \
+	$(BIN)/python bench/summary.py $$out
 
 lint: install
 	$(BIN)/ruff check .

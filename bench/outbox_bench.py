@@ -8,7 +8,8 @@ figure includes everything they do: claim, load rows and contacts, check suppres
 record. Every message has a contact, checked against a 2,000-entry do-not-contact list.
 
 Uses DATABASE_URL, or postgresql+psycopg://postgres@127.0.0.1:5432/winback_messaging; the bench works in
-its own database (<name>_bench), which it creates and drops. Target: 1 worker >= 0.5x the bare loop.
+its own database (<name>_bench), which it creates and drops. Targets: 1 worker >= 0.6x the bare loop,
+2 workers >= 1.0x.
 Each round measures the bare loop and the workers back to back (--rounds, default 3); the ratios are
 per round, given as the median and the range. The last line is one JSON object.
 """
@@ -38,6 +39,7 @@ from bench.databases import bench_database_url, recreate_database  # noqa: E402
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/winback_messaging"
 MAIL_FROM = "Winback <surveys@winback.example>"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TARGETS = {1: 0.6, 2: 1.0}  # workers: their rate over the bare loop's, at least
 
 
 class Sink:
@@ -254,10 +256,15 @@ def main() -> None:
         values = [r[key] for r in rounds]
         figures[key] = round(statistics.median(values), 3)
         figures[f"{key}_range"] = [min(values), max(values)]
-    figures["target_ratio_1_worker"] = 0.5
-    figures["meets_target"] = figures["workers_1_ratio"] >= 0.5
-    low, high = figures["workers_1_ratio_range"]
-    print(f"1 worker / bare loop: median {figures['workers_1_ratio']} (range {low} to {high}); target >= 0.5")
+    figures["target_ratio_1_worker"] = TARGETS[1]
+    figures["target_ratio_2_workers"] = TARGETS[2]
+    figures["meets_target"] = all(figures[f"workers_{n}_ratio"] >= goal for n, goal in TARGETS.items())
+    for n, goal in TARGETS.items():
+        low, high = figures[f"workers_{n}_ratio_range"]
+        print(
+            f"{n} worker(s) / bare loop: median {figures[f'workers_{n}_ratio']} (range {low} to {high}); "
+            f"target >= {goal}"
+        )
     print(json.dumps({"bench": "outbox", **figures}))
 
 
