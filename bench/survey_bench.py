@@ -7,7 +7,8 @@ of an in-progress response and is answered with a redirect (one request, not fol
 Targets: the app's own hello >= 0.85x the bare Flask hello (every page pays that overhead: security
 headers, session, CSRF, limiter, sign-in), GET of a survey page >= 0.5x the bare Flask hello, POST of one
 page of answers >= 0.3x the app's hello. Each round measures every route back to back; a ratio is the
-median of the rounds' own ratios, with their range. The last line is one JSON object with the figures.
+median of the rounds' own ratios, with their range; within a round the routes take turns in
+one-second slices. The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -137,17 +138,22 @@ def _client(args) -> list[float] | None:
 
 
 def _run(port, scenario, tokens, question_ids, seconds, clients):
+    """The loaders on one route for `seconds`: (latencies of the requests that succeeded, errors)."""
     chunks = [tokens[i::clients] for i in range(clients)]
     with multiprocessing.Pool(clients) as pool:
         results = pool.map(_client, [(port, scenario, chunk, question_ids, seconds) for chunk in chunks])
-    latencies = sorted(lat for lats, _ in results for lat in lats)
-    errors = sum(err for _, err in results)
-    rps = len(latencies) / seconds
+    return [lat for lats, _ in results for lat in lats], sum(err for _, err in results)
+
+
+def _figures(latencies: list[float], errors: int, seconds: float) -> dict:
+    latencies = sorted(latencies)
     p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000 if latencies else float("nan")
+    rps = len(latencies) / seconds
     return {"rps": round(rps, 1), "p95_ms": round(p95, 2), "requests": len(latencies), "errors": errors}
 
 
 ROUTES = ("bare", "hello", "get", "post")
+SLICE_SECONDS = 1.0
 LABELS = {
     "bare": "GET /bench/hello (bare)",
     "hello": "GET /bench/hello (app)",
@@ -215,13 +221,24 @@ def main() -> None:
     ]
     try:
 
-        def run(name: str, seconds: float) -> dict:
+        def run(name: str, seconds: float):
             port = ports["bare" if name == "bare" else "app"]
             return _run(port, name, tokens, question_ids, seconds, options.clients)
 
+        def one_round() -> dict:
+            # The routes take turns in one-second slices, so that a change of load on the shared
+            # machine falls on every route of the round alike.
+            slices = max(1, round(options.seconds / SLICE_SECONDS))
+            taken: dict[str, tuple[list, int]] = {name: ([], 0) for name in ROUTES}
+            for _ in range(slices):
+                for name in ROUTES:
+                    latencies, errors = run(name, SLICE_SECONDS)
+                    taken[name] = (taken[name][0] + latencies, taken[name][1] + errors)
+            return {name: _figures(*taken[name], slices * SLICE_SECONDS) for name in ROUTES}
+
         for name in ("bare", "hello", "get"):  # warm up every worker
             run(name, 1.0)
-        rounds = [{name: run(name, options.seconds) for name in ROUTES} for _ in range(options.repeat)]
+        rounds = [one_round() for _ in range(options.repeat)]
         # Per route, the round with the median rate; ratios are the median of each round's own ratio,
         # so a load change on the shared machine between rounds moves both sides of a ratio alike.
         figures = {
@@ -244,7 +261,7 @@ def main() -> None:
     print(
         f"Targets {'met' if met else 'NOT met'} (gunicorn 2 workers for both apps, SQLite, {options.clients} "
         f"loader processes with one connection per request, {options.repeat} rounds of {options.seconds:g} s "
-        "per route, medians)."
+        "per route in one-second turns, medians)."
     )
     print(
         json.dumps(
