@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
 import multiprocessing
 import os
@@ -197,6 +198,54 @@ def _ratios(rounds: list[dict]) -> dict:
     return figures
 
 
+def _cpu_per_request(url: str, workdir: Path, token: str, count: int = 500) -> dict[str, float]:
+    """CPU microseconds per request of each app called in this process (no server, no client): the
+    best of 5 runs of `count` requests. Load on the machine barely moves CPU time, unlike rates."""
+    os.environ.update(DATABASE_URL=url, WINBACK_INSTANCE_DIR=str(workdir))
+    from bench.bare_wsgi import app as bare
+    from bench.survey_wsgi import app
+
+    def environ(path: str, cookie: str | None = None) -> dict:
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            **({"HTTP_COOKIE": cookie} if cookie else {}),
+        }
+
+    answer: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer.update(status=status, headers=headers)
+
+    b"".join(app(environ(f"/s/{token}"), start_response))
+    cookie = dict(answer["headers"])["Set-Cookie"].split(";", 1)[0]
+
+    def best(wsgi_app, path: str, cookie: str | None = None) -> float:
+        runs = []
+        for _ in range(5):
+            started = time.process_time()
+            for _ in range(count):
+                b"".join(wsgi_app(environ(path, cookie), start_response))
+            runs.append((time.process_time() - started) / count * 1e6)
+        assert answer["status"].startswith("200"), answer["status"]
+        return round(min(runs), 1)
+
+    return {
+        "bare": best(bare, "/bench/hello"),
+        "hello": best(app, "/bench/hello"),
+        "get": best(app, f"/s/{token}", cookie),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -250,6 +299,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
     ratios = _ratios(rounds)
+    cpu = _cpu_per_request(url, workdir, tokens[0])
     print(f"{'route':<28}{'req/s':>10}{'p95 ms':>10}{'errors':>8}")
     for name, row in figures.items():
         print(f"{LABELS[name]:<28}{row['rps']:>10}{row['p95_ms']:>10}{row['errors']:>8}")
@@ -258,6 +308,11 @@ def main() -> None:
         low, high = r["range"]
         print(f"{name:<28}{r['ratio']:>10.2f}{f'{low:.2f} to {high:.2f}':>16}{'>=' + str(r['target']):>8}")
     met = all(r["met"] for r in ratios.values())
+    print(
+        f"CPU per request in-process (info, robust to load): bare hello {cpu['bare']} us, app hello "
+        f"{cpu['hello']} us ({cpu['bare'] / cpu['hello']:.2f}x), survey GET {cpu['get']} us "
+        f"({cpu['bare'] / cpu['get']:.2f}x)"
+    )
     print(
         f"Targets {'met' if met else 'NOT met'} (gunicorn 2 workers for both apps, SQLite, {options.clients} "
         f"loader processes with one connection per request, {options.repeat} rounds of {options.seconds:g} s "
@@ -269,6 +324,7 @@ def main() -> None:
                 "bench": "survey",
                 **figures,
                 "ratios": ratios,
+                "cpu_us_per_request_info": cpu,
                 "targets_met": met,
                 "workers": 2,
                 "clients": options.clients,
