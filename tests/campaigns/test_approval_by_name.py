@@ -156,3 +156,18 @@ def test_callers_cannot_see_or_use_the_approval_page(login, make_user, waiting_c
     )
     assert refused.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+
+
+def test_a_person_left_out_by_one_campaign_may_still_be_reached_by_another(
+    admin, waiting_campaign, make_campaign, version
+):
+    ids = _waiting_ids(waiting_campaign)
+    decide_waiting(
+        waiting_campaign, approve_ids=[], exclude_ids=ids, reason="Not this quarter", actor=admin, now=NOW
+    )
+    db.session.commit()
+    other = make_campaign(kind=CampaignKind.SURVEY, survey_version_id=version.id)
+
+    result = enroll_campaign(other, now=NOW)
+
+    assert result.by_status == {EnrollmentStatus.ACTIVE.value: 6}  # no cool-down: nobody was contacted
