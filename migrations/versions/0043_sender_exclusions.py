@@ -3,14 +3,14 @@
 The separate "Sender" signature is folded into the From name ({{ sender }} is the From name), and an
 enrollment an admin leaves out at approval is kept as `excluded` with the reason given.
 
-Revision ID: 0043_campaign_sender_and_exclusions
+Revision ID: 0043_sender_exclusions
 Revises: 0032_abstention
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0043_campaign_sender_and_exclusions"
+revision = "0043_sender_exclusions"
 down_revision = "0032_abstention"
 branch_labels = None
 depends_on = None
