@@ -116,6 +116,19 @@ def waiting_page(campaign: Campaign, *, page: int, per_page: int = APPROVAL_PAGE
     )
 
 
+def left_out(campaign: Campaign, *, limit: int = APPROVAL_PAGE_SIZE) -> list[Enrollment]:
+    """The people left out of the campaign at approval, latest first, with their reasons."""
+    return list(
+        db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.campaign_id == campaign.id, Enrollment.status == EnrollmentStatus.EXCLUDED)
+            .options(joinedload(Enrollment.contact))
+            .order_by(Enrollment.status_changed_at.desc(), Enrollment.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def pending_among(campaign_id: int, ids: Collection[int]) -> list[Enrollment]:
     """The enrollments of `ids` that still wait in this campaign, with their contacts, by id."""
     if not ids:

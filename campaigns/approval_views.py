@@ -10,7 +10,7 @@ from app.auth.models import Role
 from app.changes import domain_change
 from app.db_types import utcnow
 from app.extensions import db
-from campaigns.approval import REASON_MAX, decide_waiting, pending_among, waiting_page
+from campaigns.approval import REASON_MAX, decide_waiting, left_out, pending_among, waiting_page
 from campaigns.forms import StatusForm
 from campaigns.models import Campaign
 from campaigns.views import bp
@@ -27,6 +27,7 @@ def approval(campaign_id: int):
         campaign=campaign,
         page=page,
         select_none=request.args.get("select") == "none",
+        left_out=left_out(campaign),
         reason_max=REASON_MAX,
         form=StatusForm(),
     )

@@ -86,6 +86,9 @@ def test_two_exclusions_leave_exactly_n_minus_two_contacted_and_are_audited(logi
     assert {event.details["reason"] for event in events} == {"Already in talks"}
     flashed = client.get(f"/campaigns/{waiting_campaign.id}/approval").get_data(as_text=True)
     assert "4 approved, 4 contacted; 2 left out." in flashed
+    listed = flashed[flashed.index('id="left-out"') :]
+    assert listed.count("Already in talks") == 2
+    assert "Person1 Lee" in listed
 
 
 def test_excluded_people_are_not_contacted_on_the_next_enrollment_run(admin, waiting_campaign):
