@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from campaigns import approval_views  # noqa: F401  (its routes join the campaigns blueprint)
 from campaigns.cli import campaigns_cli
 from campaigns.signals import connect_signals
 from campaigns.views import bp

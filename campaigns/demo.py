@@ -45,7 +45,8 @@ def load_demo_campaigns(*, now: datetime) -> dict[str, int]:
         max_contacts_per_account=2,
         title_keywords=["VP", "Director", "Head", "Chief", "Manager"],
         cooldown_days=90,
-        sender_name="Morgan from the customer team",
+        from_name="Morgan at Northbeam",
+        reply_to="customer-team@northbeam.example",
         email_subject="{{ first_name }}, two minutes on your decision at {{ company }}?",
         email_text=(
             "Hello {{ first_name }},\n\nYou recently chose another solution over ours. Could you tell us "

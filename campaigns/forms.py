@@ -111,17 +111,15 @@ class CampaignForm(FlaskForm):
         description="Skip contacts reached by any campaign in the last N days.",
     )
 
-    sender_name = StringField(
-        "Sender", default="The Winback team", validators=[DataRequired(), Length(max=120)]
-    )
     from_name = StringField(
         "From name",
         validators=[
-            Optional(),
+            DataRequired("Enter who the messages come from, e.g. Morgan at Acme."),
             Length(max=120),
             Regexp(r"^[^\r\n<>\"]*$", message="Letters, not <, > or quotes."),
         ],
-        description="Who the emails say they are from, e.g. Morgan at Acme.",
+        description="Who the emails say they are from, e.g. Morgan at Acme; it also signs every message "
+        "({{ sender }}).",
     )
     from_email = StringField(
         "From address",
@@ -267,6 +265,12 @@ class CampaignForm(FlaskForm):
         self.cap_busy.data = caps.get("busy")
         self.cap_voicemail.data = caps.get("voicemail")
 
+    def fill_defaults(self, wording: dict[str, str], *, sender: str) -> None:
+        """A new campaign starts with the default wording, signed by the organisation (GET)."""
+        for name, text in wording.items():
+            getattr(self, name).data = text
+        self.from_name.data = sender
+
     def preview_values(self) -> dict[str, Any]:
         """The values the previews render with; none while a kind or channel is not one offered."""
         try:
@@ -277,7 +281,7 @@ class CampaignForm(FlaskForm):
     def values(self) -> dict[str, Any]:
         """The cleaned values the service stores."""
         return {
-            "name": self.name.data.strip(),
+            "name": (self.name.data or "").strip(),
             "kind": CampaignKind(self.kind.data),
             "survey_channel": Channel(self.survey_channel.data),
             "survey_version_id": self.survey_version_id.data or None,
@@ -294,7 +298,6 @@ class CampaignForm(FlaskForm):
             "title_keywords": _keywords(self.title_keywords.data),
             "max_contacts_per_account": self.max_contacts_per_account.data,
             "cooldown_days": self.cooldown_days.data,
-            "sender_name": self.sender_name.data.strip(),
             "from_name": (self.from_name.data or "").strip() or None,
             "from_email": (self.from_email.data or "").strip() or None,
             "reply_to": (self.reply_to.data or "").strip() or None,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import parseaddr
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.messaging.suppression import contact_suppression_reason
+from app.organisation.service import brand
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -18,8 +21,9 @@ from campaigns.models import (
     EnrollmentStatus,
     EnrollmentSuppression,
 )
+from campaigns.wording import default_templates
 from surveys.invitations import (
-    DEFAULT_TEMPLATES,
+    DEFAULT_SENDER,
     InvitationNotSendable,
     MessageTemplates,
     ReminderWording,
@@ -32,13 +36,27 @@ from surveys.models import Invitation, SurveyVersion, VersionStatus
 INVITATION_CHUNK = 200
 
 
+def campaign_sender(campaign: Campaign) -> str:
+    """Who signs the campaign's messages ({{ sender }}): its From name, else the organisation's name."""
+    return campaign.from_name or brand().name or DEFAULT_SENDER
+
+
+def campaign_from(campaign: Campaign) -> str:
+    """The From header of the campaign's emails: its From name at its own address, else at MAIL_FROM's."""
+    default_address = parseaddr(current_app.config["MAIL_FROM"])[1]
+    if not campaign.from_name and not campaign.from_email:
+        return current_app.config["MAIL_FROM"]
+    return campaign.from_address(default_address)
+
+
 def invitation_templates(campaign: Campaign) -> MessageTemplates:
-    """The campaign's invitation words; the surveys defaults fill what the admin left empty."""
+    """The campaign's invitation words; the default wording fills what the admin left empty."""
+    defaults = default_templates()
     return MessageTemplates(
-        email_subject=campaign.email_subject or DEFAULT_TEMPLATES.email_subject,
-        email_text=campaign.email_text or DEFAULT_TEMPLATES.email_text,
-        email_html=campaign.email_html or (None if campaign.email_text else DEFAULT_TEMPLATES.email_html),
-        sms_text=campaign.sms_text or DEFAULT_TEMPLATES.sms_text,
+        email_subject=campaign.email_subject or defaults.email_subject,
+        email_text=campaign.email_text or defaults.email_text,
+        email_html=campaign.email_html or (None if campaign.email_text else defaults.email_html),
+        sms_text=campaign.sms_text or defaults.sms_text,
     )
 
 
@@ -153,8 +171,8 @@ def _invite_chunk(
                 templates,
                 kind="invitation",
                 now=now,
-                sender=campaign.sender_name,
-                from_address=campaign.from_address,
+                sender=campaign_sender(campaign),
+                from_address=campaign_from(campaign),
                 reply_to=campaign.reply_to,
             )
         except InvitationNotSendable:
@@ -192,8 +210,8 @@ def campaign_wordings(invitations: list[Invitation], **_: object) -> dict[int, R
         wordings[enrollment.invitation_id] = (
             ReminderWording(
                 reminder_templates(campaign),
-                campaign.sender_name,
-                from_address=campaign.from_address,
+                campaign_sender(campaign),
+                from_address=campaign_from(campaign),
                 reply_to=campaign.reply_to,
             )
             if sendable

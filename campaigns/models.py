@@ -104,8 +104,8 @@ class Campaign(db.Model):
     requires_approval: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Message templates (merge fields rendered by app.messaging.merge.render_merge).
-    sender_name: Mapped[str] = mapped_column(String(120), default="The Winback team")
-    # The emails' From (name and address) and Reply-To; empty: the app's MAIL_FROM.
+    # The emails' From (name and address) and Reply-To; the From name signs every message ({{ sender }}).
+    # No From address: the app's MAIL_FROM address, still under the From name.
     from_name: Mapped[str | None] = mapped_column(String(120))
     from_email: Mapped[str | None] = mapped_column(String(254))
     reply_to: Mapped[str | None] = mapped_column(String(254))
@@ -143,12 +143,9 @@ class Campaign(db.Model):
     survey_version: Mapped[SurveyVersion | None] = relationship()
     callers: Mapped[list[User]] = relationship(secondary=campaign_callers, order_by=User.name)
 
-    @property
-    def from_address(self) -> str | None:
-        """The From header of its emails ("Name <address>"), or None for the app's default sender."""
-        if not self.from_email:
-            return None
-        return formataddr((self.from_name or "", self.from_email))
+    def from_address(self, default_address: str) -> str:
+        """The From header of its emails ("Name <address>"): its own address, else `default_address`."""
+        return formataddr((self.from_name or "", self.from_email or default_address))
 
     @property
     def contact_channel(self) -> Channel:
@@ -209,6 +206,7 @@ class EnrollmentStatus(enum.StrEnum):
     OPTED_OUT = "opted_out"
     EXHAUSTED = "exhausted"
     SUPPRESSED = "suppressed"
+    EXCLUDED = "excluded"  # left out by an admin at approval, with a reason: never contacted by this campaign
 
 
 class EnrollmentSuppression(enum.StrEnum):
@@ -259,6 +257,7 @@ class Enrollment(db.Model):
     suppression_reason: Mapped[EnrollmentSuppression | None] = mapped_column(
         str_enum(EnrollmentSuppression, 20)
     )
+    exclusion_reason: Mapped[str | None] = mapped_column(String(500))  # why an admin left it out
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The survey invitation this enrollment sent (survey and survey-then-call campaigns).

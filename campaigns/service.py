@@ -17,6 +17,7 @@ from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
 from app.messaging.optout import opt_out_url
+from app.organisation.service import missing_for_email
 from campaigns.models import (
     CAMPAIGN_ACTIONS,
     Campaign,
@@ -25,6 +26,7 @@ from campaigns.models import (
     campaign_callers,
 )
 from campaigns.targeting import TargetingRules, candidates
+from campaigns.wording import sms_segments
 
 if TYPE_CHECKING:
     from campaigns.enrollment import Preview
@@ -61,7 +63,6 @@ EDITABLE = (
     "title_keywords",
     "max_contacts_per_account",
     "cooldown_days",
-    "sender_name",
     "from_name",
     "from_email",
     "reply_to",
@@ -121,6 +122,11 @@ class RenderedTemplate:
     label: str
     text: str | None
     error: str | None
+
+    @property
+    def sms_segments(self) -> int | None:
+        """How many SMS segments the rendered SMS takes (None for emails)."""
+        return sms_segments(self.text) if self.name == "sms_text" and self.text else None
 
 
 def render_templates(
@@ -191,10 +197,37 @@ def save_campaign(campaign: Campaign, values: Mapping[str, Any], *, caller_ids: 
     return campaign
 
 
+class ActivationBlocked(CampaignStateError):
+    """A campaign that would send email while the organisation lacks what the law asks of it."""
+
+    code = "activation_blocked"
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"Emails must carry {' and '.join(missing)} (CAN-SPAM): add it in Settings, Organisation, "
+            "before starting this campaign."
+        )
+
+
+def activation_blockers(campaign: Campaign) -> list[str]:
+    """What is missing before the campaign may start (empty: nothing); emails need a postal address."""
+    if Channel.EMAIL not in campaign.channels:
+        return []
+    return missing_for_email()
+
+
 def change_status(campaign: Campaign, action: str, *, now: datetime) -> CampaignStatus:
-    """Activate, pause, resume or finish; a wrong move raises CampaignStateError."""
+    """Activate, pause, resume or finish; a wrong move raises CampaignStateError.
+
+    An email campaign starts (or resumes) only once the organisation has a postal address.
+    """
     if action not in CAMPAIGN_ACTIONS:
         raise ValidationError(f"Unknown action: {action}")
+    if action in ("activate", "resume"):
+        missing = activation_blockers(campaign)
+        if missing:
+            raise ActivationBlocked(missing)
     getattr(campaign, action)(now=now)
     db.session.flush()
     return campaign.status

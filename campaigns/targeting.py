@@ -213,7 +213,8 @@ def candidates(
         ranked.c.contact_rank > 1,
         exists().where(
             enrolled.c.contact_id == ranked.c.contact_id,
-            enrolled.c.status != EnrollmentStatus.SUPPRESSED.value,
+            # Suppressed and excluded (left out at approval) enrollments never reached the contact.
+            enrolled.c.status.not_in((EnrollmentStatus.SUPPRESSED.value, EnrollmentStatus.EXCLUDED.value)),
             enrolled.c.enrolled_at >= literal(since, UTCDateTime()),
         )
         if rules.cooldown_days

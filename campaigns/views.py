@@ -10,6 +10,7 @@ from app.auth.models import Role
 from app.changes import domain_change
 from app.db_types import utcnow
 from app.extensions import db
+from app.organisation.service import brand
 from campaigns.enrollment import (
     activation_forecast,
     approve_pending,
@@ -19,6 +20,7 @@ from campaigns.enrollment import (
     preview_rules,
 )
 from campaigns.forms import CampaignForm, StatusForm
+from campaigns.invitations import campaign_from
 from campaigns.models import (
     SUPPRESSION_LABELS,
     Campaign,
@@ -27,6 +29,8 @@ from campaigns.models import (
     EnrollmentSuppression,
 )
 from campaigns.service import (
+    ActivationBlocked,
+    activation_blockers,
     campaigns_for,
     change_status,
     competitor_names,
@@ -36,6 +40,7 @@ from campaigns.service import (
     save_campaign,
 )
 from campaigns.targeting import TargetingRules
+from campaigns.wording import default_wording
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns", template_folder="templates")
 
@@ -69,6 +74,7 @@ def detail(campaign_id: int):
         by_status=by_status,
         by_reason=by_reason,
         pending=pending_count(campaign.id),
+        from_header=campaign_from(campaign),
         competitors=competitor_names(campaign),
         form=StatusForm(),
         confirmed_actions=CONFIRMED_ACTIONS,
@@ -81,8 +87,8 @@ def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: Targeting
     contact = preview_contact(
         rules, now=now, contact_id=request.args.get("contact", type=int), preview=preview
     )
-    values = form.preview_values() if form.name.data else {}
-    rendered = render_templates(values, contact, sender=form.sender_name.data or "") if contact else []
+    values = form.preview_values()
+    rendered = render_templates(values, contact, sender=form.from_name.data or "") if contact else []
     return (
         render_template(
             "campaigns/edit.html",
@@ -100,6 +106,11 @@ def _render_edit(form: CampaignForm, campaign: Campaign | None, rules: Targeting
 @admin_only
 def new():
     form = CampaignForm()
+    if not form.is_submitted():
+        form.fill_defaults(default_wording(), sender=brand().name)
+    elif request.form.get("preview_only"):
+        form.validate()
+        return _render_edit(form, None, form.rules())
     if form.validate_on_submit():
         with domain_change() as change:
             campaign = save_campaign(Campaign(), form.values(), caller_ids=form.callers.data or [])
@@ -120,6 +131,9 @@ def edit(campaign_id: int):
     if not form.is_submitted():
         form.fill_from(campaign)
         return _render_edit(form, campaign, TargetingRules.of(campaign))
+    if request.form.get("preview_only"):
+        form.validate()
+        return _render_edit(form, campaign, form.rules())
     if form.validate():
         with domain_change() as change:
             save_campaign(campaign, form.values(), caller_ids=form.callers.data or [])
@@ -140,7 +154,7 @@ def preview():
     counts = preview_rules(rules, now=now)
     result = counts.to_json()
     contact = preview_contact(rules, now=now, preview=counts)
-    sender = form.sender_name.data or ""
+    sender = form.from_name.data or ""
     rendered = render_templates(form.preview_values(), contact, sender=sender) if contact else []
     result["contact"] = {"id": contact.id, "name": contact.full_name} if contact else None
     result["templates"] = [
@@ -167,20 +181,35 @@ def status(campaign_id: int):
         if not StatusForm().validate_on_submit():
             abort(400)
         if action not in CONFIRMED_ACTIONS or request.form.get("confirmed") == "yes":
-            with domain_change() as change:
+            with domain_change(flash_error=False) as change:
                 change_status(campaign, action, now=utcnow())
             if change:
                 flash(f"Campaign {campaign.name} is now {campaign.status.value}.", "success")
+            elif isinstance(change.error, ActivationBlocked):  # the page names what is missing, with a link
+                return _confirm_page(campaign, action, 422)
+            else:
+                flash(change.error.message, "error")
             return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
     if action not in CONFIRMED_ACTIONS:
         abort(404)
     if action not in campaign.allowed_actions():
         flash(f"A {campaign.status.value} campaign cannot be {ACTION_PAST[action]}.", "error")
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
-    forecast = activation_forecast(campaign, now=utcnow()) if action != "finish" else None
-    return render_template(
-        "campaigns/confirm.html", campaign=campaign, action=action, forecast=forecast, form=StatusForm()
+    return _confirm_page(campaign, action)
+
+
+def _confirm_page(campaign: Campaign, action: str, status: int = 200):
+    blockers = activation_blockers(campaign) if action != "finish" else []
+    forecast = activation_forecast(campaign, now=utcnow()) if action != "finish" and not blockers else None
+    page = render_template(
+        "campaigns/confirm.html",
+        campaign=campaign,
+        action=action,
+        forecast=forecast,
+        blockers=blockers,
+        form=StatusForm(),
     )
+    return page, status
 
 
 @bp.post("/<int:campaign_id>/approve")

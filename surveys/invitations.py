@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from markupsafe import Markup, escape
+from markupsafe import escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -48,8 +48,7 @@ DEFAULT_TEMPLATES = MessageTemplates(
         "You recently chose another solution over ours at {{ company }}. We would value your honest "
         "view: it takes about two minutes, and you can stop and continue later with the same link.\n\n"
         "{{ survey_link }}\n\n"
-        "Thank you,\n{{ sender }}\n\n"
-        "Don't want these emails? {{ opt_out_link }}\n"
+        "Thank you,\n{{ sender }}\n"
     ),
     email_html=(
         "<p>Hello {{ first_name }},</p>"
@@ -57,7 +56,6 @@ DEFAULT_TEMPLATES = MessageTemplates(
         "view: it takes about two minutes, and you can stop and continue later with the same link.</p>"
         '<p><a href="{{ survey_link }}">Answer the survey</a></p>'
         "<p>Thank you,<br>{{ sender }}</p>"
-        '<p><small><a href="{{ opt_out_link }}">Unsubscribe</a></small></p>'
     ),
     sms_text=(
         "Hi {{ first_name }}, {{ sender }} here: 2 minutes on why you chose another vendor? "
@@ -149,7 +147,8 @@ def queue_invitation_message(
     """Write the invitation or the next reminder to the outbox, once (idempotency key).
 
     `from_address` and `reply_to` ("Name <address>") are the email's From and Reply-To; without them the
-    transport's MAIL_FROM is used. Every email ends with the organisation's name and postal address.
+    transport's MAIL_FROM is used. Every email ends with the organisation's name, postal address and
+    the unsubscribe link.
     """
     if kind not in ("invitation", "reminder"):
         raise ValidationError("kind is 'invitation' or 'reminder'")
@@ -186,13 +185,12 @@ def queue_invitation_message(
         if reply_to:
             common["meta"]["reply_to"] = reply_to
         current = read_brand()
-        footer = email_footer(current)
+        unsubscribe = fields["opt_out_link"]
         body_text = render_merge(templates.email_text, fields)
+        body_text = f"{body_text.rstrip()}\n\n{email_footer(current, unsubscribe_url=unsubscribe)}"
         body_html = render_merge(templates.email_html, fields, html=True) if templates.email_html else None
-        if footer:
-            body_text = f"{body_text.rstrip()}\n\n--\n{footer}\n"
-            if body_html is not None:
-                body_html += f'<p class="footer">{escape(footer).replace(chr(10), Markup("<br>"))}</p>'
+        if body_html is not None:
+            body_html += email_footer(current, unsubscribe_url=unsubscribe, html=True)
         if body_html is not None and current.has_logo:
             logo = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/brand/logo?v={current.logo_version}"
             alt = escape(current.name or "Logo")

@@ -13,6 +13,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.messaging.channels import Channel
 from app.messaging.models import OutboundMessage
+from app.messaging.optout import opt_out_url
 from app.messaging.transports import build_email
 from app.organisation.models import Organisation
 from app.organisation.service import (
@@ -155,8 +156,12 @@ def test_emails_end_with_the_organisation_name_and_postal_address(make_contact):
     message = queue_invitation_message(
         invitation, DEFAULT_TEMPLATES, kind="invitation", now=NOW, sender="Kim"
     )
-    assert message.body_text.rstrip().endswith("--\nAcme Analytics\n1 Main St\nSpringfield")
-    assert "Acme Analytics<br>1 Main St<br>Springfield" in message.body_html
+    unsubscribe = opt_out_url(invitation.contact, Channel.EMAIL)
+    assert message.body_text.rstrip().endswith(
+        f"--\nAcme Analytics\n1 Main St\nSpringfield\nUnsubscribe: {unsubscribe}"
+    )
+    assert "Acme Analytics<br>1 Main St<br>Springfield<br>" in message.body_html
+    assert f'<a href="{unsubscribe}">Unsubscribe</a>' in message.body_html
     assert "<img" not in message.body_html  # no logo uploaded
 
 
@@ -236,7 +241,7 @@ def test_the_campaign_form_stores_the_sender_fieldset(login, make_user):
     fields = {"from_name": "Morgan", "from_email": "morgan@acme.example", "reply_to": "team@acme.example"}
     assert admin.post("/campaigns/new", data={**FORM, **fields}).status_code == 302
     campaign = db.session.scalars(select(Campaign)).one()
-    assert campaign.from_address == "Morgan <morgan@acme.example>"
+    assert campaign.from_address("winback@localhost") == "Morgan <morgan@acme.example>"
     assert campaign.reply_to == "team@acme.example"
     bad = admin.post("/campaigns/new", data={**FORM, "from_email": "not an address", "from_name": "A\r\nB"})
     assert bad.status_code == 422

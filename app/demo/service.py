@@ -16,6 +16,7 @@ from app.codebook.service import ensure_default_codebook
 from app.crm.models import Account, Competitor, Contact, Opportunity
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
 from app.demo.messaging import load_messaging_demo
+from app.demo.organisation import load_demo_organisation
 from app.errors import Conflict
 from app.extensions import db
 
@@ -148,6 +149,7 @@ def load_demo(*, seed: int, today: date, now: datetime) -> DemoResult:
     if not database_is_empty():
         raise Conflict("The database already has users: demo data loads only into an empty database")
     logins = _create_demo_users()
+    load_demo_organisation(now=now)
     ensure_default_codebook()
     counts = _store_crm(generate_crm(seed=seed, today=today), now=now)
     surveys = _load_surveys(seed=seed, now=now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.organisation.service import brand
 from app.organisation.views import bp
 
 __all__ = ["bp", "init_app"]
@@ -20,3 +21,9 @@ def init_app(app: Flask) -> None:
     for group, label, endpoint, position in MENU:
         add_menu_item(app, group, label, endpoint, position=position)
     app.register_blueprint(bp)
+    # The brand customer-facing pages show (public_layout.html); a page that passes its own wins.
+    app.context_processor(_brand)
+
+
+def _brand() -> dict:
+    return {"brand": brand()}

@@ -174,7 +174,21 @@ def forget_brand() -> None:
     current_app.extensions.pop(_EXTENSION, None)
 
 
-def email_footer(current: Brand) -> str:
-    """The footer every customer email carries: who sent it and their postal address (CAN-SPAM)."""
-    lines = [line for line in (current.name, *current.postal_address.splitlines()) if line.strip()]
-    return "\n".join(lines)
+def email_footer(current: Brand, *, unsubscribe_url: str | None, html: bool = False) -> str:
+    """The footer every customer email carries: who sent it, their postal address (CAN-SPAM) and the
+    unsubscribe link; rendered from organisation/email_footer.txt or .html (escaped in HTML)."""
+    name = "email_footer.html" if html else "email_footer.txt"
+    template = current_app.jinja_env.get_template(f"organisation/{name}")
+    return template.render(
+        name=current.name.strip(),
+        address_lines=[line.strip() for line in current.postal_address.splitlines() if line.strip()],
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+def missing_for_email() -> list[str]:
+    """What the organisation still lacks before email campaigns may go out (CAN-SPAM), in words."""
+    organisation = db.session.get(Organisation, 1)
+    if organisation is None or not organisation.postal_address.strip():
+        return ["the organisation's postal address"]
+    return []

@@ -14,6 +14,7 @@ from app.auth.models import Role
 from app.codebook.service import ensure_default_codebook
 from app.db_types import utcnow
 from app.extensions import db
+from app.organisation.service import update_organisation
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import publish
 from surveys.library import WIN_LOSS, create_from_template
@@ -23,6 +24,10 @@ from tests.browser.test_import_pages import GOOD_ROWS, HEADER, _sign_in, _write_
 
 @pytest.fixture
 def published_survey():
+    # Email campaigns start once the organisation has a postal address; new ones are signed by its name.
+    update_organisation(
+        name="Acme Analytics", brand_colour="", postal_address="1 Market St, San Francisco", now=utcnow()
+    )
     ensure_default_codebook()
     survey = create_from_template(WIN_LOSS, now=utcnow(), name="Win/loss")
     version = publish(survey.versions[0], now=utcnow())

@@ -9,6 +9,7 @@ import pytest
 
 from app.codebook.service import ensure_default_codebook
 from app.extensions import db
+from app.organisation.service import update_organisation
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from surveys.builder import publish
 from surveys.library import WIN_LOSS, create_from_template
@@ -36,8 +37,22 @@ def make_campaign() -> Callable[..., Campaign]:
 
 
 @pytest.fixture
-def version():
-    """The ready-made win/loss survey, published: what survey campaigns invite to."""
+def organisation():
+    """The organisation with the postal address email campaigns need before they start (CAN-SPAM)."""
+    organisation = update_organisation(
+        name="Acme Analytics",
+        brand_colour="",
+        postal_address="Acme Analytics\n1 Market Street\nSan Francisco, CA 94105",
+        now=NOW,
+    )
+    db.session.commit()
+    return organisation
+
+
+@pytest.fixture
+def version(organisation):
+    """The ready-made win/loss survey, published: what survey campaigns invite to (email campaigns on it
+    may start: the organisation has its postal address)."""
     ensure_default_codebook()
     survey = create_from_template(WIN_LOSS, now=NOW, name="Win/loss 2026")
     published = publish(survey.versions[0], now=NOW)

@@ -31,7 +31,7 @@ def invited(make_campaign, make_contact, make_opportunity, version):
     campaign = make_campaign(
         kind=CampaignKind.SURVEY,
         survey_version_id=version.id,
-        sender_name="Morgan at Winback",
+        from_name="Morgan at Winback",
         reminder_subject="Still time, {{ first_name }}",
         reminder_text="Hi {{ first_name }}: {{ survey_link }}\n{{ sender }}\nStop: {{ opt_out_link }}",
         reminder_max=1,

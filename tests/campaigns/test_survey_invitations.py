@@ -36,7 +36,7 @@ def test_enrollment_invites_and_queues_the_campaign_email(
     campaign = make_campaign(
         kind=CampaignKind.SURVEY,
         survey_version_id=version.id,
-        sender_name="Morgan at Winback",
+        from_name="Morgan at Winback",
         email_subject="{{ first_name }}, why {{ company }} chose someone else",
         email_text="Hi {{ first_name }}: {{ survey_link }}\n{{ sender }}\nStop: {{ opt_out_link }}",
         reminder_max=1,

@@ -22,7 +22,7 @@ FORM = {
     "wait_days_after_close": "0",
     "max_contacts_per_account": "1",
     "cooldown_days": "90",
-    "sender_name": "Morgan at Winback",
+    "from_name": "Morgan at Winback",
     "email_subject": "{{ first_name }}, a question about {{ company }}",
     "email_text": "Hi {{ first_name }},\n{{ survey_link }}\nStop: {{ opt_out_link }}\n{{ sender }}",
     "reminder_max": "2",
