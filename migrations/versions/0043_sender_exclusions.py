@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0043_sender_exclusions"
-down_revision = "0032_abstention"
+down_revision = "0041_caller_desk"
 branch_labels = None
 depends_on = None
 
