@@ -4,7 +4,7 @@ The separate "Sender" signature is folded into the From name ({{ sender }} is th
 enrollment an admin leaves out at approval is kept as `excluded` with the reason given.
 
 Revision ID: 0043_sender_exclusions
-Revises: 0032_abstention
+Revises: 0041_caller_desk
 """
 
 import sqlalchemy as sa
