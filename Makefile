@@ -9,7 +9,7 @@ PORT ?= 5000
 # Customer links (survey, unsubscribe) point where `make run` serves, unless PUBLIC_BASE_URL is set.
 run demo: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test bench lint format install migrate demo serve browsers clean
+.PHONY: run test bench lint format install migrate demo serve browsers clean voice-sdk voice-sdk-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,5 +55,18 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Twilio Voice JavaScript SDK is committed, built, under app/static/vendor/twilio-voice (runtime needs
+# no npm). package.json pins its exact version and package-lock.json its integrity; these re-fetch it.
+VOICE_SDK := app/static/vendor/twilio-voice
+voice-sdk:
+	npm ci --ignore-scripts --no-audit --no-fund
+	cp node_modules/@twilio/voice-sdk/dist/twilio.min.js node_modules/@twilio/voice-sdk/LICENSE.md $(VOICE_SDK)/
+
+voice-sdk-check:
+	npm ci --ignore-scripts --no-audit --no-fund
+	cmp node_modules/@twilio/voice-sdk/dist/twilio.min.js $(VOICE_SDK)/twilio.min.js
+	cmp node_modules/@twilio/voice-sdk/LICENSE.md $(VOICE_SDK)/LICENSE.md
+	@echo "$(VOICE_SDK) matches package-lock.json"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules
