@@ -94,6 +94,12 @@ class Config:
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
     TWILIO_FROM = os.environ.get("TWILIO_FROM")
     TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID")
+    # Browser calling (Twilio Voice JavaScript SDK): an API key to sign Access Tokens, and the TwiML App
+    # whose voice URL is PUBLIC_BASE_URL/twilio/voice/client. Tokens live this many seconds.
+    TWILIO_API_KEY_SID = os.environ.get("TWILIO_API_KEY_SID")
+    TWILIO_API_KEY_SECRET = os.environ.get("TWILIO_API_KEY_SECRET")
+    TWILIO_TWIML_APP_SID = os.environ.get("TWILIO_TWIML_APP_SID")
+    TWILIO_VOICE_TOKEN_TTL = _env_int("TWILIO_VOICE_TOKEN_TTL", 600)
 
     # Outbox delivery by `flask worker`.
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)
@@ -122,6 +128,10 @@ class Config:
     CALL_SCOPE_CACHE_SECONDS = _env_int("CALL_SCOPE_CACHE_SECONDS", 10)
     CALL_WINDOW_END_MARGIN_MINUTES = _env_int("CALL_WINDOW_END_MARGIN_MINUTES", 5)
     CALL_MIN_CONTACT_SPACING_MINUTES = _env_int("CALL_MIN_CONTACT_SPACING_MINUTES", 60)
+    # Number health: a number that failed (no answer, busy, failed) on this many separate days is held
+    # this many days, in every campaign.
+    CALL_NUMBER_FAILED_DAYS = _env_int("CALL_NUMBER_FAILED_DAYS", 3)
+    CALL_NUMBER_HOLD_DAYS = _env_int("CALL_NUMBER_HOLD_DAYS", 30)
 
     # Import defaults.
     # Dry runs and imports started from the pages are jobs for `flask worker`: how often it looks for

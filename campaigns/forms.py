@@ -197,6 +197,13 @@ class CampaignForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=90)],
     )
     call_recording = BooleanField("Record calls (announced, and only with the contact's consent)")
+    voicemail_audio_url = StringField(
+        "Voicemail drop: recorded message (https URL of an MP3 or WAV)",
+        validators=[Optional(), Length(max=500), Regexp(r"^https://\S+$", message="An https:// address.")],
+    )
+    voicemail_text = TextAreaField(
+        "Voicemail drop: text read out when there is no recording", validators=[Optional(), Length(max=1000)]
+    )
     callers = SelectMultipleField("Assigned callers", choices=[], coerce=int)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -330,6 +337,8 @@ class CampaignForm(FlaskForm):
             if self.call_after_survey_days.data is None
             else self.call_after_survey_days.data,
             "call_recording": bool(self.call_recording.data),
+            "voicemail_audio_url": (self.voicemail_audio_url.data or "").strip() or None,
+            "voicemail_text": (self.voicemail_text.data or "").strip() or None,
         }
 
     def rules(self) -> TargetingRules:

@@ -134,6 +134,9 @@ class Campaign(db.Model):
     # "Survey, then calls": call those who left the survey unanswered this long.
     call_after_survey_days: Mapped[int] = mapped_column(default=7)
     call_recording: Mapped[bool] = mapped_column(default=False)  # only after an announcement, with consent
+    # Voicemail drop: a recorded message (an https URL Twilio can fetch) or, without one, this text spoken.
+    voicemail_audio_url: Mapped[str | None] = mapped_column(String(500))
+    voicemail_text: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -122,6 +122,23 @@ def _region_table() -> dict[tuple[str, str], tuple[str, ...]]:
 REGION_ZONES = _region_table()
 
 
+def _region_codes() -> dict[tuple[str, str], str]:
+    codes: dict[tuple[str, str], str] = {}
+    for line in _REGIONS.strip().splitlines():
+        head, name, _ = line.split("|")
+        country, code = head.split()
+        codes[(country, code)] = codes[(country, name.upper())] = code
+    return codes
+
+
+REGION_CODES = _region_codes()
+
+
+def region_code(state: str | None, country: str = "US") -> str | None:
+    """A US state's (or Canadian province's) two-letter code from its code or name; None if unknown."""
+    return REGION_CODES.get((country, (state or "").strip().upper())) if state else None
+
+
 @lru_cache(maxsize=1024)
 def zone_info(name: str) -> ZoneInfo | None:
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from campaigns.calls import softphone, supervision, webhooks  # noqa: F401 (their routes join bp)
 from campaigns.calls.cli import calls_cli
 from campaigns.calls.views import bp
 

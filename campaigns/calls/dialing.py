@@ -21,6 +21,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.messaging.channels import Channel
 from app.messaging.suppression import contact_suppression_reason
+from campaigns.calls.health import active_hold
 from campaigns.calls.hours import campaign_window, next_opening, state_rule_for_phone, window_holds
 from campaigns.calls.models import CallAttempt, CallTask, TaskStatus
 from campaigns.calls.queue import LeaseLost, cancel_contact_tasks, release_task
@@ -84,6 +85,12 @@ def check_dialable(task: CallTask, *, now: datetime, limits: DialLimits) -> None
         raise NotDialable(
             f"This contact may not be called ({reason.value.replace('_', ' ')}); the call was cancelled.",
             outcome="closed",
+        )
+    hold = active_hold(contact, contact.phone, now=now)
+    if hold is not None:
+        _later(task, hold.held_until or now + timedelta(days=1), now=now)
+        raise NotDialable(
+            f"This number is held ({hold.reason}); the call went back to the queue.", outcome="later"
         )
     zones = contact_zones(contact)
     if not zones:
@@ -240,8 +247,15 @@ def ring_caller(attempt: CallAttempt, caller: User, dialer: TwilioDialer) -> Non
     if not caller.phone:
         raise DialFailed("Add your own phone number to your profile to call through Twilio.")
     attempt.twilio_call_sid = dialer.place(attempt, caller.phone)
+    attempt.mode = "phone"
     if attempt.twilio_status is None:  # a status callback may have come first
         attempt.twilio_status = "queued"
+
+
+def mark_connected(attempt: CallAttempt, mode: str, *, now: datetime) -> None:
+    """The caller is on the call (dialling by hand, or their phone answered): handling time starts."""
+    attempt.mode = attempt.mode or mode
+    attempt.connected_at = attempt.connected_at or now
 
 
 def withdraw_attempt(attempt: CallAttempt) -> None:

@@ -17,6 +17,12 @@ from app.messaging.service import opt_out_contact
 from campaigns.calls.clocks import check_callback_window
 from campaigns.calls.dialing import DialLimits, check_dialable, check_held_through_queue, current_attempt
 from campaigns.calls.drafts import clear_drafts
+from campaigns.calls.health import (
+    FAILED_DISPOSITIONS,
+    HealthRules,
+    end_number_for_contact,
+    note_failed_call,
+)
 from campaigns.calls.models import REQUALIFICATION_FIELDS, CallAttempt, CallTask, Disposition, TaskStatus
 from campaigns.calls.queue import CALLBACK_BOOST, callback_priority, release_task, touch_lease
 from campaigns.calls.script import complete_script, discard_unconnected_answers, save_script
@@ -120,12 +126,16 @@ def record_disposition(
     callback_for_me: bool = True,
     requalification: Mapping[str, str] | None = None,
     limits: DialLimits | None = None,
+    health: HealthRules | None = None,
+    hang_up: bool = True,
 ) -> CallAttempt:
     """Close the call's attempt with the disposition and move the task on: retry, callback, or done.
 
     Without an attempt (dialled by hand) the task is checked as when pressing Call: a suppressed
     number, a paused campaign or a task not due cannot be recorded as called. A call still ringing
-    or bridged is hung up through Twilio once this commits.
+    or bridged is hung up through Twilio once this commits (unless `hang_up` is false: the voicemail
+    drop takes the contact's leg out of the bridge itself). No answer and busy count towards holding
+    the number; a wrong number ends it for the contact.
     """
     touch_lease(task, caller, now=now, lease_seconds=lease_seconds)
     notes = (notes or "").strip() or None
@@ -136,7 +146,7 @@ def record_disposition(
     attempt = current_attempt(task)
     if attempt is None:
         attempt = _hand_dialled_attempt(task, caller, now=now, limits=limits or DialLimits())
-    else:
+    elif hang_up:
         hang_up_after_commit([attempt])
     attempt.disposition = disposition
     attempt.disposed_at = now
@@ -147,6 +157,7 @@ def record_disposition(
     if disposition in NEVER_CONNECTED:
         discard_unconnected_answers(task, attempt)
     clear_drafts(task)
+    _number_health(task, attempt, disposition, now=now, health=health)
     if disposition in RETRIED:
         _retry_later(task, disposition, now=now)
     elif disposition is Disposition.CALLBACK:
@@ -174,6 +185,20 @@ def record_disposition(
     if form is not None:
         call_requalified.send(attempt, now=now)
     return attempt
+
+
+def _number_health(
+    task: CallTask,
+    attempt: CallAttempt,
+    disposition: Disposition,
+    *,
+    now: datetime,
+    health: HealthRules | None,
+) -> None:
+    if disposition in FAILED_DISPOSITIONS:
+        note_failed_call(attempt.phone, now=now, rules=health or HealthRules())
+    elif disposition is Disposition.WRONG_NUMBER and attempt.phone:
+        end_number_for_contact(task.contact, attempt.phone, now=now)
 
 
 def _retry_later(task: CallTask, disposition: Disposition, *, now: datetime) -> None:

@@ -186,6 +186,18 @@ class CallAttempt(db.Model):
     # Set when the caller's lease lapsed and the task went back to the queue with this attempt open:
     # nobody may record a disposition on it any more (the next caller starts an attempt of their own).
     abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the call was placed: "browser" (Twilio Voice SDK), "phone" (Twilio rings the caller), "hand".
+    mode: Mapped[str | None] = mapped_column(String(10))
+    # The caller was connected (browser call up, own phone answered, or Call pressed to dial by hand):
+    # handling time runs from here to the disposition.
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_call_sid: Mapped[str | None] = mapped_column(String(64))  # the leg to the contact
+    answered_by: Mapped[str | None] = mapped_column(String(32))  # answering-machine detection's verdict
+    suggested_disposition: Mapped[Disposition | None] = mapped_column(str_enum(Disposition, 16))
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the recording notice played
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    recording_seconds: Mapped[int | None]
 
     task: Mapped[CallTask] = relationship(back_populates="attempt_list")
     caller: Mapped[User | None] = relationship()
@@ -213,3 +225,27 @@ class CallDraft(db.Model):
     callback_for: Mapped[str] = mapped_column(String(10), default="me")  # "me" or "anyone"
     stop_after: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NumberHold(db.Model):
+    """A phone number the queue does not dial: held for a while after failing on several days (any
+    contact, every campaign), or ended for one contact by a wrong-number disposition (no end date).
+    Released by a supervisor (released_at) or by time (held_until)."""
+
+    __tablename__ = "call_number_holds"
+    __table_args__ = (Index("ix_call_number_holds_phone", "phone", "held_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(120))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: for good (wrong number)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    contact: Mapped[Contact | None] = relationship()
+    released_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<NumberHold {self.phone} until={self.held_until} contact={self.contact_id}>"

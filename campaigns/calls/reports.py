@@ -23,7 +23,7 @@ class CallerFigures:
     talk_seconds: int
     completes: int
     requalified: int
-    handling_seconds: float
+    handling_seconds: float  # average, over the calls that have one (see handling_seconds())
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -73,20 +73,55 @@ def caller_figures(*, start: datetime, end: datetime) -> list[CallerFigures]:
     ]
 
 
+def handling_seconds(connected_at: datetime | None, disposed_at: datetime | None) -> float | None:
+    """A call's handling time: from the caller's connect to the disposition; None when either is unknown.
+
+    The connect is when the browser call reached Twilio, the caller's own phone answered, or Call was
+    pressed to dial by hand. A disposition recorded without a call placed has no handling time.
+    """
+    if connected_at is None or disposed_at is None:
+        return None
+    return max((disposed_at - connected_at).total_seconds(), 0.0)
+
+
+def talk_seconds(attempt: CallAttempt) -> int | None:
+    """A call's talk time: Twilio's call duration where it reported one."""
+    return attempt.duration_seconds
+
+
 def _handling(start: datetime, end: datetime) -> dict[str, float]:
-    """Average seconds from the start of an attempt to its disposition, per caller."""
+    """Average handling time (handling_seconds) per caller, over the calls that have one."""
     totals: dict[str, list[float]] = {}
-    for name, started, disposed in db.session.execute(
-        select(User.name, CallAttempt.started_at, CallAttempt.disposed_at)
+    for name, connected, disposed in db.session.execute(
+        select(User.name, CallAttempt.connected_at, CallAttempt.disposed_at)
         .join(User, User.id == CallAttempt.caller_id)
         .where(
             CallAttempt.started_at >= start,
             CallAttempt.started_at < end,
+            CallAttempt.connected_at.is_not(None),
             CallAttempt.disposed_at.is_not(None),
         )
     ):
-        totals.setdefault(name, []).append((disposed - started).total_seconds())
+        seconds = handling_seconds(connected, disposed)
+        if seconds is not None:
+            totals.setdefault(name, []).append(seconds)
     return {name: round(sum(values) / len(values), 1) for name, values in totals.items()}
+
+
+def recent_calls(*, start: datetime, end: datetime, limit: int = 100) -> list[CallAttempt]:
+    """The period's calls with a disposition, newest first: per call handling and talk time, recording."""
+    return list(
+        db.session.scalars(
+            select(CallAttempt)
+            .where(
+                CallAttempt.started_at >= start,
+                CallAttempt.started_at < end,
+                CallAttempt.disposed_at.is_not(None),
+            )
+            .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def leases(*, now: datetime) -> list[CallTask]:

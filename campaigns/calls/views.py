@@ -8,13 +8,12 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.auth.guard import public, roles_required
+from app.auth.guard import roles_required
 from app.auth.models import Role, User
 from app.changes import domain_change
 from app.db_types import utcnow
 from app.errors import DomainError, ValidationError
-from app.extensions import csrf, db
-from app.messaging.views import _require_twilio_signature
+from app.extensions import db
 from campaigns.calls import reports
 from campaigns.calls.clocks import (
     CALLBACK_FORMAT,
@@ -29,15 +28,16 @@ from campaigns.calls.desk import contact_history, minutes_seconds, my_calls_toda
 from campaigns.calls.dialing import (
     DialLimits,
     NotDialable,
-    bridge_refusal,
     current_attempt,
     hand_back,
+    mark_connected,
     ring_caller,
     start_call,
     withdraw_attempt,
 )
 from campaigns.calls.dispositions import dispose_call
 from campaigns.calls.drafts import draft_values, save_draft
+from campaigns.calls.health import held_numbers
 from campaigns.calls.hours import zone_info
 from campaigns.calls.models import (
     DISPOSITION_LABELS,
@@ -57,15 +57,7 @@ from campaigns.calls.queue import (
     touch_lease,
 )
 from campaigns.calls.script import ScriptIncomplete, save_script, script_html, task_response, web_answers
-from campaigns.calls.voice import (
-    DialFailed,
-    announcement_twiml,
-    app_dialer,
-    apply_call_status,
-    bridge_twiml,
-    hangup_twiml,
-    voice_configured,
-)
+from campaigns.calls.voice import DialFailed, app_dialer, voice_configured
 
 bp = Blueprint("calls", __name__, template_folder="templates")
 
@@ -203,8 +195,10 @@ def dial(task_id: int):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("calls.queue"))
-    db.session.commit()  # kept before Twilio rings anyone: a crash after this leaves no unknown call
     dialer = app_dialer()
+    if dialer is None:
+        mark_connected(attempt, "hand", now=now)  # dialling by hand: the caller is on the call now
+    db.session.commit()  # kept before Twilio rings anyone: a crash after this leaves no unknown call
     if dialer is None:
         flash(f"Dial {attempt.phone} by hand now.", "info")
     elif attempt.twilio_call_sid is None:
@@ -345,6 +339,9 @@ def supervisor():
             select(User).where(User.role == Role.CALLER, User.active.is_(True)).order_by(User.name)
         ).all(),
         stuck=reports.stuck_contacts(),
+        holds=held_numbers(now=now),
+        recent=reports.recent_calls(start=start, end=end),
+        handling_seconds=reports.handling_seconds,
     )
 
 
@@ -369,55 +366,3 @@ def reassign(task_id: int):
     if change:
         flash("Callback reassigned.", "success")
     return redirect(url_for("calls.supervisor"))
-
-
-# ----------------------------------------------------------------------------------- Twilio voice
-
-
-def _twiml(xml: str):
-    return current_app.response_class(xml, mimetype="application/xml")
-
-
-def _attempt_for(token: str) -> CallAttempt | None:
-    return db.session.scalar(select(CallAttempt).where(CallAttempt.callback_token == token[:32]))
-
-
-@bp.post("/twilio/voice/bridge/<token>")
-@public
-@csrf.exempt
-def twilio_voice_bridge(token: str):
-    """The caller answered their phone: bridge to the attempt's number if everything still holds."""
-    _require_twilio_signature()
-    attempt = _attempt_for(token)
-    if attempt is None or bridge_refusal(attempt, now=utcnow()) is not None:
-        return _twiml(hangup_twiml())
-    return _twiml(
-        bridge_twiml(
-            attempt,
-            from_number=current_app.config.get("TWILIO_FROM") or "",
-            base_url=current_app.config["PUBLIC_BASE_URL"],
-        )
-    )
-
-
-@bp.post("/twilio/voice/announce/<token>")
-@public
-@csrf.exempt
-def twilio_voice_announce(token: str):
-    _require_twilio_signature()
-    if _attempt_for(token) is None:
-        return _twiml(hangup_twiml())
-    return _twiml(announcement_twiml())
-
-
-@bp.post("/twilio/voice/status/<token>")
-@public
-@csrf.exempt
-def twilio_voice_status(token: str):
-    _require_twilio_signature()
-    attempt = _attempt_for(token)
-    if attempt is None:
-        abort(404)
-    apply_call_status(attempt, request.form, now=utcnow())
-    db.session.commit()
-    return "", 204

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from campaigns.calls.consent import RecordingPlan, recording_plan
 from campaigns.calls.models import CallAttempt
 
 STATUS_EVENTS = "initiated ringing answered completed"
@@ -88,6 +89,24 @@ class TwilioDialer:
         """End the call whatever its state (ringing or bridged)."""
         self.client.calls(call_sid).update(status="completed")
 
+    def play(self, call_sid: str, twiml: str) -> None:
+        """Take a call leg out of its bridge and run this TwiML on it (the voicemail drop)."""
+        try:
+            self.client.calls(call_sid).update(twiml=twiml)
+        except _network_errors() as error:
+            raise DialFailed(f"Twilio could not leave the voicemail ({_short(error)}).") from None
+
+    def start_recording(self, call_sid: str, callback_url: str) -> None:
+        """Record both sides of a bridged call from now on."""
+        try:
+            self.client.calls(call_sid).recordings.create(
+                recording_channels="dual",
+                recording_status_callback=callback_url,
+                recording_status_callback_event=["completed"],
+            )
+        except _network_errors() as error:
+            raise DialFailed(f"Twilio could not start the recording ({_short(error)}).") from None
+
 
 def _short(error: Exception) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0][:200] or type(error).__name__
@@ -122,39 +141,94 @@ def app_dialer() -> TwilioDialer | None:
 # -------------------------------------------------------------------------------------------- TwiML
 
 
-def bridge_twiml(attempt: CallAttempt, *, from_number: str, base_url: str) -> str:
-    """What Twilio plays once the caller answered: dial the attempt's number (from the database)."""
+def dial_twiml(attempt: CallAttempt, *, from_number: str, base_url: str, plan: RecordingPlan) -> str:
+    """Dial the attempt's number (from the database), with answering-machine detection.
+
+    A recorded call plays the notice to the contact first (the <Number>'s url). In a one-party state
+    the recording runs from the answer; otherwise it is started once the notice has played.
+    """
     from twilio.twiml.voice_response import Dial, VoiceResponse
 
-    base = base_url.rstrip("/")
+    base = f"{base_url.rstrip('/')}/twilio/voice"
+    token = attempt.callback_token
+    recording = {}
+    if plan is RecordingPlan.FROM_ANSWER:
+        recording = {
+            "record": "record-from-answer-dual",
+            "recording_status_callback": f"{base}/recording/{token}",
+            "recording_status_callback_event": "completed",
+        }
     response = VoiceResponse()
-    record = attempt.recording_consent
-    dial = Dial(caller_id=from_number, record="record-from-answer-dual" if record else None)
+    dial = Dial(caller_id=from_number, **recording)
     dial.number(
         attempt.phone,
-        status_callback=f"{base}/twilio/voice/status/{attempt.callback_token}",
+        status_callback=f"{base}/status/{token}",
         status_callback_event=STATUS_EVENTS,
         status_callback_method="POST",
-        url=f"{base}/twilio/voice/announce/{attempt.callback_token}" if record else None,
+        url=f"{base}/announce/{token}" if plan is not RecordingPlan.NONE else None,
+        machine_detection="DetectMessageEnd",
+        amd_status_callback=f"{base}/amd/{token}",
+        amd_status_callback_method="POST",
     )
     response.append(dial)
     return str(response)
 
 
-def hangup_twiml() -> str:
+def bridge_twiml(attempt: CallAttempt, *, from_number: str, base_url: str) -> str:
+    """The dial for an attempt, recorded as its consent and the contact's state allow."""
+    return dial_twiml(
+        attempt, from_number=from_number, base_url=base_url, plan=attempt_recording_plan(attempt)
+    )
+
+
+def attempt_recording_plan(attempt: CallAttempt) -> RecordingPlan:
+    return recording_plan(attempt.task.contact, attempt.phone, recorded=attempt.recording_consent)
+
+
+def hangup_twiml(message: str | None = None) -> str:
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
+    if message:
+        response.say(message)
     response.hangup()
     return str(response)
 
 
-def announcement_twiml() -> str:
-    """Played to the contact before the bridge when the call is recorded (consent given)."""
+def announcement_twiml(attempt: CallAttempt, *, plan: RecordingPlan, base_url: str) -> str:
+    """Played to the contact before the bridge on a recorded call.
+
+    Where every party must consent the notice sits in a <Gather> whose action Twilio requests once it
+    has played (actionOnEmptyResult): that request starts the recording, never before.
+    """
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
-    response.say(RECORDING_NOTICE)
+    if plan is RecordingPlan.AFTER_NOTICE:
+        action = f"{base_url.rstrip('/')}/twilio/voice/announced/{attempt.callback_token}"
+        gather = response.gather(action=action, num_digits=1, timeout=1, action_on_empty_result=True)
+        gather.say(RECORDING_NOTICE)
+    else:
+        response.say(RECORDING_NOTICE)
+    return str(response)
+
+
+def empty_twiml() -> str:
+    from twilio.twiml.voice_response import VoiceResponse
+
+    return str(VoiceResponse())
+
+
+def voicemail_twiml(message_url: str | None, message_text: str | None) -> str:
+    """The campaign's voicemail: its recording played, or its text spoken; then the call ends."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
+    if message_url:
+        response.play(message_url)
+    else:
+        response.say(message_text or "")
+    response.hangup()
     return str(response)
 
 

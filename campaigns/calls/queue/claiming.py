@@ -16,8 +16,10 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
+from app.crm.models import Contact
 from app.extensions import db
 from app.messaging.suppression import callable_by_phone
+from campaigns.calls.health import number_is_held
 from campaigns.calls.models import CallAttempt, CallTask, TaskStatus
 from campaigns.calls.queue.leases import DEFAULT_LEASE_SECONDS, release_expired_leases
 from campaigns.calls.queue.scope import CallingMargins, ClaimCache, ClaimScope, caller_campaigns, claim_scope
@@ -25,6 +27,7 @@ from campaigns.calls.queue.scope import CallingMargins, ClaimCache, ClaimScope, 
 _TASKS = CallTask.__table__
 _OTHER = _TASKS.alias("other_task")
 _ATTEMPTS = CallAttempt.__table__.alias("recent_attempt")
+_HELD_CONTACT = Contact.__table__.alias("held_contact")
 _CLAIM_COLUMNS = [column.key for column in CallTask.__mapper__.column_attrs]
 
 
@@ -72,6 +75,11 @@ def _claim_statement(scope: ClaimScope, *, postgresql: bool):
         # Nobody who must not be called: the do-not-contact list and opt-outs may have changed since
         # the task was queued, so the claim asks again.
         callable_by_phone(tasks.c.contact_id, postgresql=postgresql),
+        # Nor a held number (failed on too many days, in any campaign), nor a contact's wrong number.
+        ~exists().where(
+            _HELD_CONTACT.c.id == tasks.c.contact_id,
+            number_is_held(_HELD_CONTACT.c.id, _HELD_CONTACT.c.phone, now),
+        ),
         # One contact is not called twice within the spacing, across campaigns and whatever their
         # cool-down; a callback is exempt (the contact asked for that time).
         or_(
