@@ -42,10 +42,22 @@ class FakeTwilioVoice(HttpClient):
         if method == "POST" and uri.endswith("/Calls.json"):
             body = {"sid": CALL_SID, "account_sid": ACCOUNT_SID, "to": data["To"], "status": "queued"}
             return Response(201, json.dumps(body))
-        if method == "POST" and "/Calls/CA" in uri:  # update: hang up
+        if method == "POST" and uri.endswith("/Recordings.json"):  # start recording a call
+            call_sid = uri.rsplit("/Calls/", 1)[1].split("/", 1)[0]
+            body = {
+                "sid": "RE" + "e" * 32,
+                "account_sid": ACCOUNT_SID,
+                "call_sid": call_sid,
+                "status": "in-progress",
+            }
+            return Response(201, json.dumps(body))
+        if method == "POST" and "/Calls/CA" in uri:  # update: hang up, or new TwiML (voicemail drop)
             sid = uri.rsplit("/", 1)[1].removesuffix(".json")
             return Response(
-                200, json.dumps({"sid": sid, "account_sid": ACCOUNT_SID, "status": data["Status"]})
+                200,
+                json.dumps(
+                    {"sid": sid, "account_sid": ACCOUNT_SID, "status": data.get("Status", "in-progress")}
+                ),
             )
         return Response(404, json.dumps({"code": 20404, "message": "no fake", "status": 404}))
 
@@ -54,4 +66,12 @@ class FakeTwilioVoice(HttpClient):
             request["url"].rsplit("/", 1)[1].removesuffix(".json")
             for request in self.requests
             if "/Calls/CA" in request["url"] and request["data"].get("Status") == "completed"
+        ]
+
+    def updates(self, call_sid: str) -> list[dict]:
+        """The updates posted to one call (new TwiML, or a hang-up)."""
+        return [
+            request["data"]
+            for request in self.requests
+            if request["method"] == "POST" and request["url"].endswith(f"/Calls/{call_sid}.json")
         ]
