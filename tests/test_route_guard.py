@@ -27,6 +27,12 @@ EXPECTED_PUBLIC = {
     "calls.twilio_voice_bridge",
     "calls.twilio_voice_announce",
     "calls.twilio_voice_status",
+    # Browser calling's TwiML App, answering-machine verdicts, the recording notice and recordings
+    # (each checked by Twilio's signature).
+    "calls.twilio_voice_client",
+    "calls.twilio_voice_announced",
+    "calls.twilio_voice_amd",
+    "calls.twilio_voice_recording",
     # The organisation's logo and brand colour, which survey pages load.
     "organisation.logo",
     "organisation.brand_css",
