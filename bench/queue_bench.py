@@ -13,6 +13,16 @@ every caller got (must be 0).
 PostgreSQL: DATABASE_URL (or postgresql+psycopg://postgres@127.0.0.1:5432/winback_calls); the bench works
 in its own database (<name>_bench), which it creates and drops. SQLite: a file in a temporary folder.
 Targets: p95 <= 25 ms, throughput >= 0.3x the baseline. The last line is one JSON object.
+
+The desk run (PostgreSQL, after the claims; `--only desk` runs it alone): disposition to next task, as a
+caller's screen does it. Each of 20 callers (a thread, its own signed-in client) posts a disposition
+(*not interested*) to `/calls/tasks/<id>/disposition`, which records it, claims the next task (the 307 to
+`/calls/next`) and renders that task's page: one sequence, timed from the post to the page. The baseline,
+same callers and count: UPDATE the previous row to done, SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1 +
+UPDATE, and a minimal Jinja render. Baseline and app alternate for `--desk-rounds` rounds; the ratio
+(sequences per second, app / baseline) is given per round, as a median and a range. The views read the
+real clock: before the desk run every contact is moved to a time zone where it is day now, with a
+number that carries no zone of its own. Targets: p95 < 150 ms, >= 0.3x the baseline.
 """
 
 from __future__ import annotations
@@ -49,6 +59,9 @@ def _config(url: str, callers: int) -> dict:
         "SECRET_KEY": "bench",
         "TESTING": False,
         "WINBACK_DISABLE_WORKER_THREAD": True,
+        # The desk run signs callers in and posts forms from a test client: no CSRF token, no rate limit.
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
     }
 
 
@@ -308,7 +321,165 @@ def _baseline_worker(engine, postgresql: bool):
     return work
 
 
-def _bench(url: str, *, tasks: int, claims: int, callers: int) -> dict:
+# ------------------------------------------------------------------------------------------ desk run
+
+DESK_PASSWORD = "bench-desk-password"  # noqa: S105
+MINIMAL_PAGE = "<!doctype html><title>Call: {{ name }}</title><h1>{{ name }}</h1><p>Task {{ task_id }}</p>"
+
+
+def _open_zone() -> str:
+    """A fixed-offset zone where it is now between 11:00 and 17:00 (calling hours for a few hours)."""
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+    for offset in range(-12, 13):
+        name = f"Etc/GMT{'+' if offset <= 0 else '-'}{abs(offset)}"
+        if 11 <= now.astimezone(ZoneInfo(name)).hour < 17:
+            return name
+    raise SystemExit("no open zone")
+
+
+def _prepare_desk(db) -> None:
+    """Every ready task's contact callable now by the real clock; the callers able to sign in."""
+    from werkzeug.security import generate_password_hash
+
+    from campaigns.calls.hours import zone_key
+    from campaigns.calls.models import TimeZoneSet
+
+    zone = _open_zone()
+    zone_set = TimeZoneSet(zones=zone_key(None, zone))
+    db.session.add(zone_set)
+    db.session.flush()
+    db.session.execute(
+        text("UPDATE contacts SET timezone = :zone, phone = '+1555' || lpad(id::text, 7, '0')"),
+        {"zone": zone},
+    )
+    db.session.execute(
+        text("UPDATE call_tasks SET zone_set_id = :zone_set WHERE status = 'ready'"),
+        {"zone_set": zone_set.id},
+    )
+    db.session.execute(
+        text(
+            "UPDATE campaigns SET calling_window_start = '08:00', calling_window_end = '21:00', "
+            "calling_days = '[0, 1, 2, 3, 4, 5, 6]', call_max_attempts = 6, call_max_per_day = 3"
+        )
+    )
+    password_hash = generate_password_hash(DESK_PASSWORD, method="pbkdf2:sha256:1000")
+    db.session.execute(text("UPDATE users SET password_hash = :hash"), {"hash": password_hash})
+    db.session.execute(
+        text(
+            "UPDATE call_tasks SET status = 'ready', leased_by_id = NULL, leased_at = NULL, "
+            "lease_expires_at = NULL WHERE status = 'leased'"
+        )
+    )
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def _desk_app_worker(app, email: str, failures: list):
+    def work(quota: int):
+        client = app.test_client()
+        response = client.post("/login", data={"email": email, "password": DESK_PASSWORD})
+        if response.status_code != 302:
+            raise SystemExit(f"bench caller could not sign in: {response.status_code}")
+        location = client.post("/calls/next").headers.get("Location", "")
+        ids, latencies = [], []
+        for _ in range(quota):
+            if "/calls/tasks/" not in location:
+                failures.append(f"no task held ({location})")
+                break
+            task_id = int(location.rsplit("/", 1)[1])
+            start = time.perf_counter()
+            response = client.post(
+                f"/calls/tasks/{task_id}/disposition",
+                data={"disposition": "not_interested", "notes": "bench"},
+                follow_redirects=True,
+            )
+            latencies.append(time.perf_counter() - start)
+            page = response.get_data(as_text=True)
+            if response.status_code != 200 or "<title>Call:" not in page:
+                failures.append(f"sequence ended on {response.request.path} ({response.status_code})")
+                break
+            ids.append(task_id)
+            location = response.request.path
+        return ids, latencies
+
+    return work
+
+
+def _desk_baseline_worker(app, engine):
+    template = app.jinja_env.from_string(MINIMAL_PAGE)
+
+    def claim(connection):
+        with connection.begin():
+            task_id = connection.execute(
+                text("SELECT id FROM bare_tasks WHERE status = 'ready' LIMIT 1 FOR UPDATE SKIP LOCKED")
+            ).scalar()
+            if task_id is not None:
+                connection.execute(
+                    text("UPDATE bare_tasks SET status = 'leased' WHERE id = :id"), {"id": task_id}
+                )
+        return task_id
+
+    def work(quota: int):
+        ids, latencies = [], []
+        with engine.connect() as connection:
+            task_id = claim(connection)
+            for _ in range(quota):
+                start = time.perf_counter()
+                with connection.begin():  # the disposition: the held row is done
+                    connection.execute(
+                        text("UPDATE bare_tasks SET status = 'done' WHERE id = :id"), {"id": task_id}
+                    )
+                task_id = claim(connection)
+                page = template.render(name=f"Pat Bench{task_id}", task_id=task_id)
+                latencies.append(time.perf_counter() - start)
+                if task_id is None or not page:
+                    break
+                ids.append(task_id)
+        return ids, latencies
+
+    return work
+
+
+def _desk(app, db, *, callers: int, per_caller: int, rounds: int) -> dict:
+    emails = [
+        row[0]
+        for row in db.session.execute(text("SELECT email FROM users WHERE role = 'caller' ORDER BY id"))
+    ]
+    emails = emails[:callers]
+    db.session.remove()
+    sequences = per_caller * len(emails)
+    runs: dict[str, list[dict]] = {"baseline": [], "desk": []}
+    failures: list[str] = []
+    for _ in range(rounds):
+        runs["baseline"].append(_run([_desk_baseline_worker(app, db.engine) for _ in emails], sequences))
+        runs["desk"].append(_run([_desk_app_worker(app, email, failures) for email in emails], sequences))
+        with app.app_context():  # the next round starts with every caller free
+            db.session.execute(
+                text(
+                    "UPDATE call_tasks SET status = 'ready', leased_by_id = NULL, leased_at = NULL, "
+                    "lease_expires_at = NULL WHERE status = 'leased'"
+                )
+            )
+            db.session.execute(text("UPDATE bare_tasks SET status = 'ready' WHERE status = 'leased'"))
+            db.session.commit()
+            db.session.remove()
+    ratios = sorted(d["per_s"] / b["per_s"] for d, b in zip(runs["desk"], runs["baseline"], strict=True))
+    p95s = sorted(run["p95_ms"] for run in runs["desk"])
+    return {
+        "rounds": runs,
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
+        "p95_ms_median": round(statistics.median(p95s), 1),
+        "p95_ms_range": [p95s[0], p95s[-1]],
+        "failures": failures[:5],
+        "failure_count": len(failures),
+    }
+
+
+def _bench(url: str, *, tasks: int, claims: int, callers: int, desk: dict | None = None) -> dict:
     from app import create_app
     from app.extensions import db
 
@@ -328,11 +499,52 @@ def _bench(url: str, *, tasks: int, claims: int, callers: int) -> dict:
             )
             if postgresql:
                 connection.execute(text("ANALYZE bare_tasks"))
-        baseline = _run([_baseline_worker(db.engine, postgresql) for _ in range(callers)], claims)
-        queue = _run([_app_worker(app, user_id) for user_id in user_ids], claims)
+        figures: dict = {}
+        if claims:
+            baseline = _run([_baseline_worker(db.engine, postgresql) for _ in range(callers)], claims)
+            queue = _run([_app_worker(app, user_id) for user_id in user_ids], claims)
+            figures = {
+                "baseline": baseline,
+                "queue": queue,
+                "ratio": round(queue["per_s"] / baseline["per_s"], 3),
+            }
+        if desk is not None:
+            _prepare_desk(db)
+            figures["desk"] = _desk(app, db, callers=callers, **desk)
         db.session.remove()
         db.engine.dispose()
-    return {"baseline": baseline, "queue": queue, "ratio": round(queue["per_s"] / baseline["per_s"], 3)}
+    return figures
+
+
+def _print_desk(desk: dict, callers: int) -> None:
+    print()
+    print(f"desk run (PostgreSQL, {callers} callers): disposition -> next task -> task page")
+    head = (
+        ("round", 8),
+        ("baseline/s", 12),
+        ("base p95", 10),
+        ("desk/s", 9),
+        ("desk p50", 10),
+        ("desk p95", 10),
+    )
+    print(
+        "".join(f"{name:<{width}}" if width == 8 else f"{name:>{width}}" for name, width in head)
+        + f"{'ratio':>8}"
+    )
+    for n, (base, run) in enumerate(zip(desk["rounds"]["baseline"], desk["rounds"]["desk"], strict=True), 1):
+        print(
+            f"{n:<8}{base['per_s']:>12}{base['p95_ms']:>10}{run['per_s']:>9}{run['p50_ms']:>10}"
+            f"{run['p95_ms']:>10}{round(run['per_s'] / base['per_s'], 3):>8}"
+        )
+    print(
+        f"ratio median {desk['ratio_median']} (range {desk['ratio_range'][0]}-{desk['ratio_range'][1]}); "
+        f"desk p95 median {desk['p95_ms_median']} ms "
+        f"(range {desk['p95_ms_range'][0]}-{desk['p95_ms_range'][1]}); "
+        f"targets p95 < 150 ms, ratio >= 0.3; failures {desk['failure_count']}"
+    )
+    desk["meets_targets"] = (
+        desk["p95_ms_median"] < 150 and desk["ratio_median"] >= 0.3 and not desk["failure_count"]
+    )
 
 
 def main() -> None:
@@ -341,16 +553,27 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=4_000)
     parser.add_argument("--callers", type=int, default=20)
     parser.add_argument("--sqlite-callers", type=int, default=4)
+    parser.add_argument("--only", choices=("all", "claims", "desk"), default="all")
+    parser.add_argument("--desk-rounds", type=int, default=3)
+    parser.add_argument("--desk-sequences", type=int, default=10, help="per caller and round")
     args = parser.parse_args()
     os.environ.setdefault("WINBACK_DISABLE_WORKER_THREAD", "1")
     figures: dict = {"tasks": args.tasks, "claims": args.claims}
+    desk = None if args.only == "claims" else {"per_caller": args.desk_sequences, "rounds": args.desk_rounds}
+    claims = 0 if args.only == "desk" else args.claims
 
     pg_url = bench_database_url("queue_bench", DEFAULT_URL)
     recreate_database(pg_url)
     try:
-        figures["postgresql"] = _bench(pg_url, tasks=args.tasks, claims=args.claims, callers=args.callers)
+        figures["postgresql"] = _bench(
+            pg_url, tasks=args.tasks, claims=claims, callers=args.callers, desk=desk
+        )
     finally:
         recreate_database(pg_url, drop_only=True)
+    if args.only == "desk":
+        _print_desk(figures["postgresql"]["desk"], args.callers)
+        print(json.dumps(figures))
+        return
     with tempfile.TemporaryDirectory() as folder:
         sqlite_url = f"sqlite:///{folder}/queue-bench.sqlite3"
         figures["sqlite"] = _bench(
@@ -369,6 +592,8 @@ def main() -> None:
                 f"{run['double_assignments']:>9}{ratio:>8}"
             )
     pg = figures["postgresql"]
+    if "desk" in pg:
+        _print_desk(pg["desk"], args.callers)
     figures["targets"] = {"p95_ms": 25, "ratio": 0.3}
     figures["meets_targets"] = (
         pg["queue"]["p95_ms"] <= 25

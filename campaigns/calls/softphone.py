@@ -12,8 +12,7 @@ from app.security import CONTENT_SECURITY_POLICY
 from campaigns.calls.browser import browser_configured, call_mode, voice_token
 from campaigns.calls.dialing import DialLimits, NotDialable, current_attempt
 from campaigns.calls.health import HealthRules
-from campaigns.calls.models import DISPOSITION_LABELS, CallTask
-from campaigns.calls.queue import held_task
+from campaigns.calls.models import DISPOSITION_LABELS, CallTask, TaskStatus
 from campaigns.calls.views import _lease_seconds, _own_task, bp, callers_and_admins
 from campaigns.calls.voice import DialFailed, app_dialer, voicemail_twiml
 from campaigns.calls.voicemail import drop_voicemail, has_voicemail
@@ -25,7 +24,14 @@ SOFTPHONE_CONNECT = "connect-src 'self' wss://*.twilio.com https://eventgw.twili
 @bp.app_template_global("softphone")
 def softphone(task: CallTask) -> dict:
     """What the softphone partial needs: the mode and why, whether this caller holds the task, the URLs."""
-    mine = held_task(current_user, now=utcnow()) is task
+    # The same rule as held_task(), read from the task already loaded (no second query per page).
+    expires = task.lease_expires_at
+    mine = (
+        task.status is TaskStatus.LEASED
+        and task.leased_by_id == current_user.id
+        and expires is not None
+        and expires > utcnow()
+    )
     mode = call_mode(current_app.config, current_user)
     return {
         "mode": mode.mode,

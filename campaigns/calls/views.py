@@ -7,10 +7,12 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.auth.guard import roles_required
 from app.auth.models import Role, User
 from app.changes import domain_change
+from app.crm.models import Contact
 from app.db_types import utcnow
 from app.errors import DomainError, ValidationError
 from app.extensions import db
@@ -58,6 +60,7 @@ from campaigns.calls.queue import (
 )
 from campaigns.calls.script import ScriptIncomplete, save_script, script_html, task_response, web_answers
 from campaigns.calls.voice import DialFailed, app_dialer, voice_configured
+from campaigns.models import Enrollment
 
 bp = Blueprint("calls", __name__, template_folder="templates")
 
@@ -112,8 +115,18 @@ def next_call():
     return redirect(url_for("calls.task", task_id=task_id))
 
 
+# What the caller's screen and a disposition read of a task, in the one query that loads it.
+_TASK_PAGE = (
+    joinedload(CallTask.contact).joinedload(Contact.account),
+    joinedload(CallTask.campaign),
+    joinedload(CallTask.enrollment).joinedload(Enrollment.opportunity),
+)
+
+
 def _own_task(task_id: int) -> CallTask:
-    task = db.get_or_404(CallTask, task_id)
+    task = db.session.scalar(select(CallTask).where(CallTask.id == task_id).options(*_TASK_PAGE))
+    if task is None:
+        abort(404)
     if task.leased_by_id != current_user.id and current_user.role is not Role.ADMIN:
         if task.status is TaskStatus.LEASED or task.leased_by_id is not None:
             abort(403)
