@@ -84,11 +84,6 @@ def handling_seconds(connected_at: datetime | None, disposed_at: datetime | None
     return max((disposed_at - connected_at).total_seconds(), 0.0)
 
 
-def talk_seconds(attempt: CallAttempt) -> int | None:
-    """A call's talk time: Twilio's call duration where it reported one."""
-    return attempt.duration_seconds
-
-
 def _handling(start: datetime, end: datetime) -> dict[str, float]:
     """Average handling time (handling_seconds) per caller, over the calls that have one."""
     totals: dict[str, list[float]] = {}
