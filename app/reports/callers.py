@@ -1,4 +1,5 @@
-"""Callers: calls, connects, completes, requalified dispositions and talk time, per caller over a period."""
+"""Callers: calls, connects, completes, requalified dispositions, talk time and average handling time,
+per caller over a period."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.extensions import db
 from app.reports.funnel import day_bounds
 from app.reports.outcomes import call_connected
 from campaigns.calls.models import CallAttempt, Disposition
+from campaigns.calls.reports import average_handling
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class CallerRow:
     completes: int
     requalified: int
     talk_seconds: int
+    # From the connect to the disposition, averaged over the calls that have one (campaigns.calls.reports).
+    handling_seconds: float | None = None
 
     @property
     def connect_rate(self) -> float:
@@ -33,6 +37,7 @@ def callers_report(start: date, end: date) -> list[CallerRow]:
     connected = call_connected()
     rows = db.session.execute(
         select(
+            User.id,
             User.name,
             func.count(CallAttempt.id),
             func.count(CallAttempt.id).filter(connected),
@@ -45,9 +50,10 @@ def callers_report(start: date, end: date) -> list[CallerRow]:
         .group_by(User.id, User.name)
         .order_by(User.name)
     ).all()
+    handling = average_handling(since, until)
     return [
-        CallerRow(name, calls, connects, completes, requalified, int(talk))
-        for name, calls, connects, completes, requalified, talk in rows
+        CallerRow(name, calls, connects, completes, requalified, int(talk), handling.get(caller_id))
+        for caller_id, name, calls, connects, completes, requalified, talk in rows
     ]
 
 

@@ -218,9 +218,17 @@ def callers():
 def callers_csv():
     filters, errors, _status = _period()
     refuse_bad_filters(errors)
-    header = ["Caller", "Calls", "Connects", "Completes", "Requalified", "Talk time (seconds)"]
+    header = [
+        "Caller",
+        "Calls",
+        "Connects",
+        "Completes",
+        "Requalified",
+        "Talk time (seconds)",
+        "Average handling time (seconds)",
+    ]
     rows = (
-        [r.caller, r.calls, r.connects, r.completes, r.requalified, r.talk_seconds]
+        [r.caller, r.calls, r.connects, r.completes, r.requalified, r.talk_seconds, r.handling_seconds]
         for r in callers_report(filters.start, filters.end)
     )
     return csv_response(f"callers_{filters.start:%Y-%m-%d}_{filters.end:%Y-%m-%d}.csv", header, rows)

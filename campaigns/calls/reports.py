@@ -55,6 +55,7 @@ def period_from_args(args: Mapping[str, str], *, now: datetime) -> tuple[datetim
 def caller_figures(*, start: datetime, end: datetime) -> list[CallerFigures]:
     rows = db.session.execute(
         select(
+            User.id,
             User.name,
             func.count(CallAttempt.id),
             func.coalesce(func.sum(CallAttempt.duration_seconds), 0),
@@ -66,10 +67,10 @@ def caller_figures(*, start: datetime, end: datetime) -> list[CallerFigures]:
         .group_by(User.id, User.name)
         .order_by(User.name)
     ).all()
-    handling = _handling(start, end)
+    handling = average_handling(start, end)
     return [
-        CallerFigures(name, calls, int(talk), completes, requalified, handling.get(name, 0.0))
-        for name, calls, talk, completes, requalified in rows
+        CallerFigures(name, calls, int(talk), completes, requalified, handling.get(caller_id, 0.0))
+        for caller_id, name, calls, talk, completes, requalified in rows
     ]
 
 
@@ -84,13 +85,12 @@ def handling_seconds(connected_at: datetime | None, disposed_at: datetime | None
     return max((disposed_at - connected_at).total_seconds(), 0.0)
 
 
-def _handling(start: datetime, end: datetime) -> dict[str, float]:
-    """Average handling time (handling_seconds) per caller, over the calls that have one."""
-    totals: dict[str, list[float]] = {}
-    for name, connected, disposed in db.session.execute(
-        select(User.name, CallAttempt.connected_at, CallAttempt.disposed_at)
-        .join(User, User.id == CallAttempt.caller_id)
-        .where(
+def average_handling(start: datetime, end: datetime) -> dict[int, float]:
+    """Average handling time (handling_seconds) per caller id, over the period's calls that have one."""
+    totals: dict[int, list[float]] = {}
+    for caller_id, connected, disposed in db.session.execute(
+        select(CallAttempt.caller_id, CallAttempt.connected_at, CallAttempt.disposed_at).where(
+            CallAttempt.caller_id.is_not(None),
             CallAttempt.started_at >= start,
             CallAttempt.started_at < end,
             CallAttempt.connected_at.is_not(None),
@@ -99,8 +99,8 @@ def _handling(start: datetime, end: datetime) -> dict[str, float]:
     ):
         seconds = handling_seconds(connected, disposed)
         if seconds is not None:
-            totals.setdefault(name, []).append(seconds)
-    return {name: round(sum(values) / len(values), 1) for name, values in totals.items()}
+            totals.setdefault(caller_id, []).append(seconds)
+    return {caller: round(sum(values) / len(values), 1) for caller, values in totals.items()}
 
 
 def recent_calls(*, start: datetime, end: datetime, limit: int = 100) -> list[CallAttempt]:

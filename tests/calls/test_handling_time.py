@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.auth.models import Role
 from app.extensions import db
+from app.reports.callers import callers_report
 from campaigns.calls import reports
 from campaigns.calls.dialing import DialLimits, mark_connected, start_call
 from campaigns.calls.dispositions import record_disposition
@@ -52,6 +53,9 @@ def test_handling_runs_from_the_connect_to_the_disposition(make_queue):
         if a.connected_at
     )
     assert per_call == [60.0, 180.0]
+    # The callers report shows the same figure, from the same function.
+    (report_row,) = callers_report(NOW.date(), NOW.date())
+    assert report_row.handling_seconds == row.handling_seconds == 120.0
 
 
 def test_the_supervisor_page_shows_each_calls_handling_and_talk_time(make_queue, make_user, app):
