@@ -79,6 +79,8 @@ EDITABLE = (
     "callback_release_minutes",
     "call_after_survey_days",
     "call_recording",
+    "voicemail_audio_url",
+    "voicemail_text",
 )
 
 

@@ -301,3 +301,19 @@ def test_the_live_preview_returns_the_messages_rendered_by_the_server(
     assert "Message preview" in html
     assert "<pre>Hi Ana &lt;b&gt;</pre>" in html
     assert "Unknown merge field" in html
+
+
+def test_the_voicemail_to_drop_is_a_campaign_setting(admin_client):
+    url = "https://media.example.com/voicemail.mp3"
+    response = admin_client.post(
+        "/campaigns/new", data={**FORM, "voicemail_audio_url": "http://media.example.com/v.mp3"}
+    )
+    assert response.status_code == 422
+    assert "An https:// address." in response.get_data(as_text=True)
+    text = "Hello, this is Winback: we will call again."
+    response = admin_client.post(
+        "/campaigns/new", data={**FORM, "voicemail_audio_url": url, "voicemail_text": text}
+    )
+    assert response.status_code == 302
+    campaign = db.session.scalars(select(Campaign)).one()
+    assert (campaign.voicemail_audio_url, campaign.voicemail_text) == (url, text)
