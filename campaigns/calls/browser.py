@@ -44,20 +44,12 @@ class CallMode:
 
 def call_mode(config: Mapping[str, Any], caller: User) -> CallMode:
     if browser_configured(config):
-        return CallMode("browser", "Calls go through this browser (your microphone and speakers).")
+        return CallMode("browser", "Calls go through this browser (microphone and speakers).")
     if voice_configured(config):
         if caller.phone:
-            return CallMode(
-                "phone",
-                "Browser calling is not set up (no Twilio API key or TwiML App): Twilio rings your phone "
-                "first, then puts you through.",
-            )
-        return CallMode(
-            "hand",
-            "Browser calling is not set up and your profile has no phone number for Twilio to ring: "
-            "dial the number by hand.",
-        )
-    return CallMode("hand", "Twilio is not set up: dial the number by hand.")
+            return CallMode("phone", "Browser calling is not set up, so Twilio rings your phone.")
+        return CallMode("hand", "Browser calling is not set up and your profile has no phone: dial by hand.")
+    return CallMode("hand", "Twilio is not set up: dial by hand.")
 
 
 def identity_for(caller: User) -> str:

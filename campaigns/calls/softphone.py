@@ -38,7 +38,6 @@ def softphone(task: CallTask) -> dict:
         "reason": mode.reason,
         "mine": mine,
         "voicemail": has_voicemail(task.campaign),
-        "recording": task.campaign.call_recording,
         "token_url": url_for("calls.voice_token_for", task_id=task.id),
         "state_url": url_for("calls.call_state", task_id=task.id),
         "drop_url": url_for("calls.voicemail_drop", task_id=task.id),

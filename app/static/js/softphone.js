@@ -121,7 +121,8 @@
           });
         }
         var params = { task_id: root.dataset.task };
-        var consent = document.getElementById("softphone-consent");
+        // The desk's consent box (it belongs to the "call my phone" form, and says the same for this call).
+        var consent = document.querySelector('input[name="recording_consent"]');
         if (consent && consent.checked) {
           params.recording_consent = "1";
         }
