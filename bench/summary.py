@@ -127,6 +127,25 @@ def _queue(data: dict) -> Iterator[Row]:
     for backend in ("postgresql", "sqlite"):
         doubles = data[backend]["queue"]["double_assignments"]
         yield _row("queue", f"{backend}: double assignments", doubles, 0, at_most=True)
+    desk = pg.get("desk")
+    if desk:
+        yield _row(
+            "queue",
+            "postgresql: desk sequence p95",
+            desk["p95_ms_median"],
+            150,
+            at_most=True,
+            spread=desk["p95_ms_range"],
+            unit=" ms",
+        )
+        yield _row(
+            "queue",
+            "postgresql: desk / bare + render",
+            desk["ratio_median"],
+            0.3,
+            at_most=False,
+            spread=desk["ratio_range"],
+        )
 
 
 def _report(data: dict) -> Iterator[Row]:

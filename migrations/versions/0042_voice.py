@@ -5,7 +5,7 @@ answering-machine verdict, the recording notice and the recording; campaigns kee
 call_number_holds lists the numbers the queue does not dial.
 
 Revision ID: 0042_voice
-Revises: 0041_caller_desk
+Revises: 0043_sender_exclusions
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from app.db_types import UTCDateTime
 
 revision = "0042_voice"
-down_revision = "0041_caller_desk"
+down_revision = "0043_sender_exclusions"
 branch_labels = None
 depends_on = None
 
