@@ -17,10 +17,11 @@ from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
 from app.pipeline.queue import team_scope
 from app.pipeline.sla import on_time
+from app.pipeline.unassigned import unassigned
 
 
-def _team_items(manager: User) -> list[Requalification]:
-    """Open and accepted-but-untouched requalifications of the manager's team (everyone's without a team)."""
+def _items(scope) -> list[Requalification]:
+    """Open and accepted-but-untouched requalifications within the scope (all of them when it is None)."""
     query = (
         select(Requalification)
         .join(Account, Account.id == Requalification.account_id)
@@ -35,7 +36,6 @@ def _team_items(manager: User) -> list[Requalification]:
         .options(selectinload(Requalification.account))
         .order_by(Requalification.id)
     )
-    scope = team_scope(db.session.get(SalesTeam, manager.id))
     if scope is not None:
         query = query.where(scope)
     return list(db.session.scalars(query))
@@ -54,8 +54,22 @@ class Digest:
 
 
 def digest_for(manager: User, *, now: datetime) -> Digest:
+    """The manager's team's overdue and due-today requalifications (everyone's without a team)."""
+    return _digest(_items(team_scope(db.session.get(SalesTeam, manager.id))), now)
+
+
+def unassigned_digest(*, now: datetime) -> Digest | None:
+    """The unassigned requalifications that are overdue or due today: the service-levels page's
+    "Unassigned" row and every manager's digest line (None while no team is set)."""
+    scope = unassigned()
+    if scope is None:
+        return None
+    return _digest([r for r in _items(scope) if r.status in OPEN_STATUSES], now)
+
+
+def _digest(items: list[Requalification], now: datetime) -> Digest:
     overdue, due_today = [], []
-    for requalification in _team_items(manager):
+    for requalification in items:
         due = _due_at(requalification)
         if due is None:
             continue
@@ -74,17 +88,28 @@ def _line(requalification: Requalification) -> str:
     )
 
 
+def _unassigned_line(digest: Digest) -> str:
+    return (
+        f"Unassigned, in no team: {len(digest.overdue)} overdue, {len(digest.due_today)} due today "
+        "(take them from the top of the review queue)."
+    )
+
+
 def queue_digests(*, now: datetime, review_url: str) -> int:
     """Queue today's digest for each active sales manager with something due or overdue (once a day)."""
     queued = 0
     managers = db.session.scalars(
         select(User).where(User.role == Role.SALES_MANAGER, User.active.is_(True)).order_by(User.id)
     )
+    nobody = unassigned_digest(now=now)
+    nobody_waiting = nobody is not None and bool(nobody.overdue or nobody.due_today)
     for manager in managers:
         digest = digest_for(manager, now=now)
-        if not digest.overdue and not digest.due_today:
+        if not digest.overdue and not digest.due_today and not nobody_waiting:
             continue
         lines = [f"Hello {manager.name},", ""]
+        if nobody_waiting:
+            lines += [_unassigned_line(nobody), ""]
         if digest.overdue:
             lines += [f"Overdue ({len(digest.overdue)}):", *(_line(r) for r in digest.overdue), ""]
         if digest.due_today:
