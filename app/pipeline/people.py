@@ -198,3 +198,9 @@ def default_owner(requalification: Requalification, names: dict[str, str] | None
         return None
     names = owner_names() if names is None else names
     return names.get(owner.lower(), owner)
+
+
+def owner_choices(crm_owners: list[str]) -> list[str]:
+    """The owners a requalification can be given to: the CRM's owners, each also as its matching user."""
+    names = owner_names()
+    return sorted({*crm_owners, *(names.get(owner.strip().lower(), owner) for owner in crm_owners)})

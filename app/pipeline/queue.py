@@ -13,7 +13,6 @@ from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
 from app.pipeline.teams import TeamScope
-from surveys.models import Answer, Response
 
 SORTS = ("due", "score", "age")  # due: overdue first, then the soonest due
 
@@ -155,19 +154,6 @@ def owners() -> list[str]:
     for team_owners in db.session.scalars(select(SalesTeam.owners)):
         names.update(team_owners or [])
     return sorted(n for n in names if n)
-
-
-def responses_of(requalification: Requalification) -> list[Response]:
-    ids = [e.response_id for e in requalification.evidence if e.response_id]
-    if not ids:
-        return []
-    return list(
-        db.session.scalars(
-            select(Response)
-            .where(Response.id.in_(ids))
-            .options(selectinload(Response.answers).selectinload(Answer.question))
-        )
-    )
 
 
 def is_overdue(requalification: Requalification, now: datetime) -> bool:

@@ -43,7 +43,7 @@ from app.pipeline.forms import (
     TakeForm,
 )
 from app.pipeline.models import REJECT_REASONS, AlreadyDecided, Requalification
-from app.pipeline.people import default_owner, mentions, voices
+from app.pipeline.people import default_owner, mentions, owner_choices, voices
 from app.pipeline.queue import (
     QueueFilters,
     call_history,
@@ -81,7 +81,8 @@ def _named(requalification: Requalification) -> str:
 
 
 def _owner_choices() -> list[SelectChoice]:
-    return [SelectChoice("", "Choose an owner"), *(SelectChoice(name, name) for name in owners())]
+    names = owner_choices(owners())
+    return [SelectChoice("", "Choose an owner"), *(SelectChoice(name, name) for name in names)]
 
 
 @bp.get("/review")
