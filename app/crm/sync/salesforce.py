@@ -26,6 +26,7 @@ from app.crm.sync.base import (
     PushOutcome,
     RetryPolicy,
     text,
+    tree_parsing,
 )
 
 DEFAULT_API_VERSION = "62.0"
@@ -274,17 +275,28 @@ class SalesforceConnector:
 
     def pull(self, since: datetime | None) -> Iterator[list[Pulled]]:
         soql = self.soql(since)
-        columns = [_reader(c) for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())]
-        contact = [_reader(c) for c, _ in CONTACT_COLUMNS]
-        external = self.settings.external_id_field
-        page = self._call(lambda sf: sf.query(soql))
-        self.total = int(page.get("totalSize") or 0)
+        flatten = _Flattener(
+            [c for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())],
+            [c for c, _ in CONTACT_COLUMNS],
+            self.settings.external_id_field,
+        )
+        self.total, next_url = 0, None
         while True:
-            yield [_flatten(record, columns, contact, external) for record in page.get("records", [])]
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
+            with tree_parsing():
+                page = self._page(soql, next_url)
+                self.total = self.total or int(page.get("totalSize") or 0)
+                rows = flatten.page(page.get("records", []))
+                next_url = page.get("nextRecordsUrl")
+                done = page.get("done", True) or not next_url
+                del page  # the parsed page is freed before the collector is back: it never walks it
+            yield rows
+            if done:
                 return
-            page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+
+    def _page(self, soql: str, next_url: str | None) -> dict[str, Any]:
+        if next_url is None:
+            return self._call(lambda sf: sf.query(soql))
+        return self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True))
 
     def push(self, deals: list[dict[str, Any]]) -> list[PushOutcome]:
         if not deals:
@@ -332,33 +344,52 @@ def _outcome(winback_id: str, result: dict[str, Any]) -> PushOutcome:
     return PushOutcome(winback_id, error="; ".join(str(e.get("message")) for e in errors))
 
 
-def _reader(path: str) -> Callable[[dict[str, Any] | None], Any]:
-    """A function reading 'Field' or 'Relationship.Field' from a record (None when a level is missing).
+class _Flattener:
+    """A SOQL record as the table's cells: 'Field' or 'Relationship.Field' paths, worked out once per pull.
 
-    Worked out once per pull: walking the path again for each of 100,000 records was a fifth of a pull.
+    One loop over a plan of (relationship, field) pairs: a function call per cell (a path reader, then a
+    cell cleaner) was a third of a pull's own time.
     """
-    parts = path.split(".")
 
-    def read(record: dict[str, Any] | None) -> Any:
-        for part in parts:
-            if not isinstance(record, dict):
-                return None
-            record = record.get(part)
-        return record
+    def __init__(self, columns: list[str], contact_columns: list[str], external: str) -> None:
+        self.plan = [_step(path) for path in columns]
+        self.contact_plan = [_step(path) for path in contact_columns]
+        self.external = external
 
-    return read
+    def page(self, records: list[dict[str, Any]]) -> list[Pulled]:
+        return [self.record(record) for record in records]
+
+    def record(self, record: dict[str, Any]) -> Pulled:
+        cells = _cells(record, self.plan)
+        roles = (record.get("OpportunityContactRoles") or _EMPTY).get("records") or [_EMPTY]
+        cells += _cells(roles[0] or _EMPTY, self.contact_plan)
+        value = record.get(self.external)
+        cells.append(value.strip() if type(value) is str else text(value))
+        return Pulled(cells, _modstamp(record.get("SystemModstamp")))
 
 
-def _cell(value: Any) -> str:
-    return value.strip() if type(value) is str else text(value)
+_EMPTY: dict[str, Any] = {}
 
 
-def _flatten(record: dict[str, Any], readers: list, contact_readers: list, external: str) -> Pulled:
-    roles = (record.get("OpportunityContactRoles") or {}).get("records") or [None]
-    cells = [_cell(read(record)) for read in readers]
-    cells += [_cell(read(roles[0])) for read in contact_readers]
-    cells.append(_cell(record.get(external)))
-    return Pulled(cells, _modstamp(record.get("SystemModstamp")))
+def _step(path: str) -> tuple[tuple[str, ...], str]:
+    *relationships, name = path.split(".")
+    return tuple(relationships), name
+
+
+def _cells(record: dict[str, Any], plan: list[tuple[tuple[str, ...], str]]) -> list[str]:
+    cells = []
+    for relationships, name in plan:
+        source = record
+        for relationship in relationships:
+            source = source.get(relationship) or _EMPTY
+            if type(source) is not dict:  # a field where a relationship was expected: no value
+                source = _EMPTY
+        value = source.get(name)
+        if value is None:
+            cells.append("")
+        else:
+            cells.append(value.strip() if type(value) is str else text(value))
+    return cells
 
 
 def _modstamp(value: str | None) -> datetime | None:
