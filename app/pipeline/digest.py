@@ -125,6 +125,44 @@ def queue_digests(*, now: datetime, review_url: str) -> int:
             now=now,
         )
         queued += 1
+    return queued + queue_connection_alerts(now=now, review_url=review_url)
+
+
+def connection_lines(*, now: datetime) -> list[str]:
+    """One digest line per failed CRM connection: what failed, when, and that pushes wait."""
+    from app.crm.sync.service import sync_connections
+
+    return [
+        f"- The {c.crm_source.title()} sync failed on {c.failed_at:%Y-%m-%d %H:%M} UTC: {c.message}. "
+        "Deals waiting to be pushed stay queued."
+        for c in sync_connections()
+        if c.status.value == "failed" and c.failed_at is not None
+    ]
+
+
+def queue_connection_alerts(*, now: datetime, review_url: str) -> int:
+    """Each active admin's daily line while a CRM connection has failed (once a day, like the digest)."""
+    lines = connection_lines(now=now)
+    if not lines:
+        return 0
+    page = review_url.split("/pipeline/", 1)[0] + "/imports/crm-connection"
+    admins = db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
+    )
+    queued = 0
+    for admin in admins:
+        enqueue_message(
+            channel=Channel.EMAIL,
+            recipient=admin.email,
+            subject=f"Winback: {len(lines)} CRM connection{'s' if len(lines) != 1 else ''} failed",
+            body_text="\n".join(
+                [f"Hello {admin.name},", "", *lines, "", f"Fix the login: {page}", "", "Winback"]
+            ),
+            idempotency_key=f"crm-connection-digest:{admin.id}:{now.date().isoformat()}",
+            template="crm.connection_failed",
+            now=now,
+        )
+        queued += 1
     return queued
 
 

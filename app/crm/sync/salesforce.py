@@ -70,6 +70,7 @@ class SalesforceSettings:
     security_token: str | None = None
     consumer_key: str | None = None  # with private_key_file: the OAuth 2.0 JWT bearer flow
     private_key_file: str | None = None
+    private_key: str | None = None  # the key itself (the connection page stores it encrypted)
     domain: str | None = None  # "login" (default) or "test" for a sandbox
     api_version: str = DEFAULT_API_VERSION
     external_id_field: str = "Winback_ID__c"
@@ -91,6 +92,7 @@ class SalesforceSettings:
             security_token=get("SECURITY_TOKEN"),
             consumer_key=get("CONSUMER_KEY"),
             private_key_file=get("PRIVATE_KEY_FILE"),
+            private_key=get("PRIVATE_KEY"),
             domain=get("DOMAIN"),
             api_version=get("API_VERSION") or DEFAULT_API_VERSION,
             external_id_field=get("EXTERNAL_ID_FIELD") or "Winback_ID__c",
@@ -102,7 +104,7 @@ class SalesforceSettings:
     @property
     def can_log_in(self) -> bool:
         """A login (JWT bearer or password) to start a new session with, besides a given one."""
-        jwt = self.username and self.consumer_key and self.private_key_file
+        jwt = self.username and self.consumer_key and (self.private_key_file or self.private_key)
         return bool(jwt or (self.username and self.password))
 
     @property
@@ -160,13 +162,14 @@ class SalesforceConnector:
         try:
             if s.instance_url and s.access_token and not fresh:
                 return Salesforce(instance_url=s.instance_url, session_id=s.access_token, **common)
-            if s.consumer_key and s.private_key_file and s.username:
+            if s.consumer_key and (s.private_key_file or s.private_key) and s.username:
+                key = (
+                    {"privatekey": s.private_key}
+                    if s.private_key
+                    else {"privatekey_file": s.private_key_file}
+                )
                 return Salesforce(
-                    username=s.username,
-                    consumer_key=s.consumer_key,
-                    privatekey_file=s.private_key_file,
-                    domain=s.domain,
-                    **common,
+                    username=s.username, consumer_key=s.consumer_key, domain=s.domain, **key, **common
                 )
             if s.username and s.password:
                 return Salesforce(
@@ -297,6 +300,40 @@ class SalesforceConnector:
         if next_url is None:
             return self._call(lambda sf: sf.query(soql))
         return self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True))
+
+    def check(self) -> list[tuple[bool, str]]:
+        """What this login can read and write: the connection page's "Test connection"."""
+        described = self._call(lambda sf: sf.Opportunity.describe())
+        fields = {f["name"]: f for f in described.get("fields", [])}
+        self._fields = set(fields)
+        closed = self._call(lambda sf: sf.query("SELECT COUNT() FROM Opportunity WHERE IsClosed = true"))
+        checks = [(True, f"Signed in to {self._client.sf_instance}.")]
+        readable = bool(described.get("queryable"))
+        count = int(closed.get("totalSize") or 0)
+        checks.append(
+            (readable, f"Read: {count} closed opportunities." if readable else "Read: not allowed.")
+        )
+        writable = bool(described.get("createable") and described.get("updateable"))
+        checks.append(
+            (writable, "Write: creates and updates opportunities." if writable else "Write: not allowed.")
+        )
+        external = fields.get(self.settings.external_id_field)
+        name = self.settings.external_id_field
+        if external is None:
+            checks.append(
+                (False, f"{name} is missing on Opportunity: create it as a unique External ID field.")
+            )
+        elif not external.get("externalId"):
+            checks.append((False, f"{name} is not marked External ID: pushes cannot upsert by it."))
+        else:
+            checks.append((True, f"Pushes upsert by {name}: pushing twice never creates two."))
+        for setting, candidates, what in (
+            (self.settings.loss_reason_field, LOSS_REASON_FIELDS, "loss reason"),
+            (self.settings.competitor_field, COMPETITOR_FIELDS, "competitor"),
+        ):
+            found = self._optional_field(setting, candidates)
+            checks.append((True, f"The {what} is read from {found}." if found else f"No {what} field found."))
+        return checks
 
     def push(self, deals: list[dict[str, Any]]) -> list[PushOutcome]:
         if not deals:
