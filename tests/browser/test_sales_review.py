@@ -82,3 +82,27 @@ def test_a_manager_takes_an_unassigned_deal_sees_whom_to_call_and_accepts_it_for
     db.session.expire_all()
     assert lost.status is RequalificationStatus.ACCEPTED
     assert lost.owner == "Dana Owner"
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_an_admin_saves_a_hubspot_token_that_the_page_never_shows_again(
+    width, desktop_page, phone_page, live_server, make_user, base_app
+):
+    from cryptography.fernet import Fernet
+
+    page = desktop_page if width == 1280 else phone_page
+    base_app.config["CRM_SECRETS_KEY"] = Fernet.generate_key().decode()
+    try:
+        admin = make_user(Role.ADMIN)
+        _sign_in(page, live_server, admin.email)
+        page.goto(f"{live_server}/imports/crm-connection")
+        _no_violations(page, Axe(), f"connection page at {width}")
+        page.get_by_label("Connect to").select_option("hubspot:token")
+        page.get_by_label("HubSpot private-app token").fill("pat-na1-browser-secret")
+        page.get_by_role("button", name="Save the login").click()
+        expect(page.get_by_text("Saved the HubSpot login; its secrets are stored encrypted.")).to_be_visible()
+        expect(page.get_by_text("secrets set: private-app token")).to_be_visible()
+        assert "pat-na1-browser-secret" not in page.content()
+        _no_violations(page, Axe(), f"connection page after saving at {width}")
+    finally:
+        base_app.config["CRM_SECRETS_KEY"] = None

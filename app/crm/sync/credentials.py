@@ -23,6 +23,7 @@ from app.errors import ValidationError
 from app.extensions import db
 
 KEY_SETTING = "CRM_SECRETS_KEY"
+CRM_NAMES = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 METHODS = {"salesforce": ("jwt", "password"), "hubspot": ("token",)}
 # (form field, config name) per method: the plain settings, then the secrets.
 PLAIN = {

@@ -10,7 +10,7 @@ from app.auth.models import Role
 from app.changes import domain_change
 from app.crm.sync import connector_for
 from app.crm.sync.base import CrmUnavailable
-from app.crm.sync.credentials import KEY_SETTING, save_credential, summaries
+from app.crm.sync.credentials import CRM_NAMES, KEY_SETTING, save_credential, summaries
 from app.crm.sync.forms import ConnectionForm, TestForm
 from app.crm.sync.service import sync_connections
 from app.db_types import utcnow
@@ -30,6 +30,7 @@ def _page(form: ConnectionForm, *, checks=None, tested=None, status: int = 200):
         connections=sync_connections(),
         key_set=bool(current_app.config.get(KEY_SETTING)),
         checks=checks,
+        names=CRM_NAMES,
         tested=tested,
     )
     return page, status
@@ -53,7 +54,7 @@ def connection():
         )
     if not change:
         return _page(form, status=422)
-    flash(f"Saved the {source.title()} login; its secrets are stored encrypted. Test it below.", "success")
+    flash(f"Saved the {CRM_NAMES[source]} login; its secrets are stored encrypted. Test it below.", "success")
     return redirect(url_for("crm_sync.connection"))
 
 
