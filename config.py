@@ -143,9 +143,11 @@ class Config:
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
 
-    # The live CRM sync (README, "Live CRM sync"): credentials from the environment only, never stored.
+    # The live CRM sync (README, "Live CRM sync"): credentials from the environment, or the connection
+    # page's, stored encrypted with CRM_SECRETS_KEY.
     CRM_SYNC_INTERVAL_SECONDS = _env_int("CRM_SYNC_INTERVAL_SECONDS", 900)
     CRM_EXPECTED_CLOSE_DAYS = _env_int("CRM_EXPECTED_CLOSE_DAYS", 30)
+    CRM_SECRETS_KEY = os.environ.get("CRM_SECRETS_KEY")  # a Fernet key: the connection page's secrets
     SALESFORCE_INSTANCE_URL = os.environ.get("SALESFORCE_INSTANCE_URL")
     SALESFORCE_ACCESS_TOKEN = os.environ.get("SALESFORCE_ACCESS_TOKEN")
     SALESFORCE_USERNAME = os.environ.get("SALESFORCE_USERNAME")

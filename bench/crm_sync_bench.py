@@ -149,7 +149,7 @@ class FakeOrg:
 
         import responses
 
-        self.mock, self.rows, self.served, self.seconds = mock, rows, 0, 0.0
+        self.mock, self.rows, self.served, self.seconds, self.cpu = mock, rows, 0, 0.0, 0.0
         self.source = deals(rows)
         self.stamp = datetime(2026, 11, 1, tzinfo=UTC)
         describe = {
@@ -160,7 +160,7 @@ class FakeOrg:
         mock.add_callback(responses.GET, re.compile(re.escape(f"{BASE}/query/") + r".*"), callback=self.page)
 
     def page(self, request):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         # responses keeps every call, on the mock and on the matched response: 50 pages of 3 MB would
         # count as the sync's memory.
         self.mock.calls.reset()
@@ -181,11 +181,13 @@ class FakeOrg:
             body["nextRecordsUrl"] = f"/services/data/v62.0/query/01gBENCH-{self.served}"
         text = json.dumps(body)
         self.seconds += time.perf_counter() - began
+        self.cpu += time.process_time() - began_cpu
         return 200, {"Content-Type": "application/json"}, text
 
 
 def sync_once(app, rows: int) -> tuple[float, float, dict]:
-    """(seconds, of which the fake org's, counts) of one `crm sync` pull of every row."""
+    """(seconds, of which the fake org's, counts) of one `crm sync` pull of every row; CPU seconds of both
+    in SYNC_CPU (the machine may be shared: CPU time does not count the waits for a core)."""
     import responses
 
     from app.crm.importing.records import ImportSettings
@@ -198,7 +200,7 @@ def sync_once(app, rows: int) -> tuple[float, float, dict]:
     settings = SalesforceSettings(instance_url=INSTANCE, access_token="BENCH")  # noqa: S106 (the fake org's)
     with app.app_context(), responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         org = FakeOrg(mock, rows)
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = run_sync(
             SalesforceConnector(settings),
             settings=ImportSettings(),
@@ -207,17 +209,24 @@ def sync_once(app, rows: int) -> tuple[float, float, dict]:
         )
         db.session.commit()
         elapsed = time.perf_counter() - began
+        SYNC_CPU[:] = [time.process_time() - began_cpu, org.cpu]
         db.session.remove()
     assert result.error is None, result.error
     return elapsed, org.seconds, result.counts()
 
 
+SYNC_CPU: list[float] = []
+
+
 def round_child(csv_path: Path, rows: int, url_file: str, url_sync: str) -> None:
-    file_seconds, file_counts = import_once(make_app(url_file), csv_path)
+    file_app = make_app(url_file)
+    began_cpu = time.process_time()
+    file_seconds, file_counts = import_once(file_app, csv_path)
+    file_cpu = time.process_time() - began_cpu
     sync_seconds, fake_seconds, sync_counts = sync_once(make_app(url_sync), rows)
     assert file_counts["created"] == rows, file_counts
     assert sync_counts["created"] == rows, sync_counts
-    print(json.dumps([file_seconds, sync_seconds, fake_seconds]))
+    print(json.dumps([file_seconds, sync_seconds, fake_seconds, file_cpu, *SYNC_CPU]))
 
 
 def rss_child(rows: int, url: str) -> None:
@@ -235,7 +244,10 @@ def child(args: list[str]) -> str:
 
 def run_database(label: str, pairs: list[tuple[str, str]], csv_path: Path, rows: int) -> dict:
     results = [json.loads(child(["--round", str(csv_path), str(rows), a, b])) for a, b in pairs]
-    file_s, sync_s, fake_s = (statistics.median(column) for column in zip(*results, strict=True))
+    columns = list(zip(*results, strict=True))
+    file_s, sync_s, fake_s, file_cpu, sync_cpu, fake_cpu = (statistics.median(c) for c in columns)
+    each = [s / f for f, s, *_ in results]
+    each_cpu = [s / f for _, _, _, f, s, _ in results]
     return {
         "database": label,
         "rows": rows,
@@ -243,9 +255,18 @@ def run_database(label: str, pairs: list[tuple[str, str]], csv_path: Path, rows:
         "file_import_s": round(file_s, 2),
         "sync_s": round(sync_s, 2),
         "fake_org_s": round(fake_s, 2),
-        "sync_over_file": round(statistics.median(s / f for f, s, _ in results), 2),
-        "sync_without_fake_over_file": round(statistics.median((s - k) / f for f, s, k in results), 2),
-        "sync_over_file_each_round": [round(s / f, 2) for f, s, _ in results],
+        "sync_over_file": round(statistics.median(each), 2),
+        "sync_without_fake_over_file": round(statistics.median((s - k) / f for f, s, k, *_ in results), 2),
+        "sync_over_file_each_round": [round(r, 2) for r in each],
+        # CPU time: what each side computed, without the waits for a core on a loaded machine.
+        "file_import_cpu_s": round(file_cpu, 2),
+        "sync_cpu_s": round(sync_cpu, 2),
+        "fake_org_cpu_s": round(fake_cpu, 2),
+        "cpu_sync_over_file": round(statistics.median(each_cpu), 2),
+        "cpu_sync_over_file_range": [round(min(each_cpu), 2), round(max(each_cpu), 2)],
+        "cpu_sync_without_fake_over_file": round(
+            statistics.median((s - k) / f for _, _, _, f, s, k in results), 2
+        ),
     }
 
 
@@ -266,12 +287,14 @@ def main() -> None:
         rss = float(child(["--rss", str(rows), f"sqlite:///{folder}/rss.sqlite3"]))
     print(
         f"{'database':<11}{'rows':>9}{'file s':>9}{'sync s':>9}{'fake org s':>12}"
-        f"{'sync/file':>11}{'w/o fake':>10}"
+        f"{'sync/file':>11}{'w/o fake':>10}{'cpu ratio':>11}{'cpu range':>14}{'cpu w/o fake':>14}"
     )
     for r in results:
+        low, high = r["cpu_sync_over_file_range"]
         print(
             f"{r['database']:<11}{r['rows']:>9}{r['file_import_s']:>9}{r['sync_s']:>9}{r['fake_org_s']:>12}"
-            f"{r['sync_over_file']:>11}{r['sync_without_fake_over_file']:>10}"
+            f"{r['sync_over_file']:>11}{r['sync_without_fake_over_file']:>10}{r['cpu_sync_over_file']:>11}"
+            f"{f'{low}-{high}':>14}{r['cpu_sync_without_fake_over_file']:>14}"
         )
     print(f"peak RSS of a {rows}-row sync: {rss:.0f} MB")
     print("targets: sync/file <= 1.5, peak RSS < 300 MB")

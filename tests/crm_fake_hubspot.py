@@ -39,6 +39,7 @@ class HubSpotPortal:
         self.searches: list[dict] = []
         self.upserts: list[dict] = []
         self.refreshes = 0
+        self.properties = {"winback_id"}  # the deal properties the portal has
         portal = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +53,15 @@ class HubSpotPortal:
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in headers.items():
                     self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self):  # noqa: N802 (the http.server API): the properties API
+                status, headers, body = portal.answer(self.path, self.headers, "")
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -137,6 +147,24 @@ class HubSpotPortal:
             return self._refresh(parse_qs(raw))
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {}, self._error(401)
+        if route.startswith("/crm/v3/properties/deals/"):
+            name = route.rsplit("/", 1)[1]
+            if name not in self.properties:
+                return 404, {}, self._error(404)
+            return (
+                200,
+                {},
+                {
+                    "name": name,
+                    "label": name,
+                    "type": "string",
+                    "fieldType": "text",
+                    "groupName": "dealinformation",
+                    "hasUniqueValue": True,
+                    "description": "",
+                    "options": [],
+                },
+            )
         body = json.loads(raw or "{}")
         if route == SEARCH:
             return 200, {}, self._search(body)

@@ -58,6 +58,7 @@ class SalesforceOrg:
         self.cursors: dict[str, list[dict]] = {}
         self.failures: list[tuple[str, int, dict, object]] = []
         self.queries: list[str] = []
+        self.object_flags = {"queryable": True, "createable": True, "updateable": True}
         self.upserts: list[dict] = []
         self.session = "SESSION_1"
         self.sessions = 0
@@ -179,12 +180,13 @@ class SalesforceOrg:
             return failure
         if not self._authorised(request):
             return self._expired()
-        fields = [{"name": name, "type": "string"} for name in self.fields]
-        return (
-            200,
-            {"Content-Type": "application/json"},
-            json.dumps({"name": "Opportunity", "fields": fields}),
-        )
+        # The describe's documented flags: the object's (queryable, createable, updateable) and each field's.
+        fields = [
+            {"name": name, "type": "string", "externalId": name == "Winback_ID__c", "updateable": True}
+            for name in self.fields
+        ]
+        body = {"name": "Opportunity", "fields": fields, **self.object_flags}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
     def _page(self, records: list[dict], total: int) -> tuple[int, dict, str]:
         page, rest = records[: self.page_size], records[self.page_size :]

@@ -15,6 +15,7 @@ MENU = (
     ("Deals", "Lost deals", "crm.opportunities", 1),
     ("Deals", "Accounts", "crm.accounts", 2),
     ("Deals", "Imports", "imports.history", 3),
+    ("Deals", "CRM connection", "crm_sync.connection", 4),
 )  # group, label, endpoint, position in the group
 
 
@@ -31,11 +32,13 @@ def init_app(app: Flask) -> None:
     from app.crm.importing.views import bp as imports_bp
     from app.crm.models import LossReasonMapping
     from app.crm.sync import register_sync_jobs
+    from app.crm.sync.views import bp as sync_bp
     from app.db_types import utcnow
     from app.jobs import register_periodic_job
 
     app.register_blueprint(bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(sync_bp)
     app.cli.add_command(crm_cli)
     app.jinja_env.globals["campaign_detail_endpoint"] = campaign_detail_endpoint
     register_code_references(app, LossReasonMapping.reason_code_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.pipeline import settings_views  # noqa: F401  (its routes join the pipeline's blueprint)
 from app.pipeline.cli import pipeline_cli
 from app.pipeline.views import api_bp, bp
 

@@ -17,10 +17,11 @@ from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
 from app.pipeline.queue import team_scope
 from app.pipeline.sla import on_time
+from app.pipeline.unassigned import unassigned
 
 
-def _team_items(manager: User) -> list[Requalification]:
-    """Open and accepted-but-untouched requalifications of the manager's team (everyone's without a team)."""
+def _items(scope) -> list[Requalification]:
+    """Open and accepted-but-untouched requalifications within the scope (all of them when it is None)."""
     query = (
         select(Requalification)
         .join(Account, Account.id == Requalification.account_id)
@@ -35,7 +36,6 @@ def _team_items(manager: User) -> list[Requalification]:
         .options(selectinload(Requalification.account))
         .order_by(Requalification.id)
     )
-    scope = team_scope(db.session.get(SalesTeam, manager.id))
     if scope is not None:
         query = query.where(scope)
     return list(db.session.scalars(query))
@@ -54,8 +54,22 @@ class Digest:
 
 
 def digest_for(manager: User, *, now: datetime) -> Digest:
+    """The manager's team's overdue and due-today requalifications (everyone's without a team)."""
+    return _digest(_items(team_scope(db.session.get(SalesTeam, manager.id))), now)
+
+
+def unassigned_digest(*, now: datetime) -> Digest | None:
+    """The unassigned requalifications that are overdue or due today: the service-levels page's
+    "Unassigned" row and every manager's digest line (None while no team is set)."""
+    scope = unassigned()
+    if scope is None:
+        return None
+    return _digest([r for r in _items(scope) if r.status in OPEN_STATUSES], now)
+
+
+def _digest(items: list[Requalification], now: datetime) -> Digest:
     overdue, due_today = [], []
-    for requalification in _team_items(manager):
+    for requalification in items:
         due = _due_at(requalification)
         if due is None:
             continue
@@ -74,17 +88,28 @@ def _line(requalification: Requalification) -> str:
     )
 
 
+def _unassigned_line(digest: Digest) -> str:
+    return (
+        f"Unassigned, in no team: {len(digest.overdue)} overdue, {len(digest.due_today)} due today "
+        "(take them from the top of the review queue)."
+    )
+
+
 def queue_digests(*, now: datetime, review_url: str) -> int:
     """Queue today's digest for each active sales manager with something due or overdue (once a day)."""
     queued = 0
     managers = db.session.scalars(
         select(User).where(User.role == Role.SALES_MANAGER, User.active.is_(True)).order_by(User.id)
     )
+    nobody = unassigned_digest(now=now)
+    nobody_waiting = nobody is not None and bool(nobody.overdue or nobody.due_today)
     for manager in managers:
         digest = digest_for(manager, now=now)
-        if not digest.overdue and not digest.due_today:
+        if not digest.overdue and not digest.due_today and not nobody_waiting:
             continue
         lines = [f"Hello {manager.name},", ""]
+        if nobody_waiting:
+            lines += [_unassigned_line(nobody), ""]
         if digest.overdue:
             lines += [f"Overdue ({len(digest.overdue)}):", *(_line(r) for r in digest.overdue), ""]
         if digest.due_today:
@@ -97,6 +122,44 @@ def queue_digests(*, now: datetime, review_url: str) -> int:
             body_text="\n".join(lines),
             idempotency_key=f"pipeline-digest:{manager.id}:{now.date().isoformat()}",
             template="pipeline.digest",
+            now=now,
+        )
+        queued += 1
+    return queued + queue_connection_alerts(now=now, review_url=review_url)
+
+
+def connection_lines(*, now: datetime) -> list[str]:
+    """One digest line per failed CRM connection: what failed, when, and that pushes wait."""
+    from app.crm.sync.service import sync_connections
+
+    return [
+        f"- The {c.crm_source.title()} sync failed on {c.failed_at:%Y-%m-%d %H:%M} UTC: {c.message}. "
+        "Deals waiting to be pushed stay queued."
+        for c in sync_connections()
+        if c.status.value == "failed" and c.failed_at is not None
+    ]
+
+
+def queue_connection_alerts(*, now: datetime, review_url: str) -> int:
+    """Each active admin's daily line while a CRM connection has failed (once a day, like the digest)."""
+    lines = connection_lines(now=now)
+    if not lines:
+        return 0
+    page = review_url.split("/pipeline/", 1)[0] + "/imports/crm-connection"
+    admins = db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
+    )
+    queued = 0
+    for admin in admins:
+        enqueue_message(
+            channel=Channel.EMAIL,
+            recipient=admin.email,
+            subject=f"Winback: {len(lines)} CRM connection{'s' if len(lines) != 1 else ''} failed",
+            body_text="\n".join(
+                [f"Hello {admin.name},", "", *lines, "", f"Fix the login: {page}", "", "Winback"]
+            ),
+            idempotency_key=f"crm-connection-digest:{admin.id}:{now.date().isoformat()}",
+            template="crm.connection_failed",
             now=now,
         )
         queued += 1

@@ -119,3 +119,13 @@ class RuleForm(FlaskForm):
     low_satisfaction_points = IntegerField(
         "Points for an unhappy customer", validators=[InputRequired(), NumberRange(min=0, max=100)]
     )
+
+
+class TakeForm(FlaskForm):
+    """Only the CSRF token: a manager takes an unassigned requalification for themselves."""
+
+
+class AssignForm(FlaskForm):
+    manager_id = SelectField(
+        "Sales manager", choices=[], validators=[DataRequired(message="Choose a manager.")]
+    )

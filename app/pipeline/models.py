@@ -97,6 +97,8 @@ class Requalification(db.Model):
     deferred_until: Mapped[date | None]
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The manager who took an unassigned requalification (its deal matches no team), or was given it.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # Accepted: the new opportunity's owner, amount and next step.
     owner: Mapped[str | None] = mapped_column(String(255))
     expected_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
@@ -117,7 +119,8 @@ class Requalification(db.Model):
     account: Mapped[Account] = relationship()
     opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[opportunity_id])
     recycled_opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[recycled_opportunity_id])
-    reviewer: Mapped[User | None] = relationship()
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     evidence: Mapped[list[RequalificationEvidence]] = relationship(
         back_populates="requalification",
         order_by="RequalificationEvidence.id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
@@ -13,9 +13,8 @@ from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
 from app.pipeline.teams import TeamScope
-from surveys.models import Answer, Response
 
-SORTS = ("score", "age")
+SORTS = ("due", "score", "age")  # due: overdue first, then the soonest due
 
 
 @dataclass
@@ -27,7 +26,7 @@ class QueueFilters:
     campaign_id: int | None = None
     min_score: int | None = None
     min_age_days: int | None = None
-    sort: str = "score"
+    sort: str = "due"
     team_only: bool = True
     errors: list[str] = field(default_factory=list)
 
@@ -48,7 +47,7 @@ class QueueFilters:
                     setattr(filters, name, int(raw))
                 except ValueError:
                     filters.errors.append(f"{name.replace('_', ' ').capitalize()} must be a whole number.")
-        filters.sort = args.get("sort", "score") if args.get("sort", "score") in SORTS else "score"
+        filters.sort = args.get("sort", "due") if args.get("sort", "due") in SORTS else "due"
         filters.team_only = args.get("team", "mine") != "all"
         return filters
 
@@ -60,11 +59,15 @@ def team_of(user: User) -> SalesTeam | None:
 def team_scope(team: SalesTeam | None) -> ColumnElement[bool] | None:
     """The team scope: a requalification is in a manager's team when its lost deal's CRM owner is one of
     the team's owners or its account is in one of the team's regions. None when the manager has no team
-    (everyone's is theirs). The query joins Account and outer-joins the Opportunity.
+    (everyone's is theirs). The query joins Account and outer-joins the Opportunity. A requalification the
+    manager took from the unassigned ones (or an admin gave them) is theirs too.
 
     Teams are a filter, not a permission: any sales manager may open and decide any requalification.
     """
-    return TeamScope.of(team).condition(Opportunity.owner, Account.region)
+    condition = TeamScope.of(team).condition(Opportunity.owner, Account.region)
+    if condition is None or team is None:
+        return condition
+    return or_(condition, Requalification.assignee_id == team.manager_id)
 
 
 def outside_team(requalification: Requalification, manager: User) -> bool:
@@ -109,6 +112,14 @@ def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Selec
         query = query.where(scope)
     if filters.sort == "age":
         return query.order_by(Requalification.created_at, Requalification.id)
+    if filters.sort == "due":
+        # Overdue first: the earliest due is the longest overdue; ties go to the higher score.
+        return query.order_by(
+            Requalification.decision_due_at.is_(None),
+            Requalification.decision_due_at,
+            Requalification.score.desc(),
+            Requalification.id,
+        )
     return query.order_by(Requalification.score.desc(), Requalification.created_at, Requalification.id)
 
 
@@ -143,19 +154,6 @@ def owners() -> list[str]:
     for team_owners in db.session.scalars(select(SalesTeam.owners)):
         names.update(team_owners or [])
     return sorted(n for n in names if n)
-
-
-def responses_of(requalification: Requalification) -> list[Response]:
-    ids = [e.response_id for e in requalification.evidence if e.response_id]
-    if not ids:
-        return []
-    return list(
-        db.session.scalars(
-            select(Response)
-            .where(Response.id.in_(ids))
-            .options(selectinload(Response.answers).selectinload(Answer.question))
-        )
-    )
 
 
 def is_overdue(requalification: Requalification, now: datetime) -> bool:

@@ -246,7 +246,7 @@ def open_requalification_id(response: Response) -> int | None:
 # --- review -------------------------------------------------------------------------------------------
 
 
-def _reviewable(ids: Iterable[int]) -> list[Requalification]:
+def reviewable(ids: Iterable[int]) -> list[Requalification]:
     """The ticked requalifications in id order: two bulk decisions lock their rows in the same order, so
     they wait for each other instead of deadlocking."""
     return list(
@@ -431,31 +431,3 @@ def return_deferred(now: datetime) -> int:
         returned += 1
     db.session.flush()
     return returned
-
-
-@dataclass
-class BulkResult:
-    done: list[int]
-    failed: list[tuple[int, str]]
-
-
-def bulk_decide(ids: Iterable[int], action: str, *, reviewer: User, now: datetime, **values) -> BulkResult:
-    """Apply one decision to several requalifications; each that cannot take it is reported, not fatal."""
-    from app.errors import DomainError
-
-    actions = {"accept": accept, "reject": reject, "defer": defer}
-    if action not in actions:
-        raise ValidationError("Choose accept, reject or defer.", field="action")
-    result = BulkResult(done=[], failed=[])
-    chosen = _reviewable(ids)
-    if not chosen:
-        raise ValidationError("Tick at least one requalification.", field="ids")
-    for requalification in chosen:
-        try:
-            with db.session.begin_nested():
-                actions[action](requalification, reviewer=reviewer, now=now, **values)
-        except DomainError as error:
-            result.failed.append((requalification.id, error.message))
-        else:
-            result.done.append(requalification.id)
-    return result

@@ -32,16 +32,18 @@ from app.errors import ValidationError
 from app.extensions import csrf, db, limiter
 from app.money.service import reporting_currency
 from app.pipeline import service
+from app.pipeline.bulk import PAST, bulk_decide, bulk_message
 from app.pipeline.forms import (
     AcceptForm,
+    AssignForm,
     BulkForm,
     DeferForm,
     FirstTouchForm,
     RejectForm,
-    RuleForm,
-    SettingsForm,
+    TakeForm,
 )
 from app.pipeline.models import REJECT_REASONS, AlreadyDecided, Requalification
+from app.pipeline.people import default_owner, mentions, owner_choices, voices
 from app.pipeline.queue import (
     QueueFilters,
     call_history,
@@ -50,17 +52,18 @@ from app.pipeline.queue import (
     outside_team,
     owners,
     queue_query,
-    responses_of,
     team_of,
 )
 from app.pipeline.recycling import (
     FORMATS,
     export_csv,
     recovered_by,
-    rejections_by_reason,
     requalification_amount,
     set_crm_opportunity_id,
 )
+from app.pipeline.rows import queue_rows
+from app.pipeline.unassigned import assign as assign_to
+from app.pipeline.unassigned import unassigned_count, unassigned_query
 from app.security import json_body
 from app.validation import parse_ids
 
@@ -73,8 +76,13 @@ reviewers = roles_required(Role.SALES_MANAGER, Role.ADMIN)
 PAGE_SIZE = 50
 
 
+def _named(requalification: Requalification) -> str:
+    return f"{requalification.winback_id} ({requalification.account.name})"
+
+
 def _owner_choices() -> list[SelectChoice]:
-    return [SelectChoice("", "Choose an owner"), *(SelectChoice(name, name) for name in owners())]
+    names = owner_choices(owners())
+    return [SelectChoice("", "Choose an owner"), *(SelectChoice(name, name) for name in names)]
 
 
 @bp.get("/review")
@@ -90,25 +98,81 @@ def queue():
         queue_query(filters, manager=current_user, now=now), per_page=PAGE_SIZE, error_out=False
     )
     bulk = BulkForm()
-    bulk.owner.choices = _owner_choices()
+    bulk.owner.choices = [SelectChoice("", "Keep each deal's own owner"), *_owner_choices()[1:]]
+    nobody = unassigned_query()
+    unassigned_rows = None
+    if nobody is not None:
+        unassigned_rows = queue_rows(list(db.session.scalars(nobody.limit(PAGE_SIZE))), now=now)
     return render_template(
         "pipeline/queue.html",
         page=page,
+        rows=queue_rows(list(page.items), now=now),
+        unassigned_rows=unassigned_rows,
+        unassigned_total=unassigned_count() if nobody is not None else 0,
+        take=TakeForm() if current_user.role is Role.SALES_MANAGER else None,
+        assign=_assign_form() if current_user.role is Role.ADMIN else None,
         filters=filters,
         choices=filter_choices(),
         team=team_of(current_user),
         bulk=bulk,
-        now=now,
-        is_overdue=is_overdue,
     )
+
+
+def _assign_form() -> AssignForm:
+    form = AssignForm()
+    managers = db.session.scalars(
+        select(User).where(User.role == Role.SALES_MANAGER, User.active.is_(True)).order_by(User.name)
+    )
+    form.manager_id.choices = [
+        SelectChoice("", "Choose a manager"),
+        *(SelectChoice(str(m.id), m.name) for m in managers),
+    ]
+    return form
+
+
+@bp.post("/requalifications/<int:requalification_id>/take")
+@roles_required(Role.SALES_MANAGER)
+def take(requalification_id: int):
+    requalification = db.get_or_404(Requalification, requalification_id)
+    if TakeForm().validate():
+        with domain_change() as change:
+            assign_to(requalification, current_user, by=current_user, now=utcnow())
+        if change:
+            flash(
+                f"You took {_named(requalification)}: it is in your team's queue now.",
+                "success",
+            )
+    else:
+        flash("The form had expired: nothing was taken. Try again.", "error")
+    return redirect(url_for("pipeline.queue"))
+
+
+@bp.post("/requalifications/<int:requalification_id>/assign")
+@roles_required(Role.ADMIN)
+def assign(requalification_id: int):
+    requalification = db.get_or_404(Requalification, requalification_id)
+    form = _assign_form()
+    if not form.validate():
+        flash("Choose the sales manager to assign it to.", "error")
+        return redirect(url_for("pipeline.queue"))
+    manager = db.session.get(User, int(form.manager_id.data))
+    with domain_change() as change:
+        assign_to(requalification, manager, by=current_user, now=utcnow())
+    if change:
+        flash(
+            f"Assigned {_named(requalification)} to {manager.name}.",
+            "success",
+        )
+    return redirect(url_for("pipeline.queue"))
 
 
 def _detail(requalification: Requalification, **forms):
     accept_form = forms.get("accept_form") or AcceptForm(formdata=None)
     accept_form.owner.choices = _owner_choices()
-    if not accept_form.owner.data and requalification.opportunity is not None:
-        accept_form.owner.data = requalification.opportunity.owner
+    if not accept_form.owner.data:
+        accept_form.owner.data = default_owner(requalification)
     opportunity = requalification.opportunity
+    found = voices(requalification)
     history = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.entity_type == service.ENTITY, AuditEvent.entity_id == requalification.id)
@@ -120,7 +184,8 @@ def _detail(requalification: Requalification, **forms):
         opportunity=opportunity,
         deal_currency=requalification_amount(requalification, None)[1],
         reasons=opportunity_reasons(opportunity.id) if opportunity else [],
-        responses=responses_of(requalification),
+        voices=found,
+        mentions=mentions(requalification, found),
         calls=call_history(requalification),
         history=history,
         accept_form=accept_form,
@@ -175,7 +240,10 @@ def accept(requalification_id: int):
             now=utcnow(),
         )
     if change:
-        flash(f"{requalification.winback_id} accepted for {requalification.owner}.", "success")
+        flash(
+            f"Accepted {_named(requalification)}; owner: {requalification.owner}.",
+            "success",
+        )
         return redirect(url_for("pipeline.queue"))
     return _refused(requalification, change, accept_form=form)
 
@@ -196,7 +264,8 @@ def reject(requalification_id: int):
             now=utcnow(),
         )
     if change:
-        flash(f"{requalification.winback_id} rejected.", "success")
+        reason = REJECT_REASONS[requalification.reject_reason]
+        flash(f"Rejected {_named(requalification)}: {reason}.", "success")
         return redirect(url_for("pipeline.queue"))
     return _refused(requalification, change, reject_form=form)
 
@@ -211,7 +280,11 @@ def defer(requalification_id: int):
     with _deciding() as change:
         service.defer(requalification, reviewer=current_user, until=form.until.data, now=utcnow())
     if change:
-        flash(f"{requalification.winback_id} deferred until {form.until.data.isoformat()}.", "success")
+        flash(
+            f"Deferred {_named(requalification)} until "
+            f"{form.until.data.isoformat()}: it comes back to the queue that day.",
+            "success",
+        )
         return redirect(url_for("pipeline.queue"))
     return _refused(requalification, change, defer_form=form)
 
@@ -224,7 +297,10 @@ def first_touch(requalification_id: int):
         with domain_change() as change:
             service.record_first_touch(requalification, by=current_user, now=utcnow())
         if change:
-            flash(f"First touch on {requalification.winback_id} recorded.", "success")
+            flash(
+                f"Recorded the first touch on {_named(requalification)}.",
+                "success",
+            )
             return redirect(url_for("pipeline.detail", requalification_id=requalification.id))
     return _detail(requalification), 422
 
@@ -240,22 +316,17 @@ def bulk():
             flash(f"{getattr(form, name).label.text}: {' '.join(errors)}", "error")
         return redirect(url_for("pipeline.queue"))
     values = {
-        "accept": {
-            "owner": form.owner.data or "",
-            "expected_amount": None,
-            "next_step": "",
-            "next_step_date": None,
-        },
+        "accept": {"owner": form.owner.data or ""},  # empty: each deal keeps its own owner
         "reject": {"reason": form.reason.data or "", "text": form.text.data or ""},
         "defer": {"until": form.until.data},
     }[form.action.data]
     with domain_change() as change:
-        result = service.bulk_decide(ids, form.action.data, reviewer=current_user, now=utcnow(), **values)
+        result = bulk_decide(ids, form.action.data, reviewer=current_user, now=utcnow(), **values)
     if change:
         if result.done:
-            flash(f"{len(result.done)} requalifications: {form.action.data} done.", "success")
+            flash(bulk_message(form.action.data, result, until=form.until.data), "success")
         for requalification_id, message in result.failed:
-            flash(f"WB-{requalification_id}: {message}", "error")
+            flash(f"Not {PAST[form.action.data]}: WB-{requalification_id}: {message}", "error")
     return redirect(url_for("pipeline.queue"))
 
 
@@ -332,7 +403,7 @@ admins = roles_required(Role.ADMIN)
 @bp.get("/sla")
 @reviewers
 def sla():
-    from app.pipeline.digest import digest_for, sla_compliance
+    from app.pipeline.digest import digest_for, sla_compliance, unassigned_digest
 
     now = utcnow()
     managers = db.session.scalars(
@@ -340,102 +411,9 @@ def sla():
     ).all()
     current = [(manager, digest_for(manager, now=now)) for manager in managers]
     return render_template(
-        "pipeline/sla.html", rows=sla_compliance(), current=current, settings=service.pipeline_settings()
+        "pipeline/sla.html",
+        rows=sla_compliance(),
+        current=current,
+        unassigned=unassigned_digest(now=now),
+        settings=service.pipeline_settings(),
     )
-
-
-@bp.route("/settings", methods=["GET", "POST"])
-@admins
-def settings():
-    from app.pipeline.admin import save_settings, save_team
-
-    current = service.pipeline_settings()
-    form = SettingsForm(obj=current)
-    if request.method == "GET":
-        form.extra_holidays.data = "\n".join(current.extra_holidays or [])
-    managers = db.session.scalars(
-        select(User).where(User.role == Role.SALES_MANAGER).order_by(User.name)
-    ).all()
-    if request.method == "POST" and form.validate():
-        now = utcnow()
-        with domain_change() as change:
-            save_settings(current, form.data, actor=current_user, now=now)
-            for manager in managers:
-                save_team(
-                    manager,
-                    owners=request.form.get(f"owners-{manager.id}", ""),
-                    regions=request.form.get(f"regions-{manager.id}", ""),
-                    actor=current_user,
-                    now=now,
-                )
-        if change:
-            flash("Pipeline settings saved.", "success")
-            return redirect(url_for("pipeline.settings"))
-    db.session.commit()  # the settings row, created with its defaults on first sight
-    from campaigns.models import Campaign
-
-    teams = {manager.id: team_of(manager) for manager in managers}
-    from app.messaging.models import OutboundMessage
-    from app.pipeline.webhook import TEMPLATE
-
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.name)).all()
-    deliveries = db.session.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.template == TEMPLATE)
-        .order_by(OutboundMessage.id.desc())
-        .limit(20)
-    ).all()
-    status = 422 if form.errors else 200
-    page = render_template(
-        "pipeline/settings.html",
-        form=form,
-        managers=managers,
-        teams=teams,
-        campaigns=campaigns,
-        deliveries=deliveries,
-    )
-    return page, status
-
-
-@bp.route("/rules/<int:campaign_id>", methods=["GET", "POST"])
-@admins
-def rule(campaign_id: int):
-    from app.pipeline.admin import RULE_FIELDS, preview_rule, rule_of, save_rule
-    from campaigns.models import Campaign
-
-    campaign = db.get_or_404(Campaign, campaign_id)
-    current = rule_of(campaign.id)
-    form = RuleForm(obj=current)
-    if request.method == "POST" and form.validate():
-        if request.form.get("preview"):
-            candidate = rule_of(campaign.id)
-            for name in RULE_FIELDS:
-                setattr(candidate, name, getattr(form, name).data)
-            with db.session.no_autoflush:
-                qualifying, total = preview_rule(campaign.id, candidate, today=utcnow().date())
-            db.session.rollback()
-            return render_template(
-                "pipeline/rule.html",
-                form=form,
-                campaign=campaign,
-                preview=(qualifying, total),
-                rejections=rejections_by_reason(campaign.id),
-                reject_reasons=REJECT_REASONS,
-            )
-        with domain_change() as change:
-            save_rule(
-                campaign.id, {n: getattr(form, n).data for n in RULE_FIELDS}, actor=current_user, now=utcnow()
-            )
-        if change:
-            flash(f"Requalification rule of {campaign.name} saved.", "success")
-            return redirect(url_for("pipeline.rule", campaign_id=campaign.id))
-    status = 422 if form.errors else 200
-    page = render_template(
-        "pipeline/rule.html",
-        form=form,
-        campaign=campaign,
-        preview=None,
-        rejections=rejections_by_reason(campaign.id),
-        reject_reasons=REJECT_REASONS,
-    )
-    return page, status

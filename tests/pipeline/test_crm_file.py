@@ -113,3 +113,31 @@ def test_a_second_deal_claiming_a_linked_winback_id_is_a_warning_naming_both(run
     )
     db.session.expire_all()
     assert accepted.recycled_opportunity.crm_id == "006NEW"
+
+
+def test_two_new_deals_claiming_one_winback_id_in_one_file_link_the_first_and_warn_on_the_second(
+    runner, tmp_path, accepted
+):
+    header = [*SF_HEADER, "Winback ID"]
+    both = write_csv(
+        tmp_path / "both.csv",
+        header,
+        [
+            crm_row("006FIRST", "Prospecting", "20000", accepted.winback_id),
+            crm_row("006SECOND", "Prospecting", "9000", accepted.winback_id.lower()),
+        ],
+    )
+
+    counts = import_path(runner, both)
+
+    assert (counts["created"], counts["warnings"]) == (2, 1)
+    [warning] = db.session.scalars(
+        select(ImportRowError).where(ImportRowError.batch_id == counts["batch_id"])
+    )
+    assert warning.line == 3
+    assert warning.message == (
+        f"Winback ID {accepted.winback_id} is claimed by the CRM deal 006FIRST on an earlier row: "
+        "this deal (006SECOND) was imported without the link"
+    )
+    db.session.expire_all()
+    assert accepted.recycled_opportunity.crm_id == "006FIRST"

@@ -15,8 +15,9 @@ from app.audit.models import AuditEvent
 from app.auth.models import Role, User
 from app.extensions import db
 from app.messaging.models import OutboundMessage
+from app.pipeline.bulk import bulk_decide
 from app.pipeline.models import AlreadyDecided, Requalification, RequalificationStatus
-from app.pipeline.service import accept, bulk_decide, defer, pipeline_settings, reject, return_deferred
+from app.pipeline.service import accept, defer, pipeline_settings, reject, return_deferred
 from app.pipeline.webhook import TEMPLATE
 from tests.conftest import PASSWORD
 from tests.pipeline.conftest import NOW

@@ -53,7 +53,13 @@ def _req(response) -> Requalification:
 
 
 def _names(html: str) -> list[str]:
-    return re.findall(r"<td>(\w+co)</td>", html)
+    """The accounts of the queue's own list, in order (not those of the unassigned group above it)."""
+    return re.findall(r'<span class="account">(\w+co)</span>', html.split('id="queue-title"')[-1])
+
+
+def _unassigned(html: str) -> list[str]:
+    group = html.split('id="queue-title"')[0].split('id="unassigned-title"')[-1]
+    return re.findall(r'<span class="account">(\w+co)</span>', group)
 
 
 def test_the_queue_defaults_to_the_managers_team_with_all_one_click_away(client, login, manager, three):
@@ -62,10 +68,12 @@ def test_the_queue_defaults_to_the_managers_team_with_all_one_click_away(client,
     login(manager)
 
     mine = client.get("/pipeline/review").get_data(as_text=True)
-    assert _names(mine) == ["Centralco", "Oldco"]  # by score: 6 then 4
+    assert _names(mine) == ["Oldco", "Centralco"]  # overdue first
+    assert _names(client.get("/pipeline/review?sort=score").get_data(as_text=True)) == ["Centralco", "Oldco"]
     assert "Show all teams" in mine
+    assert _unassigned(mine) == ["Westco"]  # Eve's deal in the West: no team's
 
-    everyone = client.get("/pipeline/review?team=all").get_data(as_text=True)
+    everyone = client.get("/pipeline/review?team=all&sort=score").get_data(as_text=True)
     assert _names(everyone) == ["Westco", "Centralco", "Oldco"]
 
 
@@ -182,8 +190,11 @@ def test_bulk_accept_applies_to_the_ticked_ones_and_reports_those_it_cannot(clie
         follow_redirects=True,
     )
     html = response.get_data(as_text=True)
-    assert "2 requalifications: accept done." in html
-    assert f"WB-{three[0].id}: WB-{three[0].id} was already rejected by Sam Manager" in html
+    assert (
+        f"Accepted 2 requalifications; owners: Dana Owner (WB-{three[1].id}), Dana Owner (WB-{three[2].id})."
+        in html
+    )
+    assert f"Not accepted: WB-{three[0].id}: WB-{three[0].id} was already rejected by Sam Manager" in html
     db.session.expire_all()
     assert [r.status for r in three] == [
         RequalificationStatus.REJECTED,

@@ -32,11 +32,11 @@ def test_the_daily_digest_reaches_each_manager_once_through_smtp(
     db.session.add_all(
         [
             SalesTeam(manager_id=manager.id, owners=["Dana Owner"], regions=[]),
-            SalesTeam(manager_id=other.id, owners=["Nobody"], regions=[]),
+            SalesTeam(manager_id=other.id, owners=["Eve Owner"], regions=[]),
         ]
     )
     respond(now=NOW - timedelta(days=7))  # Dana's, long overdue
-    respond(opportunity=make_opportunity(owner="Eve Owner"), now=NOW - timedelta(days=7))  # not Sam's team
+    respond(opportunity=make_opportunity(owner="Eve Owner"), now=NOW)  # Olga's team, due in two days
     db.session.commit()
 
     assert queue_digests(now=NOW, review_url="http://winback.test/pipeline/review") == 1

@@ -125,11 +125,13 @@ def record_batches(
 
 
 class WinbackClaims:
-    """A row whose Winback ID is already linked to another CRM deal: imported, with a warning naming both."""
+    """A row whose Winback ID is already linked to another CRM deal, or claimed by an earlier row of the
+    import: imported without the claim, with a warning naming both deals."""
 
     def __init__(self, header: list[str], source: str) -> None:
         self.index = header.index(WINBACK_ID) if WINBACK_ID in header else None
         self.source = source
+        self.claimed: dict[int, str] = {}  # by an earlier row of this import: the first claim wins
 
     def linked(self, rows) -> dict[int, str]:
         """{Winback number: CRM id of the deal it is linked to} for the numbers on these rows."""
@@ -145,13 +147,26 @@ class WinbackClaims:
 
     def check(self, record: Record, linked: dict[int, str]) -> None:
         shown = record.raw.get(WINBACK_ID)
-        other = linked.get(winback_number(shown)) if shown else None
-        if other and other != record.crm_id:
+        number = winback_number(shown) if shown else None
+        if number is None:
+            return
+        linked_to = linked.get(number)
+        earlier = self.claimed.setdefault(number, record.crm_id)
+        if linked_to not in (None, record.crm_id):
             message = (
-                f"Winback ID {shown.strip().upper()} is already linked to the CRM deal {other}: "
+                f"Winback ID {shown.strip().upper()} is already linked to the CRM deal {linked_to}: "
                 f"this deal ({record.crm_id}) was imported without the link"
             )
-            record.warnings.append(ValidationError(message, field=WINBACK_ID))
+        elif linked_to is None and earlier != record.crm_id:
+            message = (
+                f"Winback ID {shown.strip().upper()} is claimed by the CRM deal {earlier} on an earlier row: "
+                f"this deal ({record.crm_id}) was imported without the link"
+            )
+        else:
+            return
+        record.warnings.append(ValidationError(message, field=WINBACK_ID))
+        # Imported without the claim, so that the link goes to the deal that holds it.
+        record.raw = {k: v for k, v in record.raw.items() if k != WINBACK_ID}
 
 
 def account_batches(

@@ -15,7 +15,11 @@ DEFAULT_INTERVAL_SECONDS = 900
 
 
 def connector_for(source: str, config: Mapping[str, Any], *, retry: RetryPolicy | None = None) -> Connector:
-    """The connection to one CRM, from the app's settings (environment variables)."""
+    """The connection to one CRM, from the app's settings (environment variables), else the login an admin
+    stored on the connection page."""
+    from app.crm.sync.credentials import effective_config
+
+    config = effective_config(config)
     if source == "salesforce":
         from app.crm.sync.salesforce import SalesforceConnector, SalesforceSettings
 
@@ -29,9 +33,11 @@ def connector_for(source: str, config: Mapping[str, Any], *, retry: RetryPolicy 
 
 def configured_sources(config: Mapping[str, Any]) -> list[str]:
     """The CRMs whose credentials are set: the periodic job syncs each of them."""
+    from app.crm.sync.credentials import effective_config
     from app.crm.sync.hubspot import HubSpotSettings
     from app.crm.sync.salesforce import SalesforceSettings
 
+    config = effective_config(config)
     found = []
     if SalesforceSettings.from_config(config).configured:
         found.append("salesforce")

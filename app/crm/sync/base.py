@@ -3,8 +3,10 @@ retry policy for rate limits and outages, and the pulled records as a table the 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -106,6 +108,25 @@ class Connector(Protocol):
 
     def push(self, deals: list[dict[str, Any]]) -> list[PushOutcome]:
         """Upsert each deal by its Winback ID (the external id): a second push updates, never duplicates."""
+
+
+@contextmanager
+def tree_parsing() -> Iterator[None]:
+    """The cyclic garbage collector paused while a page of JSON is read and parsed.
+
+    A parsed JSON document is a tree: it holds no reference cycle, so the collector has nothing to find
+    in it. Yet each page is tens of thousands of dicts alive at once, and the collector kept walking
+    them, young and then again once promoted: in a 100,000-row pull it ran 126 times against the file
+    import's 18. Process-wide like collector.relaxed_collector; turned back on only by whoever turned it
+    off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def text(value: Any) -> str:

@@ -21,6 +21,7 @@ from hubspot.crm.deals import (
     SimplePublicObjectBatchInputUpsert,
 )
 from hubspot.crm.deals.exceptions import ApiException as DealsError
+from hubspot.crm.properties.exceptions import ApiException as PropertiesError
 from hubspot.oauth.exceptions import ApiException as OAuthError
 from urllib3.exceptions import HTTPError
 
@@ -30,7 +31,7 @@ from app.crm.sync.base import RETRY_STATUSES, CrmUnavailable, Pulled, PushOutcom
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 PAGE_SIZE = 200  # the search API's largest page
 SEARCH_LIMIT = 10_000  # the search API pages no further: the search starts again from the newest seen
-API_ERRORS = (DealsError, CompaniesError, ContactsError, AssociationsError, OAuthError)
+API_ERRORS = (DealsError, CompaniesError, ContactsError, AssociationsError, OAuthError, PropertiesError)
 DEAL_COLUMNS = (
     ("hs_object_id", "crm_id"),
     ("dealname", "name"),
@@ -208,6 +209,38 @@ class HubSpotConnector:
             limit=PAGE_SIZE,
             after=after,
         )
+
+    def check(self) -> list[tuple[bool, str]]:
+        """What this token can read and write: the connection page's "Test connection"."""
+        closed = PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(filters=[Filter(property_name="hs_is_closed", operator="EQ", value="true")])
+            ],
+            properties=["hs_object_id"],
+            limit=1,
+        )
+        found = self._call(lambda hs: hs.crm.deals.search_api.do_search(closed))
+        checks = [
+            (True, f"Signed in to {self.settings.base_url}."),
+            (True, f"Read: {found.total or 0} closed deals."),
+        ]
+        name = self.settings.external_id_property
+        try:
+            prop = self._call(lambda hs: hs.crm.properties.core_api.get_by_name("deals", name))
+        except CrmUnavailable as error:
+            checks.append((False, f"The deal property {name} cannot be read ({error.message}): create it."))
+        else:
+            unique = bool(getattr(prop, "has_unique_value", False))
+            checks.append(
+                (
+                    unique,
+                    f"Pushes upsert by the deal property {name}." if unique else f"{name} is not unique.",
+                )
+            )
+        checks.append(
+            (True, "Write: the first push shows it (the private app needs crm.objects.deals.write).")
+        )
+        return checks
 
     def pull(self, since: datetime | None) -> Iterator[list[Pulled]]:
         seen: set[str] = set()  # a restarted search reads the deals of its first millisecond again

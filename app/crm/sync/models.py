@@ -68,3 +68,18 @@ class CrmPush(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CrmCredential(db.Model):
+    """The login an admin gave on the CRM connection page: plain settings, and the secrets encrypted with
+    CRM_SECRETS_KEY (Fernet). The environment's settings, when present, take precedence over these."""
+
+    __tablename__ = "crm_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_source: Mapped[str] = mapped_column(String(32), unique=True)
+    method: Mapped[str] = mapped_column(String(16))  # salesforce: jwt or password; hubspot: token
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never a secret
+    secrets: Mapped[str | None] = mapped_column(Text)  # a Fernet token of a JSON object
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255))

@@ -26,6 +26,7 @@ from app.crm.sync.base import (
     PushOutcome,
     RetryPolicy,
     text,
+    tree_parsing,
 )
 
 DEFAULT_API_VERSION = "62.0"
@@ -69,6 +70,7 @@ class SalesforceSettings:
     security_token: str | None = None
     consumer_key: str | None = None  # with private_key_file: the OAuth 2.0 JWT bearer flow
     private_key_file: str | None = None
+    private_key: str | None = None  # the key itself (the connection page stores it encrypted)
     domain: str | None = None  # "login" (default) or "test" for a sandbox
     api_version: str = DEFAULT_API_VERSION
     external_id_field: str = "Winback_ID__c"
@@ -90,6 +92,7 @@ class SalesforceSettings:
             security_token=get("SECURITY_TOKEN"),
             consumer_key=get("CONSUMER_KEY"),
             private_key_file=get("PRIVATE_KEY_FILE"),
+            private_key=get("PRIVATE_KEY"),
             domain=get("DOMAIN"),
             api_version=get("API_VERSION") or DEFAULT_API_VERSION,
             external_id_field=get("EXTERNAL_ID_FIELD") or "Winback_ID__c",
@@ -101,7 +104,7 @@ class SalesforceSettings:
     @property
     def can_log_in(self) -> bool:
         """A login (JWT bearer or password) to start a new session with, besides a given one."""
-        jwt = self.username and self.consumer_key and self.private_key_file
+        jwt = self.username and self.consumer_key and (self.private_key_file or self.private_key)
         return bool(jwt or (self.username and self.password))
 
     @property
@@ -159,13 +162,14 @@ class SalesforceConnector:
         try:
             if s.instance_url and s.access_token and not fresh:
                 return Salesforce(instance_url=s.instance_url, session_id=s.access_token, **common)
-            if s.consumer_key and s.private_key_file and s.username:
+            if s.consumer_key and (s.private_key_file or s.private_key) and s.username:
+                key = (
+                    {"privatekey": s.private_key}
+                    if s.private_key
+                    else {"privatekey_file": s.private_key_file}
+                )
                 return Salesforce(
-                    username=s.username,
-                    consumer_key=s.consumer_key,
-                    privatekey_file=s.private_key_file,
-                    domain=s.domain,
-                    **common,
+                    username=s.username, consumer_key=s.consumer_key, domain=s.domain, **key, **common
                 )
             if s.username and s.password:
                 return Salesforce(
@@ -274,17 +278,62 @@ class SalesforceConnector:
 
     def pull(self, since: datetime | None) -> Iterator[list[Pulled]]:
         soql = self.soql(since)
-        columns = [_reader(c) for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())]
-        contact = [_reader(c) for c, _ in CONTACT_COLUMNS]
-        external = self.settings.external_id_field
-        page = self._call(lambda sf: sf.query(soql))
-        self.total = int(page.get("totalSize") or 0)
+        flatten = _Flattener(
+            [c for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())],
+            [c for c, _ in CONTACT_COLUMNS],
+            self.settings.external_id_field,
+        )
+        self.total, next_url = 0, None
         while True:
-            yield [_flatten(record, columns, contact, external) for record in page.get("records", [])]
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
+            with tree_parsing():
+                page = self._page(soql, next_url)
+                self.total = self.total or int(page.get("totalSize") or 0)
+                rows = flatten.page(page.get("records", []))
+                next_url = page.get("nextRecordsUrl")
+                done = page.get("done", True) or not next_url
+                del page  # the parsed page is freed before the collector is back: it never walks it
+            yield rows
+            if done:
                 return
-            page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+
+    def _page(self, soql: str, next_url: str | None) -> dict[str, Any]:
+        if next_url is None:
+            return self._call(lambda sf: sf.query(soql))
+        return self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True))
+
+    def check(self) -> list[tuple[bool, str]]:
+        """What this login can read and write: the connection page's "Test connection"."""
+        described = self._call(lambda sf: sf.Opportunity.describe())
+        fields = {f["name"]: f for f in described.get("fields", [])}
+        self._fields = set(fields)
+        closed = self._call(lambda sf: sf.query("SELECT COUNT() FROM Opportunity WHERE IsClosed = true"))
+        checks = [(True, f"Signed in to {self._client.sf_instance}.")]
+        readable = bool(described.get("queryable"))
+        count = int(closed.get("totalSize") or 0)
+        checks.append(
+            (readable, f"Read: {count} closed opportunities." if readable else "Read: not allowed.")
+        )
+        writable = bool(described.get("createable") and described.get("updateable"))
+        checks.append(
+            (writable, "Write: creates and updates opportunities." if writable else "Write: not allowed.")
+        )
+        external = fields.get(self.settings.external_id_field)
+        name = self.settings.external_id_field
+        if external is None:
+            checks.append(
+                (False, f"{name} is missing on Opportunity: create it as a unique External ID field.")
+            )
+        elif not external.get("externalId"):
+            checks.append((False, f"{name} is not marked External ID: pushes cannot upsert by it."))
+        else:
+            checks.append((True, f"Pushes upsert by {name}: pushing twice never creates two."))
+        for setting, candidates, what in (
+            (self.settings.loss_reason_field, LOSS_REASON_FIELDS, "loss reason"),
+            (self.settings.competitor_field, COMPETITOR_FIELDS, "competitor"),
+        ):
+            found = self._optional_field(setting, candidates)
+            checks.append((True, f"The {what} is read from {found}." if found else f"No {what} field found."))
+        return checks
 
     def push(self, deals: list[dict[str, Any]]) -> list[PushOutcome]:
         if not deals:
@@ -332,33 +381,52 @@ def _outcome(winback_id: str, result: dict[str, Any]) -> PushOutcome:
     return PushOutcome(winback_id, error="; ".join(str(e.get("message")) for e in errors))
 
 
-def _reader(path: str) -> Callable[[dict[str, Any] | None], Any]:
-    """A function reading 'Field' or 'Relationship.Field' from a record (None when a level is missing).
+class _Flattener:
+    """A SOQL record as the table's cells: 'Field' or 'Relationship.Field' paths, worked out once per pull.
 
-    Worked out once per pull: walking the path again for each of 100,000 records was a fifth of a pull.
+    One loop over a plan of (relationship, field) pairs: a function call per cell (a path reader, then a
+    cell cleaner) was a third of a pull's own time.
     """
-    parts = path.split(".")
 
-    def read(record: dict[str, Any] | None) -> Any:
-        for part in parts:
-            if not isinstance(record, dict):
-                return None
-            record = record.get(part)
-        return record
+    def __init__(self, columns: list[str], contact_columns: list[str], external: str) -> None:
+        self.plan = [_step(path) for path in columns]
+        self.contact_plan = [_step(path) for path in contact_columns]
+        self.external = external
 
-    return read
+    def page(self, records: list[dict[str, Any]]) -> list[Pulled]:
+        return [self.record(record) for record in records]
+
+    def record(self, record: dict[str, Any]) -> Pulled:
+        cells = _cells(record, self.plan)
+        roles = (record.get("OpportunityContactRoles") or _EMPTY).get("records") or [_EMPTY]
+        cells += _cells(roles[0] or _EMPTY, self.contact_plan)
+        value = record.get(self.external)
+        cells.append(value.strip() if type(value) is str else text(value))
+        return Pulled(cells, _modstamp(record.get("SystemModstamp")))
 
 
-def _cell(value: Any) -> str:
-    return value.strip() if type(value) is str else text(value)
+_EMPTY: dict[str, Any] = {}
 
 
-def _flatten(record: dict[str, Any], readers: list, contact_readers: list, external: str) -> Pulled:
-    roles = (record.get("OpportunityContactRoles") or {}).get("records") or [None]
-    cells = [_cell(read(record)) for read in readers]
-    cells += [_cell(read(roles[0])) for read in contact_readers]
-    cells.append(_cell(record.get(external)))
-    return Pulled(cells, _modstamp(record.get("SystemModstamp")))
+def _step(path: str) -> tuple[tuple[str, ...], str]:
+    *relationships, name = path.split(".")
+    return tuple(relationships), name
+
+
+def _cells(record: dict[str, Any], plan: list[tuple[tuple[str, ...], str]]) -> list[str]:
+    cells = []
+    for relationships, name in plan:
+        source = record
+        for relationship in relationships:
+            source = source.get(relationship) or _EMPTY
+            if type(source) is not dict:  # a field where a relationship was expected: no value
+                source = _EMPTY
+        value = source.get(name)
+        if value is None:
+            cells.append("")
+        else:
+            cells.append(value.strip() if type(value) is str else text(value))
+    return cells
 
 
 def _modstamp(value: str | None) -> datetime | None:
