@@ -2,14 +2,14 @@
 regions match its deal.
 
 Revision ID: 0045_unassigned
-Revises: 0032_abstention
+Revises: 0042_voice
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0045_unassigned"
-down_revision = "0032_abstention"
+down_revision = "0042_voice"
 branch_labels = None
 depends_on = None
 
