@@ -32,9 +32,13 @@ run: demo
 	@echo "Winback is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop); links to customers use $$PUBLIC_BASE_URL"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), one test file per process at a time, so a
+# module's shared fixtures (the demo copy) stay in one process. Each process has its own database:
+# SQLite in its temporary folder, PostgreSQL TEST_DATABASE_URL's name plus the worker id (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # Each bench prints its own table and a JSON line; bench/summary.py then prints one table of every target.
 bench: install

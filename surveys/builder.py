@@ -162,10 +162,16 @@ def _ensure_draft_editable(version: SurveyVersion) -> None:
 def _reason_code_id(code: str | None) -> int | None:
     if not code:
         return None
-    found = db.session.scalar(select(ReasonCode.id).where(ReasonCode.code == code.strip()))
+    found = db.session.execute(
+        select(ReasonCode.id, ReasonCode.active).where(ReasonCode.code == code.strip())
+    ).first()
     if found is None:
         raise ValidationError(f"No reason code “{code}” in the codebook.", field="options")
-    return found
+    if not found.active:
+        raise ValidationError(
+            f"The reason code “{code.strip()}” is retired: map the option to an active code.", field="options"
+        )
+    return found.id
 
 
 def _apply(question: Question, spec: QuestionSpec, version: SurveyVersion) -> None:

@@ -21,7 +21,7 @@ import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
@@ -61,8 +61,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _reset_database(url: str) -> None:
     """Start the session on an empty database: drop whatever an earlier run left."""
     if url.startswith("postgresql"):
-        from sqlalchemy import create_engine
-
         engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -70,10 +68,29 @@ def _reset_database(url: str) -> None:
         engine.dispose()
 
 
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The database of one pytest-xdist worker (`gw0`, `gw1`...): TEST_DATABASE_URL's name plus the
+    worker id, created from the given database when missing. Without xdist, the given database itself.
+    (SQLite needs nothing: each worker has a temporary folder of its own.)"""
+    if not worker or worker == "master" or not url.startswith("postgresql"):
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
+    if url:
+        url = worker_database_url(url, os.environ.get("PYTEST_XDIST_WORKER"))
+    else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'winback-test.sqlite3'}"
     _reset_database(url)
     return url

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import Role
-from app.codebook.service import ensure_default_codebook
+from app.codebook.models import ReasonCode
+from app.codebook.service import ensure_default_codebook, retire_code
 from app.extensions import db
 from app.messaging.channels import Channel
 from surveys.invitations import DEFAULT_TEMPLATES, queue_invitation_message
@@ -110,6 +111,29 @@ def test_unknown_reason_code_is_refused_with_a_message(login, make_user):
     )
     assert "No reason code “no.such.code” in the codebook." in response.get_data(as_text=True)
     assert len(survey.published.questions) == 8
+
+
+def test_a_retired_reason_code_is_refused_on_save(login, make_user):
+    client = login(make_user(Role.ADMIN))
+    survey = published_survey()
+    retire_code(db.session.scalar(select(ReasonCode).where(ReasonCode.code == "price.too_high")))
+    db.session.commit()
+    response = client.post(
+        f"/surveys/{survey.id}/questions/new",
+        data={
+            "kind": "single_choice",
+            "text": "Q",
+            "page": "5",
+            "signal": "",
+            "options": "A | price.too_high\nB",
+        },
+        follow_redirects=True,
+    )
+    assert "The reason code “price.too_high” is retired: map the option to an active code." in (
+        response.get_data(as_text=True)
+    )
+    assert len(survey.published.questions) == 8
+    assert db.session.scalars(select(Question).where(Question.text == "Q")).all() == []
 
 
 def test_editing_after_responses_goes_to_a_new_draft_through_the_page(login, make_user, make_contact):

@@ -11,7 +11,7 @@ from app.api.models import ApiToken
 from app.api.service import create_token, revoke_token
 from app.auth.guard import roles_required
 from app.auth.models import Role
-from app.crm.importing.forms import ActionForm
+from app.crm.forms import ActionForm
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import db

@@ -404,28 +404,50 @@ def model_floor(threshold: float | None, never: bool | None) -> float:
     return max(threshold, MIN_MODEL_CONFIDENCE) if threshold is not None else MIN_MODEL_CONFIDENCE
 
 
-def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
-    """Suggestions for many texts at once: the codebook and rules read once, one model call."""
+# Past this many codes to look up, the active codebook is read whole rather than by a long IN list.
+_LOOKUP_LIMIT = 500
+
+
+def _suggestable_codes(
+    wanted: set[str],
+) -> tuple[dict[str, CodeRef], dict[str, float | None], dict[str, float]]:
+    """The active codes among `wanted` (the model's and the rules'; the only ones a suggestion can
+    name): their reference, measured precision and model floor. Not the whole codebook: a codebook of
+    10,000 codes cost every workbench page a read of all of them."""
     refs: dict[str, CodeRef] = {}
     precision: dict[str, float | None] = {}
     floor: dict[str, float] = {}
-    for code_id, code, label, measured, threshold, never in db.session.execute(
+    if not wanted:
+        return refs, precision, floor
+    query = (
         select(ReasonCode.id, ReasonCode.code, ReasonCode.label, *SUGGEST_SETTINGS)
         .outerjoin(CodeSetting, CodeSetting.reason_code_id == ReasonCode.id)
         .where(ReasonCode.active)
-    ):
+    )
+    if len(wanted) <= _LOOKUP_LIMIT:
+        query = query.where(ReasonCode.code.in_(sorted(wanted)))
+    for code_id, code, label, measured, threshold, never in db.session.execute(query):
         refs[code] = CodeRef(code_id, code, label)
         precision[code] = measured
         floor[code] = model_floor(threshold, never)
-    rules = db.session.execute(
-        select(ReasonCode.code, CodingRule.phrase)
-        .join(ReasonCode, ReasonCode.id == CodingRule.reason_code_id)
-        .where(ReasonCode.active)
-        .order_by(CodingRule.id)
+    return refs, precision, floor
+
+
+def suggest_many(texts: list[str], *, limit: int = 9) -> list[list[Suggestion]]:
+    """Suggestions for many texts at once: the codebook and rules read once, one model call."""
+    rules = tuple(
+        (code, phrase)
+        for code, phrase in db.session.execute(
+            select(ReasonCode.code, CodingRule.phrase)
+            .join(ReasonCode, ReasonCode.id == CodingRule.reason_code_id)
+            .where(ReasonCode.active)
+            .order_by(CodingRule.id)
+        )
     )
-    matcher = rule_matcher(tuple((code, phrase) for code, phrase in rules))
+    matcher = rule_matcher(rules)
     classifier = current_classifier()
     model_codes: list[str] = classifier.codes if classifier is not None else []
+    refs, precision, floor = _suggestable_codes({*model_codes, *(code for code, _ in rules)})
     model_refs = [refs.get(code) for code in model_codes]
     model_precision = [precision.get(code) for code in model_codes]
     rows: list[list[float]] = []

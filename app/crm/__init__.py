@@ -17,15 +17,23 @@ MENU = (
     ("Deals", "Imports", "imports.history", 3),
     ("Deals", "CRM connection", "crm_sync.connection", 4),
 )  # group, label, endpoint, position in the group
+# The CRM's reference pages, linked beside the imports (their addresses are under /imports).
+IMPORTS_LINKS = (
+    ("Competitors", "competitors.competitors"),
+    ("Loss reasons", "loss_reasons.loss_reasons"),
+)
 
 
 def init_app(app: Flask) -> None:
     """The deal and import pages, `flask crm`, and the import jobs the worker runs."""
-    from app.auth.menu import add_menu_item
+    from app.auth.menu import add_link, add_menu_item
 
     for group, label, endpoint, position in MENU:
         add_menu_item(app, group, label, endpoint, position=position)
+    for label, endpoint in IMPORTS_LINKS:
+        add_link(app, "imports", label, endpoint)
     from app.codebook.service import register_code_references
+    from app.crm import competitor_views, loss_reason_views
     from app.crm.cli import crm_cli
     from app.crm.importing.campaign_matches import campaign_detail_endpoint
     from app.crm.importing.jobs import delete_old_uploads, run_import_jobs
@@ -39,6 +47,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(sync_bp)
+    app.register_blueprint(competitor_views.bp)
+    app.register_blueprint(loss_reason_views.bp)
     app.cli.add_command(crm_cli)
     app.jinja_env.globals["campaign_detail_endpoint"] = campaign_detail_endpoint
     register_code_references(app, LossReasonMapping.reason_code_id)

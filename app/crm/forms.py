@@ -1,8 +1,8 @@
 """Forms of the CRM pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import Length, Optional
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 
 class WhereaboutsForm(FlaskForm):
@@ -20,4 +20,27 @@ class WhereaboutsForm(FlaskForm):
         "Country",
         validators=[Optional(), Length(max=2)],
         description="Two-letter code of the contact's address, e.g. US or GB.",
+    )
+
+
+class AliasForm(FlaskForm):
+    alias = StringField("Spelling in the CRM", validators=[DataRequired(), Length(max=255)])
+    competitor = SelectField("Competitor", coerce=int, choices=[])
+
+
+class ActionForm(FlaskForm):
+    """A button-only form (CSRF only)."""
+
+
+class CompetitorForm(FlaskForm):
+    name = StringField("Competitor name", validators=[DataRequired(), Length(max=120)])
+
+
+class MergeForm(FlaskForm):
+    source = SelectField("Merge this competitor", coerce=int, choices=[])
+    survivor = SelectField(
+        "into this one",
+        coerce=int,
+        choices=[],
+        description="Its deals and aliases move to the second; its name becomes an alias of it.",
     )

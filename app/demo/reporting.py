@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.auth.models import User
 from app.crm.models import Opportunity
 from app.extensions import db
-from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.models import OutboundMessage
 from app.money.service import set_rate
 from app.pipeline.calls import evaluate_calls
 from app.pipeline.models import Requalification, RequalificationStatus
@@ -100,10 +100,9 @@ def play_survey_campaign(campaign: Campaign, *, seed: int, now: datetime) -> int
         select(OutboundMessage).where(OutboundMessage.idempotency_key.in_(sent_at))
     ):
         when = sent_at[message.idempotency_key]
-        message.status = MessageStatus.SENT
         message.created_at = message.next_attempt_at = when
-        message.sent_at = when + timedelta(minutes=1)
-        message.attempts = 1
+        message.claim("demo", now=when)
+        message.mark_sent(None, now=when + timedelta(minutes=1))
     db.session.flush()
     completed, _, _ = answer_invitations(campaign.survey_version, invitations, rng, now=now)
     db.session.flush()

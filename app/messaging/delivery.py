@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import String, case, cast, func, literal, null, select, update
+from sqlalchemy import String, case, cast, func, literal, null, select
 from sqlalchemy.engine import Connection
 
 from app.crm.models import Contact
@@ -115,8 +115,9 @@ def claim_due_messages(
         .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
         .limit(limit)
     )
-    claim = update(OutboundMessage).values(
-        status=MessageStatus.SENDING,
+    claim = OutboundMessage.bulk_transition(
+        MessageStatus.QUEUED,
+        MessageStatus.SENDING,
         claimed_by=worker_id,
         claimed_at=now,
         send_started_at=None,
@@ -136,7 +137,7 @@ def claim_due_messages(
     else:  # SQLite renders no lock: its single writer serialises claims
         claim = claim.where(OutboundMessage.id.in_(due.scalar_subquery()))
     claimed = db.session.scalars(
-        claim.where(OutboundMessage.status == MessageStatus.QUEUED).returning(OutboundMessage.id),
+        claim.returning(OutboundMessage.id),
         execution_options={"synchronize_session": False},
     ).all()
     db.session.commit()

@@ -1,5 +1,9 @@
 """The outbox ledger: a delivering worker's per-message records, in bulk SQL on a connection of its own.
 
+Its status changes are OutboundMessage's: `bulk_transition` (SENDING -> SENT, SENDING -> QUEUED), and in
+record_and_start's one statement per message, `_sent_where`, which moves the recorded rows to SENT
+(checked against the model's TRANSITIONS) and leaves the others `sending`.
+
 This is the fast path the outbox bench measures (bench/outbox_bench.py): one statement per message
 records the outcomes so far and marks the next attempt. The columns a `sent` row gets are the model's
 own (`OutboundMessage.sent_values`, which `mark_sent` sets too), so the bulk path and the transition agree.
@@ -18,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
 from app.extensions import db
-from app.messaging.models import MessageStatus, OutboundMessage
+from app.messaging.models import MessageStatus, OutboundMessage, check_transition
 from app.messaging.transports import SendResult
 
 if TYPE_CHECKING:
@@ -93,6 +97,7 @@ def record_and_start(
 
 def _sent_where(done, *, now, provider_status) -> dict[str, object]:
     """OutboundMessage.sent_values for the rows matching `done`; the other rows keep their columns."""
+    check_transition(MessageStatus.SENDING, MessageStatus.SENT)  # the statements guard status = sending
     c = OutboundMessage.__table__.c
     values = OutboundMessage.sent_values(now=now, provider_status=provider_status)
     return {name: case((done, _as_sql(value, c[name])), else_=c[name]) for name, value in values.items()}
@@ -183,16 +188,18 @@ def _record_and_start_each(
 
 def release_untried(ids: list[int], ledger: Connection, *, worker_id: str) -> int:
     """Give rows this worker claimed but never tried back to the queue (the attempt is not counted)."""
-    table = OutboundMessage.__table__
     return ledger.execute(
-        update(table)
-        .where(
-            table.c.id.in_(ids),
-            table.c.status == MessageStatus.SENDING,
-            table.c.claimed_by == worker_id,
-            table.c.send_started_at.is_(None),
+        OutboundMessage.bulk_transition(
+            MessageStatus.SENDING,
+            MessageStatus.QUEUED,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=OutboundMessage.attempts - 1,
+        ).where(
+            OutboundMessage.id.in_(ids),
+            OutboundMessage.claimed_by == worker_id,
+            OutboundMessage.send_started_at.is_(None),
         )
-        .values(status=MessageStatus.QUEUED, claimed_by=None, claimed_at=None, attempts=table.c.attempts - 1)
     ).rowcount
 
 
@@ -212,7 +219,7 @@ def flush_sent(
     if not sent:
         return
     table = OutboundMessage.__table__
-    guard = (table.c.status == MessageStatus.SENDING, table.c.claimed_by == worker_id)
+    guard = (table.c.claimed_by == worker_id,)
     by_status: dict[str, list[int]] = {}
     one_by_one: list[dict[str, object]] = []
     for message, result in sent:
@@ -226,18 +233,23 @@ def flush_sent(
     marked = 0
     for provider_status, ids in by_status.items():
         marked += ledger.execute(
-            update(table)
-            .where(table.c.id.in_(ids), *guard)
-            .values(**OutboundMessage.sent_values(now=now, provider_status=provider_status))
+            _to_sent(now=now, provider_status=provider_status).where(table.c.id.in_(ids), *guard)
         ).rowcount
     if one_by_one:
         marked += ledger.execute(
-            table.update()
-            .where(table.c.id == bindparam("m_id"), *guard)
-            .values(
-                provider_id=bindparam("m_provider_id"),
-                **OutboundMessage.sent_values(now=now, provider_status=bindparam("m_status")),
-            ),
+            _to_sent(
+                now=now, provider_status=bindparam("m_status"), provider_id=bindparam("m_provider_id")
+            ).where(table.c.id == bindparam("m_id"), *guard),
             one_by_one,
         ).rowcount
     stats.sent += marked
+
+
+def _to_sent(*, now, provider_status, **values):
+    """SENDING -> SENT for the rows the caller picks, with the columns mark_sent sets."""
+    return OutboundMessage.bulk_transition(
+        MessageStatus.SENDING,
+        MessageStatus.SENT,
+        **OutboundMessage.sent_values(now=now, provider_status=provider_status),
+        **values,
+    )

@@ -1,4 +1,11 @@
-"""OutboundMessage: one email or SMS waiting for, or past, delivery."""
+"""OutboundMessage: one email or SMS waiting for, or past, delivery.
+
+Every change of a message's status goes through TRANSITIONS: one message at a time by its transition
+methods (cancel, mark_sent, mark_failed, mark_undelivered, resend), many at once in SQL by
+`OutboundMessage.bulk_transition` (the outbox's fast path: claim, ledger, reconciliation, cancellation),
+which refuses a move the table does not allow. tests/messaging/test_transitions.py checks that no other
+code writes the status column.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, Update, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import UTCDateTime, str_enum, utcnow
@@ -29,6 +36,32 @@ class MessageStatus(enum.StrEnum):
 class InvalidTransition(DomainError):
     code = "invalid_transition"
     status = 409
+
+
+# Where a message may go from each status.
+TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
+    # claimed by a worker; cancelled (opt-out, unsubscribe)
+    MessageStatus.QUEUED: frozenset({MessageStatus.SENDING, MessageStatus.CANCELLED}),
+    # accepted; failed or queued for a retry; found suppressed; given back untried; outcome unknown
+    MessageStatus.SENDING: frozenset(
+        {
+            MessageStatus.SENT,
+            MessageStatus.FAILED,
+            MessageStatus.QUEUED,
+            MessageStatus.CANCELLED,
+            MessageStatus.UNKNOWN,
+        }
+    ),
+    MessageStatus.SENT: frozenset({MessageStatus.FAILED}),  # the carrier reports it undelivered
+    MessageStatus.FAILED: frozenset({MessageStatus.QUEUED}),  # a person resends it
+    MessageStatus.UNKNOWN: frozenset({MessageStatus.QUEUED}),  # a person resends it
+    MessageStatus.CANCELLED: frozenset(),
+}
+
+
+def check_transition(source: MessageStatus, target: MessageStatus) -> None:
+    if target not in TRANSITIONS[source]:
+        raise InvalidTransition(f"A {source.value} message cannot become {target.value}")
 
 
 class OutboundMessage(db.Model):
@@ -68,11 +101,32 @@ class OutboundMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_reason: Mapped[str | None] = mapped_column(String(120))
 
+    @classmethod
+    def bulk_transition(cls, source: MessageStatus, target: MessageStatus, **values: Any) -> Update:
+        """`UPDATE outbound_messages SET status = target, **values WHERE status = source`: the one way to
+        move many messages in SQL. The caller adds its own conditions (ids, `claimed_by = me`) and runs it;
+        `values` may hold SQL expressions. Refuses a move TRANSITIONS does not allow."""
+        check_transition(source, target)
+        if values.pop("status", target) is not target:
+            raise InvalidTransition(f"bulk_transition to {target.value} was given another status")
+        return update(cls).where(cls.status == source).values(status=target, **values)
+
+    def _move(self, target: MessageStatus) -> None:
+        check_transition(self.status, target)
+        self.status = target
+
+    def claim(self, worker_id: str, *, now: datetime) -> None:
+        """Take a queued message for one attempt (one row; a worker claims in bulk: claim_due_messages)."""
+        self._move(MessageStatus.SENDING)
+        self.claimed_by = worker_id
+        self.claimed_at = now
+        self.attempts = (self.attempts or 0) + 1
+
     def cancel(self, reason: str) -> None:
         """Cancel a queued message, or one a worker claimed and found suppressed before sending."""
         if self.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
             raise InvalidTransition(f"A {self.status.value} message cannot be cancelled")
-        self.status = MessageStatus.CANCELLED
+        self._move(MessageStatus.CANCELLED)
         self.cancelled_reason = reason
         self.claimed_by = None
 
@@ -93,6 +147,7 @@ class OutboundMessage(db.Model):
     def mark_sent(self, provider_id: str | None, *, now: datetime, provider_status: str = "accepted") -> None:
         if self.status is not MessageStatus.SENDING:
             raise InvalidTransition(f"A {self.status.value} message cannot be marked sent")
+        check_transition(self.status, MessageStatus.SENT)
         for name, value in self.sent_values(now=now, provider_status=provider_status).items():
             setattr(self, name, value)
         self.provider_id = provider_id or self.provider_id
@@ -101,7 +156,7 @@ class OutboundMessage(db.Model):
         """A person decided an `unknown` or `failed` message should go out (again)."""
         if self.status not in (MessageStatus.UNKNOWN, MessageStatus.FAILED):
             raise InvalidTransition(f"A {self.status.value} message cannot be resent")
-        self.status = MessageStatus.QUEUED
+        self._move(MessageStatus.QUEUED)
         self.next_attempt_at = now
         self.error = None
         self.error_code = None
@@ -118,10 +173,18 @@ class OutboundMessage(db.Model):
         self.claimed_at = None
         self.send_started_at = None
         if permanent or retry_at is None:
-            self.status = MessageStatus.FAILED
+            self._move(MessageStatus.FAILED)
         else:
-            self.status = MessageStatus.QUEUED
+            self._move(MessageStatus.QUEUED)
             self.next_attempt_at = retry_at
+
+    def mark_undelivered(self, error: str, *, code: str) -> None:
+        """The carrier reports that a message it accepted was not delivered (Twilio's status callback)."""
+        if self.status is not MessageStatus.SENT:
+            raise InvalidTransition(f"A {self.status.value} message cannot be reported undelivered")
+        self._move(MessageStatus.FAILED)
+        self.error = error[:2000]
+        self.error_code = code
 
     def __repr__(self) -> str:
         return f"<OutboundMessage {self.id} {self.channel} {self.status}>"

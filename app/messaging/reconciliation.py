@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import false, func, select
 
 from app.extensions import db
 from app.messaging.channels import Channel
@@ -40,14 +40,11 @@ def reconcile_stale_messages(transports: Transports, *, now: datetime, stale_sec
         changes = _settle_stale(row, transports, now=now)
         if changes is None:
             continue
+        target = changes.pop("status")
         settled += db.session.execute(
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.id == row.id,
-                OutboundMessage.status == MessageStatus.SENDING,
-                OutboundMessage.claimed_at == row.claimed_at,
-            )
-            .values(claimed_by=None, **changes),
+            OutboundMessage.bulk_transition(MessageStatus.SENDING, target, claimed_by=None, **changes).where(
+                OutboundMessage.id == row.id, OutboundMessage.claimed_at == row.claimed_at
+            ),
             execution_options={"synchronize_session": False},
         ).rowcount
     db.session.commit()

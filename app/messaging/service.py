@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
@@ -78,11 +78,9 @@ def queue_staff_email(
 
 def cancel_queued_messages(contact_id: int, *, reason: str, channel: Channel | None = None) -> int:
     """Cancel every message still queued for a contact (all channels unless one is named)."""
-    statement = (
-        update(OutboundMessage)
-        .where(OutboundMessage.contact_id == contact_id, OutboundMessage.status == MessageStatus.QUEUED)
-        .values(status=MessageStatus.CANCELLED, cancelled_reason=reason)
-    )
+    statement = OutboundMessage.bulk_transition(
+        MessageStatus.QUEUED, MessageStatus.CANCELLED, cancelled_reason=reason
+    ).where(OutboundMessage.contact_id == contact_id)
     if channel is not None:
         statement = statement.where(OutboundMessage.channel == channel)
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount

@@ -41,9 +41,10 @@ def apply_sms_status(
         return message  # a repeated or out-of-order callback: nothing changes
     message.provider_status = status
     if status in _FAILED and message.status is MessageStatus.SENT:
-        message.status = MessageStatus.FAILED
-        message.error = f"Twilio reported the SMS {status}" + (f" (error {error_code})" if error_code else "")
-        message.error_code = f"twilio_{error_code}" if error_code else f"twilio_{status}"
+        message.mark_undelivered(
+            f"Twilio reported the SMS {status}" + (f" (error {error_code})" if error_code else ""),
+            code=f"twilio_{error_code}" if error_code else f"twilio_{status}",
+        )
         if error_code == str(TWILIO_UNSUBSCRIBED) and message.contact_id:
             contact = db.session.get(Contact, message.contact_id)
             if contact is not None and not contact.opted_out(Channel.SMS):

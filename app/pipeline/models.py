@@ -4,11 +4,12 @@ the service-level settings."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, Update, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -35,6 +36,17 @@ class RequalificationStatus(enum.StrEnum):
 
 
 OPEN_STATUSES = (RequalificationStatus.PENDING, RequalificationStatus.DEFERRED)
+_DECISIONS = frozenset(
+    {RequalificationStatus.ACCEPTED, RequalificationStatus.REJECTED, RequalificationStatus.DEFERRED}
+)
+# Where a requalification may go from each status: an open one is decided (or deferred again); a
+# deferral that ran out waits for a decision again; a decision is final.
+TRANSITIONS: dict[RequalificationStatus, frozenset[RequalificationStatus]] = {
+    RequalificationStatus.PENDING: _DECISIONS,
+    RequalificationStatus.DEFERRED: _DECISIONS | {RequalificationStatus.PENDING},
+    RequalificationStatus.ACCEPTED: frozenset(),
+    RequalificationStatus.REJECTED: frozenset(),
+}
 
 
 class RequalificationSource(enum.StrEnum):
@@ -134,6 +146,28 @@ class Requalification(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @classmethod
+    def guarded_move(
+        cls,
+        requalification_id: int,
+        sources: Iterable[RequalificationStatus],
+        target: RequalificationStatus,
+        **values,
+    ) -> Update:
+        """`UPDATE .. SET status = target WHERE id = .. AND status IN sources`: a transition the database
+        makes only if the row is still in one of `sources` when it writes it (two managers deciding at
+        once, or a manager and the deferral job). The caller reads the rowcount, then applies the
+        instance transition (accept, reject, defer, come_back) to the object it holds."""
+        sources = tuple(sources)
+        for source in sources:
+            if target not in TRANSITIONS[source]:
+                raise ReviewStateError(f"A {source.value} requalification cannot become {target.value}.")
+        return (
+            update(cls)
+            .where(cls.id == requalification_id, cls.status.in_(sources))
+            .values(status=target, **values)
+        )
 
     def _require_open(self, verb: str) -> None:
         if not self.is_open:

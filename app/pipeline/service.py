@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -272,9 +272,9 @@ def _take_decision(
     writes the status unconditionally first.
     """
     taken = db.session.execute(
-        update(Requalification)
-        .where(Requalification.id == requalification.id, Requalification.status.in_(OPEN_STATUSES))
-        .values(status=status, reviewer_id=reviewer.id, updated_at=now, **values),
+        Requalification.guarded_move(
+            requalification.id, OPEN_STATUSES, status, reviewer_id=reviewer.id, updated_at=now, **values
+        ),
         execution_options={"synchronize_session": False},
     ).rowcount
     if taken != 1:
@@ -415,12 +415,12 @@ def return_deferred(now: datetime) -> int:
     for requalification in due:
         # Only if still deferred: a manager may decide it between the read above and this write.
         back = db.session.execute(
-            update(Requalification)
-            .where(
-                Requalification.id == requalification.id,
-                Requalification.status == RequalificationStatus.DEFERRED,
-            )
-            .values(status=RequalificationStatus.PENDING, updated_at=now),
+            Requalification.guarded_move(
+                requalification.id,
+                [RequalificationStatus.DEFERRED],
+                RequalificationStatus.PENDING,
+                updated_at=now,
+            ),
             execution_options={"synchronize_session": False},
         ).rowcount
         if not back:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from collections.abc import Iterator
@@ -29,19 +30,36 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def live_server(base_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, base_app, threaded=True)
+@contextlib.contextmanager
+def _serving(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    stop = threading.Event()
-    jobs = threading.Thread(target=_run_import_jobs, args=(base_app, stop), daemon=True)
-    jobs.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    stop.set()
-    jobs.join(timeout=5)
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(base_app: Flask) -> Iterator[str]:
+    with _serving(base_app) as url:
+        stop = threading.Event()
+        jobs = threading.Thread(target=_run_import_jobs, args=(base_app, stop), daemon=True)
+        jobs.start()
+        yield url
+        stop.set()
+        jobs.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def demo_live_server(demo_app) -> Iterator[str]:
+    """The demo app served live: a browser test that asks for it and for `demo` (or `own_demo`) walks the
+    demo data set loaded once per session, signed in with the logins `demo.logins` holds, instead of
+    loading the demo again into the test database."""
+    with _serving(demo_app[0]) as url:
+        yield url
 
 
 # The live server outlives the browser tests (it is session-wide); its import runner works only while

@@ -1,9 +1,9 @@
 """REFI-QDA exchange: `coding export-qdpx` writes the codebook, the coded answers and their coded segments;
 `coding import-qdpx --json` reads them into a fresh database, the same codebook and codings.
 
-No XSD of the standard ships in a package this project may install, so the written project.qde is checked
-against the structure the REFI-QDA Project Exchange 1.0 schema documents: namespace, element order,
-required attributes, GUIDs, and references that resolve."""
+The written project.qde is validated against the published REFI-QDA Project Exchange 1.0 schema
+(tests/coding/refi_qda/Project.xsd, MIT licence, see the README beside it), and checked for what the
+schema cannot say: element order as the tools read it, and references that resolve."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 from xml.etree import ElementTree as ET  # noqa: S405 (our own file)
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from app.auth.models import Role
@@ -29,6 +31,7 @@ from tests.survey_helpers import NOW
 
 Q = "{urn:QDA-XML:project:1.0}"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SCHEMA = Path(__file__).parent / "refi_qda" / "Project.xsd"
 PROJECT_ORDER = ["Users", "CodeBook", "Variables", "Cases", "Sources", "Notes", "Links", "Sets", "Graphs"]
 
 
@@ -74,6 +77,16 @@ def coded_project(respond, make_user):
     db.session.commit()
 
 
+@pytest.fixture(scope="module")
+def project_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+def _schema_errors(schema: etree.XMLSchema, qde: bytes) -> list[str]:
+    schema.validate(etree.fromstring(qde))
+    return [f"line {error.line}: {error.message}" for error in schema.error_log]
+
+
 def _check_structure(qde: bytes) -> ET.Element:
     root = ET.fromstring(qde)  # noqa: S314 (the file this test just wrote)
     assert root.tag == f"{Q}Project"
@@ -105,13 +118,15 @@ def _check_structure(qde: bytes) -> ET.Element:
 
 
 def test_export_then_import_into_a_fresh_database_gives_the_same_codebook_and_codings(
-    coded_project, runner, make_app, tmp_path
+    coded_project, runner, make_app, tmp_path, project_schema
 ):
     path = tmp_path / "winback.qdpx"
     output = runner.invoke(args=["coding", "export-qdpx", str(path)]).output
     assert output.startswith("Exported ")
     with zipfile.ZipFile(path) as archive:
-        root = _check_structure(archive.read("project.qde"))
+        qde = archive.read("project.qde")
+    assert _schema_errors(project_schema, qde) == []
+    root = _check_structure(qde)
     assert len(list(root.iter(f"{Q}TextSource"))) == 3
     assert {u.get("name") for u in root.iter(f"{Q}User")} == {"Ana", "Bob", "Jane (imported)"}
     codebook, codings = _codebook(), _codings()
@@ -132,6 +147,20 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_codebook_and_co
         )
         assert again == {"codes": 0, "answers": 0, "codings": 0, "errors": []}  # importing twice adds nothing
         assert db.session.scalar(select(db.func.count()).select_from(ImportedAnswer)) == 3
+
+
+def test_the_schema_refuses_a_project_that_breaks_it(coded_project, runner, tmp_path, project_schema):
+    """The validation above can fail: a code without its required isCodable, a selection without its end."""
+    path = tmp_path / "winback.qdpx"
+    runner.invoke(args=["coding", "export-qdpx", str(path)])
+    with zipfile.ZipFile(path) as archive:
+        qde = archive.read("project.qde").decode()
+    broken = re.sub(r' isCodable="(true|false)"', "", qde, count=1)
+    broken = re.sub(r' endPosition="\d+"', "", broken, count=1)
+    errors = _schema_errors(project_schema, broken.encode())
+    assert len(errors) == 2
+    assert "isCodable" in errors[0]
+    assert "endPosition" in errors[1]
 
 
 def test_a_bad_segment_is_reported_and_the_rest_imported(coded_project, runner, tmp_path):

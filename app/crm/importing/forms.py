@@ -67,26 +67,3 @@ class MappingForm(FlaskForm):
         validators=[Optional(), Length(max=120)],
         description="Reuse it next time (and with --mapping NAME in the CLI).",
     )
-
-
-class AliasForm(FlaskForm):
-    alias = StringField("Spelling in the CRM", validators=[DataRequired(), Length(max=255)])
-    competitor = SelectField("Competitor", coerce=int, choices=[])
-
-
-class ActionForm(FlaskForm):
-    """A button-only form (CSRF only)."""
-
-
-class CompetitorForm(FlaskForm):
-    name = StringField("Competitor name", validators=[DataRequired(), Length(max=120)])
-
-
-class MergeForm(FlaskForm):
-    source = SelectField("Merge this competitor", coerce=int, choices=[])
-    survivor = SelectField(
-        "into this one",
-        coerce=int,
-        choices=[],
-        description="Its deals and aliases move to the second; its name becomes an alias of it.",
-    )

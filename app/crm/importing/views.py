@@ -1,4 +1,4 @@
-"""Import pages: upload, preview as mapped, fix the mapping, dry run, import, result, history, admin."""
+"""Import pages: upload, preview as mapped, fix the mapping, dry run, import, result, history."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from wtforms import SelectChoice
 from app.auth.guard import roles_required
 from app.auth.models import Role
 from app.changes import domain_change
-from app.codebook.models import ReasonCode
-from app.crm import competitors as competitor_admin
-from app.crm import loss_reasons as loss_reason_mapping
+from app.crm.forms import ActionForm
 from app.crm.importing import jobs
 from app.crm.importing.campaign_matches import deals_picked_up
 from app.crm.importing.drafts import (
@@ -28,19 +26,11 @@ from app.crm.importing.drafts import (
     preview_campaign_matches,
 )
 from app.crm.importing.formats import ACCOUNT_FIELDS, FIELDS, Mapping
-from app.crm.importing.forms import (
-    ActionForm,
-    AliasForm,
-    CompetitorForm,
-    MappingForm,
-    MergeForm,
-    UploadForm,
-)
+from app.crm.importing.forms import MappingForm, UploadForm
 from app.crm.importing.models import BatchStatus, ImportBatch, ImportMapping
 from app.crm.importing.parsing import UnreadableFile
 from app.crm.importing.records import ImportSettings
 from app.crm.importing.service import error_file, preview_file
-from app.crm.models import Competitor
 from app.crm.sync.service import sync_connections
 from app.db_types import utcnow
 from app.downloads import content_disposition
@@ -221,122 +211,4 @@ def errors_csv(batch_id: int):
         error_file(batch),
         mimetype="text/csv",
         headers={"Content-Disposition": content_disposition(name)},
-    )
-
-
-def _competitor_choices() -> list[SelectChoice]:
-    return [
-        SelectChoice(c.id, c.name) for c in db.session.scalars(select(Competitor).order_by(Competitor.name))
-    ]
-
-
-def _competitors_page(**forms):
-    choices = _competitor_choices()
-    alias_form = forms.get("alias_form") or AliasForm(formdata=None)
-    merge_form = forms.get("merge_form") or MergeForm(formdata=None)
-    alias_form.competitor.choices = merge_form.source.choices = merge_form.survivor.choices = choices
-    return render_template(
-        "imports/competitors.html",
-        form=alias_form,
-        add_form=forms.get("add_form") or CompetitorForm(formdata=None),
-        merge_form=merge_form,
-        action_form=ActionForm(formdata=None),
-        rows=competitor_admin.competitor_rows(),
-        suggestions=competitor_admin.merge_suggestions(),
-    )
-
-
-@bp.route("/competitors", methods=["GET", "POST"])
-@admin_only
-def competitors():
-    form = AliasForm()
-    form.competitor.choices = _competitor_choices()
-    if form.validate_on_submit():
-        with domain_change() as change:
-            competitor_admin.add_alias(form.alias.data, form.competitor.data)
-        if change:
-            flash(f"'{form.alias.data.strip()}' now means that competitor.", "success")
-            return redirect(url_for("imports.competitors"))
-    return _competitors_page(alias_form=form if request.method == "POST" else None)
-
-
-@bp.post("/competitors/add")
-@admin_only
-def add_competitor():
-    form = CompetitorForm()
-    if form.validate_on_submit():
-        with domain_change() as change:
-            competitor = competitor_admin.add_competitor(form.name.data)
-        if change:
-            flash(f"Competitor '{competitor.name}' added.", "success")
-            return redirect(url_for("imports.competitors"))
-    return _competitors_page(add_form=form), 422
-
-
-@bp.post("/competitors/<int:competitor_id>/rename")
-@admin_only
-def rename_competitor(competitor_id: int):
-    db.get_or_404(Competitor, competitor_id)
-    form = CompetitorForm()
-    if form.validate_on_submit():
-        with domain_change() as change:
-            competitor = competitor_admin.rename_competitor(competitor_id, form.name.data)
-        if change:
-            flash(f"Renamed to '{competitor.name}'; the old name stays an alias.", "success")
-    else:
-        flash("Give the competitor a name of at most 120 characters.", "error")
-    return redirect(url_for("imports.competitors"))
-
-
-@bp.post("/competitors/merge")
-@admin_only
-def merge_competitors():
-    form = MergeForm()
-    form.source.choices = form.survivor.choices = _competitor_choices()
-    if form.validate_on_submit():
-        with domain_change() as change:
-            survivor = competitor_admin.merge_competitors(form.source.data, form.survivor.data)
-        if change:
-            flash(f"Merged into '{survivor.name}': its deals and aliases moved.", "success")
-            return redirect(url_for("imports.competitors"))
-    return _competitors_page(merge_form=form), 422
-
-
-@bp.post("/competitors/suggestions/<int:suggestion_id>")
-@admin_only
-def merge_suggestion(suggestion_id: int):
-    form = ActionForm()
-    if form.validate_on_submit():
-        accept = request.form.get("action") == "accept"
-        with domain_change() as change:
-            survivor = competitor_admin.accept_suggestion(suggestion_id) if accept else None
-            if not accept:
-                competitor_admin.dismiss_suggestion(suggestion_id)
-        if change:
-            flash(
-                f"Merged into '{survivor.name}'."
-                if survivor
-                else "Kept apart: they are different competitors.",
-                "success",
-            )
-    return redirect(url_for("imports.competitors"))
-
-
-@bp.route("/loss-reasons", methods=["GET", "POST"])
-@admin_only
-def loss_reasons():
-    form = ActionForm()
-    if form.validate_on_submit():
-        choices = {}
-        for key, value in request.form.items():
-            if key.startswith("reason_"):
-                choices[int(key.removeprefix("reason_"))] = int(value) if value else None
-        with domain_change() as change:
-            changed = loss_reason_mapping.map_loss_reasons(choices)
-        if change:
-            flash(f"{changed} loss reason(s) mapped.", "success")
-            return redirect(url_for("imports.loss_reasons"))
-    codes = db.session.scalars(select(ReasonCode).where(ReasonCode.active).order_by(ReasonCode.code)).all()
-    return render_template(
-        "imports/loss_reasons.html", form=form, rows=loss_reason_mapping.loss_reason_rows(), codes=codes
     )
