@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.crm.deals import lost_deal
 from app.crm.models import Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
@@ -99,10 +100,7 @@ def account_chunks(chunk_accounts: int = ENROLLMENT_CHUNK_ACCOUNTS) -> list[tupl
     """(first, last) account ids of consecutive chunks of accounts that have a lost opportunity."""
     opp = Opportunity.__table__
     ids = db.session.scalars(
-        select(opp.c.account_id)
-        .where(opp.c.is_closed.is_(True), opp.c.is_won.is_(False))
-        .group_by(opp.c.account_id)
-        .order_by(opp.c.account_id)
+        select(opp.c.account_id).where(lost_deal(opp.c)).group_by(opp.c.account_id).order_by(opp.c.account_id)
     ).all()
     return [(ids[i], ids[min(i + chunk_accounts, len(ids)) - 1]) for i in range(0, len(ids), chunk_accounts)]
 

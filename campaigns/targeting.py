@@ -21,6 +21,7 @@ from sqlalchemy import (
     true,
 )
 
+from app.crm.deals import lost_deal, open_deal
 from app.crm.models import Account, Contact, Opportunity
 from app.db_types import UTCDateTime
 from app.extensions import db
@@ -83,7 +84,7 @@ def matched_opportunities(
     query = (
         select(opp.c.id, opp.c.account_id, opp.c.primary_contact_id, opp.c.close_date)
         .select_from(opp.join(acct, acct.c.id == opp.c.account_id))
-        .where(opp.c.is_closed.is_(True), opp.c.is_won.is_(False))
+        .where(lost_deal(opp.c))
     )
     if account_range is not None:
         query = query.where(opp.c.account_id.between(*account_range))
@@ -201,10 +202,7 @@ def candidates(
     others = Opportunity.__table__.alias("others")
     open_opportunity = exists().where(
         others.c.account_id == ranked.c.account_id,
-        # Not `is_closed = false`: without statistics SQLite then searches the lost-deals index by
-        # is_closed alone, scanning every open deal of the CRM for each candidate (minutes at 200k).
-        # Wrapped, the only usable index is the account's.
-        func.coalesce(others.c.is_closed, true()).is_(False),
+        open_deal(others.c),  # written so that the only usable index is the account's (see open_deal)
     )
     since = now - timedelta(days=rules.cooldown_days)
     enrolled = Enrollment.__table__.alias("recent")

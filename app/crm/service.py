@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, func, or_, select
 
+from app.crm.deals import DealFilter, in_state, lost_deal, won_deal
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
 from app.money.service import DEFAULT_CURRENCY, MoneyTotal, NotConverted, reporting_currency, sql_conversion
@@ -26,13 +27,8 @@ class OpportunityFilters:
 
 
 def with_status(query: Select, status: str) -> Select:
-    if status == "lost":
-        return query.where(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False))
-    if status == "won":
-        return query.where(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(True))
-    if status == "open":
-        return query.where(Opportunity.is_closed.is_(False))
-    return query
+    condition = in_state(status)
+    return query if condition is None else query.where(condition)
 
 
 OPPORTUNITY_SORTS = {
@@ -57,12 +53,9 @@ def opportunities_query(filters: OpportunityFilters, order: tuple = ()) -> Selec
     if filters.search:
         pattern = f"%{filters.search.strip()}%"
         query = query.where(or_(Opportunity.name.ilike(pattern), Account.name.ilike(pattern)))
-    if filters.segment:
-        query = query.where(Account.segment == filters.segment)
-    if filters.region:
-        query = query.where(Account.region == filters.region)
-    if filters.competitor_id:
-        query = query.where(Opportunity.competitor_id == filters.competitor_id)
+    query = DealFilter(
+        segment=filters.segment or None, region=filters.region or None, competitor=filters.competitor_id
+    ).apply(query)
     if filters.loss_reason:
         query = query.where(Opportunity.crm_loss_reason == filters.loss_reason)
     if order:
@@ -108,11 +101,7 @@ def lost_deals_since(since: date) -> Select:
         Opportunity.amount.label("amount"),
         Opportunity.currency.label("currency"),
         Opportunity.close_date.label("close_date"),
-    ).where(
-        Opportunity.is_closed.is_(True),
-        Opportunity.is_won.is_(False),
-        Opportunity.close_date >= since,
-    )
+    ).where(lost_deal(), Opportunity.close_date >= since)
 
 
 def loss_summary(*, today: date, window_days: int = 365, quote: str | None = None) -> LossSummary:
@@ -141,18 +130,12 @@ def loss_summary(*, today: date, window_days: int = 365, quote: str | None = Non
         )
         .select_from(Opportunity)
         .outerjoin(conversion.rate, conversion.onclause)
-        .where(
-            Opportunity.is_closed.is_(True),
-            Opportunity.is_won.is_(False),
-            Opportunity.close_date >= since,
-        )
+        .where(lost_deal(), Opportunity.close_date >= since)
         .group_by(
             Opportunity.crm_loss_reason, Opportunity.competitor_id, Opportunity.currency, no_amount, no_rate
         )
     ).all()
-    won_count = db.session.scalar(
-        select(func.count()).where(Opportunity.is_won.is_(True), Opportunity.close_date >= since)
-    )
+    won_count = db.session.scalar(select(func.count()).where(won_deal(), Opportunity.close_date >= since))
     lost_count = 0
     per_reason: dict[str, int] = {}
     per_competitor: dict[int, int] = {}

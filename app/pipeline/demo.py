@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from app.auth.models import Role, User
+from app.crm.deals import lost_deal
 from app.crm.models import Opportunity
 from app.extensions import db
 from app.pipeline.models import (
@@ -60,7 +61,7 @@ def _add_call_requalifications(count: int, *, now: datetime) -> None:
     taken = _open_accounts()
     lost = db.session.scalars(
         select(Opportunity)
-        .where(Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False))
+        .where(lost_deal())
         .order_by(Opportunity.amount.desc().nulls_last(), Opportunity.id)
         .limit(200)
     ).all()

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
+from app.crm.deals import DealFilter
 from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
@@ -95,14 +96,12 @@ def queue_query(filters: QueueFilters, *, manager: User, now: datetime) -> Selec
         query = query.where(Requalification.status == RequalificationStatus.PENDING)
     elif filters.status != "all":
         query = query.where(Requalification.status == filters.status)
-    if filters.region:
-        query = query.where(Account.region == filters.region)
-    if filters.segment:
-        query = query.where(Account.segment == filters.segment)
-    if filters.owner:
-        query = query.where(Opportunity.owner == filters.owner)
-    if filters.campaign_id is not None:
-        query = query.where(Requalification.campaign_id == filters.campaign_id)
+    query = DealFilter(
+        segment=filters.segment or None,
+        region=filters.region or None,
+        owner=filters.owner or None,
+        campaign=filters.campaign_id,
+    ).apply(query, campaign_column=Requalification.campaign_id)
     if filters.min_score is not None:
         query = query.where(Requalification.score >= filters.min_score)
     if filters.min_age_days is not None:

@@ -7,8 +7,8 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased, selectinload
 
 from app.audit.service import record_event
 from app.crm.importing.values import WINBACK_ID, winback_number
@@ -19,6 +19,7 @@ from app.extensions import db
 from app.money.service import money_total_of, reporting_currency, sql_conversion
 from app.pipeline.crm_push import crm_stage, expected_close_date
 from app.pipeline.models import Requalification, RequalificationStatus
+from app.pipeline.recovered import in_open_pipeline, recovered_deals, won_back
 
 ENTITY = "requalification"
 FORMATS = ("salesforce", "hubspot")
@@ -279,21 +280,16 @@ def pipeline_stats() -> dict:
     exported = db.session.scalar(
         select(func.count()).select_from(Requalification).where(Requalification.exported_at.is_not(None))
     )
-    recycled = select(Opportunity).join(
-        Requalification, Requalification.recycled_opportunity_id == Opportunity.id
-    )
-    recycled_open = db.session.scalar(
-        select(func.count()).select_from(recycled.where(Opportunity.is_closed.is_(False)).subquery())
-    )
-    recycled_won = db.session.scalar(
-        select(func.count()).select_from(recycled.where(Opportunity.is_won.is_(True)).subquery())
-    )
-    revenue = money_total_of(
-        select(Opportunity.amount, Opportunity.currency, Opportunity.close_date).where(
-            Opportunity.is_won.is_(True),
-            Opportunity.id.in_(select(Requalification.recycled_opportunity_id)),
+    recycled = aliased(Opportunity)
+    recycled_open, recycled_won = db.session.execute(
+        select(
+            func.count().filter(and_(recycled.id.is_not(None), in_open_pipeline(recycled))),
+            func.count().filter(won_back(recycled)),
         )
-    )
+        .select_from(Requalification)
+        .join(recycled, recycled.id == Requalification.recycled_opportunity_id)
+    ).one()
+    revenue = money_total_of(recovered_deals())
     return {
         "pending": counts.get(RequalificationStatus.PENDING, 0),
         "accepted": counts.get(RequalificationStatus.ACCEPTED, 0),
@@ -333,23 +329,22 @@ def recovered_by(column_name: str) -> list[tuple[str, int, Decimal, int]]:
     currency: (name, deals won, converted amount, deals without a rate for their close month)."""
     from campaigns.models import Campaign
 
-    conversion = sql_conversion(Opportunity.amount, Opportunity.currency, Opportunity.close_date)
+    deals = recovered_deals().subquery()
+    conversion = sql_conversion(deals.c.amount, deals.c.currency, deals.c.close_date)
     figures = (
         func.count(),
         func.coalesce(func.sum(conversion.amount), 0),
-        func.count(Opportunity.amount) - func.count(conversion.amount),
+        func.count(deals.c.amount) - func.count(conversion.amount),
     )
     if column_name == "campaign":
         label = func.coalesce(Campaign.name, "(no campaign)")
-        query = select(label, *figures).outerjoin(Campaign, Campaign.id == Requalification.campaign_id)
+        query = select(label, *figures).outerjoin(Campaign, Campaign.id == deals.c.campaign_id)
     else:
-        label = func.coalesce(Requalification.owner, "(no owner)")
+        label = func.coalesce(deals.c.owner, "(no owner)")
         query = select(label, *figures)
     rows = db.session.execute(
-        query.select_from(Requalification)
-        .join(Opportunity, Opportunity.id == Requalification.recycled_opportunity_id)
+        query.select_from(deals)
         .outerjoin(conversion.rate, conversion.onclause)
-        .where(Opportunity.is_won.is_(True))
         .group_by(label)
         .order_by(label)
     ).all()

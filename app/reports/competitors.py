@@ -21,7 +21,8 @@ from app.coding.models import OpportunityReason
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
 from app.money.service import DEFAULT_CURRENCY, NotConverted, as_money, reporting_currency, sql_conversion
-from app.pipeline.models import Requalification, RequalificationStatus
+from app.pipeline.models import Requalification
+from app.pipeline.recovered import accepted_requalification, won_back
 from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
@@ -126,18 +127,17 @@ def _comebacks():
     Read from the requalifications (a few per thousand deals), the recycled deal looked up by its key
     only for the accepted ones.
     """
-    accepted = Requalification.status == RequalificationStatus.ACCEPTED
     recycled = aliased(Opportunity)
     won = (
         select(recycled.id)
-        .where(recycled.id == Requalification.recycled_opportunity_id, recycled.is_won.is_(True))
+        .where(recycled.id == Requalification.recycled_opportunity_id, won_back(recycled))
         .exists()
     )
     return (
         select(
             Requalification.opportunity_id.label("opportunity_id"),
-            func.max(case((accepted, 1), else_=0)).label("accepted"),
-            func.max(case((and_(accepted, won), 1), else_=0)).label("won"),
+            func.max(case((accepted_requalification(), 1), else_=0)).label("accepted"),
+            func.max(case((won, 1), else_=0)).label("won"),
         )
         .group_by(Requalification.opportunity_id)
         .subquery()
@@ -317,7 +317,7 @@ def competitor_deals(filters: ReportFilters, competitor: Competitor) -> list[Com
             ReasonCode.label,
             ratings.c.rating,
             Requalification.status,
-            recycled.is_won,
+            won_back(recycled),
             Requalification.created_at,
         )
         .select_from(kept)
@@ -350,12 +350,12 @@ def competitor_deals(filters: ReportFilters, competitor: Competitor) -> list[Com
         main_reason,
         rating,
         status,
-        is_won,
+        was_won_back,
         requalified_at,
     ) in rows:
         came_back = None
         if status is not None:
-            came_back = "won" if status == RequalificationStatus.ACCEPTED and is_won else str(status)
+            came_back = "won" if was_won_back else str(status)
         deals.append(
             CompetitorDeal(
                 opportunity_id,

@@ -10,6 +10,7 @@ from flask import abort
 from sqlalchemy import func, select, text
 from sqlalchemy.sql.expression import ColumnElement, Select
 
+from app.crm.deals import DealFilter, lost_deal
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
 from app.money.service import SqlConversion, sql_conversion
@@ -77,6 +78,18 @@ class ReportFilters:
             if key == self.band:
                 return low, high
         return None
+
+    def deals(self) -> DealFilter:
+        """The deal filters these report filters apply (one DealFilter.apply for every report)."""
+        return DealFilter(
+            start=self.start,
+            end=self.end,
+            segment=self.segment,
+            region=self.region,
+            owner=self.owner,
+            competitor=self.competitor,
+            band=self.band_bounds(),
+        )
 
     def with_(self, **changes) -> ReportFilters:
         return replace(self, **changes)
@@ -185,22 +198,9 @@ def lost_opportunities(filters: ReportFilters):
             Account.name.label("account_name"),
         )
         .join(Account, Account.id == Opportunity.account_id)
-        .where(
-            Opportunity.is_closed.is_(True),
-            Opportunity.is_won.is_(False),
-            Opportunity.close_date >= filters.start,
-            Opportunity.close_date <= filters.end,
-        )
+        .where(lost_deal())
     )
-    if filters.segment:
-        query = query.where(Account.segment == filters.segment)
-    if filters.region:
-        query = query.where(Account.region == filters.region)
-    if filters.competitor:
-        query = query.where(Opportunity.competitor_id == filters.competitor)
-    if filters.owner:
-        query = query.where(Opportunity.owner == filters.owner)
-    return query
+    return replace(filters, band=None).deals().apply(query)
 
 
 @dataclass(frozen=True)
@@ -224,29 +224,10 @@ class DealScope:
         query = select(*columns).select_from(Opportunity)
         if rates or filters.band:
             query = query.outerjoin(self.conversion.rate, self.conversion.onclause)
-        query = query.where(
-            Opportunity.is_closed.is_(True),
-            Opportunity.is_won.is_(False),
-            Opportunity.close_date >= filters.start,
-            Opportunity.close_date <= filters.end,
-        )
-        if accounts or filters.segment or filters.region:
+        query = query.where(lost_deal())
+        if accounts:
             query = query.join(Account, Account.id == Opportunity.account_id)
-            if filters.segment:
-                query = query.where(Account.segment == filters.segment)
-            if filters.region:
-                query = query.where(Account.region == filters.region)
-        if filters.competitor:
-            query = query.where(Opportunity.competitor_id == filters.competitor)
-        if filters.owner:
-            query = query.where(Opportunity.owner == filters.owner)
-        bounds = filters.band_bounds()
-        if bounds is not None:  # on the converted amount: a deal without a rate has no band
-            low, high = bounds
-            query = query.where(self.converted >= low)
-            if high is not None:
-                query = query.where(self.converted < high)
-        return query
+        return filters.deals().apply(query, join_account=not accounts, converted=self.converted)
 
 
 REPORT_WORK_MEM = "32MB"

@@ -23,7 +23,8 @@ from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.messaging.channels import Channel
 from app.money.service import DEFAULT_CURRENCY, NotConverted, reporting_currency, sql_conversion
-from app.pipeline.models import Requalification, RequalificationStatus
+from app.pipeline.models import Requalification
+from app.pipeline.recovered import accepted_requalification, in_open_pipeline, recovered_money, won_back
 from app.reports.aggregates import GroupMoney, counts_and_medians, days_between, money_by
 from app.reports.filters import room_for_aggregates
 from app.reports.outcomes import (
@@ -192,8 +193,7 @@ def _requalifications(enrollments):
     )
     recycled = aliased(Opportunity)
     original = aliased(Opportunity)
-    accepted = Requalification.status == RequalificationStatus.ACCEPTED
-    won = and_(accepted, recycled.is_won.is_(True))
+    won_amount, won_currency, won_close = recovered_money(recycled)
     return (
         select(
             Requalification.id.label("requalification_id"),
@@ -202,14 +202,23 @@ def _requalifications(enrollments):
             cohort.c.answered_at,
             Requalification.created_at,
             Requalification.decided_at,
-            accepted.label("accepted"),
-            won.label("won"),
-            and_(accepted, func.coalesce(recycled.is_closed, False).is_(False)).label("open"),
+            accepted_requalification().label("accepted"),
+            won_back(recycled).label("won"),
+            in_open_pipeline(recycled).label("open"),
             recycled.close_date.label("won_on"),
-            # The recycled deal's amount once the CRM has it, the amount sales expected until then.
-            func.coalesce(recycled.amount, Requalification.expected_amount, original.amount).label("amount"),
-            func.coalesce(recycled.currency, original.currency).label("currency"),
-            func.coalesce(recycled.close_date, Requalification.next_step_date).label("close_date"),
+            # Won: what it recovered (recovered_money). Open: the recycled deal's amount once the CRM has
+            # it, the amount sales expected until then.
+            case(
+                (won_back(recycled), won_amount),
+                else_=func.coalesce(recycled.amount, Requalification.expected_amount, original.amount),
+            ).label("amount"),
+            case(
+                (won_back(recycled), won_currency), else_=func.coalesce(recycled.currency, original.currency)
+            ).label("currency"),
+            case(
+                (won_back(recycled), won_close),
+                else_=func.coalesce(recycled.close_date, Requalification.next_step_date),
+            ).label("close_date"),
         )
         .join(
             cohort,

@@ -18,8 +18,10 @@ from app.coding.agreement import kappa_label, measure_agreement
 from app.coding.marks import not_codable_count
 from app.coding.models import Coding, CodingStatus
 from app.coding.service import QueueFilter, queue_size
+from app.crm.deals import lost_deal
 from app.crm.importing.models import BatchStatus, ImportBatch
 from app.crm.models import Account, Opportunity
+from app.crm.service import lost_deals_since
 from app.db_types import utcnow
 from app.extensions import db
 from app.messaging.models import MessageStatus, OutboundMessage
@@ -33,6 +35,7 @@ from app.money.service import (
 )
 from app.pipeline.models import Requalification
 from app.pipeline.queue import QueueFilters, is_overdue, queue_query
+from app.pipeline.recovered import recovered_deals
 from app.pipeline.teams import COMPANY, TeamScope, scope_for
 from app.reports.aggregates import GroupMoney
 from app.reports.callers import CallerRow, callers_report
@@ -236,47 +239,20 @@ def team_home(manager: User, *, now: datetime, loss_days: int = TEAM_LOSS_DAYS) 
     )
     scope = scope_for(manager)
     since = now.date() - timedelta(days=loss_days)
-    lost = (
-        select(
-            Opportunity.amount.label("amount"),
-            Opportunity.currency.label("currency"),
-            Opportunity.close_date.label("close_date"),
-        )
-        .join(Account, Account.id == Opportunity.account_id)
-        .where(
-            Opportunity.is_closed.is_(True), Opportunity.is_won.is_(False), Opportunity.close_date >= since
-        )
-    )
+    lost = lost_deals_since(since).join(Account, Account.id == Opportunity.account_id)
     reasons = (
         select(Opportunity.crm_loss_reason, func.count())
         .join(Account, Account.id == Opportunity.account_id)
-        .where(
-            Opportunity.is_closed.is_(True),
-            Opportunity.is_won.is_(False),
-            Opportunity.close_date >= since,
-            Opportunity.crm_loss_reason.is_not(None),
-        )
+        .where(lost_deal(), Opportunity.close_date >= since, Opportunity.crm_loss_reason.is_not(None))
         .group_by(Opportunity.crm_loss_reason)
         .order_by(func.count().desc(), Opportunity.crm_loss_reason)
         .limit(5)
     )
-    # Won back for the team: the recycled deal counts for the team that lost the original.
-    original = db.aliased(Opportunity)
-    recovered = (
-        select(
-            Opportunity.amount.label("amount"),
-            Opportunity.currency.label("currency"),
-            Opportunity.close_date.label("close_date"),
-        )
-        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
-        .join(Account, Account.id == Requalification.account_id)
-        .outerjoin(original, original.id == Requalification.opportunity_id)
-        .where(Opportunity.is_won.is_(True))
-    )
     if scope.is_team:
         lost = lost.where(scope.condition(Opportunity.owner, Account.region))
         reasons = reasons.where(scope.condition(Opportunity.owner, Account.region))
-        recovered = recovered.where(scope.condition(original.owner, Account.region))
+    # Won back for the team: the recycled deal counts for the team that lost the original.
+    recovered = recovered_deals(scope=scope)
     lost_revenue = money_total_of(lost)
     recovered_total = money_total_of(recovered)
     return TeamHome(

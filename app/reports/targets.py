@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app.auth.models import Role, User
 from app.crm.models import Opportunity
@@ -23,6 +24,7 @@ from app.messaging.channels import Channel
 from app.messaging.service import enqueue_message
 from app.money.service import MoneyTotal, money_total_of, reporting_currency
 from app.pipeline.models import Requalification, RequalificationStatus
+from app.pipeline.recovered import accepted_requalification, recovered_deals, recycled_closed, won_back
 from app.reports.models import FunnelTargets, TargetAlert
 from app.templating import format_money
 from surveys.models import Invitation
@@ -115,23 +117,6 @@ class MonthActuals:
     invitations_completed: int
 
 
-def recovered_deals(start: date, end: date):
-    """The won recycled opportunities closed in [start, end], each once: amount, currency, close date."""
-    return (
-        select(
-            Opportunity.amount.label("amount"),
-            Opportunity.currency.label("currency"),
-            Opportunity.close_date.label("close_date"),
-        )
-        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
-        .where(
-            Opportunity.is_won.is_(True),
-            Opportunity.close_date >= start,
-            Opportunity.close_date <= end,
-        )
-    )
-
-
 def month_actuals(start: date, end: date) -> MonthActuals:
     """Requalified, accepted, recovered revenue and the three rates' counts from start to end (days)."""
     since, until = _bounds(start, end)
@@ -140,24 +125,19 @@ def month_actuals(start: date, end: date) -> MonthActuals:
     requalified, accepted, decided = db.session.execute(
         select(
             func.count(Requalification.id).filter(in_period),
-            func.count(Requalification.id).filter(
-                decided_in_period & (Requalification.status == RequalificationStatus.ACCEPTED)
-            ),
+            func.count(Requalification.id).filter(decided_in_period & accepted_requalification()),
             func.count(Requalification.id).filter(
                 decided_in_period
                 & Requalification.status.in_((RequalificationStatus.ACCEPTED, RequalificationStatus.REJECTED))
             ),
         )
     ).one()
+    recycled = aliased(Opportunity)
     closed, won = db.session.execute(
-        select(
-            func.count(Opportunity.id),
-            func.count(Opportunity.id).filter(Opportunity.is_won.is_(True)),
-        )
-        .join(Requalification, Requalification.recycled_opportunity_id == Opportunity.id)
-        .where(
-            Opportunity.is_closed.is_(True), Opportunity.close_date >= start, Opportunity.close_date <= end
-        )
+        select(func.count(recycled.id), func.count(recycled.id).filter(won_back(recycled)))
+        .select_from(Requalification)
+        .join(recycled, recycled.id == Requalification.recycled_opportunity_id)
+        .where(recycled_closed(recycled), recycled.close_date >= start, recycled.close_date <= end)
     ).one()
     sent, completed = db.session.execute(
         select(
@@ -169,7 +149,7 @@ def month_actuals(start: date, end: date) -> MonthActuals:
         requalified=requalified or 0,
         accepted=accepted or 0,
         decided=decided or 0,
-        recovered=money_total_of(recovered_deals(start, end)),
+        recovered=money_total_of(recovered_deals(start=start, end=end)),
         recycled_closed=closed or 0,
         recycled_won=won or 0,
         invitations_sent=sent or 0,
