@@ -248,6 +248,13 @@ class ReasonDrillDown:
     total: int = 0  # every deal behind the bar
     page: int = 1
     per_page: int = DRILL_PAGE
+    whole_theme: bool = False  # the deals that gave any code of the theme `code` heads, each once
+    theme_codes: list[ReasonCode] = field(default_factory=list)  # the theme's codes (its own first)
+    theme: Theme | None = None  # the theme of `code`
+    codes_of: dict[int, list[str]] = field(default_factory=dict)  # by deal: the codes it gave, of this bar
+
+    def codes(self, deal_id: int) -> str:
+        return ", ".join(self.codes_of.get(deal_id, [])) or self.code.code
 
     # What the pager macro of _ui.html reads (the names of Flask-SQLAlchemy's Pagination).
     @property
@@ -278,28 +285,38 @@ def reason_drill_down(
     page: int = 1,
     per_page: int = DRILL_PAGE,
     rates: Rates | None = None,
+    whole_theme: bool = False,
 ) -> ReasonDrillDown:
-    """The deals behind one bar, a page at a time, and the answers coded with its reason, word for word."""
+    """The deals behind one bar, a page at a time, and the answers coded with its reason, word for word.
+
+    `whole_theme`: the bar of the theme `code` heads: the deals that gave any of its codes, each once.
+    """
     quote = rates.quote if rates else reporting_currency()
     scope = deal_scope(filters, quote)
-    behind = scope.select(*deal_columns(scope), accounts=True).join(
-        OpportunityReason,
-        and_(
-            OpportunityReason.opportunity_id == Opportunity.id,
-            OpportunityReason.reason_code_id == code.id,
-        ),
+    themes = themes_by_code()
+    theme_codes = _theme_codes(code, themes) if whole_theme else [code]
+    code_ids = [c.id for c in theme_codes]
+    gave = (
+        OpportunityReason.reason_code_id == code.id
+        if len(code_ids) == 1
+        else OpportunityReason.reason_code_id.in_(code_ids)
     )
+    columns = deal_columns(scope)
+    if len(code_ids) == 1:  # one reason: each deal holds it at most once, a join keeps the index walk
+        behind = scope.select(*columns, accounts=True).join(
+            OpportunityReason, and_(OpportunityReason.opportunity_id == Opportunity.id, gave)
+        )
+    else:  # a deal may have given several codes of the theme: it is shown once
+        behind = scope.select(*columns, accounts=True).where(
+            select(OpportunityReason.opportunity_id)
+            .where(OpportunityReason.opportunity_id == Opportunity.id, gave)
+            .exists()
+        )
     # Counted from the reason's side (its index), each deal checked against the filters by its key: from the
     # deals' side both databases read every lost deal of the period for a few thousand matches.
     kept = scope.select(Opportunity.id, rates=False).where(Opportunity.id == OpportunityReason.opportunity_id)
-    total = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(OpportunityReason)
-            .where(OpportunityReason.reason_code_id == code.id, kept.exists())
-        )
-        or 0
-    )
+    counted = func.count() if len(code_ids) == 1 else func.count(OpportunityReason.opportunity_id.distinct())
+    total = db.session.scalar(select(counted).select_from(OpportunityReason).where(gave, kept.exists())) or 0
     page = max(1, min(page, -(-total // per_page) or 1))
     # Newest close first. Without an amount band PostgreSQL walks the deals' close-date index from the newest
     # and stops at the page; with a band (on the converted amount, which it cannot estimate) that walk looked
@@ -326,7 +343,7 @@ def reason_drill_down(
             select(Coding.id)
             .where(
                 Coding.answer_id == Answer.id,
-                Coding.reason_code_id == code.id,
+                Coding.reason_code_id.in_(code_ids) if whole_theme else Coding.reason_code_id == code.id,
                 Coding.status == CodingStatus.CONFIRMED,
             )
             .exists()
@@ -369,4 +386,31 @@ def reason_drill_down(
         total=total,
         page=page,
         per_page=per_page,
+        whole_theme=whole_theme,
+        theme_codes=theme_codes if whole_theme else [],
+        theme=themes.get(code.id),
+        codes_of=_codes_of(ids, code_ids) if whole_theme else {},
     )
+
+
+def _codes_of(deal_ids: list[int], code_ids: list[int]) -> dict[int, list[str]]:
+    """The codes among `code_ids` each deal gave (a page of deals)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    if deal_ids:
+        for deal_id, code in db.session.execute(
+            select(OpportunityReason.opportunity_id, ReasonCode.code)
+            .join(ReasonCode, ReasonCode.id == OpportunityReason.reason_code_id)
+            .where(
+                OpportunityReason.opportunity_id.in_(deal_ids), OpportunityReason.reason_code_id.in_(code_ids)
+            )
+            .order_by(OpportunityReason.opportunity_id, ReasonCode.code)
+        ):
+            found[deal_id].append(code)
+    return found
+
+
+def _theme_codes(theme: ReasonCode, themes: dict[int, Theme]) -> list[ReasonCode]:
+    """The codes of the theme `theme` heads (themes_by_code), the theme's own code first."""
+    ids = [code_id for code_id, found in themes.items() if found.id == theme.id] or [theme.id]
+    codes = db.session.scalars(select(ReasonCode).where(ReasonCode.id.in_(ids))).all()
+    return sorted(codes, key=lambda c: (c.id != theme.id, c.code))

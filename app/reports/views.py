@@ -53,7 +53,7 @@ def loss_reasons():
             _value_text(filters.weight, bar, report.currency),
             url_for("reports.loss_reason_detail", code_id=bar.code_id, **filters.args())
             if by_code
-            else f"#theme-{bar.code}",
+            else url_for("reports.loss_reason_detail", code_id=bar.theme.id, theme=1, **filters.args()),
         )
         for bar in (report.bars if by_code else report.themes)
     )
@@ -115,12 +115,19 @@ def loss_reasons_csv():
     return csv_response(f"loss-reasons_{period}.csv", header, rows)
 
 
+def _whole_theme() -> bool:
+    """?theme=1: the drill-down of the whole theme the code heads, not of the code alone."""
+    return request.args.get("theme") == "1"
+
+
 @bp.get("/reports/loss-reasons/<int:code_id>")
 @roles_required(*READERS)
 def loss_reason_detail(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, errors, status = _filters()
-    drill = reason_drill_down(filters, code, page=request.args.get("page", 1, type=int))
+    drill = reason_drill_down(
+        filters, code, page=request.args.get("page", 1, type=int), whole_theme=_whole_theme()
+    )
     return render_template(
         "reports/loss_reason_detail.html",
         drill=drill,
@@ -136,16 +143,21 @@ def loss_reason_detail_csv(code_id: int):
     code = db.get_or_404(ReasonCode, code_id)
     filters, errors, _status = _filters()
     refuse_bad_filters(errors)
-    drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX)
-    header = [*deal_header(drill.currency), "What the customer said"]
+    drill = reason_drill_down(filters, code, per_page=DRILL_CSV_MAX, whole_theme=_whole_theme())
+    header = ["Theme code", "Theme", "Code", *deal_header(drill.currency), "What the customer said"]
+    theme = drill.theme
     rows = (
         [
+            theme.code if theme else code.code,
+            theme.label if theme else code.label,
+            drill.codes(deal.id),
             *deal_cells(deal),
             " | ".join(f"{v.question}: {v.text}" for v in drill.verbatims.get(deal.id, [])),
         ]
         for deal in drill.deals
     )
-    return csv_response(f"loss-reason-{code.code}.csv", header, rows)
+    name = f"loss-reason-theme-{code.code}" if drill.whole_theme else f"loss-reason-{code.code}"
+    return csv_response(f"{name}.csv", header, rows)
 
 
 @bp.get("/reports/sales-vs-customers")

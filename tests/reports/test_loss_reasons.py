@@ -177,9 +177,15 @@ def test_csv_exports_have_a_bom_and_guard_formulas(deals, login, make_user):
     code = _code("price.too_high")
     detail = client.get(f"/reports/loss-reasons/{code.id}.csv?from=2026-08-01&to=2026-10-31")
     text = detail.get_data(as_text=True)
-    assert text.startswith("\ufeffOpportunity,Account,Owner,Close date,Amount,Currency,Amount (USD)")
-    assert '\r\n"\'=HYPERLINK(""http://evil.example"")",Account 2,Bob,2026-10-05,2000.00,USD,2000.00,' in text
-    assert "A,Account 1,Ann,2026-08-10,1000.00,EUR,1100.00," in text
+    assert text.startswith(
+        "\ufeffTheme code,Theme,Code,Opportunity,Account,Owner,Close date,Amount,Currency,Amount (USD)"
+    )
+    theme = "price,Price and commercial terms,price.too_high,"
+    assert (
+        f'\r\n{theme}"\'=HYPERLINK(""http://evil.example"")",Account 2,Bob,2026-10-05,2000.00,USD,2000.00,'
+        in text
+    )
+    assert f"{theme}A,Account 1,Ann,2026-08-10,1000.00,EUR,1100.00," in text
     assert "attachment" in detail.headers["Content-Disposition"]
 
 
@@ -278,3 +284,45 @@ def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_
     assert rows[2].startswith("price,Price and commercial terms,price.too_high,Price too high,2,")
     themes_csv = client.get(f"/reports/loss-reasons.csv?{args}&table=themes").get_data(as_text=True)
     assert themes_csv.splitlines()[1] == "price,Price and commercial terms,3,3800.00,75.0"
+
+
+def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click_away(
+    deals, login, make_user
+):
+    """A gave "price" and "price.too_high", D "price" alone, B "price.too_high": the theme "price" drills
+    down to A, B and D, each once (a code's drill-down to its own deals only); its codes are links; the
+    drill-down CSV carries the theme and each deal's codes."""
+    from app.coding.models import OpportunityReason
+
+    price = _code("price")
+    db.session.add_all(
+        [
+            OpportunityReason(opportunity_id=deals["A"].id, reason_code_id=price.id, is_primary=False),
+            OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
+        ]
+    )
+    db.session.commit()
+    theme = reason_drill_down(ReportFilters(**PERIOD), price, whole_theme=True)
+    assert sorted(d.name for d in theme.deals) == ["A", "B", "D"]
+    assert theme.total == 3
+    assert theme.codes(deals["A"].id) == "price, price.too_high"
+    codes = [c.code for c in theme.theme_codes]
+    assert codes[0] == "price" and "price.too_high" in codes and all(c.startswith("price") for c in codes)
+    alone = reason_drill_down(ReportFilters(**PERIOD), price)
+    assert (sorted(d.name for d in alone.deals), alone.total) == (["A", "D"], 2)
+
+    client = login(make_user(Role.ANALYST))
+    args = "from=2026-08-01&to=2026-10-31"
+    overview = client.get(f"/reports/loss-reasons?{args}").get_data(as_text=True)
+    assert f"/reports/loss-reasons/{price.id}?theme=1" in overview
+    page = " ".join(
+        client.get(f"/reports/loss-reasons/{price.id}?{args}&theme=1").get_data(as_text=True).split()
+    )
+    assert "Theme: Price and commercial terms" in page
+    assert f'href="/reports/loss-reasons/{_code("price.too_high").id}?' in page
+    rows = (
+        client.get(f"/reports/loss-reasons/{price.id}.csv?{args}&theme=1").get_data(as_text=True).splitlines()
+    )
+    assert rows[0].startswith("\ufeffTheme code,Theme,Code,")
+    assert len(rows) == 4
+    assert any(row.startswith('price,Price and commercial terms,"price, price.too_high",') for row in rows)
