@@ -4,9 +4,10 @@ Each world: deals in USD, EUR (with or without a rate) and GBP (never a rate), e
 two campaigns over email, SMS or phone; calls with every disposition (and failed calls), web and phone
 responses, requalifications in every state, won, lost and open recycled deals, and a sales team. Then:
 the funnel page = its CSV = `reports figures --json` = the admin home; recovered revenue there =
-`pipeline stats --json` = by campaign = by owner; reached and responded are what the rules say, deal by
-deal (a contact whose calls all failed is never reached); the manager's team figures are the company's
-filtered to the team.
+`pipeline stats --json` = the targets' month = by campaign = by owner; reached and responded are what the
+rules say, deal by deal (a contact whose calls all failed is never reached); the manager's team figures
+are the company's filtered to the team (the lost deals and their amount, the pending reviews, the revenue
+won back).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
@@ -28,12 +30,15 @@ from app.auth.models import Role, User, new_session_token
 from app.crm.models import Account, Contact, Opportunity, Origin
 from app.extensions import db
 from app.messaging.channels import Channel
-from app.money.service import set_rate
+from app.money.service import money_total_of, set_rate
 from app.pipeline.models import Requalification, RequalificationSource, RequalificationStatus, SalesTeam
+from app.pipeline.queue import QueueFilters, queue_query
 from app.pipeline.recycling import recovered_by
+from app.reports.filters import ReportFilters, lost_opportunities
 from app.reports.funnel import funnel_report, step_deals
 from app.reports.home import funnel_summary, team_home
 from app.reports.outcomes import CONNECTED
+from app.reports.targets import month_actuals
 from campaigns.calls.models import CallAttempt, CallTask, Disposition
 from campaigns.models import Campaign, CampaignKind, Enrollment
 from surveys.models import Invitation
@@ -328,11 +333,23 @@ def test_every_place_agrees_on_the_funnel_and_recovered_revenue(app, runner, wor
         assert (home.requalified, home.accepted, home.won) == tuple(steps[3:])
         assert home.recovered.total == overall.recovered.total
 
-        # Recovered revenue: the pipeline's command = the funnel = by campaign = by owner.
+        # Recovered revenue: the pipeline's command = the funnel = the targets' month = by campaign = by
+        # owner, and the deals left unconverted agree too.
         stats = json.loads(runner.invoke(args=["pipeline", "stats", "--json"]).output)
         assert stats["recovered_revenue"] == figures["recovered_revenue"]
-        assert sum(row[2] for row in recovered_by("campaign")) == overall.recovered.total
-        assert sum(row[2] for row in recovered_by("owner")) == overall.recovered.total
+        assert stats["recycled_won"] == overall.won
+        month = month_actuals(*NOV)
+        assert month.recovered.total == overall.recovered.total
+        assert month.recycled_won == overall.won
+        unconverted = [(i.currency, f"{i.amount:.2f}", i.deals) for i in overall.recovered.not_converted]
+        assert [(i["currency"], i["amount"], i["deals"]) for i in stats["not_converted"]] == unconverted
+        assert [
+            (i.currency, f"{i.amount:.2f}", i.deals) for i in month.recovered.not_converted
+        ] == unconverted
+        by_campaign, by_owner = recovered_by("campaign"), recovered_by("owner")
+        assert sum(row[2] for row in by_campaign) == overall.recovered.total
+        assert sum(row[2] for row in by_owner) == overall.recovered.total
+        assert sum(row[1] for row in by_campaign) == sum(row[1] for row in by_owner) == overall.won
 
         # The manager's team figures are the company's, filtered to the team, and say so.
         home_page = client.get("/dashboard")
@@ -353,6 +370,23 @@ def test_every_place_agrees_on_the_funnel_and_recovered_revenue(app, runner, wor
             s for s in in_team if s.requalification is RequalificationStatus.ACCEPTED and s.recycled == "won"
         ]
         assert mine.recovered_won == len(won_in_team)
+        # ... and the company's figures, filtered to the team's owner, are the same figures.
+        company = ReportFilters(start=since, end=datetime.now(UTC).date(), owner=team_owner)
+        lost = lost_opportunities(company)
+        assert mine.losses == db.session.scalar(select(func.count()).select_from(lost.subquery()))
+        assert mine.lost_revenue == money_total_of(lost)
+        owners = {row[0]: row for row in by_owner}
+        team_rows = [row for name, row in owners.items() if team_owner is None or name == team_owner]
+        assert mine.recovered.total == sum(row[2] for row in team_rows)
+        assert mine.recovered_won == sum(row[1] for row in team_rows)
+        queue = queue_query(
+            QueueFilters(owner=team_owner or "", team_only=False),
+            manager=users["admin"],
+            now=datetime.now(UTC),
+        )
+        assert mine.pending_total == db.session.scalar(
+            select(func.count()).select_from(queue.order_by(None).subquery())
+        )
         scope = "your team" if team_owner else "company-wide"
         assert f"Revenue won back, {scope}" in page
         assert re.search(rf"Pending reviews, {scope}: \d+", page)
