@@ -182,6 +182,33 @@ def test_a_salesforce_report_footer_is_skipped_and_reported_as_one_line(runner, 
     assert "Report footer skipped" in text.output
 
 
+def test_the_whole_footer_block_is_skipped_whatever_its_text(runner, tmp_path):
+    """The report's name follows the blank rows before "Copyright": the block of single-cell lines after
+    the data's last blank row is the footer, so a clean export has no failed row (issue #18)."""
+    footer = [
+        [],
+        [],
+        ["Lost deals Q4 (EMEA)"],
+        [],
+        ["Copyright (c) 2000-2026 salesforce.com, inc."],
+        ["Acme"],
+    ]
+    path = write_csv(tmp_path / "report.csv", HEADER, [row("1"), row("2"), *footer])
+    counts = import_path(runner, path)
+    assert (counts["created"], counts["failed"], counts["warnings"]) == (2, 0, 0)
+    assert db.session.get(ImportBatch, counts["batch_id"]).message == "Report footer skipped (3 lines)."
+    # With XLSX the same.
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for cells in [HEADER, row("3"), *footer]:
+        sheet.append(cells or [None])
+    workbook.save(tmp_path / "report.xlsx")
+    counts = import_path(runner, tmp_path / "report.xlsx")
+    assert (counts["created"], counts["failed"]) == (1, 0)
+
+
 def test_a_single_cell_row_that_is_not_a_footer_still_fails(runner, tmp_path):
     counts = import_path(runner, write_csv(tmp_path / "r.csv", HEADER, [row("1"), ["stray"]]))
     assert (counts["created"], counts["failed"]) == (1, 1)

@@ -148,8 +148,8 @@ def _csv_table(stream: BinaryIO) -> Table:
             if len(cells) > MAX_COLUMNS:  # past the header's width they are never read
                 cells = cells[:width]
             cells = _clean(cells)
-            if any(cells):  # blank lines are skipped
-                yield Row(start, cells)
+            # A blank line is passed on without cells: it is never a row, but it marks where a footer starts.
+            yield Row(start, cells if any(cells) else [])
 
     table.rows = _without_footer(rows(), table)
     return table
@@ -164,21 +164,51 @@ def _check_header(header: list[str]) -> None:
         )
 
 
+FOOTER_MAX_LINES = 1_000  # more single-cell lines than this in a row are broken data, not a footer
+
+
 def _without_footer(rows: Iterator[Row], table: Table) -> Iterator[Row]:
-    """The rows, less a report footer: from a footer line on, rows with at most one cell are skipped."""
-    in_footer = False
+    """The rows, less blank lines and a report footer.
+
+    The footer is the block of single-cell lines at the end of the file that starts after a blank line
+    following the data's last row (a Salesforce report's name, totals, notice and copyright, whatever they
+    say), or at a line that reads like a footer (_FOOTER_START) even without a blank line before it. A
+    single-cell line before that (a stray value right under the data) is still a row, and fails as one.
+    Single-cell lines are held back until a data row or the end of the file says which they are.
+    """
+    held: list[Row] = []  # single-cell lines since the last data row
+    footer_at: int | None = None  # where the footer would start in `held`
+    blank = False  # a blank line since the last data row
     for row in rows:
         cells = row.cells
+        if not cells:
+            blank = True
+            continue
         if len(cells) - cells.count("") > 1:  # the usual row: two cells or more (counted in C)
-            in_footer = False
+            yield from _not_footer(held, table)
+            held, footer_at, blank = [], None, False
             yield row
             continue
-        first = next((cell for cell in cells if cell), "")
-        if in_footer or _FOOTER_START.match(first):
-            in_footer = True
+        if footer_at is None and (blank or _FOOTER_START.match(next(cell for cell in cells if cell))):
+            footer_at = len(held)
+        held.append(row)
+        if len(held) > FOOTER_MAX_LINES:
+            yield from _not_footer(held, table)
+            held, footer_at, blank = [], None, False
+    if footer_at is None:
+        yield from _not_footer(held, table)
+        return
+    yield from _not_footer(held[:footer_at], table)
+    table.footer_lines += len(held) - footer_at
+
+
+def _not_footer(rows: list[Row], table: Table) -> Iterator[Row]:
+    """Single-cell lines that are not the file's footer: rows, but a totals or notice line is skipped."""
+    for row in rows:
+        if _FOOTER_START.match(next(cell for cell in row.cells if cell)):
             table.footer_lines += 1
-            continue
-        yield row
+        else:
+            yield row
 
 
 def _xlsx_cell(value) -> str:
@@ -249,8 +279,7 @@ def _xlsx_table(stream: BinaryIO) -> Table:
     def rows() -> Iterator[Row]:
         for number, row in enumerate(values, start=2):
             cells = [_xlsx_cell(v) for v in row[:width]]
-            if any(cells):
-                yield Row(number, cells)
+            yield Row(number, cells if any(cells) else [])  # blank: see _csv_table
 
     table = Table(
         header=header, encoding="xlsx", delimiter=None, rows=iter(()), tell=stream.tell, close=workbook.close
