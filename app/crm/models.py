@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from app.messaging.channels import Channel
 
 
+def deal_state(is_closed: bool, is_won: bool) -> str:
+    """A deal's state in Python: "open", "won" or "lost" (app.crm.deals writes the same rules in SQL)."""
+    if not is_closed:
+        return "open"
+    return "won" if is_won else "lost"
+
+
 class Origin(enum.StrEnum):
     CRM = "crm"
     RECYCLED = "recycled"
@@ -153,13 +160,11 @@ class Opportunity(TimestampMixin, db.Model):
 
     @property
     def is_lost(self) -> bool:
-        return self.is_closed and not self.is_won
+        return self.status == "lost"
 
     @property
     def status(self) -> str:
-        if not self.is_closed:
-            return "open"
-        return "won" if self.is_won else "lost"
+        return deal_state(self.is_closed, self.is_won)
 
     def __repr__(self) -> str:
         return f"<Opportunity {self.crm_source}:{self.crm_id} {self.stage}>"

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.crm.deals import lost_deal
 from app.crm.models import Opportunity
 from app.extensions import db
 from app.messaging.models import OutboundMessage
@@ -216,8 +217,7 @@ def load_exchange_rates(*, today: date, now: datetime) -> date | None:
     missing = db.session.scalar(
         select(func.max(Opportunity.close_date)).where(
             Opportunity.currency == "GBP",
-            Opportunity.is_closed.is_(True),
-            Opportunity.is_won.is_(False),
+            lost_deal(),
             Opportunity.close_date < first_month,
         )
     )

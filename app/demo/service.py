@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from app.auth.models import Role, User
 from app.auth.service import create_user
 from app.codebook.service import ensure_default_codebook
-from app.crm.models import Account, Competitor, Contact, Opportunity
+from app.crm.deals import lost_deal
+from app.crm.models import Account, Competitor, Contact
 from app.demo.generate import COMPETITORS, DemoCrm, generate_crm
 from app.demo.messaging import load_messaging_demo
 from app.demo.organisation import load_demo_organisation
@@ -105,7 +106,7 @@ def _store_crm(crm: DemoCrm, *, now: datetime) -> dict[str, int]:
         contact.timezone = timezones.get(contact.crm_id)
     _mark_some_contacts_unreachable(contacts, now=now)
     db.session.flush()
-    lost = db.session.scalar(select(func.count()).where(Opportunity.is_closed, ~Opportunity.is_won))
+    lost = db.session.scalar(select(func.count()).where(lost_deal()))
     return {
         "accounts": len(accounts),
         "contacts": len(contacts),

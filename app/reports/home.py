@@ -149,7 +149,7 @@ def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
     r = _requalifications(_enrollments(start, today, None, requalified_only=True)).c
     conversion = sql_conversion(r.amount, r.currency, r.close_date, quote=quote)
     keys = (
-        r.won.label("is_won"),
+        r.won.label("won_back"),
         conversion.currency.label("deal_currency"),
         r.amount.is_(None).label("no_amount"),
         conversion.rate.rate.is_(None).label("no_rate"),
@@ -168,7 +168,7 @@ def funnel_summary(today: date, *, days: int = 90) -> FunnelSummary:
     ).mappings():
         for name in counted:
             counted[name] += row[name] or 0
-        if not row["is_won"] or row["no_amount"]:
+        if not row["won_back"] or row["no_amount"]:
             continue
         if row["no_rate"] and row["deal_currency"] != quote:  # not converted: counted apart
             entry = apart.setdefault(row["deal_currency"], [Decimal(0), 0])

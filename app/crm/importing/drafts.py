@@ -123,9 +123,7 @@ def preview_campaign_matches(preview: Preview, *, now: datetime) -> list[Campaig
     """Which of the previewed lost deals active campaigns would pick up: written in a savepoint to be
     matched by the campaigns' own rules, then rolled back (nothing is kept)."""
     records = [
-        row.record
-        for row in preview.rows
-        if isinstance(row.record, Record) and row.record.is_closed and not row.record.is_won
+        row.record for row in preview.rows if isinstance(row.record, Record) and row.record.status == "lost"
     ]
     if not records or not any_active_campaign():
         return []

@@ -18,7 +18,7 @@ from app.crm.importing.values import (
     parse_int,
     parse_winback_id,
 )
-from app.crm.models import Account, Contact, Opportunity
+from app.crm.models import Account, Contact, Opportunity, deal_state
 from app.errors import ValidationError
 from app.validation import CURRENCIES, normalize_email, normalize_phone, normalize_timezone
 
@@ -126,6 +126,10 @@ class Record:
     warnings: list[ValidationError] = field(default_factory=list)
 
     fingerprint: str | None = None  # set by the file import: the digest of the raw row and the mapping
+
+    @property
+    def status(self) -> str:
+        return deal_state(self.is_closed, self.is_won)
 
     def digest(self) -> str:
         """A fingerprint of everything the import stores: equal digests mean nothing changed."""

@@ -295,7 +295,7 @@ class _ImportRun:
     def _upsert(self, items: list) -> list[str]:
         if self.mapping.for_accounts:
             return self.upserter.upsert_accounts(items)
-        self.lost_keys.extend(r.crm_id for r in items if r.is_closed and not r.is_won)
+        self.lost_keys.extend(r.crm_id for r in items if r.status == "lost")
         return [outcome.status for outcome in self.upserter.upsert(items)]
 
     def apply(self, items: list, errors: list[dict], skipped: int) -> None:
