@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.crm.deals import lost_deal, open_deal, won_deal
+from app.crm.deals import DealFilter, lost_deal, open_deal, won_deal
 from app.crm.models import Account, Opportunity
 from app.pipeline.models import Requalification, RequalificationStatus
 from app.pipeline.teams import TeamScope
@@ -77,12 +77,9 @@ def recovered_deals(
         .join(recycled, recycled.id == Requalification.recycled_opportunity_id)
         .where(won_back(recycled))
     )
-    if start is not None:
-        query = query.where(close_date >= start)
-    if end is not None:
-        query = query.where(close_date <= end)
-    if campaign_id is not None:
-        query = query.where(Requalification.campaign_id == campaign_id)
+    query = DealFilter(start=start, end=end, campaign=campaign_id).apply(
+        query, deal=recycled, campaign_column=Requalification.campaign_id
+    )
     condition = scope.condition(Opportunity.owner, Account.region) if scope is not None else None
     if condition is not None:
         query = (

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from app.auth.models import Role, User
+from app.crm.deals import DealFilter
 from app.crm.models import Opportunity
 from app.errors import ValidationError
 from app.extensions import db
@@ -133,12 +134,14 @@ def month_actuals(start: date, end: date) -> MonthActuals:
         )
     ).one()
     recycled = aliased(Opportunity)
-    closed, won = db.session.execute(
+    closed_in_period = DealFilter(start=start, end=end).apply(
         select(func.count(recycled.id), func.count(recycled.id).filter(won_back(recycled)))
         .select_from(Requalification)
         .join(recycled, recycled.id == Requalification.recycled_opportunity_id)
-        .where(recycled_closed(recycled), recycled.close_date >= start, recycled.close_date <= end)
-    ).one()
+        .where(recycled_closed(recycled)),
+        deal=recycled,
+    )
+    closed, won = db.session.execute(closed_in_period).one()
     sent, completed = db.session.execute(
         select(
             func.count(Invitation.id),
