@@ -16,6 +16,7 @@ from app.messaging.service import enqueue_message
 from app.money.service import month_start
 from app.pipeline.models import OPEN_STATUSES, Requalification, RequalificationStatus, SalesTeam
 from app.pipeline.queue import team_scope
+from app.pipeline.recovered import accepted_requalification
 from app.pipeline.sla import on_time
 from app.pipeline.unassigned import unassigned
 
@@ -29,8 +30,7 @@ def _items(scope) -> list[Requalification]:
         .where(
             or_(
                 Requalification.status.in_(OPEN_STATUSES),
-                (Requalification.status == RequalificationStatus.ACCEPTED)
-                & Requalification.first_touch_at.is_(None),
+                accepted_requalification() & Requalification.first_touch_at.is_(None),
             )
         )
         .options(selectinload(Requalification.account))

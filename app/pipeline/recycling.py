@@ -19,7 +19,7 @@ from app.extensions import db
 from app.money.service import money_total_of, reporting_currency, sql_conversion
 from app.pipeline.crm_push import crm_stage, expected_close_date
 from app.pipeline.models import Requalification, RequalificationStatus
-from app.pipeline.recovered import in_open_pipeline, recovered_deals, won_back
+from app.pipeline.recovered import accepted_requalification, in_open_pipeline, recovered_deals, won_back
 
 ENTITY = "requalification"
 FORMATS = ("salesforce", "hubspot")
@@ -118,7 +118,7 @@ def export_csv(
         raise ValidationError("The format must be salesforce or hubspot.", field="format")
     query = (
         select(Requalification)
-        .where(Requalification.status == RequalificationStatus.ACCEPTED)
+        .where(accepted_requalification())
         .options(selectinload(Requalification.account), selectinload(Requalification.opportunity))
         .order_by(Requalification.id)
     )
@@ -213,7 +213,7 @@ def link_recycled(*, now: datetime) -> int:
     """Link the CRM's new opportunities to their accepted requalifications, by Winback ID or CRM id."""
     waiting = db.session.scalars(
         select(Requalification).where(
-            Requalification.status == RequalificationStatus.ACCEPTED,
+            accepted_requalification(),
             Requalification.recycled_opportunity_id.is_(None),
         )
     ).all()
