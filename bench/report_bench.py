@@ -587,7 +587,7 @@ def measure(app, loads: int) -> dict:
     from app.money.service import month_start
     from app.pipeline.models import Requalification
     from app.reports.filters import BANDS
-    from app.reports.funnel import CONNECTED
+    from app.reports.outcomes import CONNECTED
     from campaigns.calls.models import CallAttempt, CallTask
     from campaigns.models import Enrollment
     from surveys.models import Invitation
