@@ -42,9 +42,15 @@ def test_an_admin_reads_every_report(browser, live_server, make_user, deals, wid
         "Other priorities"
     )
     walk.check("loss reasons filtered")
-    # Themes come first; their bars lead to the theme's rows, every code is one click away.
+    # Themes come first; a theme's bar drills down to the whole theme, its codes one click away.
     page.locator("svg.chart a rect").first.click()
-    expect(page).to_have_url(re.compile(r"#theme-"))
+    page.wait_for_url(re.compile(r"/reports/loss-reasons/\d+\?.*theme=1"))
+    expect(page.get_by_role("heading", name=re.compile("^Theme: "))).to_be_visible()
+    its_codes = page.get_by_role("navigation", name="The theme's reasons").get_by_role("link")
+    expect(its_codes.first).to_be_visible()
+    walk.check("theme drill-down")
+    page.go_back()
+    page.wait_for_url(re.compile(r"/reports/loss-reasons\?.*owner=Bob"))
     page.get_by_role("link", name="Every code on its own").click()
     page.wait_for_url(re.compile(r"view=codes"))
     walk.check("loss reasons by code")
