@@ -9,7 +9,7 @@ PORT ?= 5000
 # Customer links (survey, unsubscribe) point where `make run` serves, unless PUBLIC_BASE_URL is set.
 run demo: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test bench lint format install migrate demo serve browsers clean voice-sdk voice-sdk-check
+.PHONY: run test bench lint format install migrate demo serve browsers clean voice-sdk voice-sdk-check translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The customer-facing catalogs (app/translations/<lang>/LC_MESSAGES/messages.po), compiled at install;
+# the compiled .mo files are never committed. A changed .po is compiled again by the next make.
+CATALOGS := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -D messages -l $* -i $< -o $@
+
+install: $(STAMP) $(COMPILED)
+
+# After marking new strings: extract them and merge them into every catalog (then translate the new ones).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --omit-header --sort-output \
+		-o app/translations/messages.pot app surveys campaigns
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
 
 migrate: install
 	$(FLASK) db upgrade

@@ -42,6 +42,12 @@ def _development_secret_key() -> str:
     return key
 
 
+def _country_languages(raw: str) -> dict[str, str]:
+    """ "BE=fr,CH=fr" → {"BE": "fr", "CH": "fr"} (blank pairs ignored)."""
+    pairs = (part.split("=", 1) for part in raw.split(",") if "=" in part)
+    return {country.strip().upper(): language.strip().lower() for country, language in pairs}
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -108,6 +114,11 @@ class Config:
     # Network timeout of one SMTP or Twilio call; never more than a quarter of OUTBOX_STALE_SECONDS.
     OUTBOX_SEND_TIMEOUT_SECONDS = _env_int("OUTBOX_SEND_TIMEOUT_SECONDS", 30)
 
+    # Languages (app/i18n): the organisation's own (its surveys are written in it; the last fallback), and
+    # per-country defaults over the built-in table for contacts whose CRM gives no language, "BE=fr,CH=fr".
+    DEFAULT_LANGUAGE = os.environ.get("DEFAULT_LANGUAGE", "en")
+    COUNTRY_LANGUAGES = _country_languages(os.environ.get("COUNTRY_LANGUAGES", ""))
+
     # Campaigns and surveys.
     ENROLLMENT_INTERVAL_SECONDS = _env_int("ENROLLMENT_INTERVAL_SECONDS", 300)
     SURVEY_RESPONSE_DEADLINE_DAYS = _env_int("SURVEY_RESPONSE_DEADLINE_DAYS", 14)
@@ -159,6 +170,7 @@ class Config:
     SALESFORCE_API_VERSION = os.environ.get("SALESFORCE_API_VERSION", "62.0")
     SALESFORCE_EXTERNAL_ID_FIELD = os.environ.get("SALESFORCE_EXTERNAL_ID_FIELD", "Winback_ID__c")
     SALESFORCE_LOSS_REASON_FIELD = os.environ.get("SALESFORCE_LOSS_REASON_FIELD")
+    SALESFORCE_CONTACT_LANGUAGE_FIELD = os.environ.get("SALESFORCE_CONTACT_LANGUAGE_FIELD")
     SALESFORCE_COMPETITOR_FIELD = os.environ.get("SALESFORCE_COMPETITOR_FIELD")
     SALESFORCE_PUSH_STAGE = os.environ.get("SALESFORCE_PUSH_STAGE", "Qualification")
     HUBSPOT_ACCESS_TOKEN = os.environ.get("HUBSPOT_ACCESS_TOKEN")

@@ -13,6 +13,7 @@ from config import Config, check_production_settings, config_from_env
 # periodic jobs, menu items, panels. Listeners of one signal run in this order.
 PACKAGES = (
     "app.foundation",
+    "app.i18n",
     "app.auth",
     "app.audit",
     "app.crm",

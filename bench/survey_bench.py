@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/survey_bench.py [--seconds 6] [--clients 4] [--repea
 Each loader process keeps its respondents' session cookies, as a browser does; every POST saves page 1
 of an in-progress response and is answered with a redirect (one request, not followed).
 Targets: the app's own hello >= 0.85x the bare Flask hello (every page pays that overhead: security
-headers, session, CSRF, limiter, sign-in), GET of a survey page >= 0.5x the bare Flask hello, POST of one
+headers, session, CSRF, limiter, sign-in), GET of a survey page (an English- and a German-speaking
+contact's) >= 0.5x the bare Flask hello, POST of one
 page of answers >= 0.3x the app's hello. Each round measures every route back to back; a ratio is the
 median of the rounds' own ratios, with their range; within a round the routes take turns in
 one-second slices. The last line is one JSON object with the figures.
@@ -40,8 +41,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _prepare_database(url: str, count: int) -> list[str]:
-    """Migrate, then create a published win/loss survey and `count` invitations; return their tokens."""
+def _prepare_database(url: str, count: int) -> tuple[list[str], list[str], list[int]]:
+    """Migrate, then create a published win/loss survey (with its German and French translations) and
+    `count` invitations to English-speaking and `count` to German-speaking contacts; return their tokens."""
     sys.path.insert(0, str(ROOT))
     os.environ.update(DATABASE_URL=url, SECRET_KEY=SECRET, WINBACK_ENV="development")
     from flask_migrate import upgrade
@@ -53,6 +55,7 @@ def _prepare_database(url: str, count: int) -> list[str]:
     from app.extensions import db
     from app.messaging.channels import Channel
     from surveys.builder import publish
+    from surveys.demo_translations import translate_win_loss
     from surveys.invitations import create_invitation, invitation_token
     from surveys.library import WIN_LOSS, create_from_template
 
@@ -61,20 +64,25 @@ def _prepare_database(url: str, count: int) -> list[str]:
         upgrade(directory=str(ROOT / "migrations"))
         now = utcnow()
         ensure_default_codebook()
-        version = publish(create_from_template(WIN_LOSS, now=now).versions[0], now=now)
+        draft = create_from_template(WIN_LOSS, now=now).versions[0]
+        translate_win_loss(draft, now=now)
+        version = publish(draft, now=now)
         account = Account(crm_source="bench", crm_id="A1", name="Bench Co")
-        tokens = []
-        for n in range(count):
-            contact = Contact(account=account, first_name="Ben", last_name=f"Ch{n}", email=f"b{n}@bench.test")
+        tokens: dict[str | None, list[str]] = {None: [], "de": []}
+        for language, n in [(language, n) for language in tokens for n in range(count)]:
+            contact = Contact(
+                account=account, first_name="Ben", last_name=f"Ch{n}", email=f"b{n}{language}@bench.test"
+            )
+            contact.language = language
             db.session.add(contact)
             db.session.flush()
-            tokens.append(
+            tokens[language].append(
                 invitation_token(create_invitation(version, contact, channel=Channel.EMAIL, now=now))
             )
         question_ids = [q.id for q in version.questions]
         db.session.commit()
         db.engine.dispose()
-    return tokens, question_ids
+    return tokens[None], tokens["de"], question_ids
 
 
 def _request(conn_factory, method, path, body=None, headers=None):
@@ -96,9 +104,10 @@ def _client(args) -> list[float] | None:
         return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     sessions = []
-    if scenario in ("get", "post"):  # like a browser: the respondent's cookie comes back on every request
+    if scenario in ("get", "get_de", "post"):  # like a browser: the cookie comes back on every request
         for token in tokens:
             status, cookie, html = _request(factory, "GET", f"/s/{token}")
+            assert (b'<html lang="de"' in html) == (scenario == "get_de"), "the page is not in its language"
             csrf = re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
             sessions.append((token, cookie.split(";", 1)[0], csrf))
     latencies = []
@@ -110,7 +119,7 @@ def _client(args) -> list[float] | None:
         if scenario in ("bare", "hello"):
             status, _, _ = _request(factory, "GET", "/bench/hello")
             ok = status == 200
-        elif scenario == "get":
+        elif scenario in ("get", "get_de"):
             token, cookie, _ = sessions[n % len(sessions)]
             status, _, _ = _request(factory, "GET", f"/s/{token}", headers={"Cookie": cookie})
             ok = status == 200
@@ -153,18 +162,21 @@ def _figures(latencies: list[float], errors: int, seconds: float) -> dict:
     return {"rps": round(rps, 1), "p95_ms": round(p95, 2), "requests": len(latencies), "errors": errors}
 
 
-ROUTES = ("bare", "hello", "get", "post")
+ROUTES = ("bare", "hello", "get", "get_de", "post")
 SLICE_SECONDS = 1.0
 LABELS = {
     "bare": "GET /bench/hello (bare)",
     "hello": "GET /bench/hello (app)",
     "get": "GET /s/<token>",
+    "get_de": "GET /s/<token> (German)",
     "post": "POST /s/<token> (page 1)",
 }
 # ratio name: (route, the route it is measured against, target)
 TARGETS = {
     "hello_over_bare": ("hello", "bare", 0.85),
     "get_over_bare": ("get", "bare", 0.5),
+    # A German-speaking contact's page: the survey's German translation and German chrome.
+    "get_de_over_bare": ("get_de", "bare", 0.5),
     "post_over_hello": ("post", "hello", 0.3),
 }
 
@@ -254,7 +266,7 @@ def main() -> None:
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="survey-bench-"))
     url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    tokens, question_ids = _prepare_database(url, TOKENS_PER_CLIENT * options.clients)
+    tokens, german, question_ids = _prepare_database(url, TOKENS_PER_CLIENT * options.clients)
     ports = {"bare": _free_port(), "app": _free_port()}
     env = {
         **os.environ,
@@ -272,7 +284,9 @@ def main() -> None:
 
         def run(name: str, seconds: float):
             port = ports["bare" if name == "bare" else "app"]
-            return _run(port, name, tokens, question_ids, seconds, options.clients)
+            return _run(
+                port, name, german if name == "get_de" else tokens, question_ids, seconds, options.clients
+            )
 
         def one_round() -> dict:
             # The routes take turns in one-second slices, so that a change of load on the shared
@@ -285,7 +299,7 @@ def main() -> None:
                     taken[name] = (taken[name][0] + latencies, taken[name][1] + errors)
             return {name: _figures(*taken[name], slices * SLICE_SECONDS) for name in ROUTES}
 
-        for name in ("bare", "hello", "get"):  # warm up every worker
+        for name in ("bare", "hello", "get", "get_de"):  # warm up every worker (and its translation cache)
             run(name, 1.0)
         rounds = [one_round() for _ in range(options.repeat)]
         # Per route, the round with the median rate; ratios are the median of each round's own ratio,

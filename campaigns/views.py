@@ -21,6 +21,7 @@ from campaigns.enrollment import (
 )
 from campaigns.forms import CampaignForm, StatusForm
 from campaigns.invitations import campaign_from
+from campaigns.languages import language_coverage
 from campaigns.models import (
     SUPPRESSION_LABELS,
     Campaign,
@@ -201,12 +202,14 @@ def status(campaign_id: int):
 def _confirm_page(campaign: Campaign, action: str, status: int = 200):
     blockers = activation_blockers(campaign) if action != "finish" else []
     forecast = activation_forecast(campaign, now=utcnow()) if action != "finish" and not blockers else None
+    languages = language_coverage(campaign, now=utcnow()) if action != "finish" else None
     page = render_template(
         "campaigns/confirm.html",
         campaign=campaign,
         action=action,
         forecast=forecast,
         blockers=blockers,
+        languages=languages,
         form=StatusForm(),
     )
     return page, status

@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     from app.codebook.service import register_code_references
     from app.database import commit_checkpoint
     from app.jobs import register_periodic_job
-    from surveys import public, views
+    from surveys import public, translation_views, views  # noqa: F401 (translation routes join views.bp)
     from surveys.cli import surveys_cli
     from surveys.invitations import close_stale_responses
     from surveys.models import Option

@@ -9,6 +9,7 @@ services of `surveys.responding`, which the phone form uses too.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
+from app.crm.models import Account, Contact
 from app.extensions import db
+from app.i18n.languages import resolve_language
 from app.messaging.channels import Channel
 from surveys.cache import frozen_version
 from surveys.models import Answer, Invitation, Response, ResponseChannel, ResponseStatus
@@ -57,6 +60,7 @@ class InvitationRow:
     opened_at: datetime | None
     completed_at: datetime | None
     expires_at: datetime | None
+    contact_language: str = "en"  # the contact's language (app.i18n.languages.resolve_language)
 
     is_open = Invitation.is_open
 
@@ -73,10 +77,17 @@ class ResponseRow:
 _INVITATIONS = Invitation.__table__
 _RESPONSES = Response.__table__
 _ANSWERS = Answer.__table__
-_INVITATION_COLUMNS = tuple(getattr(_INVITATIONS.c, name) for name in InvitationRow.__dataclass_fields__)
+_CONTACTS = Contact.__table__
+_ACCOUNTS = Account.__table__
+_INVITATION_COLUMNS = tuple(
+    getattr(_INVITATIONS.c, name) for name in InvitationRow.__dataclass_fields__ if name != "contact_language"
+)
+# What the contact's language is chosen from: their own, their country's, their account's country's.
+_LANGUAGE_COLUMNS = (_CONTACTS.c.language, _CONTACTS.c.country, _ACCOUNTS.c.country.label("account_country"))
 _READ = (
     select(
         *_INVITATION_COLUMNS,
+        *_LANGUAGE_COLUMNS,
         _RESPONSES.c.id.label("response_id"),
         _RESPONSES.c.status,
         _RESPONSES.c.current_page,
@@ -88,13 +99,16 @@ _READ = (
         _ANSWERS.c.date_value,
     )
     .select_from(
-        _INVITATIONS.outerjoin(
+        _INVITATIONS.join(_CONTACTS, _CONTACTS.c.id == _INVITATIONS.c.contact_id)
+        .join(_ACCOUNTS, _ACCOUNTS.c.id == _CONTACTS.c.account_id)
+        .outerjoin(
             _RESPONSES,
             and_(
                 _RESPONSES.c.invitation_id == _INVITATIONS.c.id,
                 _RESPONSES.c.version_id == _INVITATIONS.c.version_id,
             ),
-        ).outerjoin(_ANSWERS, _ANSWERS.c.response_id == _RESPONSES.c.id)
+        )
+        .outerjoin(_ANSWERS, _ANSWERS.c.response_id == _RESPONSES.c.id)
     )
     .where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
 )
@@ -112,7 +126,8 @@ def read_link(token: str, connection: Connection) -> tuple[InvitationRow | None,
         return None, None
     first = rows[0]
     width = len(_INVITATION_COLUMNS)
-    invitation = InvitationRow(*first[:width])
+    invitation = InvitationRow(*first[:width], contact_language=resolve_language(*first[width : width + 3]))
+    width += len(_LANGUAGE_COLUMNS)
     response_id, status, current_page, furthest_page = first[width : width + 4]
     if response_id is None:
         return invitation, None
@@ -262,16 +277,21 @@ def _page_number(form: FormData) -> int | None:
         return None
 
 
-def answer_page(token: str, form: FormData, *, now: datetime) -> PageResult:
+def answer_page(
+    token: str, form: FormData, *, now: datetime, on_open: Callable[[InvitationRow], object] | None = None
+) -> PageResult:
     """Save one page of answers sent to a survey link and say where the respondent goes next.
 
     `form` holds the answers (q<id> fields), `page` and `action` (next, back or submit). Adds and
     flushes; the caller commits (on IntegrityError or OperationalError: rolls back and calls again).
+    `on_open` is told the open link before anything is checked (the page picks its language there).
     """
     row, response_row = read_link(token, db.session.connection())
     state = link_state(row, response_row, now)
     if state is not LinkState.OPEN:
         return PageResult(Outcome.UNAVAILABLE, state=state, token_hash=row.token_hash if row else "")
+    if on_open is not None:
+        on_open(row)
     page = _page_number(form)
     actions = form.getlist("action")
     direction = -1 if actions and actions[0] == "back" else 1

@@ -25,6 +25,7 @@ from surveys.models import (
     VersionStatus,
 )
 from surveys.signals import version_published
+from surveys.translations import copy_translations
 
 
 @dataclass
@@ -151,6 +152,7 @@ def copy_to_draft(source: SurveyVersion, *, now: datetime) -> SurveyVersion:
         if question.show_if_question_id is not None:
             copies[question.id].show_if_question = copies[question.show_if_question_id]
     db.session.flush()
+    copy_translations(source, draft, {old: new.id for old, new in copies.items()})
     return draft
 
 

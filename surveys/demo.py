@@ -14,6 +14,7 @@ from app.extensions import db
 from app.messaging.channels import Channel
 from app.messaging.suppression import contact_suppression_reason
 from surveys.builder import publish
+from surveys.demo_translations import translate_win_loss
 from surveys.invitations import (
     DEFAULT_TEMPLATES,
     create_invitation,
@@ -106,6 +107,7 @@ def load_survey_demo(*, seed: int, now: datetime, limit: int = 60) -> SurveyDemo
     """Publish the win/loss survey and invite the contacts of Closed Lost deals; some answered."""
     rng = random.Random(seed)  # noqa: S311 (demo answers, not secrets)
     survey = create_from_template(WIN_LOSS, now=now - timedelta(days=30))
+    translate_win_loss(survey.versions[0], now=now - timedelta(days=30))  # German and French customers
     version = publish(survey.versions[0], now=now - timedelta(days=30))
     lost = db.session.scalars(
         select(Opportunity)

@@ -8,13 +8,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
+from flask_babel import get_locale
 from markupsafe import escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
+from app.crm.contacts import contact_language
 from app.crm.models import Contact, Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.i18n.languages import use_language
 from app.messaging.channels import Channel
 from app.messaging.links import public_base_url
 from app.messaging.merge import render_merge
@@ -23,6 +26,7 @@ from app.messaging.optout import opt_out_url
 from app.messaging.service import enqueue_message
 from app.messaging.suppression import contact_suppression_reason
 from app.organisation.service import email_footer, read_brand
+from surveys.cache import translated_messages, version_languages
 from surveys.models import Invitation, Response, ResponseStatus, SurveyVersion, VersionStatus
 from surveys.signals import reminder_wordings_asked
 from surveys.tokens import hash_token, new_nonce, token_for
@@ -134,6 +138,30 @@ def merge_fields(invitation: Invitation, *, sender: str) -> dict[str, str]:
     }
 
 
+def message_language(invitation: Invitation) -> str:
+    """The language the contact is written to in: theirs when the survey is translated into it, else the
+    survey's own (the campaign page says so before activation)."""
+    wanted = contact_language(invitation.contact)
+    languages = version_languages(invitation.version)
+    return wanted if wanted in languages else languages[0]
+
+
+def translated_templates(
+    invitation: Invitation, templates: MessageTemplates, kind: MessageKind, language: str
+) -> MessageTemplates:
+    """The invitation or reminder words in `language`, from the survey's translation; else `templates`."""
+    texts = translated_messages(invitation.version, language)
+    if not texts:
+        return templates
+    prefix = "email" if kind == "invitation" else "reminder"
+    return MessageTemplates(
+        email_subject=texts.get(f"message.{prefix}_subject", templates.email_subject),
+        email_text=texts.get(f"message.{prefix}_text", templates.email_text),
+        email_html=None,  # the translated words are plain text; the HTML part would be the source language's
+        sms_text=texts.get("message.sms_text", templates.sms_text),
+    )
+
+
 def queue_invitation_message(
     invitation: Invitation,
     templates: MessageTemplates,
@@ -148,7 +176,8 @@ def queue_invitation_message(
 
     `from_address` and `reply_to` ("Name <address>") are the email's From and Reply-To; without them the
     transport's MAIL_FROM is used. Every email ends with the organisation's name, postal address and
-    the unsubscribe link.
+    the unsubscribe link. Written in the contact's language (message_language), in the survey
+    translation's words if it has them.
     """
     if kind not in ("invitation", "reminder"):
         raise ValidationError("kind is 'invitation' or 'reminder'")
@@ -165,6 +194,33 @@ def queue_invitation_message(
         n = invitation.reminders_sent + 1
     else:
         n = 0
+    language = message_language(invitation)
+    with use_language(language):
+        words = translated_templates(invitation, templates, kind, language)
+        message = _queue(
+            invitation, words, kind, n, now=now, sender=sender, addresses=(from_address, reply_to)
+        )
+    if kind == "invitation":
+        invitation.sent_at = invitation.sent_at or now
+        invitation.last_sent_at = invitation.last_sent_at or now
+    elif invitation.reminders_sent < n:
+        invitation.reminders_sent = n
+        invitation.last_sent_at = now
+    db.session.flush()
+    return message
+
+
+def _queue(
+    invitation: Invitation,
+    templates: MessageTemplates,
+    kind: MessageKind,
+    n: int,
+    *,
+    now: datetime,
+    sender: str,
+    addresses: tuple[str | None, str | None],
+) -> OutboundMessage:
+    from_address, reply_to = addresses
     fields = merge_fields(invitation, sender=sender)
     contact = invitation.contact
     common = {
@@ -177,6 +233,7 @@ def queue_invitation_message(
             "invitation_id": invitation.id,
             "kind": kind,
             "n": n,
+            "language": str(get_locale()),
         },
     }
     if invitation.channel is Channel.EMAIL:
@@ -210,13 +267,6 @@ def queue_invitation_message(
             body_text=render_merge(templates.sms_text, fields),
             **common,
         )
-    if kind == "invitation":
-        invitation.sent_at = invitation.sent_at or now
-        invitation.last_sent_at = invitation.last_sent_at or now
-    elif invitation.reminders_sent < n:
-        invitation.reminders_sent = n
-        invitation.last_sent_at = now
-    db.session.flush()
     return message
 
 

@@ -134,6 +134,9 @@ class SurveyVersion(db.Model):
     questions: Mapped[list[Question]] = relationship(
         back_populates="version", order_by="Question.position", cascade="all, delete-orphan"
     )
+    translations: Mapped[list[SurveyTranslation]] = relationship(
+        back_populates="version", order_by="SurveyTranslation.language", cascade="all, delete-orphan"
+    )
 
     @property
     def is_frozen(self) -> bool:
@@ -159,6 +162,27 @@ class SurveyVersion(db.Model):
 
     def __repr__(self) -> str:
         return f"<SurveyVersion {self.survey_id} v{self.number} {self.status}>"
+
+
+class SurveyTranslation(db.Model):
+    """A version's texts in one more language, by key (surveys.translations.source_texts names the keys).
+
+    Edited with the draft and frozen with it: a published version's translations never change.
+    """
+
+    __tablename__ = "survey_translations"
+    __table_args__ = (UniqueConstraint("version_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    version: Mapped[SurveyVersion] = relationship(back_populates="translations")
+
+    def __repr__(self) -> str:
+        return f"<SurveyTranslation v{self.version_id} {self.language}>"
 
 
 class Question(db.Model):

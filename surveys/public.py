@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from flask_babel import format_date
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.auth.guard import public
+from app.crm.contacts import contact_language
 from app.db_types import utcnow
 from app.extensions import db
+from app.i18n.languages import (
+    LANGUAGES,
+    default_language,
+    normalise_language,
+    set_page_language,
+    template_gettext,
+)
 from app.messaging.optout import opt_out_url_for
 from app.organisation.service import brand
 from app.ratelimit import enforce
-from surveys.answering import LinkState, Outcome, answer_page, link_state, read_link
+from surveys.answering import InvitationRow, LinkState, Outcome, answer_page, link_state, read_link
 from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
 from surveys.models import Invitation
@@ -69,15 +79,63 @@ def _render(name: str, **context) -> str:
 
     Skips the app's context processors: these pages have no staff menu and never load a user.
     """
-    return current_app.jinja_env.get_template(name).render(context, csrf_token=_csrf_token, brand=brand())
+    language = g.get("language") or default_language()
+    return current_app.jinja_env.get_template(name).render(
+        context, csrf_token=_csrf_token, brand=brand(), language=language, **template_gettext(language)
+    )
 
 
-def _unavailable(state: LinkState = LinkState.UNKNOWN):
+def _requested_language() -> str | None:
+    return normalise_language(request.args.get("lang", "")[:16])
+
+
+def _use_survey_language(version_id: int, contact_lang: str) -> str:
+    """The page's language: `?lang=` where the survey has it, else the contact's where it has it, else the
+    survey's own. The page's chrome and its texts are always in the same language."""
+    languages = getattr(frozen_version(version_id), "languages", None) or (default_language(),)
+    requested = _requested_language()
+    language = next((code for code in (requested, contact_lang) if code in languages), languages[0])
+    set_page_language(language)
+    return language
+
+
+def _carried_language() -> str | None:
+    """The language a respondent chose with `?lang=`, kept on the next pages' links (else the contact's)."""
+    return g.get("language") if request.args.get("lang") else None
+
+
+def _use_link_language(row: InvitationRow) -> None:
+    _use_survey_language(row.version_id, row.contact_language)
+
+
+def _use_chrome_language(contact_lang: str | None = None) -> None:
+    """A page with no survey text (an unknown or closed link): the language asked for, else the contact's."""
+    requested = _requested_language()
+    set_page_language(requested if requested in LANGUAGES else contact_lang or default_language())
+
+
+def _other_languages(version) -> list[tuple[str, str, str]]:
+    """(code, name, link) of the languages the respondent can switch to (the language switcher)."""
+    current = g.get("language")
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    return [
+        (code, LANGUAGES[code], f"{request.script_root}{request.path}?{urlencode([*args, ('lang', code)])}")
+        for code in getattr(version, "languages", ())
+        if code != current
+    ]
+
+
+def _unavailable(
+    state: LinkState = LinkState.UNKNOWN, contact_lang: str | None = None, closed_at: datetime | None = None
+):
     """An unknown link, one already answered, or one that closed: each says so in its own words."""
+    _use_chrome_language(contact_lang)
     if state is LinkState.ANSWERED:
         return _render("surveys/respondent/answered.html"), 200
     if state is LinkState.CLOSED:
-        return _render("surveys/respondent/closed.html"), 410
+        # The day it closed, written as the respondent's language writes dates ("3. Dezember 2026").
+        until = format_date(closed_at, format="long") if closed_at else None
+        return _render("surveys/respondent/closed.html", until=until), 410
     return _render("surveys/respondent/unavailable.html"), 404
 
 
@@ -97,8 +155,9 @@ def _unsubscribe_url(invitation: Invitation) -> str:
 
 
 def _render_page(invitation, response, page, *, form=None, errors=None, status=200, values=None):
+    version = frozen_version(invitation.version_id, g.get("language"))
     context = page_context(
-        frozen_version(invitation.version_id),
+        version,
         response,
         page,
         form=form,
@@ -109,8 +168,11 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
         _render(
             "surveys/respondent/page.html",
             **context,
-            action=url_for("survey_public.respond", token=request.view_args["token"]),
+            action=url_for(
+                "survey_public.respond", token=request.view_args["token"], lang=_carried_language()
+            ),
             unsubscribe_url=_unsubscribe_url(invitation),
+            other_languages=_other_languages(version),
             preview=False,
         ),
         status,
@@ -126,7 +188,7 @@ def respond(token: str):
         return _show(token, now)
     for _attempt in range(3):  # a concurrent double submit loses the race once, then sees the result
         try:
-            result = answer_page(token, request.form, now=now)
+            result = answer_page(token, request.form, now=now, on_open=_use_link_language)
             if result.outcome is Outcome.UNAVAILABLE:
                 db.session.rollback()
             else:
@@ -141,8 +203,9 @@ def respond(token: str):
             return redirect(url_for("survey_public.thanks", token=token))  # a replayed final submit
         return _unavailable(result.state)
     _mark_seen(result.token_hash)
+    language = _carried_language()
     if result.outcome is Outcome.MOVED:
-        return redirect(url_for("survey_public.respond", token=token, page=result.page))
+        return redirect(url_for("survey_public.respond", token=token, page=result.page, lang=language))
     if result.outcome is Outcome.INVALID:
         return _render_page(
             result.invitation,
@@ -152,7 +215,7 @@ def respond(token: str):
             errors=result.errors,
             status=422,
         )
-    return redirect(url_for("survey_public.thanks", token=token))
+    return redirect(url_for("survey_public.thanks", token=token, lang=language))
 
 
 def _show(token: str, now: datetime):
@@ -161,10 +224,16 @@ def _show(token: str, now: datetime):
         invitation, response = read_link(token, connection)
         state = link_state(invitation, response, now)
         if state is not LinkState.OPEN:
-            return _unavailable(state)
+            if invitation is None:
+                return _unavailable(state)
+            expired = (
+                invitation.expires_at if invitation.expires_at and invitation.expires_at <= now else None
+            )
+            return _unavailable(state, invitation.contact_language, expired)
         if invitation.opened_at is None or has_pending_opens():  # never a 500 for a busy database
             record_opened(connection, invitation.id if invitation.opened_at is None else None, now)
     _mark_seen(invitation.token_hash)
+    _use_link_language(invitation)
     values = response.values if response else {}
     page = _allowed_page(invitation, response, values, request.args.get("page", type=int))
     return _render_page(invitation, None, page, values=values)
@@ -189,10 +258,14 @@ def thanks(token: str):
     invitation = find_invitation(token if looks_like_token(token) else "-")
     if invitation is None or invitation.completed_at is None:
         return _unavailable()
+    contact_lang = contact_language(invitation.contact)
     if not _seen(invitation.token_hash):
-        return _unavailable(LinkState.ANSWERED)
+        return _unavailable(LinkState.ANSWERED, contact_lang)
+    language = _use_survey_language(invitation.version_id, contact_lang)
+    version = frozen_version(invitation.version_id, language)
     return _render(
         "surveys/respondent/thanks.html",
-        version=frozen_version(invitation.version_id),
+        version=version,
         unsubscribe_url=_unsubscribe_url(invitation),
+        other_languages=_other_languages(version),
     )

@@ -21,6 +21,7 @@ from app.errors import Conflict, ValidationError
 from app.extensions import db
 from surveys.cache import peek
 from surveys.kinds import FormData, InvalidAnswer, Value, kind_of, value_of
+from surveys.kinds.base import NEEDS_AN_ANSWER
 from surveys.models import (
     Answer,
     Invitation,
@@ -278,7 +279,7 @@ def missing_answers(response: Response) -> tuple[int, dict[int, str]] | None:
     values = stored_values(response)
     for number, questions in visible_pages(_structure(response), values):
         errors = {
-            q.id: "This question needs an answer."
+            q.id: str(NEEDS_AN_ANSWER)
             for q in questions
             if q.required and (q.id not in values or values[q.id].empty)
         }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import Any
 
+from flask_babel import format_number, get_locale, gettext
 from markupsafe import Markup, escape
 
 from surveys.kinds import OTHER, Kind, Shown, Value, kind_of
@@ -45,13 +47,15 @@ def _frame(question: Question, kind: Kind, error: str | None) -> Frame:
         for part, present in ((help_id, question.help_text), (format_id, hint), (error_id, error))
         if present
     )
+    # Translated outside the f-strings, where pybabel finds them.
+    required, optional, error_word = gettext("(required)"), gettext("(optional)"), gettext("Error:")
     return Frame(
         qid=qid,
         text=escape(question.text),
         required=(
-            ' <span class="required">(required)</span>'
+            f' <span class="required">{escape(required)}</span>'
             if question.required
-            else ' <span class="optional">(optional)</span>'
+            else f' <span class="optional">{escape(optional)}</span>'
         ),
         help_html=(
             f'<small id="{help_id}" class="help">{escape(question.help_text)}</small>'
@@ -59,7 +63,8 @@ def _frame(question: Question, kind: Kind, error: str | None) -> Frame:
             else ""
         ),
         error_html=(
-            f'<p class="field-error" id="{error_id}"><strong>Error:</strong> {escape(error)}</p>'
+            f'<p class="field-error" id="{error_id}">'
+            f"<strong>{escape(error_word)}</strong> {escape(error)}</p>"
             if error
             else ""
         ),
@@ -126,6 +131,21 @@ def _page_count(
     return max(count, 1), bool(undecided)
 
 
+def progress_text(number: int, count: int, *, estimate: bool) -> str:
+    """ "Page 1 of 4", or "Page 1 of about 4" while logic may still change the count."""
+    return _progress_text(str(get_locale()), number, count, estimate)
+
+
+@functools.lru_cache(maxsize=1024)
+def _progress_text(_language: str, number: int, count: int, estimate: bool) -> str:
+    # Said in the current language (the first argument keys the cache): a page costs no Babel call.
+    if estimate:
+        return gettext(
+            "Page %(number)s of about %(count)s", number=format_number(number), count=format_number(count)
+        )
+    return gettext("Page %(number)s of %(count)s", number=format_number(number), count=format_number(count))
+
+
 def page_context(
     version: SurveyVersion,
     response: Response | None,
@@ -165,7 +185,7 @@ def page_context(
         "page_index": index + 1,
         "page_count": page_count,
         "page_count_is_estimate": count_is_estimate,
-        "progress_text": f"Page {index + 1} of {'about ' if count_is_estimate else ''}{page_count}",
+        "progress_text": progress_text(index + 1, page_count, estimate=count_is_estimate),
         "questions": questions,
         "shown": shown,
         "errors": errors,

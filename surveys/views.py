@@ -13,8 +13,10 @@ from app.db_types import utcnow
 from app.downloads import csv_attachment
 from app.errors import DomainError
 from app.extensions import db
+from app.i18n.languages import default_language, normalise_language, set_page_language
 from app.organisation.service import brand
 from surveys import builder
+from surveys.cache import frozen_version
 from surveys.forms import NewSurveyForm, QuestionForm, TextsForm
 from surveys.library import create_from_template
 from surveys.models import Question, QuestionKind, Signal, Survey, SurveyVersion
@@ -30,6 +32,7 @@ from surveys.results import (
     summarise,
 )
 from surveys.signals import uses_of
+from surveys.translations import language_statuses, source_texts
 from surveys.view_helpers import page_context
 
 bp = Blueprint("surveys", __name__, template_folder="templates", url_prefix="/surveys")
@@ -78,6 +81,9 @@ def edit(survey_id: int):
         version=version,
         texts=texts,
         frozen=version.is_frozen and builder.has_responses(version),
+        translation_statuses=language_statuses(version),
+        text_count=sum(1 for text in source_texts(version).values() if text.strip()),
+        source_language=default_language(),
     )
 
 
@@ -292,6 +298,10 @@ def preview(survey_id: int):
     """Exactly the customer's pages (every page, logic aside); nothing is stored."""
     survey = db.get_or_404(Survey, survey_id)
     version = _version(survey)
+    language = normalise_language(request.args.get("lang", "")[:16])
+    if language:  # the preview in a translation (or the source language when it is incomplete)
+        version = frozen_version(version.id, language)
+        set_page_language(version.language)
     numbers = [questions[0].page for questions in version.pages()]
     page = request.values.get("page", type=int) or (numbers[0] if numbers else 1)
     errors: dict[int, str] = {}
@@ -317,14 +327,20 @@ def preview(survey_id: int):
         "surveys/respondent/page.html",
         brand=brand(),
         **context,
-        action=url_for("surveys.preview", survey_id=survey.id, version=version.number),
+        action=url_for(
+            "surveys.preview",
+            survey_id=survey.id,
+            version=version.number,
+            lang=request.args.get("lang") or None,
+        ),
         unsubscribe_url=None,
         preview=True,
     ), status
 
 
 def _preview_url(survey: Survey, version: SurveyVersion, page: int) -> str:
-    return url_for("surveys.preview", survey_id=survey.id, version=version.number, page=page)
+    lang = request.args.get("lang") or None
+    return url_for("surveys.preview", survey_id=survey.id, version=version.number, page=page, lang=lang)
 
 
 def _versions_filter(survey: Survey) -> list[SurveyVersion]:

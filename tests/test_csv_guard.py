@@ -91,6 +91,7 @@ def _path_values(rule) -> list[dict]:
         "batch_id": db.session.scalar(select(ImportBatch.id).order_by(ImportBatch.id.desc())),
         "survey_id": db.session.scalar(select(Survey.id).order_by(Survey.id)),
         "fmt": "csv",
+        "code": "fr",  # a survey translation's language
     }
     if "step" in rule.arguments:
         from app.reports.funnel import DRILL_STEPS
@@ -172,7 +173,7 @@ def test_every_csv_route_and_command_guards_every_cell(app, hostile_demo, login,
 
 def test_the_csv_routes_scanned_are_every_csv_route(app):
     endpoints = {rule.endpoint for rule in _csv_routes(app)}
-    assert len(endpoints) == 14, sorted(endpoints)
+    assert len(endpoints) == 15, sorted(endpoints)
 
 
 def test_the_guarded_writer_neutralises_formulas_and_keeps_other_cells():

@@ -296,4 +296,4 @@ def test_the_date_hint_names_what_the_field_accepts(client, make_contact):
         assert str(db.session.scalar(select(Answer.date_value).where(Answer.question_id == q[5]))) == stored
     refused = client.post(f"/s/{token}", data={"page": "3", "action": "next", f"q{q[5]}": "31/03/2027"})
     assert refused.status_code == 422
-    assert DATE_HINT in refused.get_data(as_text=True)
+    assert str(DATE_HINT) in refused.get_data(as_text=True)

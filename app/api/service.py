@@ -18,6 +18,7 @@ from app.crm.importing.values import parse_amount
 from app.crm.models import Opportunity
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.i18n.languages import normalise_language
 from app.validation import (
     normalize_country,
     normalize_currency,
@@ -150,7 +151,20 @@ def _contact_from_json(person: Any, index: int, region: str) -> ContactIn:
         timezone=normalize_timezone(timezone_text, field=f"{field}.timezone") if timezone_text else None,
         state=_text(person, "state", 64),
         country=country,
+        language=_language(person, f"{field}.language"),
     )
+
+
+def _language(person: dict, field: str) -> str | None:
+    text = _string(person, "language", field=field)
+    if not text:
+        return None
+    language = normalise_language(text)
+    if language is None:
+        raise ValidationError(
+            "language must be one of en, de, fr, es, nl (or that language's name)", field=field
+        )
+    return language
 
 
 def record_from_json(item: Any, *, default_country: str = "US", default_currency: str = "USD") -> Record:
@@ -311,6 +325,7 @@ def opportunity_json(opp: Opportunity) -> dict[str, Any]:
                 "timezone": c.timezone,
                 "state": c.state,
                 "country": c.country,
+                "language": c.language,
             }
             for c in contacts
         ],

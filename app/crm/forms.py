@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.i18n.languages import LANGUAGES
+
 
 class WhereaboutsForm(FlaskForm):
     timezone = StringField(
@@ -44,3 +46,15 @@ class MergeForm(FlaskForm):
         choices=[],
         description="Its deals and aliases move to the second; its name becomes an alias of it.",
     )
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(
+        "Language",
+        validators=[Optional()],
+        description="Of their emails, SMS and survey pages. Automatic: their country's language, else ours.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.language.choices = [("", "Automatic"), *LANGUAGES.items()]

@@ -81,6 +81,9 @@ class Contact(TimestampMixin, db.Model):
     # The address, as far as calling hours need it: a state or province (code or name) and a country.
     state: Mapped[str | None] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166 alpha-2
+    # The language to write to them in ("de"), from the CRM or set by staff; None: by country, else the
+    # organisation's (app.i18n.languages.resolve_language).
+    language: Mapped[str | None] = mapped_column(String(8))
     # Opt-outs per channel: when, and where it came from (link, SMS reply, caller, import...).
     email_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_opt_out_source: Mapped[str | None] = mapped_column(String(64))

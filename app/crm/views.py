@@ -7,8 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.guard import staff_only
-from app.crm.contacts import set_whereabouts
-from app.crm.forms import WhereaboutsForm
+from app.crm.contacts import contact_language, set_language, set_whereabouts
+from app.crm.forms import LanguageForm, WhereaboutsForm
 from app.crm.models import Account, Contact, Opportunity
 from app.crm.places import contact_zones
 from app.crm.service import (
@@ -105,4 +105,37 @@ def contact(contact_id: int):
             flash("Saved: calls follow the new time zone." if changes else "Nothing changed.", "success")
             return redirect(url_for(".contact", contact_id=person.id))
     status = 422 if form.errors else 200
-    return render_template("crm/contact.html", contact=person, form=form, zones=contact_zones(person)), status
+    return _contact_page(person, form, LanguageForm(language=person.language or ""), status)
+
+
+def _contact_page(person: Contact, form: WhereaboutsForm, language_form: LanguageForm, status: int):
+    return render_template(
+        "crm/contact.html",
+        contact=person,
+        form=form,
+        language_form=language_form,
+        language=contact_language(person),
+        zones=contact_zones(person),
+    ), status
+
+
+@bp.post("/contacts/<int:contact_id>/language")
+@staff_only
+def contact_language_set(contact_id: int):
+    person = db.get_or_404(Contact, contact_id)
+    language_form = LanguageForm()
+    if language_form.validate_on_submit():
+        try:
+            changed = set_language(
+                person, language_form.language.data or "", actor=current_user, now=utcnow()
+            )
+        except DomainError as error:
+            language_form.language.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(
+                "Saved: messages and surveys follow the new language." if changed else "Nothing changed.",
+                "success",
+            )
+            return redirect(url_for(".contact", contact_id=person.id))
+    return _contact_page(person, WhereaboutsForm(obj=person), language_form, 422)

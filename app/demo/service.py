@@ -48,6 +48,9 @@ class DemoResult:
     survey_summary: str | None = None
 
 
+CRM_LANGUAGES = {"DE": "de", "FR": "fr"}
+
+
 def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count()).select_from(User))
 
@@ -104,6 +107,9 @@ def _store_crm(crm: DemoCrm, *, now: datetime) -> dict[str, int]:
     contacts = list(db.session.scalars(select(Contact).order_by(Contact.crm_id)))
     for contact in contacts:
         contact.timezone = timezones.get(contact.crm_id)
+        # The CRM's language column: German and French customers have theirs; the Dutch have none, so
+        # their country's default (Dutch, which the demo survey lacks) shows on the activation check.
+        contact.language = CRM_LANGUAGES.get(contact.account.country)
     _mark_some_contacts_unreachable(contacts, now=now)
     db.session.flush()
     lost = db.session.scalar(select(func.count()).where(lost_deal()))

@@ -13,6 +13,7 @@ from app.crm.models import Contact
 from app.db_types import utcnow
 from app.errors import DomainError
 from app.extensions import csrf, db, limiter
+from app.i18n.languages import default_language, normalise_language, resolve_language, set_page_language
 from app.messaging.donotcontact import do_not_contact_query, import_do_not_contact, parse_entry
 from app.messaging.forms import ActionForm, DoNotContactForm, DoNotContactImportForm
 from app.messaging.models import (
@@ -64,8 +65,12 @@ def _contact_for_token(token: str):
 @limiter.limit("30 per minute")
 def unsubscribe(token: str):
     contact, channel = _contact_for_token(token)
+    requested = normalise_language(request.args.get("lang", "")[:16])
     if contact is None:
+        set_page_language(requested or default_language())
         return render_template("messaging/unsubscribe.html", state="invalid"), 404
+    account_country = contact.account.country if contact.account else None
+    set_page_language(requested or resolve_language(contact.language, contact.country, account_country))
     if request.method == "GET":  # a mail scanner following the link changes nothing
         state = "already" if contact.opted_out(channel) else "confirm"
         return render_template("messaging/unsubscribe.html", state=state, channel=channel, token=token)

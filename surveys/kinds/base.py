@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from flask_babel import lazy_gettext
+
 from app.errors import ValidationError
 from app.validation import strip_control_characters
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
     from surveys.models import Answer, Question, QuestionKind
 
 OTHER = "__other__"
-NEEDS_AN_ANSWER = "This question needs an answer."
+NEEDS_AN_ANSWER = lazy_gettext("This question needs an answer.")
 
 
 class FormData(Protocol):
@@ -27,7 +29,7 @@ class InvalidAnswer(ValidationError):
     code = "invalid_answer"
 
     def __init__(self, message: str, value: Value | None = None) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.value = value if value is not None else Value()
 
 
@@ -127,7 +129,7 @@ class Kind:
     """
 
     kind: ClassVar[QuestionKind]
-    format_hint: ClassVar[str | None] = None  # shown under the field, tied by aria-describedby
+    format_hint: ClassVar[Any] = None  # shown under the field, tied by aria-describedby
     names_vendor: ClassVar[bool] = False  # its answer can name the vendor chosen (and feed the competitor)
 
     def codable(self, question: Question) -> bool:
@@ -143,7 +145,7 @@ class Kind:
     def validate(self, question: Question, value: Value) -> str | None:
         """The error of a parsed answer against the question's rules, or None."""
         if question.required and value.empty:
-            return NEEDS_AN_ANSWER
+            return str(NEEDS_AN_ANSWER)
         return None
 
     # --- render ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flask_babel import gettext, lazy_gettext
 from markupsafe import escape
 
 from surveys.kinds.base import (
@@ -29,8 +30,14 @@ if TYPE_CHECKING:
     from surveys.models import Answer, Question
 
 OTHER_TEXT_LIMIT = 300
-YES_NO = (("yes", "Yes"), ("no", "No"))
-RATING_LABELS = {1: "Very poor", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
+YES_NO = (("yes", lazy_gettext("Yes")), ("no", lazy_gettext("No")))
+RATING_LABELS = {
+    1: lazy_gettext("Very poor"),
+    2: lazy_gettext("Poor"),
+    3: lazy_gettext("Fair"),
+    4: lazy_gettext("Good"),
+    5: lazy_gettext("Excellent"),
+}
 
 
 class ChoiceKind(Kind):
@@ -38,7 +45,7 @@ class ChoiceKind(Kind):
 
     input_type: ClassVar[str] = "radio"
     group_class: ClassVar[str] = "choices"
-    scale_help: ClassVar[str | None] = None  # how to read the scale, under the question
+    scale_help: ClassVar[Any] = None  # how to read the scale, under the question
 
     def shown_from_form(self, question: Question, form: Any) -> Shown:
         name = question.html_id
@@ -86,7 +93,7 @@ class ChoiceKind(Kind):
 class PickOne(ChoiceKind):
     """One choice among known values."""
 
-    refusal: ClassVar[str]
+    refusal: ClassVar[Any]
 
     def allowed(self, question: Question) -> set[str]:
         return {value for value, _label in self.choices(question)}
@@ -96,7 +103,7 @@ class PickOne(ChoiceKind):
         if not chosen:
             return Value()
         if chosen not in self.allowed(question):
-            raise InvalidAnswer(self.refusal)
+            raise InvalidAnswer(str(self.refusal))
         return Value(choices=[chosen])
 
 
@@ -121,18 +128,18 @@ class Options(ChoiceKind):
 
 class SingleChoice(Options, PickOne):
     kind = QuestionKind.SINGLE
-    refusal = "Choose one of the options."
+    refusal = lazy_gettext("Choose one of the options.")
 
 
 class YesNo(PickOne):
     kind = QuestionKind.YES_NO
-    refusal = "Answer yes or no."
+    refusal = lazy_gettext("Answer yes or no.")
 
     def choices(self, question: Question) -> list[tuple[str, str]]:
-        return list(YES_NO)
+        return [(value, str(label)) for value, label in YES_NO]
 
     def answer_text(self, question: Question, answer: Answer) -> str:
-        return dict(YES_NO).get(answer.choices[0], "") if answer.choices else ""
+        return str(dict(YES_NO).get(answer.choices[0], "")) if answer.choices else ""
 
 
 class MultipleChoice(Options):
@@ -151,12 +158,17 @@ class MultipleChoice(Options):
         if question.allow_other:
             known.add(OTHER)
         if any(choice not in known for choice in chosen):
-            raise InvalidAnswer("Choose from the options shown.")
+            raise InvalidAnswer(gettext("Choose from the options shown."))
         value = Value(choices=list(dict.fromkeys(chosen)))
         other = read_one(form, f"{name}_other")
         if len(other) > OTHER_TEXT_LIMIT:
             raise InvalidAnswer(
-                f"Please keep “other” under {OTHER_TEXT_LIMIT} characters (you wrote {len(other)}).", value
+                gettext(
+                    "Please keep “other” under %(limit)s characters (you wrote %(count)s).",
+                    limit=OTHER_TEXT_LIMIT,
+                    count=len(other),
+                ),
+                value,
             )
         if other and question.allow_other:
             if OTHER not in value.choices:
@@ -166,7 +178,7 @@ class MultipleChoice(Options):
 
     def validate(self, question: Question, value: Value) -> str | None:
         if OTHER in value.choices and not value.text:
-            return "You ticked “Other”: please say what it is."
+            return gettext("You ticked “Other”: please say what it is.")
         return super().validate(question, value)
 
     def shown(self, question: Question, value: Value) -> Shown:
@@ -175,13 +187,14 @@ class MultipleChoice(Options):
     def after_choices(self, question: Question, frame: Frame) -> list[Piece]:
         if not question.allow_other:
             return []
+        other, specify = escape(gettext("Other")), escape(gettext("Other, please specify"))
         qid = frame.qid
         other_describedby = f' aria-describedby="{frame.error_id}"' if frame.has_error else ""
         return [
             f'<label for="{qid}-other-box"><input type="checkbox" id="{qid}-other-box" name="{qid}" '
             f'value="{OTHER}"',
             OTHER_BOX,
-            f'> Other</label><label for="{qid}-other" class="other-text">Other, please specify</label>'
+            f'> {other}</label><label for="{qid}-other" class="other-text">{specify}</label>'
             f'<input type="text" id="{qid}-other" name="{qid}_other" value="',
             OTHER_TEXT,
             f'"{frame.invalid}{other_describedby}>',
@@ -200,7 +213,9 @@ class Scale(ChoiceKind):
             return Value()
         # isdigit() alone lets "²" through, which int() refuses.
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or not self.low <= int(raw) <= self.high:
-            raise InvalidAnswer(f"Choose a number from {self.low} to {self.high}.")
+            raise InvalidAnswer(
+                gettext("Choose a number from %(low)s to %(high)s.", low=self.low, high=self.high)
+            )
         return Value(number=int(raw))
 
     def label(self, number: int) -> str:
@@ -247,7 +262,7 @@ class Nps(Scale):
     kind = QuestionKind.NPS
     low, high = 0, 10
     group_class = "choices scale nps"
-    scale_help = "0 means not at all likely, 10 means extremely likely."
+    scale_help = lazy_gettext("0 means not at all likely, 10 means extremely likely.")
 
     def net_score(self, numbers: list[int]) -> int | None:
         """Promoters (9–10) minus detractors (0–6), as a percentage of the answers."""

@@ -6,6 +6,8 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flask_babel import gettext, lazy_gettext
+
 from surveys.kinds.base import TEXT, FormData, Frame, InvalidAnswer, Kind, Piece, Shown, Value, read_one
 from surveys.models import QuestionKind
 
@@ -50,7 +52,11 @@ class TextKind(FieldKind):
         raw = read_one(form, question.html_id)
         if len(raw) > self.limit:
             raise InvalidAnswer(
-                f"Please keep this under {self.limit} characters (you wrote {len(raw)}). Nothing was cut."
+                gettext(
+                    "Please keep this under %(limit)s characters (you wrote %(count)s). Nothing was cut.",
+                    limit=self.limit,
+                    count=len(raw),
+                )
             )
         return Value(text=raw or None)
 
@@ -69,30 +75,34 @@ class LongText(TextKind):
         return [f'<textarea id="{qid}" name="{qid}" rows="5"{flags}>', TEXT, "</textarea>"]
 
 
-DATE_HINT = "Choose it in the calendar, or type it like 31 March 2027 or 2027-03-31."
+DATE_HINT = lazy_gettext("Choose it in the calendar, or type it like 31 March 2027 or 2027-03-31.")
 _MONTHS = {
     name: number
     for number, names in enumerate(
         (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
+            # English, German, French, Spanish and Dutch: the respondent types in their own language.
+            ("january", "jan", "januar", "janvier", "janv", "enero", "ene", "januari"),
+            ("february", "feb", "februar", "février", "fevrier", "févr", "fevr", "febrero", "februari"),
+            ("march", "mar", "märz", "maerz", "mär", "mars", "marzo", "maart", "mrt"),
+            ("april", "apr", "avril", "avr", "abril", "abr"),
+            ("may", "mai", "mayo", "mei"),
+            ("june", "jun", "juni", "juin", "junio"),
+            ("july", "jul", "juli", "juillet", "juil", "julio"),
+            ("august", "aug", "août", "aout", "agosto", "ago", "augustus"),
+            ("september", "sep", "sept", "septembre", "septiembre", "setiembre"),
+            ("october", "oct", "oktober", "okt", "octobre", "octubre"),
+            ("november", "nov", "novembre", "noviembre"),
+            ("december", "dec", "dezember", "dez", "décembre", "decembre", "déc", "diciembre", "dic"),
         ),
         start=1,
     )
     for name in names
 }
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
-_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
+# "31 March 2027", "31. März 2027", "31 de marzo de 2027"; "March 31, 2027".
+_DAY_MONTH_YEAR = re.compile(
+    r"(\d{1,2})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{4})"
+)
+_MONTH_DAY_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
 
 
 def parse_date(raw: str) -> date | None:
@@ -133,12 +143,12 @@ class DateKind(FieldKind):
             return Value()
         day = parse_date(raw)
         if day is None:
-            raise InvalidAnswer(f"Enter a date we can read. {DATE_HINT}")
+            raise InvalidAnswer(gettext("Enter a date we can read.") + " " + str(DATE_HINT))
         return Value(date_value=day)
 
     def validate(self, question: Question, value: Value) -> str | None:
         if value.date_value is not None and not 1900 <= value.date_value.year <= 2200:
-            return "Enter a date between the years 1900 and 2200."
+            return gettext("Enter a date between the years 1900 and 2200.")
         return super().validate(question, value)
 
     def shown(self, question: Question, value: Value) -> Shown:

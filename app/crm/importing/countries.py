@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.crm.importing.formats import fold
 from app.errors import ValidationError
+from app.i18n.languages import normalise_language
 
 COUNTRIES = {
     "united states": "US",
@@ -50,6 +51,17 @@ def country_code(text: str) -> str | None:
     if len(value) == 2 and value.isalpha():
         return value.upper()
     return COUNTRIES.get(fold(value))
+
+
+def contact_language(text: str, field: str) -> str:
+    """A contact's language as its code ("German", "de-AT" → "de"); ValidationError for one we lack."""
+    code = normalise_language(text)
+    if code is None:
+        raise ValidationError(
+            f"'{text[:64]}' is not a language Winback writes to customers in (en, de, fr, es, nl)",
+            field=field,
+        )
+    return code
 
 
 def contact_country(text: str, field: str) -> str:

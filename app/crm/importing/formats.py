@@ -37,6 +37,7 @@ FIELDS: dict[str, str] = {
     "contact_timezone": "Contact time zone",
     "contact_state": "Contact state/province",
     "contact_country": "Contact country",
+    "contact_language": "Contact language",
 }
 
 SALESFORCE_REPORT = {
@@ -70,6 +71,12 @@ SALESFORCE_REPORT = {
     "contact_timezone": ("Time Zone", "Contact: Time Zone"),
     "contact_state": ("Mailing State/Province", "Mailing State", "Contact: Mailing State/Province"),
     "contact_country": ("Mailing Country", "Contact: Mailing Country"),
+    "contact_language": (
+        "Language",
+        "Preferred Language",
+        "Contact: Language",
+        "Contact: Preferred Language",
+    ),
 }
 
 SALESFORCE_API = {
@@ -122,6 +129,7 @@ HUBSPOT = {
     "contact_phone": ("Phone Number", "Phone"),
     "contact_timezone": ("Time Zone",),
     "contact_state": ("State/Region",),
+    "contact_language": ("Preferred language", "Associated Contact Preferred language"),
 }
 
 # The fields an account file (one row per account, e.g. to enrich the accounts of a deal export) fills.

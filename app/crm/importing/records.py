@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache, partial
 
-from app.crm.importing.countries import contact_country, country_code
+from app.crm.importing.countries import contact_country, contact_language, country_code
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
 from app.crm.importing.values import (
     WINBACK_ID,
@@ -96,6 +96,7 @@ class ContactIn:
     timezone: str | None = None  # IANA name
     state: str | None = None  # state or province of the address
     country: str | None = None  # ISO 3166 alpha-2, of the address
+    language: str | None = None  # "de": the language to write to them in (app.i18n.languages)
 
 
 def _contact_digest(contact: ContactIn) -> tuple:
@@ -310,6 +311,8 @@ class RowReader:
         contact.state = get("contact_state") or None
         if country := get("contact_country"):
             contact.country = self._optional(contact_country, country, labels["contact_country"])
+        if language := get("contact_language"):
+            contact.language = self._optional(contact_language, language, labels["contact_language"])
 
     def read_account(self, cells: list[str]) -> AccountIn:
         """Clean one row of an account file; raise RowErrors listing what is wrong with it."""

@@ -29,6 +29,7 @@ CONTACT_FIELDS = (
     "timezone",
     "state",
     "country",
+    "language",
 )
 # What places a contact for calling hours: a change re-places the contact's call tasks.
 WHEREABOUTS = ("phone", "timezone", "state", "country")

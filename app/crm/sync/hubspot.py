@@ -57,6 +57,7 @@ CONTACT_COLUMNS = (
     ("contact.jobtitle", "contact_title"),
     ("contact.email", "contact_email"),
     ("contact.phone", "contact_phone"),
+    ("contact.hs_language", "contact_language"),  # HubSpot's standard "Preferred language"
 )
 
 

@@ -58,6 +58,7 @@ CONTACT_COLUMNS = (
     ("Contact.Email", "contact_email"),
     ("Contact.Phone", "contact_phone"),
 )
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 _SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?")
 
 
@@ -76,6 +77,9 @@ class SalesforceSettings:
     external_id_field: str = "Winback_ID__c"
     loss_reason_field: str | None = None
     competitor_field: str | None = None
+    contact_language_field: str | None = (
+        None  # a Contact field holding the contact's language, if the org has one
+    )
     push_stage: str = "Qualification"
 
     @classmethod
@@ -98,6 +102,7 @@ class SalesforceSettings:
             external_id_field=get("EXTERNAL_ID_FIELD") or "Winback_ID__c",
             loss_reason_field=get("LOSS_REASON_FIELD"),
             competitor_field=get("COMPETITOR_FIELD"),
+            contact_language_field=get("CONTACT_LANGUAGE_FIELD"),
             push_stage=get("PUSH_STAGE") or "Qualification",
         )
 
@@ -230,6 +235,13 @@ class SalesforceConnector:
             return setting if setting in fields else None
         return next((name for name in candidates if name in fields), None)
 
+    def _contact_columns(self) -> list[tuple[str, str]]:
+        """The contact role's columns, with the contact's language when a setting names its field."""
+        field = self.settings.contact_language_field
+        if field and _FIELD_NAME.fullmatch(field):  # SOQL is text: only a plain field name goes in
+            return [*CONTACT_COLUMNS, (f"Contact.{field}", "contact_language")]
+        return list(CONTACT_COLUMNS)
+
     def _extra_columns(self) -> list[tuple[str, str]]:
         extra = []
         loss = self._optional_field(self.settings.loss_reason_field, LOSS_REASON_FIELDS)
@@ -249,11 +261,11 @@ class SalesforceConnector:
     # The interface.
 
     def header(self) -> list[str]:
-        columns = [*OPPORTUNITY_COLUMNS, *self._extra_columns(), *CONTACT_COLUMNS]
+        columns = [*OPPORTUNITY_COLUMNS, *self._extra_columns(), *self._contact_columns()]
         return [column for column, _ in columns] + [WINBACK_ID]
 
     def columns(self) -> dict[str, str]:
-        columns = [*OPPORTUNITY_COLUMNS, *self._extra_columns(), *CONTACT_COLUMNS]
+        columns = [*OPPORTUNITY_COLUMNS, *self._extra_columns(), *self._contact_columns()]
         return {name: column for column, name in columns}
 
     def expected(self) -> int:
@@ -261,7 +273,7 @@ class SalesforceConnector:
 
     def soql(self, since: datetime | None) -> str:
         opportunity = [c for c, _ in OPPORTUNITY_COLUMNS] + [c for c, _ in self._extra_columns()]
-        contact = ", ".join(c for c, _ in CONTACT_COLUMNS)
+        contact = ", ".join(c for c, _ in self._contact_columns())
         external = self.settings.external_id_field if self._has_external_id else None
         selected = [*opportunity, *([external] if external else []), "SystemModstamp"]
         # SOQL is text: every name in it is one of ours or a field the org's describe listed, and the date
@@ -280,7 +292,7 @@ class SalesforceConnector:
         soql = self.soql(since)
         flatten = _Flattener(
             [c for c, _ in (*OPPORTUNITY_COLUMNS, *self._extra_columns())],
-            [c for c, _ in CONTACT_COLUMNS],
+            [c for c, _ in self._contact_columns()],
             self.settings.external_id_field,
         )
         self.total, next_url = 0, None
