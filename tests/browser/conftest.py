@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,9 +30,50 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+class _ClosedOnce:
+    """A response body that closes at most once, however many times it is asked to."""
+
+    def __init__(self, body):
+        self._body = body
+        self._closed = False
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        if not self._closed and hasattr(self._body, "close"):
+            self._closed = True
+            self._body.close()
+
+
+def _remembering_bodies(app: Flask):
+    def wsgi(environ, start_response):
+        body = _ClosedOnce(app(environ, start_response))
+        environ["tests.response_body"] = body
+        return body
+
+    return wsgi
+
+
+class _ClosingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's development server leaves a response body open when the browser drops the connection
+    while the server drains the request (a navigation that cancels a script's download): the open static
+    file then surfaces as a ResourceWarning in whatever test runs next. This handler closes it."""
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            body = getattr(self, "environ", {}).get("tests.response_body")
+            if body is not None:
+                body.close()
+
+
 @contextlib.contextmanager
 def _serving(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, _remembering_bodies(app), threaded=True, request_handler=_ClosingRequestHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
