@@ -15,6 +15,7 @@ from app.audit.service import record_event
 from app.crm.models import Account, Contact, Opportunity
 from app.errors import ValidationError
 from app.extensions import db
+from app.tables import PageLinks
 from campaigns.invitations import invite_new_enrollments
 from campaigns.models import Campaign, CampaignStateError, CampaignStatus, Enrollment, EnrollmentStatus
 
@@ -38,27 +39,11 @@ class Waiting:
 
 
 @dataclass(frozen=True)
-class WaitingPage:
+class WaitingPage(PageLinks):
     rows: list[Waiting]
     page: int
     pages: int
     total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.money.service import NotConverted, Rates, as_money, month_start, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
 from app.reports.themes import Theme, theme_of, themes_by_code
+from app.tables import PageLinks
 from surveys.models import Answer, Option, Question, Response
 
 TREND_REASONS = 3  # the reasons that get a column of their own in the trend
@@ -240,7 +241,7 @@ class Verbatim:
 
 
 @dataclass
-class ReasonDrillDown:
+class ReasonDrillDown(PageLinks):
     code: ReasonCode
     currency: str
     deals: list[Deal]  # one page of them, newest close first
@@ -256,26 +257,9 @@ class ReasonDrillDown:
     def codes(self, deal_id: int) -> str:
         return ", ".join(self.codes_of.get(deal_id, [])) or self.code.code
 
-    # What the pager macro of _ui.html reads (the names of Flask-SQLAlchemy's Pagination).
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def reason_drill_down(

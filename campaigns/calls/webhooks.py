@@ -38,6 +38,15 @@ def _attempt_for(token: str) -> CallAttempt | None:
     return db.session.scalar(select(CallAttempt).where(CallAttempt.callback_token == token[:32]))
 
 
+def _signed_attempt(token: str) -> CallAttempt:
+    """The attempt a signed Twilio callback is about; a 404 for a token no attempt has."""
+    _require_twilio_signature()
+    attempt = _attempt_for(token)
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
 def _dial(attempt: CallAttempt):
     return _twiml(
         bridge_twiml(
@@ -142,10 +151,7 @@ def twilio_voice_announced(token: str):
 @public
 @csrf.exempt
 def twilio_voice_status(token: str):
-    _require_twilio_signature()
-    attempt = _attempt_for(token)
-    if attempt is None:
-        abort(404)
+    attempt = _signed_attempt(token)
     now = utcnow()
     apply_call_status(attempt, request.form, now=now)
     note_contact_leg(attempt, request.form)
@@ -160,10 +166,7 @@ def twilio_voice_status(token: str):
 @csrf.exempt
 def twilio_voice_amd(token: str):
     """Answering-machine detection's verdict (asynchronous): a machine suggests "voicemail"."""
-    _require_twilio_signature()
-    attempt = _attempt_for(token)
-    if attempt is None:
-        abort(404)
+    attempt = _signed_attempt(token)
     apply_machine_detection(attempt, request.form)
     db.session.commit()
     return "", 204
@@ -173,10 +176,7 @@ def twilio_voice_amd(token: str):
 @public
 @csrf.exempt
 def twilio_voice_recording(token: str):
-    _require_twilio_signature()
-    attempt = _attempt_for(token)
-    if attempt is None:
-        abort(404)
+    attempt = _signed_attempt(token)
     apply_recording(attempt, request.form)
     db.session.commit()
     return "", 204
