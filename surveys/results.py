@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -198,6 +197,9 @@ def export_csv(versions: SurveyVersion | list[SurveyVersion], *, contact_columns
 
 
 def export_xlsx(versions: SurveyVersion | list[SurveyVersion], *, contact_columns: bool = False) -> bytes:
+    # Imported here: openpyxl takes about 30 MB of memory, which only a process writing a workbook needs.
+    from openpyxl import Workbook
+
     headers, rows = export_rows(versions, contact_columns=contact_columns)
     workbook = Workbook()
     sheet = workbook.active

@@ -13,9 +13,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import phonenumbers
-from faker import Faker
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 SECTORS = (
     ("retail", 17),
@@ -248,6 +251,8 @@ def _amount(rng: random.Random, product: tuple[str, int, float], segment: str) -
 
 def generate_crm(*, seed: int = 2026, today: date, accounts: int = 240) -> DemoCrm:
     """Build the demo CRM in memory; nothing touches the database here."""
+    from faker import Faker  # here: the demo's names are made once, not in every process of the app
+
     rng = random.Random(seed)
     fakers = {}
     for country, locale in FAKER_LOCALE.items():

@@ -11,7 +11,6 @@ import enum
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from app.crm.models import Contact
 from app.crm.places import region_code
@@ -37,6 +36,10 @@ def phone_state(phone: str | None) -> str | None:
         return None
     if phonenumbers.region_code_for_number(parsed) != "US":
         return None
+    # Imported here, not at the top: the geocoder's place names take about 100 MB of memory, which only
+    # a process deciding a recorded call needs (not the imports, the CRM sync, the outbox or surveys).
+    from phonenumbers import geocoder
+
     place = geocoder.description_for_number(parsed, "en")
     return region_code(place.rsplit(",", 1)[-1]) or region_code(place)
 
