@@ -33,7 +33,7 @@ install: $(STAMP) $(COMPILED)
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --omit-header --sort-output \
 		-o app/translations/messages.pot app surveys campaigns
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching -w 110
 
 migrate: install
 	$(FLASK) db upgrade
