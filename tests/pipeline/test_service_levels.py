@@ -203,7 +203,8 @@ def test_the_rule_page_says_why_sales_rejected_once_in_its_body_and_keeps_a_plai
     login(make_user(Role.ADMIN))
     page = client.get(f"/pipeline/rules/{campaign.id}").get_data(as_text=True)
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
-    assert "<" not in title and "Requalification rule" in title
+    assert "<" not in title
+    assert "Requalification rule" in title
     head = page.split("</head>", 1)[0]
     assert "Why sales rejected" not in head
     assert page.count("Why sales rejected this campaign") == 1
