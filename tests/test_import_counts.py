@@ -78,3 +78,29 @@ def test_a_new_empty_column_reimports_as_unchanged(runner, tmp_path):
     changed = import_path(runner, filled)
     assert (changed["updated"], changed["unchanged"]) == (1, 3)  # a filled cell is a change, kept raw
     assert db.session.scalar(select(Opportunity).where(Opportunity.crm_id == "1")).raw["Winback ID"] == "WB-1"
+
+
+def test_matches_counted_batch_by_batch_agree_in_a_dry_run_and_in_the_import(tmp_path):
+    from app.crm.importing.formats import mapping_for
+    from app.crm.importing.records import ImportSettings
+    from app.crm.importing.service import run_import
+
+    _active_campaign(name="All losses")
+    rows = [*ROWS, ["2", "Lost two", "Bolt", "Closed Lost", "b@bolt.example"]]  # deal 2 again, batch 3
+    path = write_csv(tmp_path / "b.csv", HEADER, rows)
+    mapping = mapping_for("salesforce", HEADER)
+    settings = {}
+    for dry_run in (True, False):
+        batch = ImportBatch(filename="b.csv", via="cli", dry_run=dry_run)
+        db.session.add(batch)
+        db.session.commit()
+        now = datetime(2026, 11, 20, tzinfo=UTC)
+        run_import(
+            batch, path, mapping, ImportSettings(), now=now, checkpoint=db.session.commit, batch_rows=2
+        )
+        db.session.commit()
+        settings[dry_run] = batch.settings
+        assert (batch.created, batch.failed) == (4, 1)  # the deal's second row fails: counted once
+    for dry_run in (True, False):
+        assert settings[dry_run]["campaign_matched_deals"] == 3
+        assert [m["count"] for m in settings[dry_run]["campaign_matches"]] == [3]

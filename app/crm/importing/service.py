@@ -283,7 +283,7 @@ class _ImportRun:
         # Fresh tables have no statistics (or stale ones) until autovacuum comes by: refresh them each time
         # the rows written double, so the later batches are planned for the tables' real size.
         self.analyze_at = batch_rows
-        self.lost_keys: list[str] = []  # the lost deals the file adds or changes: campaigns may pick them up
+        self.lost_keys: list[str] = []  # this batch's lost deals (added or changed): campaigns may take them
         self.matches = MatchTally()
         self.savepoint = None
 
@@ -306,10 +306,11 @@ class _ImportRun:
         counts["rows_read"] += skipped
         for status in self._upsert(items) if items else []:
             counts[status] += 1
+        # Matched batch by batch (in a dry run while the batch's deals are still there, before the rollback),
+        # so a file of a million deals never holds all its keys at once.
+        self.matches.add(campaign_matches(self.mapping.crm_source, self.lost_keys, now=self.now))
+        self.lost_keys.clear()
         if self.savepoint is not None:
-            # Matched while the batch's deals are still there, then rolled back.
-            self.matches.add(campaign_matches(self.mapping.crm_source, self.lost_keys, now=self.now))
-            self.lost_keys.clear()
             self.savepoint.rollback()
             self.upserter.forget_written()
         warned = sum(1 for e in errors if e.get("severity") is Severity.WARNING)
@@ -345,7 +346,6 @@ class _ImportRun:
     def finish(self, table: Table) -> None:
         """The batch is done: its counts, campaign matches and audit event; listeners hear of the deals."""
         batch, mapping, now = self.batch, self.mapping, self.now
-        self.matches.add(campaign_matches(mapping.crm_source, self.lost_keys, now=now))
         batch.settings = {
             **(batch.settings or {}),
             "campaign_matches": self.matches.to_json(),
@@ -378,8 +378,9 @@ class _ImportRun:
 
 
 class MatchTally:
-    """Campaign matches added up over the batches of a dry run: counts summed per campaign (a batch's deals
-    are not in another batch), the first deals kept, and the distinct deals of the file counted once."""
+    """Campaign matches added up over the batches of an import: counts summed per campaign (a deal is in one
+    batch only: a file's second row of a deal fails), the first deals kept, and the distinct deals of the
+    file counted once."""
 
     def __init__(self) -> None:
         self.by_campaign: dict[int, dict] = {}
