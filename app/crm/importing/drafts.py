@@ -108,7 +108,7 @@ def new_run(
         created_at=now,
         settings={**_without_mapping(draft.settings), "draft_id": draft.id},
         size_bytes=draft.size_bytes,
-        status=BatchStatus.RUNNING,
+        status=BatchStatus.DRAFT,  # queued next (jobs.queue_run)
     )
     db.session.add(run)
     db.session.flush()

@@ -30,7 +30,7 @@ STALE_SECONDS = 300  # no heartbeat for this long: the process running the batch
 
 def queue_run(run: ImportBatch, mapping: Mapping) -> ImportBatch:
     """Queue a new run (a dry run or an import) with the mapping it reads the file with."""
-    run.status = BatchStatus.QUEUED
+    run.move_to(BatchStatus.QUEUED)
     run.settings = {**(run.settings or {}), "mapping": vars(mapping)}
     db.session.flush()
     return run
@@ -49,10 +49,13 @@ def claim_next(*, now: datetime) -> ImportBatch | None:
         return None
     # The guarded update is what makes the claim atomic on SQLite, which has no row locks.
     claimed = db.session.execute(
-        update(ImportBatch)
-        .where(ImportBatch.id == candidate, ImportBatch.status == BatchStatus.QUEUED)
-        .values(status=BatchStatus.RUNNING, heartbeat_at=now, message=f"Claimed by {_worker_id()}")
-        .execution_options(synchronize_session=False)
+        ImportBatch.guarded_move(
+            candidate,
+            BatchStatus.QUEUED,
+            BatchStatus.RUNNING,
+            heartbeat_at=now,
+            message=f"Claimed by {_worker_id()}",
+        )
     )
     db.session.commit()
     if claimed.rowcount != 1:
@@ -76,17 +79,16 @@ def run_claimed(batch: ImportBatch, *, config: ConfigMapping, clock: Callable[[]
             raise UnreadableFile("The uploaded file is no longer stored: upload it again")
         run_import(batch, batch.stored_path, mapping, settings, now=clock(), checkpoint=checkpoint)
     except UnreadableFile as error:
-        batch.status = BatchStatus.FAILED
-        batch.message = batch.message or error.message
-        batch.finished_at = clock()
+        if batch.status is not BatchStatus.FAILED:  # the import fails it itself when it can
+            batch.move_to(BatchStatus.FAILED, message=batch.message or error.message, finished_at=clock())
     except Exception:
         log.exception("import %s failed", batch_id)
         db.session.rollback()
         batch = db.session.get(ImportBatch, batch_id)
-        batch.status = BatchStatus.FAILED
-        batch.finished_at = clock()
-        batch.message = (
-            "The import stopped on an unexpected error; rows before it were imported. Run it again."
+        batch.move_to(
+            BatchStatus.FAILED,
+            finished_at=clock(),
+            message="The import stopped on an unexpected error; rows before it were imported. Run it again.",
         )
     batch.heartbeat_at = clock()
     db.session.commit()
@@ -104,8 +106,7 @@ def fail_stale(*, now: datetime, stale_seconds: float = STALE_SECONDS) -> list[i
         )
     ).all()
     for batch in stale:
-        batch.status = BatchStatus.FAILED
-        batch.finished_at = now
+        batch.move_to(BatchStatus.FAILED, finished_at=now)
         batch.message = (
             f"The process running this {'dry run' if batch.dry_run else 'import'} stopped "
             f"(no sign of life since {batch.heartbeat_at:%Y-%m-%d %H:%M} UTC). "

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Update, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import UTCDateTime, str_enum, utcnow
@@ -19,6 +19,27 @@ class BatchStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"  # the file could not be read at all
+
+
+# Every change of a batch's status goes through these moves: one batch at a time by `move_to`, or in
+# SQL by `guarded_move` (the worker's claim, atomic on SQLite too). A finished batch never runs again:
+# running it again makes a new batch.
+BATCH_TRANSITIONS: dict[BatchStatus, frozenset[BatchStatus]] = {
+    BatchStatus.DRAFT: frozenset({BatchStatus.QUEUED, BatchStatus.RUNNING, BatchStatus.FAILED}),
+    BatchStatus.QUEUED: frozenset({BatchStatus.RUNNING, BatchStatus.FAILED}),
+    BatchStatus.RUNNING: frozenset({BatchStatus.RUNNING, BatchStatus.DONE, BatchStatus.FAILED}),
+    BatchStatus.DONE: frozenset(),
+    BatchStatus.FAILED: frozenset(),
+}
+
+
+class InvalidBatchMove(ValueError):
+    """A status change BATCH_TRANSITIONS does not allow: a bug in the caller, never user input."""
+
+
+def check_batch_move(source: BatchStatus, target: BatchStatus) -> None:
+    if target not in BATCH_TRANSITIONS[source]:
+        raise InvalidBatchMove(f"A {source.value} import cannot become {target.value}")
 
 
 class ImportBatch(db.Model):
@@ -56,6 +77,25 @@ class ImportBatch(db.Model):
     errors: Mapped[list[ImportRowError]] = relationship(
         back_populates="batch", order_by="ImportRowError.line", cascade="all, delete-orphan"
     )
+
+    def move_to(self, target: BatchStatus, **values: Any) -> None:
+        """Change this batch's status (and the given columns with it); refuses a move not allowed."""
+        check_batch_move(self.status or BatchStatus.DRAFT, target)
+        self.status = target
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def guarded_move(cls, batch_id: int, source: BatchStatus, target: BatchStatus, **values: Any) -> Update:
+        """`UPDATE import_batches SET status = target, **values WHERE id = batch_id AND status = source`:
+        its rowcount says whether this process made the move (two workers never both do)."""
+        check_batch_move(source, target)
+        return (
+            update(cls)
+            .where(cls.id == batch_id, cls.status == source)
+            .values(status=target, **values)
+            .execution_options(synchronize_session=False)
+        )
 
     @property
     def target(self) -> str:

@@ -245,9 +245,7 @@ def _open_or_fail(batch: ImportBatch, path: str | Path, *, now: datetime) -> Tab
     try:
         return open_table(path)
     except UnreadableFile as error:
-        batch.status = BatchStatus.FAILED
-        batch.message = error.message
-        batch.finished_at = now
+        batch.move_to(BatchStatus.FAILED, message=error.message, finished_at=now)
         db.session.flush()
         raise
 
@@ -259,7 +257,7 @@ def _mark_running(batch: ImportBatch, table: Table, mapping: Mapping, size: int)
     batch.crm_source = mapping.crm_source
     batch.settings = {**(batch.settings or {}), "target": mapping.target}
     batch.size_bytes = size
-    batch.status = BatchStatus.RUNNING
+    batch.move_to(BatchStatus.RUNNING)
     db.session.flush()
 
 
@@ -336,11 +334,11 @@ class _ImportRun:
         if self.savepoint is not None and self.savepoint.is_active:
             self.savepoint.rollback()
         batch = self.batch
-        batch.status = BatchStatus.FAILED
-        batch.message = (
-            f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message
+        batch.move_to(
+            BatchStatus.FAILED,
+            message=f"{error.message} (rows before it were imported)" if not batch.dry_run else error.message,
+            finished_at=self.now,
         )
-        batch.finished_at = self.now
         db.session.flush()
 
     def finish(self, table: Table) -> None:
@@ -355,8 +353,7 @@ class _ImportRun:
         batch.bytes_read = batch.size_bytes or 0
         if table.footer_message:
             batch.message = table.footer_message
-        batch.status = BatchStatus.DONE
-        batch.finished_at = now
+        batch.move_to(BatchStatus.DONE, finished_at=now)
         if not batch.dry_run:
             record_event(
                 "import.finished",
