@@ -7,11 +7,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.datastructures import MultiDict
 
+from app.database import DriverQuery
 from app.extensions import db
-from surveys import cache
+from surveys import answering, cache
 from surveys.answering import LinkState, Outcome, answer_page
 from surveys.builder import editable_version
 from surveys.models import Answer, Response, ResponseStatus, SurveyVersion
@@ -133,3 +134,34 @@ def test_drafts_are_never_cached(make_contact):
     db.session.commit()
     assert cache.frozen_version(draft.id) is db.session.get(SurveyVersion, draft.id)
     assert cache.peek(draft.id) is None
+
+
+def test_the_link_read_on_the_drivers_cursor_returns_what_sqlalchemy_returns(link):
+    """Dates, enums, JSON choices and numbers converted by the column types alike, on both databases."""
+    version, invitation, token, q = link
+    answer_page(token, _page1(q, **{f"q{q[1]}-other": "Their app"}), now=NOW)
+    db.session.commit()
+    page2 = {"page": "2", "action": "next", f"q{q[4]}": "yes", f"q{q[3]}": "8"}
+    answer_page(token, MultiDict(page2), now=NOW)
+    db.session.commit()
+    answer_page(token, MultiDict({"page": "3", "action": "next", f"q{q[5]}": "2027-03-31"}), now=NOW)
+    db.session.commit()
+    token_hash = answering._token_hash(token)
+    with db.engine.connect() as connection:
+        driver_rows = answering._READ.rows(connection, token_hash=token_hash)
+        core_rows = connection.execute(answering._READ.statement, {"token_hash": token_hash}).all()
+        invitation_row, response_row = answering.read_link(token, connection)
+    assert len(driver_rows) == 5  # one row per answer
+    assert driver_rows == [tuple(row) for row in core_rows]
+    assert invitation_row.channel is invitation.channel
+    assert invitation_row.opened_at is None
+    assert response_row.status is ResponseStatus.IN_PROGRESS
+    assert response_row.values[q[0]].choices == ["price"]
+    assert str(response_row.values[q[5]].date_value) == "2027-03-31"
+    assert response_row.values[q[3]].number == 8
+
+
+def test_the_drivers_cursor_refuses_a_parameter_that_needs_converting(app):
+    query = DriverQuery(select(Response.id).where(Response.updated_at > bindparam("since")))
+    with db.engine.connect() as connection, pytest.raises(TypeError, match="since"):
+        query.rows(connection, since=NOW)
