@@ -3,7 +3,9 @@ session's signing serializer kept, the security headers added without overriding
 
 from __future__ import annotations
 
-from flask import Response
+import time
+
+from flask import Response, session
 
 from app.auth.guard import public
 from app.extensions import db
@@ -55,3 +57,41 @@ def test_the_session_serializer_is_built_once_per_secret_key(make_app):
     assert rotated.loads(rotated.dumps({"a": 1})) == {"a": 1}
     app.config["SECRET_KEY_FALLBACKS"] = [first.secret_keys[-1]]
     assert interface.get_signing_serializer(app).loads(signed) == {"a": 1}  # the old key still reads
+
+
+def _session_app(make_app):
+    app = make_app()
+
+    @app.get("/session-test/<value>")
+    @public
+    def remember(value: str):
+        seen = session.setdefault("seen", [])
+        seen.append(value)  # changed in place: the next request must not see it unless it was saved
+        if value != "keep":
+            session.modified = False
+        return ",".join(seen)
+
+    return app
+
+
+def test_a_verified_cookie_gives_each_request_its_own_copy(make_app):
+    app = _session_app(make_app)
+    client = app.test_client()
+    assert client.get("/session-test/keep").text == "keep"
+    assert client.get("/session-test/a").text == "keep,a"
+    assert client.get("/session-test/b").text == "keep,b"  # "a" was never saved
+
+
+def test_a_verified_cookie_expires_and_a_forged_one_is_refused(make_app, monkeypatch):
+    app = _session_app(make_app)
+    client = app.test_client()
+    client.get("/session-test/keep")
+    assert client.get("/session-test/x").text == "keep,x"  # checked and remembered
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    client.set_cookie(cookie.key, cookie.value[:-2] + ("AA" if cookie.value[-2:] != "AA" else "BB"))
+    assert client.get("/session-test/y").text == "y"  # a changed signature starts a new session
+    client.set_cookie(cookie.key, cookie.value)
+    lifetime = int(app.permanent_session_lifetime.total_seconds())
+    later = time.time() + lifetime + 5
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    assert client.get("/session-test/z").text == "z"  # remembered, but too old now
