@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Select, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from app.extensions import db
 
@@ -114,10 +114,20 @@ class DriverQuery:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, list]] = {}
 
-    def rows(self, connection: Connection, **params: Any) -> list[tuple]:
-        sql, positions, processors = self._compiled.get(connection.dialect.name) or self._compile(connection)
+    def rows(self, connection: Connection | Engine, **params: Any) -> list[tuple]:
+        """The rows, read on the connection's driver connection; an engine lends one from its pool."""
+        if isinstance(connection, Engine):
+            pooled = connection.raw_connection()
+            try:
+                return self._rows(connection.dialect, pooled.dbapi_connection, params)
+            finally:
+                pooled.close()  # back to the pool, rolled back
+        return self._rows(connection.dialect, connection.connection.dbapi_connection, params)
+
+    def _rows(self, dialect: Dialect, dbapi_connection: Any, params: dict[str, Any]) -> list[tuple]:
+        sql, positions, processors = self._compiled.get(dialect.name) or self._compile(dialect)
         bound = tuple(params[name] for name in positions) if positions is not None else params
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, bound)
             found = cursor.fetchall()
@@ -127,8 +137,7 @@ class DriverQuery:
             return found
         return [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in found]
 
-    def _compile(self, connection: Connection) -> tuple[str, tuple[str, ...] | None, list]:
-        dialect = connection.dialect
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, list]:
         compiled = self.statement.compile(dialect=dialect)
         for name, bind in compiled.binds.items():
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:

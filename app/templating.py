@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 from markupsafe import Markup
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -45,7 +45,24 @@ def panels(slot: str, subject: Any) -> list[Markup]:
     return [Markup(render(subject)) for render in current_app.extensions.get(PANELS, {}).get(slot, [])]  # noqa: S704 (rendered templates)
 
 
+_STATIC_URLS = "templating.static_urls"
+
+
+def static_url(filename: str) -> str:
+    """`url_for('static', filename=...)`, built once per file and script root: every page links the same
+    stylesheets and scripts, and a routing build costs a survey page more than its own stylesheet link."""
+    built = current_app.extensions.setdefault(_STATIC_URLS, {})
+    key = (request.script_root, filename)
+    url = built.get(key)
+    if url is None:
+        if len(built) > 1000:  # many script roots (a proxy's prefix header): start over
+            built.clear()
+        url = built[key] = url_for("static", filename=filename)
+    return url
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["panels"] = panels
+    app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["day"] = format_date

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
@@ -120,9 +120,9 @@ def _token_hash(token: str) -> str:
     return hash_token(token if looks_like_token(token) else "-")
 
 
-def read_link(token: str, connection: Connection) -> tuple[InvitationRow | None, ResponseRow | None]:
+def read_link(token: str, connection: Connection | Engine) -> tuple[InvitationRow | None, ResponseRow | None]:
     """The invitation, its response to the invitation's version and the answers: one query, on the
-    driver's cursor (the busiest read the app does)."""
+    driver's cursor (the busiest read the app does). An engine lends a connection for the read only."""
     rows = _READ.rows(connection, token_hash=_token_hash(token))
     if not rows:
         return None, None

@@ -219,18 +219,16 @@ def respond(token: str):
 
 
 def _show(token: str, now: datetime):
-    """A GET: one read on a connection of its own (no ORM session), and a write only on the first open."""
-    with db.engine.connect() as connection:
-        invitation, response = read_link(token, connection)
-        state = link_state(invitation, response, now)
-        if state is not LinkState.OPEN:
-            if invitation is None:
-                return _unavailable(state)
-            expired = (
-                invitation.expires_at if invitation.expires_at and invitation.expires_at <= now else None
-            )
-            return _unavailable(state, invitation.contact_language, expired)
-        if invitation.opened_at is None or has_pending_opens():  # never a 500 for a busy database
+    """A GET: one read on a pooled driver connection (no ORM session), and a write only on the first open."""
+    invitation, response = read_link(token, db.engine)
+    state = link_state(invitation, response, now)
+    if state is not LinkState.OPEN:
+        if invitation is None:
+            return _unavailable(state)
+        expired = invitation.expires_at if invitation.expires_at and invitation.expires_at <= now else None
+        return _unavailable(state, invitation.contact_language, expired)
+    if invitation.opened_at is None or has_pending_opens():  # never a 500 for a busy database
+        with db.engine.connect() as connection:
             record_opened(connection, invitation.id if invitation.opened_at is None else None, now)
     _mark_seen(invitation.token_hash)
     _use_link_language(invitation)
