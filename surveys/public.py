@@ -29,6 +29,7 @@ from surveys.cache import frozen_version
 from surveys.invitations import find_invitation
 from surveys.models import Invitation
 from surveys.opened import has_pending_opens, record_opened
+from surveys.page_shell import respondent_page
 from surveys.responding import Value, visible_pages
 from surveys.tokens import hash_token, looks_like_token
 from surveys.view_helpers import page_context
@@ -80,9 +81,14 @@ def _render(name: str, **context) -> str:
     Skips the app's context processors: these pages have no staff menu and never load a user.
     """
     language = g.get("language") or default_language()
-    return current_app.jinja_env.get_template(name).render(
-        context, csrf_token=_csrf_token, brand=brand(), language=language, **template_gettext(language)
-    )
+    variables = {
+        "csrf_token": _csrf_token,
+        "brand": brand(),
+        "language": language,
+        **template_gettext(language),
+        **context,
+    }
+    return current_app.jinja_env.get_template(name).render(variables)
 
 
 def _requested_language() -> str | None:
@@ -156,26 +162,36 @@ def _unsubscribe_url(invitation: Invitation) -> str:
 
 def _render_page(invitation, response, page, *, form=None, errors=None, status=200, values=None):
     version = frozen_version(invitation.version_id, g.get("language"))
-    context = page_context(
-        version,
-        response,
-        page,
-        form=form,
-        errors=errors or {},
-        values=values,
-    )
-    return (
-        _render(
-            "surveys/respondent/page.html",
-            **context,
-            action=url_for(
-                "survey_public.respond", token=request.view_args["token"], lang=_carried_language()
-            ),
-            unsubscribe_url=_unsubscribe_url(invitation),
-            other_languages=_other_languages(version),
-            preview=False,
+    context = page_context(version, response, page, form=form, errors=errors or {}, values=values)
+    respondent = {
+        "action": url_for(
+            "survey_public.respond", token=request.view_args["token"], lang=_carried_language()
         ),
-        status,
+        "questions_html": context.pop("questions_html"),
+        "unsubscribe_url": _unsubscribe_url(invitation),
+        "other_languages": _other_languages(version),
+    }
+
+    def render(**slots) -> str:
+        return _render(_PAGE, **context, **slots, preview=False)
+
+    if errors or not version.is_frozen:  # a page with errors says which: rendered whole
+        return render(**respondent), status
+    return respondent_page(_shell_key(version, context), render, csrf_token=_csrf_token, **respondent), status
+
+
+_PAGE = "surveys/respondent/page.html"
+
+
+def _shell_key(version, context: dict) -> tuple:
+    """Everything a page without errors shows besides the respondent's own values (page_shell)."""
+    return (
+        version.id,
+        g.get("language"),
+        request.script_root,
+        brand(),
+        *(context[name] for name in ("page", "page_index", "page_count", "page_count_is_estimate")),
+        *(context[name] for name in ("progress_text", "is_first", "is_last")),
     )
 
 
