@@ -223,6 +223,16 @@ def translated_messages(version: SurveyVersion, language: str) -> dict[str, str]
         return store.messages.setdefault(key, texts)
 
 
+def is_shared(version: object) -> bool:
+    """Whether `version` is this app's shared frozen copy (of a published version, in some language):
+    the same object until the next publish clears the cache."""
+    store = _store()
+    version_id, language = getattr(version, "id", None), getattr(version, "language", None)
+    if store.versions.get(version_id) is version:
+        return True
+    return store.translated.get((version_id, language)) is version
+
+
 def peek(version_id: int) -> FrozenVersion | None:
     return _store().versions.get(version_id)
 

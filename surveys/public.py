@@ -25,7 +25,7 @@ from app.messaging.optout import opt_out_url_for
 from app.organisation.service import brand
 from app.ratelimit import enforce
 from surveys.answering import InvitationRow, LinkState, Outcome, answer_page, link_state, read_link
-from surveys.cache import frozen_version
+from surveys.cache import frozen_version, is_shared
 from surveys.invitations import find_invitation
 from surveys.models import Invitation
 from surveys.opened import has_pending_opens, record_opened
@@ -175,7 +175,7 @@ def _render_page(invitation, response, page, *, form=None, errors=None, status=2
     def render(**slots) -> str:
         return _render(_PAGE, **context, **slots, preview=False)
 
-    if errors or not version.is_frozen:  # a page with errors says which: rendered whole
+    if errors or not is_shared(version):  # a page with errors says which: rendered whole
         return render(**respondent), status
     return respondent_page(_shell_key(version, context), render, csrf_token=_csrf_token, **respondent), status
 
@@ -184,9 +184,10 @@ _PAGE = "surveys/respondent/page.html"
 
 
 def _shell_key(version, context: dict) -> tuple:
-    """Everything a page without errors shows besides the respondent's own values (page_shell)."""
+    """Everything a page without errors shows besides the respondent's own values (page_shell). The
+    version is the shared frozen copy itself: a publish, which clears those, starts new shells."""
     return (
-        version.id,
+        version,
         g.get("language"),
         request.script_root,
         brand(),

@@ -6,9 +6,10 @@ import functools
 import weakref
 from typing import Any
 
-from flask_babel import format_number, get_locale, gettext
+from flask_babel import format_number, gettext
 from markupsafe import Markup, escape
 
+from app.i18n.languages import page_language
 from surveys.kinds import OTHER, Kind, Shown, Value, kind_of
 from surveys.kinds.base import OTHER_BOX, OTHER_TEXT, TEXT, Frame, Piece
 from surveys.models import Question, Response, SurveyVersion
@@ -133,7 +134,7 @@ def _page_count(
 
 def progress_text(number: int, count: int, *, estimate: bool) -> str:
     """ "Page 1 of 4", or "Page 1 of about 4" while logic may still change the count."""
-    return _progress_text(str(get_locale()), number, count, estimate)
+    return _progress_text(page_language(), number, count, estimate)
 
 
 @functools.lru_cache(maxsize=1024)

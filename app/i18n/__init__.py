@@ -11,22 +11,18 @@ from pathlib import Path
 from flask import Flask, g
 from flask_babel import Babel, refresh
 
-from app.i18n.languages import LANGUAGES, default_language, language_name
+from app.i18n.languages import LANGUAGES, default_language, language_name, page_language
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 __all__ = ["LANGUAGES", "default_language", "init_app", "language_name"]
 
 
-def _locale() -> str:
-    return g.get("language") or "en"
-
-
 def init_app(app: Flask) -> None:
     """Babel, with the locale each page or message says it is in (English unless told)."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
-    Babel(app, locale_selector=_locale)
+    Babel(app, locale_selector=page_language)
     app.jinja_env.globals["language_name"] = language_name
     app.teardown_request(_forget_language)
 

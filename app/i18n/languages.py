@@ -138,6 +138,11 @@ def use_language(code: str) -> Iterator[None]:
         refresh()
 
 
+def page_language() -> str:
+    """The language of this request's page (set_page_language), English unless set: Babel's locale."""
+    return g.get("language") or "en"
+
+
 def set_page_language(code: str) -> None:
     """The language of the rest of this request (a respondent page)."""
     g.language = code

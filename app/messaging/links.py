@@ -14,5 +14,6 @@ def public_base_url() -> str:
     trusted in production.
     """
     if current_app.config.get("ENV_NAME") == "development" and has_request_context():
-        return request.host_url.rstrip("/")
+        return f"{request.scheme}://{request.host}"  # request.host_url without its IRI decoding
+
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/")

@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.organisation.service import forget_brand, update_organisation
-from surveys import public
+from surveys import cache, public
 from tests.survey_helpers import NOW, invite
 
 
@@ -79,3 +79,14 @@ def test_a_changed_brand_shows_at_once(translated, make_account, make_contact, a
     shell, whole = _pages(client, whole_render, f"/s/{token}")
     assert shell == whole
     assert "Acme &lt;Cloud&gt;" in shell
+
+
+def test_a_new_copy_of_the_version_starts_a_new_shell(translated, make_account, make_contact, client):
+    """Shells belong to the shared frozen copy, which a publish clears (a reused id gets new texts)."""
+    version = translated(())
+    _, token = invite(version, make_contact(make_account()))
+    assert "Help us understand your decision" in client.get(f"/s/{token}").get_data(as_text=True)
+    version.title = "A title only this test uses"
+    db.session.commit()
+    cache.clear()
+    assert "A title only this test uses" in client.get(f"/s/{token}").get_data(as_text=True)
