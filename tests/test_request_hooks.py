@@ -95,3 +95,30 @@ def test_a_verified_cookie_expires_and_a_forged_one_is_refused(make_app, monkeyp
     later = time.time() + lifetime + 5
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
     assert client.get("/session-test/z").text == "z"  # remembered, but too old now
+
+
+def test_the_csrf_check_runs_once_for_guarded_methods_and_keeps_exemptions(make_app):
+    from app.extensions import csrf
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    hooks = app.before_request_funcs[None]
+    assert [hook.__name__ for hook in hooks].count("check_csrf") == 1
+    assert not any(hook.__module__ == "flask_wtf.csrf" for hook in hooks)
+
+    @app.route("/csrf-test", methods=["GET", "POST"])
+    @public
+    def guarded():
+        return "ok"
+
+    @app.post("/csrf-exempt-test")
+    @public
+    @csrf.exempt
+    def exempt():
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/csrf-test").status_code == 200
+    assert client.post("/csrf-test").status_code == 400  # no token
+    assert client.post("/csrf-exempt-test").status_code == 200
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    assert client.post("/csrf-test").status_code == 200
