@@ -15,10 +15,9 @@ data. Cookies, signatures and expiry are Flask's own.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -61,7 +60,15 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
         data, signed_at = verified
         if serializer.signer(serializer.secret_keys[-1]).get_timestamp() - signed_at > max_age:
             return self.session_class()  # expired since it was first checked
-        return self.session_class(copy.deepcopy(data))
+        return self.session_class(_copied(data))
+
+    def save_session(self, app: Flask, session: SecureCookieSession, response: Response) -> None:
+        """Flask's, without working out the cookie's settings when an unchanged session sets no cookie."""
+        if session and not self.should_set_cookie(app, session):
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
     def _remember(self, key: tuple[int, str], data: Any, signed_at: int) -> tuple[Any, int]:
         if len(self._verified) >= VERIFIED_COOKIES_KEPT:
@@ -69,6 +76,18 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
                 del self._verified[old]
         self._verified[key] = (data, signed_at)
         return data, signed_at
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a session's data for one request: its dicts, lists and tuples new, the rest (strings,
+    numbers and the other values Flask's tagged JSON gives back) immutable and shared."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copied(item) for item in value)
+    return value
 
 
 def install_session_interface(app: Flask) -> None:
