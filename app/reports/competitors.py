@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from app.codebook.models import ReasonCode
+from app.codebook.themes import theme_of, themes_by_code
 from app.coding.models import OpportunityReason
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
@@ -27,7 +28,6 @@ from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
 from app.reports.loss_reasons import Deal
-from app.reports.themes import theme_of, themes_by_code
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3

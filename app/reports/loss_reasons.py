@@ -10,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from app.codebook.models import ReasonCode
+from app.codebook.themes import Theme, theme_of, themes_by_code
 from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.money.service import NotConverted, Rates, as_money, month_start, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
-from app.reports.themes import Theme, theme_of, themes_by_code
 from app.tables import PageLinks
 from surveys.models import Answer, Option, Question, Response
 
