@@ -244,12 +244,18 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         row.requalified, row.accepted, row.won = requalified, accepted, won
     with_competitor = Opportunity.competitor_id.is_not(None)
     # Deals per competitor and reason theme (themes_by_code: a deal that gave a theme and a finer code of it
-    # counts once), a few hundred groups; the top themes of each are picked here, by deals then code.
+    # counts once, by its first reason of the theme), a few hundred groups; the top themes of each are
+    # picked here, by deals then code.
     themes = themes_by_code()
     theme = theme_of(OpportunityReason.reason_code_id, themes)
     per_reason = db.session.execute(
-        scope.select(Opportunity.competitor_id, theme, func.count(func.distinct(Opportunity.id)), rates=False)
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        scope.select(Opportunity.competitor_id, theme, func.count(), rates=False)
+        .join(
+            OpportunityReason,
+            and_(
+                OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.first_in_theme.is_(True)
+            ),
+        )
         .where(with_competitor)
         .group_by(Opportunity.competitor_id, theme)
     ).all()

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from app.codebook.models import ReasonCode
-from app.codebook.themes import Theme, theme_of, themes_by_code
+from app.codebook.themes import Theme, themes_by_code
 from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
@@ -121,10 +121,12 @@ def deal_of(row) -> Deal:
 
 
 def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -> LossReasonsReport:
-    """Aggregated in the database: one row per (reason, primary or not, month, currency left unconverted).
+    """Aggregated in the database: one row per (reason, primary or not, first of its theme or not, month,
+    currency left unconverted).
 
-    Each opportunity holds each of its reasons once (OpportunityReason is unique on both) and exactly one
-    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once.
+    Each opportunity holds each of its reasons once (OpportunityReason is unique on both), exactly one
+    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once, and exactly
+    one of each theme's as first (mark_first_in_theme), so those rows count each deal once per theme.
     """
     quote = rates.quote if rates else reporting_currency()
     scope = deal_scope(filters, quote)
@@ -138,6 +140,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         scope.select(
             OpportunityReason.reason_code_id,
             OpportunityReason.is_primary,
+            OpportunityReason.first_in_theme,
             month,
             currency,
             no_rate,
@@ -147,7 +150,14 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
             func.sum(scope.converted).label("amount"),
         )
         .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
-        .group_by(OpportunityReason.reason_code_id, OpportunityReason.is_primary, month, currency, no_rate)
+        .group_by(
+            OpportunityReason.reason_code_id,
+            OpportunityReason.is_primary,
+            OpportunityReason.first_in_theme,
+            month,
+            currency,
+            no_rate,
+        )
     ).all()
     lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
     codes = {
@@ -200,33 +210,24 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         not_converted=[NotConverted(c, a, n) for c, (a, n) in sorted(not_converted.items())],
         trend=trend,
         trend_reasons=top,
-        themes=_theme_bars(scope, ordered, weight),
+        themes=_theme_bars(rows, ordered, weight),
     )
 
 
-def _theme_bars(scope: DealScope, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
-    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted in
-    the database over the distinct (deal, theme) pairs; the codes kept beside as the theme's children."""
+def _theme_bars(rows: list, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
+    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted from the
+    aggregate's rows of each deal's first reason in the theme; the codes kept beside as the theme's children.
+    """
     if not bars:
         return []
     themes = themes_by_code()
-    pairs = (
-        scope.select(
-            Opportunity.id.label("id"),
-            theme_of(OpportunityReason.reason_code_id, themes).label("theme_id"),
-            scope.converted.label("converted"),
-        )
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
-        .distinct()
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(pairs.c.theme_id, func.count(), func.sum(pairs.c.converted)).group_by(pairs.c.theme_id)
-    ).all()
-    by_id = {theme.id: theme for theme in themes.values()}
-    result = {
-        theme_id: ThemeBar(by_id[theme_id], deals, as_money(amount)) for theme_id, deals, amount in rows
-    }
+    result: dict[int, ThemeBar] = {}
+    for row in rows:
+        if row.first_in_theme:
+            theme = themes[row.reason_code_id]
+            bar = result.setdefault(theme.id, ThemeBar(theme))
+            bar.deals += row.deals
+            bar.amount += as_money(row.amount)
     for bar in bars:  # already in the page's order
         result[themes[bar.code_id].id].children.append(bar)
     return sorted(result.values(), key=lambda bar: (-bar.value(weight), bar.code))

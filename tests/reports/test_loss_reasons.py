@@ -256,6 +256,7 @@ def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_
     """A is coded "price" as well as "price.too_high", D "price" alone: the theme "price" holds A, B and D
     (3 deals, not 2 + 2 = 4), with its codes beside it; the page shows themes, the CSV both."""
     from app.coding.models import OpportunityReason
+    from app.coding.theme_marks import mark_first_in_theme
 
     price = _code("price")
     db.session.add_all(
@@ -264,6 +265,8 @@ def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_
             OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
         ]
     )
+    db.session.flush()
+    mark_first_in_theme([deals["A"].id, deals["D"].id])  # as refresh_opportunity_reasons would
     db.session.commit()
 
     report = loss_reasons_report(ReportFilters(**PERIOD))
@@ -293,6 +296,7 @@ def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click
     down to A, B and D, each once (a code's drill-down to its own deals only); its codes are links; the
     drill-down CSV carries the theme and each deal's codes."""
     from app.coding.models import OpportunityReason
+    from app.coding.theme_marks import mark_first_in_theme
 
     price = _code("price")
     db.session.add_all(
@@ -301,6 +305,8 @@ def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click
             OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
         ]
     )
+    db.session.flush()
+    mark_first_in_theme([deals["A"].id, deals["D"].id])  # as refresh_opportunity_reasons would
     db.session.commit()
     theme = reason_drill_down(ReportFilters(**PERIOD), price, whole_theme=True)
     assert sorted(d.name for d in theme.deals) == ["A", "B", "D"]
