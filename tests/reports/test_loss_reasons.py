@@ -223,6 +223,22 @@ def test_the_drill_down_comes_a_page_at_a_time_newest_first(deals):
     )
     beyond = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=9)
     assert (beyond.page, [d.name for d in beyond.deals]) == (2, ["A"])  # past the end: the last page
+    # E gave it too, before the period: a page past the last deal but not past every reason is the last too.
+    assert [d.name for d in reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=3).deals] == [
+        "A"
+    ]
+
+
+def test_a_drill_down_in_an_amount_band_counts_and_pages_the_deals_of_the_band(deals):
+    """In the band under 10,000: B ($2,000) and A ($1,100), not C (no rate); past the last page, the last."""
+    price = _code("price.too_high")
+    small = ReportFilters(**PERIOD, band="small")
+    first = reason_drill_down(small, price, per_page=1)
+    assert (first.total, [d.name for d in first.deals]) == (2, ["B"])
+    beyond = reason_drill_down(small, price, per_page=1, page=5)
+    assert (beyond.total, beyond.page, [d.name for d in beyond.deals]) == (2, 2, ["A"])
+    theme = reason_drill_down(small, _code("price"), per_page=5, whole_theme=True)
+    assert (theme.total, [d.name for d in theme.deals]) == (2, ["B", "A"])
 
 
 def test_the_drill_down_leaves_out_vendor_names_which_are_not_what_the_customer_said(
