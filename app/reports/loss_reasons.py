@@ -122,7 +122,7 @@ def deal_of(row) -> Deal:
 
 def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -> LossReasonsReport:
     """Aggregated in the database: one row per (reason, primary or not, first of its theme or not, month,
-    currency left unconverted).
+    currency left unconverted), and the deals without a reason in rows of no reason.
 
     Each opportunity holds each of its reasons once (OpportunityReason is unique on both), exactly one
     of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once, and exactly
@@ -149,7 +149,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
             func.sum(Opportunity.amount).label("raw_amount"),
             func.sum(scope.converted).label("amount"),
         )
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        .outerjoin(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
         .group_by(
             OpportunityReason.reason_code_id,
             OpportunityReason.is_primary,
@@ -159,7 +159,10 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
             no_rate,
         )
     ).all()
-    lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
+    # The deals without a reason come along (no reason: NULL), so that the same pass counts every lost deal:
+    # those and the primary rows (a second count over the period's deals cost ~30 ms, 130 with a band).
+    lost_deals = sum(row.deals for row in rows if row.reason_code_id is None or row.is_primary)
+    rows = [row for row in rows if row.reason_code_id is not None]
     codes = {
         code_id: (code, label)
         for code_id, code, label in db.session.execute(
