@@ -126,6 +126,12 @@ CATALOGUE = (
         ("app.coding.signals._on_codes_unmerged",),  # recounts the deals either code explains
     ),
     SignalEntry(
+        "app.codebook.signals:codes_moved",
+        "app.codebook.service.move_code (the move page, and a merge or its undo moving the sub-codes)",
+        "the codebook editor's move, merge or undo request",
+        ("app.coding.signals._on_codes_moved",),  # marks again the first reason of each theme of their deals
+    ),
+    SignalEntry(
         "surveys.signals:response_completed",
         "surveys.responding, once per response, when it becomes complete (web or phone)",
         "the respondent's (or the caller's) request that completed it",

@@ -8,8 +8,8 @@ Generates (seeded, bulk `insert()` in chunks, outside the timings) lost opportun
 with monthly rates (none for JPY: "not converted"), accounts in segments and regions, competitors, owners,
 one contact and one campaign enrollment per opportunity, survey invitations (email, SMS), web and phone
 responses with their answers (main reason, factors, free text, NPS), the confirmed codings of those answers
-and each opportunity's customer-stated reasons (OpportunityReason, one primary), call tasks and attempts
-by ten callers, requalifications, and CRM loss reasons mapped to codes.
+and each opportunity's customer-stated reasons (OpportunityReason, one primary, one first per theme), call
+tasks and attempts by ten callers, requalifications, and CRM loss reasons mapped to codes.
 
 Then, for each page, --loads loads through the Flask test client with varied filters (period, segment,
 region, amount band, weight, competitor, owner), each followed by its baseline with the same filters: the
@@ -170,6 +170,7 @@ def generate(options) -> dict:
     from app.codebook.models import ReasonCode
     from app.codebook.service import ensure_default_codebook
     from app.coding.models import Coding, OpportunityReason
+    from app.coding.theme_marks import mark_first_in_theme
     from app.crm.models import Account, Competitor, Contact, LossReasonMapping, Opportunity
     from app.extensions import db
     from app.money.models import ExchangeRate
@@ -498,6 +499,7 @@ def generate(options) -> dict:
             )
         ),
     )
+    mark_first_in_theme()  # each deal's first reason of each theme, as the coding service marks it
     # Requalifications: one in twenty opportunities that answered; one open per account at most.
     open_accounts: set[int] = set()
     requalifications = []

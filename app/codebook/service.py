@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.codebook.models import Polarity, ReasonCode
-from app.codebook.signals import codes_merged, codes_merging
+from app.codebook.signals import codes_merged, codes_merging, codes_moved
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 
@@ -237,11 +237,13 @@ def move_code(reason: ReasonCode, new_parent: ReasonCode | None) -> None:
     if get_code(new_code) is not None:
         raise Conflict(f"The code {new_code} already exists there", field="parent")
     old_prefix = reason.code
-    for child in _descendants(reason):
+    descendants = _descendants(reason)
+    for child in descendants:
         child.code = new_code + child.code[len(old_prefix) :]
     reason.code = new_code
     reason.parent = new_parent
     db.session.flush()
+    codes_moved.send(reason, moved=[reason.id, *(child.id for child in descendants)])
 
 
 def retire_code(reason: ReasonCode, *, active: bool = False) -> None:

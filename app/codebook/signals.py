@@ -11,3 +11,6 @@ codes_merged = signal("codebook-codes-merged")
 codes_merge_preview = signal("codebook-codes-merge-preview")
 # Sent after a merge was undone: sender=the code brought back, survivor=the code it had been merged into.
 codes_unmerged = signal("codebook-codes-unmerged")
+# Sent after a code moved under another parent (or to the top) with its sub-codes, by itself or by a merge or
+# its undo: sender=the code moved, moved=the ids of it and its sub-codes (their themes may have changed).
+codes_moved = signal("codebook-codes-moved")

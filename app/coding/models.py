@@ -211,6 +211,9 @@ class OpportunityReason(db.Model):
     reason_code_id: Mapped[int] = mapped_column(ForeignKey("reason_codes.id", ondelete="CASCADE"))
     mentions: Mapped[int] = mapped_column(default=1)  # answers that carry it
     is_primary: Mapped[bool] = mapped_column(default=False)
+    # Of the deal's reasons in one theme (app.codebook.themes), exactly one is marked: counting the marked
+    # rows per theme counts each deal once per theme. Kept by app/coding/theme_marks.py.
+    first_in_theme: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reason_code: Mapped[ReasonCode] = relationship()

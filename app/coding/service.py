@@ -22,6 +22,7 @@ from app.coding.models import (
     DoubleCodingAssignment,
     OpportunityReason,
 )
+from app.coding.theme_marks import mark_first_in_theme
 from app.crm.models import Opportunity
 from app.errors import ValidationError
 from app.extensions import db
@@ -409,8 +410,9 @@ def _answer_code_sets(opportunity_id: int) -> list[tuple[QuestionKind, set[int]]
 
 
 def refresh_opportunity_reasons(opportunity_id: int, *, now: datetime) -> list[OpportunityReason]:
-    """Recompute the customer-stated reasons (each code once, with how many answers carry it) and the
-    primary one: the main-reason (single choice) answer's code first, then the most mentioned."""
+    """Recompute the customer-stated reasons (each code once, with how many answers carry it), the
+    primary one (the main-reason (single choice) answer's code first, then the most mentioned) and the
+    first of each theme (mark_first_in_theme)."""
     mentions: Counter[int] = Counter()
     main: Counter[int] = Counter()
     for kind, codes in _answer_code_sets(opportunity_id):
@@ -438,6 +440,9 @@ def refresh_opportunity_reasons(opportunity_id: int, *, now: datetime) -> list[O
     ]
     db.session.add_all(reasons)
     db.session.flush()
+    mark_first_in_theme([opportunity_id])
+    for reason in reasons:
+        db.session.expire(reason, ["first_in_theme"])
     return reasons
 
 

@@ -1,4 +1,4 @@
-"""Coding listens to surveys (a response completed) and the codebook (codes merged)."""
+"""Coding listens to surveys (a response completed) and the codebook (codes merged or moved)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ from sqlalchemy import select
 
 from app.codebook.changes import snapshot_row
 from app.codebook.models import ReasonCode
-from app.codebook.signals import codes_merge_preview, codes_merged, codes_merging, codes_unmerged
+from app.codebook.signals import (
+    codes_merge_preview,
+    codes_merged,
+    codes_merging,
+    codes_moved,
+    codes_unmerged,
+)
 from app.coding.impact import code_impact
 from app.coding.models import CodeSetting, Coding, CodingRule, OpportunityReason
 from app.coding.service import code_choice_answers, refresh_opportunity_reasons
+from app.coding.theme_marks import mark_first_in_theme
 from app.coding.vendors import record_chosen_vendors
 from app.db_types import utcnow
 from app.extensions import db
@@ -91,6 +98,13 @@ def _on_codes_unmerged(loser: ReasonCode, *, survivor: ReasonCode, **_: object) 
     _recount(loser.id, survivor.id)
 
 
+def _on_codes_moved(code: ReasonCode, *, moved: list[int], **_: object) -> None:
+    """The moved codes' themes may have changed: mark again the first reasons of the deals that gave one."""
+    mark_first_in_theme(
+        select(OpportunityReason.opportunity_id).where(OpportunityReason.reason_code_id.in_(moved))
+    )
+
+
 def _recount(*code_ids: int) -> None:
     now = utcnow()
     for opportunity_id in list(
@@ -109,3 +123,4 @@ def connect_signals() -> None:
     codes_merged.connect(_on_codes_merged)
     codes_merge_preview.connect(_on_merge_preview)
     codes_unmerged.connect(_on_codes_unmerged)
+    codes_moved.connect(_on_codes_moved)

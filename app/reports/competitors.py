@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from app.codebook.models import ReasonCode
+from app.codebook.themes import theme_of, themes_by_code
 from app.coding.models import OpportunityReason
 from app.crm.models import Account, Competitor, Opportunity
 from app.extensions import db
@@ -27,7 +28,6 @@ from app.pipeline.scoring import default_rule
 from app.reports.aggregates import GroupMoney, in_band
 from app.reports.filters import ReportFilters, deal_scope, lost_opportunities, room_for_aggregates
 from app.reports.loss_reasons import Deal
-from app.reports.themes import theme_of, themes_by_code
 from surveys.models import Answer, Question, Response, ResponseStatus, Signal
 
 TOP_REASONS = 3
@@ -244,12 +244,18 @@ def competitors_report(filters: ReportFilters) -> CompetitorsReport:
         row.requalified, row.accepted, row.won = requalified, accepted, won
     with_competitor = Opportunity.competitor_id.is_not(None)
     # Deals per competitor and reason theme (themes_by_code: a deal that gave a theme and a finer code of it
-    # counts once), a few hundred groups; the top themes of each are picked here, by deals then code.
+    # counts once, by its first reason of the theme), a few hundred groups; the top themes of each are
+    # picked here, by deals then code.
     themes = themes_by_code()
     theme = theme_of(OpportunityReason.reason_code_id, themes)
     per_reason = db.session.execute(
-        scope.select(Opportunity.competitor_id, theme, func.count(func.distinct(Opportunity.id)), rates=False)
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        scope.select(Opportunity.competitor_id, theme, func.count(), rates=False)
+        .join(
+            OpportunityReason,
+            and_(
+                OpportunityReason.opportunity_id == Opportunity.id, OpportunityReason.first_in_theme.is_(True)
+            ),
+        )
         .where(with_competitor)
         .group_by(Opportunity.competitor_id, theme)
     ).all()

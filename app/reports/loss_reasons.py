@@ -10,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from app.codebook.models import ReasonCode
+from app.codebook.themes import Theme, themes_by_code
 from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
 from app.money.service import NotConverted, Rates, as_money, month_start, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, month_starts, room_for_aggregates
-from app.reports.themes import Theme, theme_of, themes_by_code
 from app.tables import PageLinks
 from surveys.models import Answer, Option, Question, Response
 
@@ -121,10 +121,12 @@ def deal_of(row) -> Deal:
 
 
 def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -> LossReasonsReport:
-    """Aggregated in the database: one row per (reason, primary or not, month, currency left unconverted).
+    """Aggregated in the database: one row per (reason, primary or not, first of its theme or not, month,
+    currency left unconverted), and the deals without a reason in rows of no reason.
 
-    Each opportunity holds each of its reasons once (OpportunityReason is unique on both) and exactly one
-    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once.
+    Each opportunity holds each of its reasons once (OpportunityReason is unique on both), exactly one
+    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once, and exactly
+    one of each theme's as first (mark_first_in_theme), so those rows count each deal once per theme.
     """
     quote = rates.quote if rates else reporting_currency()
     scope = deal_scope(filters, quote)
@@ -138,6 +140,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         scope.select(
             OpportunityReason.reason_code_id,
             OpportunityReason.is_primary,
+            OpportunityReason.first_in_theme,
             month,
             currency,
             no_rate,
@@ -146,10 +149,20 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
             func.sum(Opportunity.amount).label("raw_amount"),
             func.sum(scope.converted).label("amount"),
         )
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
-        .group_by(OpportunityReason.reason_code_id, OpportunityReason.is_primary, month, currency, no_rate)
+        .outerjoin(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
+        .group_by(
+            OpportunityReason.reason_code_id,
+            OpportunityReason.is_primary,
+            OpportunityReason.first_in_theme,
+            month,
+            currency,
+            no_rate,
+        )
     ).all()
-    lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
+    # The deals without a reason come along (no reason: NULL), so that the same pass counts every lost deal:
+    # those and the primary rows (a second count over the period's deals cost ~30 ms, 130 with a band).
+    lost_deals = sum(row.deals for row in rows if row.reason_code_id is None or row.is_primary)
+    rows = [row for row in rows if row.reason_code_id is not None]
     codes = {
         code_id: (code, label)
         for code_id, code, label in db.session.execute(
@@ -200,33 +213,24 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         not_converted=[NotConverted(c, a, n) for c, (a, n) in sorted(not_converted.items())],
         trend=trend,
         trend_reasons=top,
-        themes=_theme_bars(scope, ordered, weight),
+        themes=_theme_bars(rows, ordered, weight),
     )
 
 
-def _theme_bars(scope: DealScope, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
-    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted in
-    the database over the distinct (deal, theme) pairs; the codes kept beside as the theme's children."""
+def _theme_bars(rows: list, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
+    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted from the
+    aggregate's rows of each deal's first reason in the theme; the codes kept beside as the theme's children.
+    """
     if not bars:
         return []
     themes = themes_by_code()
-    pairs = (
-        scope.select(
-            Opportunity.id.label("id"),
-            theme_of(OpportunityReason.reason_code_id, themes).label("theme_id"),
-            scope.converted.label("converted"),
-        )
-        .join(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
-        .distinct()
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(pairs.c.theme_id, func.count(), func.sum(pairs.c.converted)).group_by(pairs.c.theme_id)
-    ).all()
-    by_id = {theme.id: theme for theme in themes.values()}
-    result = {
-        theme_id: ThemeBar(by_id[theme_id], deals, as_money(amount)) for theme_id, deals, amount in rows
-    }
+    result: dict[int, ThemeBar] = {}
+    for row in rows:
+        if row.first_in_theme:
+            theme = themes[row.reason_code_id]
+            bar = result.setdefault(theme.id, ThemeBar(theme))
+            bar.deals += row.deals
+            bar.amount += as_money(row.amount)
     for bar in bars:  # already in the page's order
         result[themes[bar.code_id].id].children.append(bar)
     return sorted(result.values(), key=lambda bar: (-bar.value(weight), bar.code))
@@ -297,38 +301,7 @@ def reason_drill_down(
             .where(OpportunityReason.opportunity_id == Opportunity.id, gave)
             .exists()
         )
-    # Counted from the reason's side (its index), each deal checked against the filters by its key: from the
-    # deals' side both databases read every lost deal of the period for a few thousand matches. A scalar
-    # subquery, not EXISTS: PostgreSQL turns an EXISTS into a hash join over every lost deal of the period
-    # (a sequential scan of 90k deals for 3k reasons, 55 ms at 100k deals), while a scalar subquery stays a
-    # probe of the deal's primary key per reason (20 ms); SQLite probes either way.
-    kept = (
-        scope.select(Opportunity.id, rates=False)
-        .where(Opportunity.id == OpportunityReason.opportunity_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    counted = func.count() if len(code_ids) == 1 else func.count(OpportunityReason.opportunity_id.distinct())
-    total = (
-        db.session.scalar(select(counted).select_from(OpportunityReason).where(gave, kept.is_not(None))) or 0
-    )
-    page = max(1, min(page, -(-total // per_page) or 1))
-    # Newest close first. Without an amount band PostgreSQL walks the deals' close-date index from the newest
-    # and stops at the page; with a band (on the converted amount, which it cannot estimate) that walk looked
-    # up a rate for nearly every lost deal of the period to find a few (measured: 130 ms instead of 20 at
-    # 100k deals). The same order as an expression the index cannot give makes it join the few deals behind
-    # the bar first, then sort them.
-    newest = Opportunity.close_date
-    if filters.band:
-        newest = func.coalesce(Opportunity.close_date, Opportunity.close_date)
-    deals = [
-        deal_of(row)
-        for row in db.session.execute(
-            behind.order_by(newest.desc(), Opportunity.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-    ]
+    deals, total, page = _page_of_deals(scope, behind, gave, len(code_ids) == 1, page=page, per_page=per_page)
     ids = [deal.id for deal in deals]
     verbatims: dict[int, list[Verbatim]] = defaultdict(list)
     if ids:
@@ -386,6 +359,89 @@ def reason_drill_down(
         theme=themes.get(code.id) or Theme(code.id, code.code, code.label),
         codes_of=_codes_of(ids, code_ids) if whole_theme else {},
     )
+
+
+def _page_of_deals(
+    scope: DealScope, behind, gave, one_code: bool, *, page: int, per_page: int
+) -> tuple[list[Deal], int, int]:
+    """A page of the deals `behind` a bar (newest close first), how many deals there are, the page shown."""
+    page = max(1, page)
+    if scope.filters.band:
+        # With a band (on the converted amount, which it cannot estimate) PostgreSQL looked up a rate for
+        # nearly every lost deal of the period when it walked the deals' close-date index for a few of them
+        # (130 ms instead of 20 at 100k deals); ordered by an expression the index cannot give, it joins the
+        # few deals behind the bar first, then sorts them, and counts them on the way (a window), instead of
+        # a second pass from the reasons' side (28 of 52 ms). A page past the last (no row) is ranked below.
+        newest = func.coalesce(Opportunity.close_date, Opportunity.close_date)
+        rows = db.session.execute(
+            behind.add_columns(func.count().over().label("behind"))
+            .order_by(newest.desc(), Opportunity.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        if rows or page == 1:
+            return [deal_of(row) for row in rows], rows[0].behind if rows else 0, page
+    ids, total, page = _ranked(
+        scope,
+        gave if one_code else and_(gave, OpportunityReason.first_in_theme.is_(True)),
+        page=page,
+        per_page=per_page,
+    )
+    found = (
+        {
+            row.id: deal_of(row)
+            for row in db.session.execute(
+                scope.select(*deal_columns(scope), accounts=True).where(Opportunity.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
+    return [found[deal_id] for deal_id in ids], total, page
+
+
+def _ranked(scope: DealScope, gave, *, page: int, per_page: int) -> tuple[list[int], int, int]:
+    """The ids of a page of the deals that gave the reason (each once: `gave` keeps one reason per deal),
+    newest close first, how many there are, and the page shown (the last when `page` is past it).
+
+    Found from the reason's side (its index), each deal checked against the filters and its close date read
+    by one probe of its key (a scalar subquery, which PostgreSQL keeps a probe; as EXISTS or a join it
+    hashed every lost deal of the period, 90k, for 3k reasons: 55 ms instead of 20), then ranked and
+    counted in the same statement (a window): 20 ms at 100k deals where a count and the page's query
+    took 30. The probes are materialised so that PostgreSQL runs each once.
+    """
+    closed = (
+        scope.select(Opportunity.close_date, rates=False)
+        .where(Opportunity.id == OpportunityReason.opportunity_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    probed = (
+        select(OpportunityReason.opportunity_id.label("id"), closed.label("closed"))
+        .where(gave)
+        .cte("probed")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def ranks(page: int) -> list:
+        return db.session.execute(
+            select(probed.c.id, probed.c.closed, func.count(probed.c.closed).over().label("behind"))
+            .order_by(probed.c.closed.desc().nulls_last(), probed.c.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+
+    rows = ranks(page)
+    if not rows and page > 1:  # past every reason: the count is read from the first page
+        first = ranks(1)
+        total = first[0].behind if first else 0
+    else:
+        total = rows[0].behind if rows else 0
+    last = max(1, -(-total // per_page))
+    if page > last:
+        page, rows = last, ranks(last)
+    # A deal the filters leave out has no close date (the period is always set): ranked last, not shown.
+    return [row.id for row in rows if row.closed is not None], total, page
 
 
 def _codes_of(deal_ids: list[int], code_ids: list[int]) -> dict[int, list[str]]:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, func, select
 
 from app.codebook.models import ReasonCode
+from app.codebook.themes import themes_by_code
 from app.coding.models import OpportunityReason
 from app.crm.models import LossReasonMapping, Opportunity
 from app.extensions import db
 from app.money.service import Rates, reporting_currency
 from app.reports.filters import DealScope, ReportFilters, deal_scope, room_for_aggregates
 from app.reports.loss_reasons import Deal, deal_columns, deal_of
-from app.reports.themes import themes_by_code
 
 MISMATCH_EXAMPLES = 3
 MISMATCHES_SHOWN = 5

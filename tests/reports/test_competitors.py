@@ -24,6 +24,7 @@ import pytest
 from app.auth.models import Role
 from app.codebook.models import ReasonCode
 from app.coding.models import OpportunityReason
+from app.coding.theme_marks import mark_first_in_theme
 from app.crm.models import Competitor, Origin
 from app.extensions import db
 from app.money.service import set_rate
@@ -89,6 +90,8 @@ def lost_to_competitors(make_account, make_opportunity):
     reasons(d, "support")
     reasons(f, "price.too_high")
     reasons(g, "price.too_high")
+    db.session.flush()
+    mark_first_in_theme()  # as refresh_opportunity_reasons would
 
     def rate(opportunity, rating, day, *, complete=True, channel=ResponseChannel.PHONE):
         response = Response(

@@ -223,6 +223,22 @@ def test_the_drill_down_comes_a_page_at_a_time_newest_first(deals):
     )
     beyond = reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=9)
     assert (beyond.page, [d.name for d in beyond.deals]) == (2, ["A"])  # past the end: the last page
+    # E gave it too, before the period: a page past the last deal but not past every reason is the last too.
+    assert [d.name for d in reason_drill_down(ReportFilters(**PERIOD), price, per_page=1, page=3).deals] == [
+        "A"
+    ]
+
+
+def test_a_drill_down_in_an_amount_band_counts_and_pages_the_deals_of_the_band(deals):
+    """In the band under 10,000: B ($2,000) and A ($1,100), not C (no rate); past the last page, the last."""
+    price = _code("price.too_high")
+    small = ReportFilters(**PERIOD, band="small")
+    first = reason_drill_down(small, price, per_page=1)
+    assert (first.total, [d.name for d in first.deals]) == (2, ["B"])
+    beyond = reason_drill_down(small, price, per_page=1, page=5)
+    assert (beyond.total, beyond.page, [d.name for d in beyond.deals]) == (2, 2, ["A"])
+    theme = reason_drill_down(small, _code("price"), per_page=5, whole_theme=True)
+    assert (theme.total, [d.name for d in theme.deals]) == (2, ["B", "A"])
 
 
 def test_the_drill_down_leaves_out_vendor_names_which_are_not_what_the_customer_said(
@@ -256,6 +272,7 @@ def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_
     """A is coded "price" as well as "price.too_high", D "price" alone: the theme "price" holds A, B and D
     (3 deals, not 2 + 2 = 4), with its codes beside it; the page shows themes, the CSV both."""
     from app.coding.models import OpportunityReason
+    from app.coding.theme_marks import mark_first_in_theme
 
     price = _code("price")
     db.session.add_all(
@@ -264,6 +281,8 @@ def test_child_codes_roll_up_into_their_theme_each_deal_once(deals, login, make_
             OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
         ]
     )
+    db.session.flush()
+    mark_first_in_theme([deals["A"].id, deals["D"].id])  # as refresh_opportunity_reasons would
     db.session.commit()
 
     report = loss_reasons_report(ReportFilters(**PERIOD))
@@ -293,6 +312,7 @@ def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click
     down to A, B and D, each once (a code's drill-down to its own deals only); its codes are links; the
     drill-down CSV carries the theme and each deal's codes."""
     from app.coding.models import OpportunityReason
+    from app.coding.theme_marks import mark_first_in_theme
 
     price = _code("price")
     db.session.add_all(
@@ -301,6 +321,8 @@ def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click
             OpportunityReason(opportunity_id=deals["D"].id, reason_code_id=price.id, is_primary=True),
         ]
     )
+    db.session.flush()
+    mark_first_in_theme([deals["A"].id, deals["D"].id])  # as refresh_opportunity_reasons would
     db.session.commit()
     theme = reason_drill_down(ReportFilters(**PERIOD), price, whole_theme=True)
     assert sorted(d.name for d in theme.deals) == ["A", "B", "D"]

@@ -1,6 +1,8 @@
 """Themes: the codebook's parent codes, into which every report that shows reason codes rolls the children up.
 
 `price.too_high` is in the theme `price`; a deal coded `price` and `price.too_high` counts once in its theme.
+The rule lives with the tree it reads (the codebook), so that coding can keep each deal's first reason of a
+theme marked (app/coding/theme_marks.py) and the reports count the marked reasons.
 """
 
 from __future__ import annotations
