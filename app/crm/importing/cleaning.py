@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from itertools import compress
+from operator import add
 
 from app.crm.importing.formats import Mapping
 from app.crm.importing.models import Severity
@@ -32,14 +34,23 @@ def _warning(line: int, cells: list[str], warnings: list) -> dict:
     }
 
 
-def _row_fingerprint(signature: bytes, header: list[str], cells: list[str]) -> str:
+class RowFingerprint:
     """The digest of a row's filled cells, each with its column's name.
 
     An empty cell is left out, so a file that gains a new, empty column (a "Winback ID" added for the
     push) re-imports as unchanged; a filled one changes the digest, as the value is stored.
     """
-    filled = "\x1f".join(f"{name}\x1e{cell}" for name, cell in zip(header, cells, strict=False) if cell)
-    return hashlib.blake2b(signature + filled.encode(), digest_size=16).hexdigest()
+
+    def __init__(self, signature: bytes, header: list[str]) -> None:
+        self.seed = hashlib.blake2b(signature, digest_size=16)
+        self.labels = [f"{name}\x1e" for name in header]
+
+    def __call__(self, cells: list[str]) -> str:
+        # Each name paired with its cell and the empty ones dropped by map() and compress(), in C: the
+        # same text as pairing them one by one in a generator, in about half the time.
+        digest = self.seed.copy()
+        digest.update("\x1f".join(compress(map(add, self.labels, cells), cells)).encode())
+        return digest.hexdigest()
 
 
 def _signature(mapping: Mapping, settings: ImportSettings) -> bytes:
@@ -64,7 +75,7 @@ def record_batches(
     what makes a re-import fast. Duplicates of an earlier row of the file are reported.
     """
     seen: set[int] = set()  # 8-byte fingerprints: bounded memory even for a million rows
-    signature = _signature(mapping, settings)
+    fingerprint_of = RowFingerprint(_signature(mapping, settings), table.header)
     id_spec = mapping.columns.get("crm_id", "")
     id_index = table.header.index(id_spec) if mapping.key == "id" and id_spec in table.header else None
     chunk: list = []
@@ -73,7 +84,7 @@ def record_batches(
 
     def flush(rows) -> tuple[list[Record], list[dict], int]:
         records, errors, skipped = [], [], 0
-        fingerprints = [_row_fingerprint(signature, table.header, row.cells) for row in rows]
+        fingerprints = [fingerprint_of(row.cells) for row in rows]
         linked = claims.linked(rows)
         stored = {}
         if id_index is not None:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 
 from app.crm.importing.countries import contact_country, contact_language, country_code
 from app.crm.importing.formats import FIELDS, Mapping, fold, resolve, template_columns
@@ -242,6 +242,10 @@ class RowReader:
         # usual row: one max() in C); a template field can join cells, so it always checks.
         self.shortest_limit = min((*REQUIRED_LENGTHS.values(), *OPTIONAL_LENGTHS.values()))
         self.always_check = bool(self.computed)
+        self.has_whereabouts = any(
+            columns.get(name)
+            for name in ("contact_timezone", "contact_state", "contact_country", "contact_language")
+        )
 
     def stage_flags(self, stage: str) -> tuple[bool, bool]:
         """(is_closed, is_won) by the mapping's stage lists; a file has few stages, each is folded once."""
@@ -320,12 +324,12 @@ class RowReader:
         problems: list[ValidationError] = []
         self.warnings = []
         self._check_lengths(cells, values, problems)
-        account = self._account(values.get, partial(_attempt, problems), problems)
+        account = self._account(values.get, problems)
         if problems:
             raise RowErrors(problems)
         return account
 
-    def _account(self, get, attempt, problems: list[ValidationError]) -> AccountIn:
+    def _account(self, get, problems: list[ValidationError]) -> AccountIn:
         labels = self.labels
         account_name = get("account_name") or get("account_crm_id", "")
         if not account_name:
@@ -359,22 +363,63 @@ class RowReader:
         cells, values, row = self._values(cells)
         get = values.get
         labels = self.labels
-        settings = self.settings
-        columns = self.columns
         problems: list[ValidationError] = []
         self.warnings = []
         self._check_lengths(cells, values, problems)
-        attempt = partial(_attempt, problems)
         name = get("name", "")
         if not name:
             problems.append(ValidationError(f"{labels['name']} is empty", field=labels["name"]))
         stage = get("stage", "")
         if not stage:
             problems.append(ValidationError(f"{labels['stage']} is empty", field=labels["stage"]))
-        amount_text = get("amount", "")
-        amount, currency = (
-            (attempt(_amount, amount_text, labels["amount"]) or (None, None)) if amount_text else (None, None)
+        amount, currency = self._money(get, problems)
+        close_date = None
+        if close_text := get("close_date", ""):
+            try:  # not through _attempt: a date is on every row
+                close_date = _date(close_text, self.settings.day_first, labels["close_date"])
+            except ValidationError as error:
+                problems.append(error)
+        is_closed, is_won = self.stage_flags(stage)
+        if get("is_closed"):
+            is_closed = bool(_attempt(problems, parse_bool, get("is_closed"), column=labels["is_closed"]))
+        if get("is_won"):
+            is_won = bool(_attempt(problems, parse_bool, get("is_won"), column=labels["is_won"]))
+            is_closed = is_closed or is_won
+        account = self._account(get, problems)
+        contacts = self._contacts(get, account.country)
+        crm_id = self._key(get, row, account.name, name, close_date, problems)
+        if self.winback_id is not None:
+            self._check_winback_id(cells, problems)
+        if problems:
+            raise RowErrors(problems)
+        return Record(
+            crm_id=crm_id,
+            name=name,
+            stage=stage,
+            is_closed=is_closed,
+            is_won=is_won,
+            account=account,
+            amount=amount,
+            currency=currency or self.settings.default_currency,
+            close_date=close_date,
+            owner=get("owner") or None,
+            loss_reason=get("loss_reason") or None,
+            competitor=get("competitor") or None,
+            product=get("product") or None,
+            contacts=contacts,
+            raw={name: cells[index] for name, index in self.raw_columns if cells[index]},
+            warnings=self.warnings,
         )
+
+    def _money(self, get, problems: list[ValidationError]) -> tuple[Decimal | None, str | None]:
+        """The amount and its currency: the currency column's, else the amount's symbol (None: default)."""
+        labels = self.labels
+        amount = currency = None
+        if amount_text := get("amount", ""):
+            try:  # not through _attempt: an amount is on every row
+                amount, currency = _amount(amount_text, labels["amount"])
+            except ValidationError as error:
+                problems.append(error)
         currency_text = get("currency", "").upper()
         if currency_text:
             if currency_text in CURRENCIES:
@@ -386,20 +431,11 @@ class RowReader:
                         field=labels["currency"],
                     )
                 )
-        close_text = get("close_date", "")
-        close_date = (
-            attempt(_date, close_text, settings.day_first, labels["close_date"]) if close_text else None
-        )
-        is_closed, is_won = self.stage_flags(stage)
-        if get("is_closed"):
-            is_closed = bool(attempt(parse_bool, get("is_closed"), column=labels["is_closed"]))
-        if get("is_won"):
-            is_won = bool(attempt(parse_bool, get("is_won"), column=labels["is_won"]))
-            is_closed = is_closed or is_won
+        return amount, currency
 
-        account = self._account(get, attempt, problems)
-        country = account.country
-
+    def _contacts(self, get, country: str | None) -> list[ContactIn]:
+        """The row's contact (none when the row names nothing of one); bad optional values are warnings."""
+        labels = self.labels
         contact = ContactIn(
             crm_id=get("contact_crm_id") or None,
             first_name=get("contact_first_name") or None,
@@ -413,12 +449,12 @@ class RowReader:
         if email := get("contact_email"):
             contact.email = self._optional(_email, email, labels["contact_email"])
         if phone := get("contact_phone"):
-            region = country or settings.default_country
+            region = country or self.settings.default_country
             contact.phone = self._optional(_phone, phone, region, labels["contact_phone"])
-        self._whereabouts(contact, get, labels)
-        contacts = (
-            [contact]
-            if contact.crm_id
+        if self.has_whereabouts:  # else they stay None
+            self._whereabouts(contact, get, labels)
+        if (
+            contact.crm_id
             or contact.first_name
             or contact.last_name
             or contact.title
@@ -427,44 +463,26 @@ class RowReader:
             or contact.timezone
             or contact.state
             or contact.country
-            else []
-        )
+        ):
+            return [contact]
+        return []
 
+    def _key(self, get, row, account_name: str, name: str, close_date, problems: list) -> str:
+        """The deal's key: its CRM id, the natural key (account, name, close date) or the key columns."""
         key = self.mapping.key
         if key == "natural":
-            crm_id = _natural_key(account.name, name, close_date)
-        elif key == "columns":
-            crm_id = "|".join(row.get(c, "") for c in self.mapping.key_columns)  # type: ignore[union-attr]
-        else:
-            crm_id = get("crm_id", "")
-            if not crm_id and "crm_id" in columns:
-                problems.append(ValidationError(f"{labels['crm_id']} is empty", field=labels["crm_id"]))
-        if key == "columns" and len(crm_id) > REQUIRED_LENGTHS["crm_id"]:
-            label = ", ".join(self.mapping.key_columns)
-            problems.append(
-                ValidationError(f"The key ({label}) is longer than {REQUIRED_LENGTHS['crm_id']} characters")
-            )
-        self._check_winback_id(cells, problems)
-        if problems:
-            raise RowErrors(problems)
-        return Record(
-            crm_id=crm_id,
-            name=name,
-            stage=stage,
-            is_closed=is_closed,
-            is_won=is_won,
-            account=account,
-            amount=amount,
-            currency=currency or settings.default_currency,
-            close_date=close_date,
-            owner=get("owner") or None,
-            loss_reason=get("loss_reason") or None,
-            competitor=get("competitor") or None,
-            product=get("product") or None,
-            contacts=contacts,
-            raw={name: cells[index] for name, index in self.raw_columns if cells[index]},
-            warnings=self.warnings,
-        )
+            return _natural_key(account_name, name, close_date)
+        if key == "columns":
+            crm_id = "|".join(row.get(c, "") for c in self.mapping.key_columns)
+            if len(crm_id) > (limit := REQUIRED_LENGTHS["crm_id"]):
+                label = ", ".join(self.mapping.key_columns)
+                problems.append(ValidationError(f"The key ({label}) is longer than {limit} characters"))
+            return crm_id
+        crm_id = get("crm_id", "")
+        if not crm_id and "crm_id" in self.columns:
+            label = self.labels["crm_id"]
+            problems.append(ValidationError(f"{label} is empty", field=label))
+        return crm_id
 
 
 def _attempt(problems: list[ValidationError], function, *args, **kwargs):
