@@ -136,28 +136,24 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
     # Plain grouping keys (a rate or none, not the converted amount): PostgreSQL then hashes ~1,000 groups
     # instead of sorting every row by a CASE over the amount.
     no_rate = scope.conversion.rate.rate.is_(None).label("no_rate")
+    groups = (
+        OpportunityReason.reason_code_id,
+        OpportunityReason.is_primary,
+        OpportunityReason.first_in_theme,
+        month,
+        currency,
+        no_rate,
+    )
     rows = db.session.execute(
         scope.select(
-            OpportunityReason.reason_code_id,
-            OpportunityReason.is_primary,
-            OpportunityReason.first_in_theme,
-            month,
-            currency,
-            no_rate,
+            *groups,
             func.count().label("deals"),
             func.count(Opportunity.amount).label("with_amount"),
             func.sum(Opportunity.amount).label("raw_amount"),
             func.sum(scope.converted).label("amount"),
         )
         .outerjoin(OpportunityReason, OpportunityReason.opportunity_id == Opportunity.id)
-        .group_by(
-            OpportunityReason.reason_code_id,
-            OpportunityReason.is_primary,
-            OpportunityReason.first_in_theme,
-            month,
-            currency,
-            no_rate,
-        )
+        .group_by(*groups)
     ).all()
     # The deals without a reason come along (no reason: NULL), so that the same pass counts every lost deal:
     # those and the primary rows (a second count over the period's deals cost ~30 ms, 130 with a band).
