@@ -7,12 +7,14 @@ from urllib.request import HTTPRedirectHandler
 from app.auth.models import User
 from app.db_types import UTCDateTime
 from app.ratelimit import InlineExpiryMemoryStorage
+from app.sessions import CachedSerializerSessionInterface
 from campaigns.models import Campaign
 from tests.messaging.conftest import SmtpSink
 
 User.get_id  # Flask-Login reads the id of the signed-in user
 UTCDateTime.process_bind_param  # SQLAlchemy's TypeDecorator protocol
 UTCDateTime.process_result_value
+CachedSerializerSessionInterface.open_session  # Flask's SessionInterface protocol, called per request
 InlineExpiryMemoryStorage.base_exceptions  # the `limits` storage protocol
 InlineExpiryMemoryStorage.check
 InlineExpiryMemoryStorage.reset
