@@ -7,4 +7,5 @@ unable to tell the page's menus, searches and regions apart."""
 WCAG_21_AA = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
     "rules": {"landmark-unique": {"enabled": True}},
+    "resultTypes": ["violations"],
 }
