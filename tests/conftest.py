@@ -9,6 +9,7 @@ suite on PostgreSQL. A test that asks for `demo` runs on a copy of the demo data
 from __future__ import annotations
 
 import contextvars
+import gc
 import itertools
 import os
 import time
@@ -35,6 +36,13 @@ pytest_plugins = ["tests.demo_database"]
 DEMO_FIXTURES = frozenset({"demo", "own_demo"})  # tests/demo_database.py
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# Each test builds short-lived reference cycles (app and request contexts, sessions, ORM graphs). Python's
+# default first threshold (700 allocations) examines them while they are still in use and promotes them
+# to the old generation, where only full collections free them: 23 full collections of a large heap took
+# 8.9 of the 11 s of GC in tests/reports and tests/coding. Collecting the young generation every 50,000
+# allocations lets them die young: 5.0 s of GC there, a few percent more peak memory (424 -> 448 MB).
+gc.set_threshold(50_000, 10, 10)
 PASSWORD = "correct horse battery"
 
 
