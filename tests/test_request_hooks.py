@@ -122,3 +122,27 @@ def test_the_csrf_check_runs_once_for_guarded_methods_and_keeps_exemptions(make_
     assert client.post("/csrf-exempt-test").status_code == 200
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     assert client.post("/csrf-test").status_code == 200
+
+
+def test_each_hook_is_asked_once_whether_it_is_a_coroutine(make_app, monkeypatch):
+    import flask.app
+
+    other = make_app()
+    calls, asked = [], []
+    original = flask.app.iscoroutinefunction
+
+    @other.before_request
+    def count_requests():
+        calls.append(1)
+
+    def counting(func):
+        asked.append(func)
+        return original(func)
+
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", counting)
+    client = other.test_client()
+    for _ in range(3):
+        assert client.get("/login").status_code == 200
+    assert len(calls) == 3  # the hook still runs on every request
+    assert asked.count(count_requests) == 1  # decided on the first request, remembered after
+    assert asked  # Flask still asks, once per hook and view
