@@ -109,8 +109,8 @@ def _unguarded_cells(text: str) -> tuple[list[str], bool]:
 
 
 @pytest.fixture
-def hostile_demo(runner, tmp_path):
-    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+def hostile_demo(own_demo, runner, tmp_path):
+    """A copy of the demo data set (tests/demo_database.py), with hostile values seeded into it."""
     # A failed import row echoes its raw cells in the error file.
     row = {name: "" for name in SF_HEADER}
     row.update(

@@ -6,12 +6,9 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from app.auth.models import Role, User
-from app.auth.service import set_password
-from app.extensions import db
-from tests.browser.test_layout import PASSWORD, WCAG_21_AA, _page_fits_the_screen, _sign_in
+from app.auth.models import Role
+from tests.browser.test_layout import WCAG_21_AA, _page_fits_the_screen, _sign_in
 
 VIEWPORTS = ({"width": 1280, "height": 900}, {"width": 375, "height": 812})
 # What each home shows with the demo data, as headings.
@@ -24,25 +21,24 @@ SECTIONS = {
 
 
 @pytest.fixture
-def demo_users(runner) -> dict[Role, User]:
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    users = {}
-    for user in db.session.scalars(select(User).where(User.email.like("%@winback.demo"))):
-        set_password(user, PASSWORD, actor=None)
-        users[user.role] = user
-    db.session.commit()
-    return users
+def demo_users(own_demo) -> dict[Role, tuple[str, str]]:
+    """Each role's demo login (email, password), on a copy of the demo data set (tests/demo_database.py)."""
+    logins = {Role(role): login for role, login in own_demo.logins.items()}
+    assert set(logins) == set(SECTIONS)
+    return logins
 
 
-def test_each_role_home_shows_its_sections_and_passes_axe_on_both_screens(browser, live_server, demo_users):
+def test_each_role_home_shows_its_sections_and_passes_axe_on_both_screens(
+    browser, demo_live_server, demo_users
+):
+    live_server = demo_live_server
     axe = Axe()
-    for role, user in demo_users.items():
+    for role, (email, password) in demo_users.items():
         for viewport in VIEWPORTS:
             phone = viewport["width"] < 500
             context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
             page = context.new_page()
-            _sign_in(page, live_server, user.email)
+            _sign_in(page, live_server, email, password)
             if role is Role.CALLER:
                 expect(page).to_have_url(f"{live_server}/calls")
                 expect(page.get_by_role("heading", name="Your numbers today")).to_be_visible()
@@ -59,10 +55,11 @@ def test_each_role_home_shows_its_sections_and_passes_axe_on_both_screens(browse
             context.close()
 
 
-def test_the_admin_sets_targets_and_the_home_shows_the_pace(browser, live_server, demo_users):
+def test_the_admin_sets_targets_and_the_home_shows_the_pace(browser, demo_live_server, demo_users):
+    live_server = demo_live_server
     context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    _sign_in(page, live_server, demo_users[Role.ADMIN].email)
+    _sign_in(page, live_server, *demo_users[Role.ADMIN])
     page.goto(f"{live_server}/settings/targets")
     page.get_by_label("Requalified deals delivered to sales, per month").fill("1000")
     page.get_by_label("Response rate (%)").fill("150")

@@ -22,10 +22,10 @@ def _csp_errors(page) -> list[str]:
 
 
 def test_no_page_breaks_the_content_security_policy(
-    desktop_page, live_server, make_user, runner, make_contact
+    desktop_page, demo_live_server, own_demo, make_user, make_contact
 ):
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
+    """Every menu page with the demo data (a copy of it: tests/demo_database.py), then a survey page."""
+    live_server = demo_live_server
     admin = make_user(Role.ADMIN)
     errors = _csp_errors(desktop_page)
     _sign_in(desktop_page, live_server, admin.email)
