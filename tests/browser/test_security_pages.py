@@ -58,6 +58,7 @@ def test_admin_edits_and_deactivates_a_user_on_a_phone(phone_page, live_server, 
     expect(phone_page.get_by_text("Casey Analyst is saved (analyst)")).to_be_visible()
     phone_page.get_by_role("button", name="Deactivate Casey Analyst").click()
     expect(phone_page.get_by_text("can no longer sign in")).to_be_visible()
+    phone_page.wait_for_load_state("load")  # as above: measured once the new page's scripts have run
     assert _page_fits_the_screen(phone_page)
     db.session.expire_all()
     stored = db.session.get(User, caller.id)
