@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from app.codebook.models import ReasonCode
-from app.codebook.themes import Theme, themes_by_code
+from app.codebook.themes import Theme, codes_by_id, themes_by_code
 from app.coding.models import Coding, CodingStatus, OpportunityReason
 from app.crm.models import Account, Opportunity
 from app.extensions import db
@@ -161,39 +161,38 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         # left-joining the deals without a reason (30k of 90k) into this pass cost it ~30 ms more.
         rows = db.session.execute(aggregate.join(OpportunityReason, gave)).all()
         lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
-    codes = {
-        code_id: (code, label)
-        for code_id, code, label in db.session.execute(
-            select(ReasonCode.id, ReasonCode.code, ReasonCode.label).where(
-                ReasonCode.id.in_({row.reason_code_id for row in rows})
-            )
-        )
-    }
+    codes = codes_by_id() if rows else {}
     bars: dict[int, ReasonBar] = {}
+    firsts: dict[int, list] = {}  # per code: deals and amount of the rows first in their theme
     months = month_starts(filters.start, filters.end)
     per_month: dict[date, list] = {m: [0, Decimal(0)] for m in months}
     per_month_reason: dict[tuple[date, int], int] = defaultdict(int)
     not_converted: dict[str, list] = {}
     deals_with_reasons, amount = 0, Decimal(0)
-    for row in rows:
-        bar = bars.get(row.reason_code_id)
+    for code_id, primary, first, row_month, currency, deals, with_amount, raw_amount, converted in rows:
+        money = as_money(converted)
+        bar = bars.get(code_id)
         if bar is None:
-            bar = bars[row.reason_code_id] = ReasonBar(row.reason_code_id, *codes[row.reason_code_id])
-        bar.deals += row.deals
-        bar.amount += as_money(row.amount)
-        per_month_reason[(row.month, row.reason_code_id)] += row.deals
-        if not row.is_primary:
+            bar = bars[code_id] = ReasonBar(code_id, codes[code_id].code, codes[code_id].label)
+        bar.deals += deals
+        bar.amount += money
+        per_month_reason[(row_month, code_id)] += deals
+        if first:
+            sums = firsts.setdefault(code_id, [0, Decimal(0)])
+            sums[0] += deals
+            sums[1] += money
+        if not primary:
             continue
-        deals_with_reasons += row.deals
-        amount += as_money(row.amount)
-        entry = per_month.get(row.month)
+        deals_with_reasons += deals
+        amount += money
+        entry = per_month.get(row_month)
         if entry is not None:
-            entry[0] += row.deals
-            entry[1] += as_money(row.amount)
-        if row.currency != quote and row.amount is None and row.with_amount:  # not converted: counted apart
-            pending = not_converted.setdefault(row.currency, [Decimal(0), 0])
-            pending[0] += as_money(row.raw_amount)
-            pending[1] += row.with_amount
+            entry[0] += deals
+            entry[1] += money
+        if currency != quote and converted is None and with_amount:  # not converted: counted apart
+            pending = not_converted.setdefault(currency, [Decimal(0), 0])
+            pending[0] += as_money(raw_amount)
+            pending[1] += with_amount
     weight = filters.weight
     ordered = sorted(bars.values(), key=lambda bar: (-bar.value(weight), bar.code))
     top = ordered[:TREND_REASONS]
@@ -211,24 +210,24 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         not_converted=[NotConverted(c, a, n) for c, (a, n) in sorted(not_converted.items())],
         trend=trend,
         trend_reasons=top,
-        themes=_theme_bars(rows, ordered, weight),
+        themes=_theme_bars(firsts, ordered, weight, codes),
     )
 
 
-def _theme_bars(rows: list, bars: list[ReasonBar], weight: str) -> list[ThemeBar]:
-    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted from the
-    aggregate's rows of each deal's first reason in the theme; the codes kept beside as the theme's children.
+def _theme_bars(firsts: dict[int, list], bars: list[ReasonBar], weight: str, codes: dict) -> list[ThemeBar]:
+    """The code bars rolled up into their themes (themes_by_code): each deal once per theme, counted from
+    each code's deals and amount in the rows of each deal's first reason in the theme (`firsts`); the codes
+    kept beside as the theme's children.
     """
     if not bars:
         return []
-    themes = themes_by_code()
+    themes = themes_by_code(codes)
     result: dict[int, ThemeBar] = {}
-    for row in rows:
-        if row.first_in_theme:
-            theme = themes[row.reason_code_id]
-            bar = result.setdefault(theme.id, ThemeBar(theme))
-            bar.deals += row.deals
-            bar.amount += as_money(row.amount)
+    for code_id, (deals, amount) in firsts.items():
+        theme = themes[code_id]
+        bar = result.setdefault(theme.id, ThemeBar(theme))
+        bar.deals += deals
+        bar.amount += amount
     for bar in bars:  # already in the page's order
         result[themes[bar.code_id].id].children.append(bar)
     return sorted(result.values(), key=lambda bar: (-bar.value(weight), bar.code))
