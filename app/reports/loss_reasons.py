@@ -132,14 +132,14 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
     scope = deal_scope(filters, quote)
     room_for_aggregates()
     month = month_start(Opportunity.close_date).label("month")
-    # Plain grouping keys, not the converted amount. A month and a currency have one rate or none: the rows
-    # left unconverted are those whose converted sum is NULL, with no key of their own.
+    # Plain grouping keys, not the converted amount; the currency only where the amount has no rate, which
+    # the page shows apart (the converted amounts of every currency are one row: half the rows to read).
     groups = (
         OpportunityReason.reason_code_id,
         OpportunityReason.is_primary,
         OpportunityReason.first_in_theme,
         month,
-        scope.conversion.currency.label("currency"),
+        scope.conversion.unconverted.label("currency"),
     )
     aggregate = scope.select(
         *groups,
@@ -189,7 +189,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         if entry is not None:
             entry[0] += deals
             entry[1] += money
-        if currency != quote and converted is None and with_amount:  # not converted: counted apart
+        if currency is not None and with_amount:  # not converted: counted apart
             pending = not_converted.setdefault(currency, [Decimal(0), 0])
             pending[0] += as_money(raw_amount)
             pending[1] += with_amount
