@@ -145,8 +145,9 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         *groups,
         func.count().label("deals"),
         func.count(Opportunity.amount).label("with_amount"),
-        func.sum(Opportunity.amount).label("raw_amount"),
-        func.sum(scope.converted).label("amount"),
+        # One sum: the amounts in the reporting currency, or in a row of an unconverted currency the amounts
+        # in that currency (a second sum, of the raw amounts, cost ~8 % of this pass).
+        func.sum(func.coalesce(scope.converted, Opportunity.amount)).label("amount"),
     ).group_by(*groups)
     gave = OpportunityReason.opportunity_id == Opportunity.id
     if filters.band:
@@ -169,8 +170,8 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
     per_month_reason: dict[tuple[date, int], int] = defaultdict(int)
     not_converted: dict[str, list] = {}
     deals_with_reasons, amount = 0, Decimal(0)
-    for code_id, primary, first, row_month, currency, deals, with_amount, raw_amount, converted in rows:
-        money = as_money(converted)
+    for code_id, primary, first, row_month, currency, deals, with_amount, summed in rows:
+        money = as_money(summed) if currency is None else Decimal(0)
         bar = bars.get(code_id)
         if bar is None:
             bar = bars[code_id] = ReasonBar(code_id, codes[code_id].code, codes[code_id].label)
@@ -191,7 +192,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
             entry[1] += money
         if currency is not None and with_amount:  # not converted: counted apart
             pending = not_converted.setdefault(currency, [Decimal(0), 0])
-            pending[0] += as_money(raw_amount)
+            pending[0] += as_money(summed)
             pending[1] += with_amount
     weight = filters.weight
     ordered = sorted(bars.values(), key=lambda bar: (-bar.value(weight), bar.code))
