@@ -121,47 +121,11 @@ def deal_of(row) -> Deal:
 
 
 def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -> LossReasonsReport:
-    """Aggregated in the database: one row per (reason, primary or not, first of its theme or not, month,
-    currency), and the lost deals counted (with or without a reason).
-
-    Each opportunity holds each of its reasons once (OpportunityReason is unique on both), exactly one
-    of them as primary (refresh_opportunity_reasons), so the primary rows count each deal once, and exactly
-    one of each theme's as first (mark_first_in_theme), so those rows count each deal once per theme.
+    """The deals with a customer-stated reason by reason, theme and month, among every lost deal the filters
+    keep (_reason_rows).
     """
     quote = rates.quote if rates else reporting_currency()
-    scope = deal_scope(filters, quote)
-    room_for_aggregates()
-    month = month_start(Opportunity.close_date).label("month")
-    # Plain grouping keys, not the converted amount; the currency only where the amount has no rate, which
-    # the page shows apart (the converted amounts of every currency are one row: half the rows to read).
-    groups = (
-        OpportunityReason.reason_code_id,
-        OpportunityReason.is_primary,
-        OpportunityReason.first_in_theme,
-        month,
-        scope.conversion.unconverted.label("currency"),
-    )
-    aggregate = scope.select(
-        *groups,
-        func.count().label("deals"),
-        func.count(Opportunity.amount).label("with_amount"),
-        # One sum: the amounts in the reporting currency, or in a row of an unconverted currency the amounts
-        # in that currency (a second sum, of the raw amounts, cost ~8 % of this pass).
-        func.sum(func.coalesce(scope.converted, Opportunity.amount)).label("amount"),
-    ).group_by(*groups)
-    gave = OpportunityReason.opportunity_id == Opportunity.id
-    if filters.band:
-        # A band converts every deal's amount to place it: the deals without a reason come along in this
-        # pass (left-joined, no reason: NULL) to be counted, where a count of its own converted them all
-        # again (~40 ms at 100k deals, against ~5 here).
-        rows = db.session.execute(aggregate.outerjoin(OpportunityReason, gave)).all()
-        lost_deals = sum(row.deals for row in rows if row.reason_code_id is None or row.is_primary)
-        rows = [row for row in rows if row.reason_code_id is not None]
-    else:
-        # Without a band, the lost deals are counted from their index (~10 ms at 100k deals), where
-        # left-joining the deals without a reason (30k of 90k) into this pass cost it ~30 ms more.
-        rows = db.session.execute(aggregate.join(OpportunityReason, gave)).all()
-        lost_deals = db.session.scalar(scope.select(func.count(), rates=False))
+    rows, lost_deals = _reason_rows(deal_scope(filters, quote))
     codes = codes_by_id() if rows else {}
     bars: dict[int, ReasonBar] = {}
     firsts: dict[int, list] = {}  # per code: deals and amount of the rows first in their theme
@@ -204,7 +168,7 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
     return LossReasonsReport(
         filters=filters,
         currency=quote,
-        lost_deals=lost_deals or 0,
+        lost_deals=lost_deals,
         deals_with_reasons=deals_with_reasons,
         amount=amount,
         bars=ordered,
@@ -213,6 +177,47 @@ def loss_reasons_report(filters: ReportFilters, *, rates: Rates | None = None) -
         trend_reasons=top,
         themes=_theme_bars(firsts, ordered, weight, codes),
     )
+
+
+def _reason_rows(scope: DealScope) -> tuple[list, int]:
+    """The reasons aggregated in the database, and the lost deals counted (with or without a reason).
+
+    One row per (reason, primary or not, first of its theme or not, month, currency left unconverted):
+    deals, deals with an amount, and their amount. Each opportunity holds each of its reasons once
+    (OpportunityReason is unique on both), exactly one of them as primary (refresh_opportunity_reasons), so
+    the primary rows count each deal once, and exactly one of each theme's as first (mark_first_in_theme),
+    so those rows count each deal once per theme.
+    """
+    room_for_aggregates()
+    # Plain grouping keys, not the converted amount; the currency only where the amount has no rate, which
+    # the page shows apart (the converted amounts of every currency are one row: half the rows to read).
+    groups = (
+        OpportunityReason.reason_code_id,
+        OpportunityReason.is_primary,
+        OpportunityReason.first_in_theme,
+        month_start(Opportunity.close_date).label("month"),
+        scope.conversion.unconverted.label("currency"),
+    )
+    aggregate = scope.select(
+        *groups,
+        func.count().label("deals"),
+        func.count(Opportunity.amount).label("with_amount"),
+        # One sum: the amounts in the reporting currency, or in a row of an unconverted currency the amounts
+        # in that currency (a second sum, of the raw amounts, cost ~8 % of this pass).
+        func.sum(func.coalesce(scope.converted, Opportunity.amount)).label("amount"),
+    ).group_by(*groups)
+    gave = OpportunityReason.opportunity_id == Opportunity.id
+    if scope.filters.band:
+        # A band converts every deal's amount to place it: the deals without a reason come along in this
+        # pass (left-joined, no reason: NULL) to be counted, where a count of its own converted them all
+        # again (~40 ms at 100k deals, against ~5 here).
+        rows = db.session.execute(aggregate.outerjoin(OpportunityReason, gave)).all()
+        lost_deals = sum(row.deals for row in rows if row.reason_code_id is None or row.is_primary)
+        return [row for row in rows if row.reason_code_id is not None], lost_deals
+    # Without a band, the lost deals are counted from their index (~10 ms at 100k deals), where left-joining
+    # the deals without a reason (30k of 90k) into this pass cost it ~30 ms more.
+    rows = db.session.execute(aggregate.join(OpportunityReason, gave)).all()
+    return rows, db.session.scalar(scope.select(func.count(), rates=False)) or 0
 
 
 def _theme_bars(firsts: dict[int, list], bars: list[ReasonBar], weight: str, codes: dict) -> list[ThemeBar]:
