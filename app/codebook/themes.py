@@ -8,12 +8,16 @@ theme marked (app/coding/theme_marks.py) and the reports count the marked reason
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.codebook.models import ReasonCode
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 @dataclass(frozen=True)
@@ -23,17 +27,23 @@ class Theme:
     label: str
 
 
-def themes_by_code() -> dict[int, Theme]:
-    """The theme of every reason code, by code id: the top of its tree (a top-level code is its own theme).
-
-    The tree is followed by parent; a code whose parent is missing is placed by its dotted path.
-    """
-    codes = {
+def codes_by_id() -> dict[int, Row]:
+    """Every reason code's id, code, label and parent, by id: the codebook read once."""
+    return {
         row.id: row
         for row in db.session.execute(
             select(ReasonCode.id, ReasonCode.code, ReasonCode.label, ReasonCode.parent_id)
         )
     }
+
+
+def themes_by_code(codes: dict[int, Row] | None = None) -> dict[int, Theme]:
+    """The theme of every reason code, by code id: the top of its tree (a top-level code is its own theme).
+
+    The tree is followed by parent; a code whose parent is missing is placed by its dotted path. `codes`:
+    the codebook as codes_by_id read it, when the caller needs it too.
+    """
+    codes = codes_by_id() if codes is None else codes
     by_path = {row.code: row for row in codes.values()}
     themes: dict[int, Theme] = {}
     for code_id, row in codes.items():

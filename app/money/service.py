@@ -262,6 +262,7 @@ class SqlConversion:
     onclause: ColumnElement
     amount: ColumnElement
     currency: ColumnElement  # the deal's currency, never NULL
+    unconverted: ColumnElement  # the deal's currency where its month has no rate for it, else NULL
 
 
 def sql_conversion(amount, currency, close_date, *, quote: str | None = None) -> SqlConversion:
@@ -278,7 +279,10 @@ def sql_conversion(amount, currency, close_date, *, quote: str | None = None) ->
         (deal_currency == literal(quote), amount),
         else_=func.round(amount * rate.rate, 2),
     )
-    return SqlConversion(rate=rate, onclause=onclause, amount=converted, currency=deal_currency)
+    unconverted = case((and_(deal_currency != literal(quote), rate.rate.is_(None)), deal_currency))
+    return SqlConversion(
+        rate=rate, onclause=onclause, amount=converted, currency=deal_currency, unconverted=unconverted
+    )
 
 
 def money_totals_by(deals: Select, *, keys: tuple[str, ...] = (), quote: str | None = None) -> dict:

@@ -11,16 +11,18 @@ Deals (period 2026-08-01 to 2026-10-31; EUR rate for August 2026: 1.10; no GBP r
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select, text
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import Role
 from app.codebook.models import ReasonCode
+from app.crm.models import Opportunity
 from app.extensions import db
-from app.money.service import set_rate
+from app.money.service import month_start, set_rate
 from app.reports.filters import ReportFilters, parse_filters
 from app.reports.loss_reasons import loss_reasons_report, reason_drill_down
 from surveys.builder import OptionSpec, QuestionSpec
@@ -350,3 +352,19 @@ def test_a_theme_drills_down_to_all_its_deals_each_once_with_its_codes_one_click
     assert rows[0].startswith("\ufeffTheme code,Theme,Code,")
     assert len(rows) == 4
     assert any(row.startswith('price,Price and commercial terms,"price, price.too_high",') for row in rows)
+
+
+def test_postgresql_expects_a_group_per_close_month_not_per_close_date(make_account, make_opportunity):
+    """The statistics of migration 0047 describe month_start's own expression: the planner then expects the
+    loss reasons' months as few as they are, and may split the main aggregate across workers."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("statistics on an expression are PostgreSQL's")
+    account = make_account()
+    for day in range(90):  # July to September, a deal a day
+        make_opportunity(account, close_date=date(2026, 7, 1) + timedelta(days=day))
+    db.session.execute(text("ANALYZE opportunities"))
+    month = month_start(Opportunity.close_date)
+    query = select(month, func.count()).group_by(month)
+    sql = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar()
+    assert plan[0]["Plan"]["Plan Rows"] == 3  # without the statistics: 90, one per close date
