@@ -53,6 +53,7 @@ def test_notes_typed_are_there_after_a_reload(browser, live_server, live_queue, 
     page.keyboard.press("c")  # dial by hand: the message sits above the desk, over nothing
     flash = page.locator(".flashes .flash").filter(has_text="by hand now")
     expect(flash).to_be_visible()
+    page.wait_for_load_state("load")  # measured once the new page's stylesheets and scripts have laid it out
     message, desk = flash.bounding_box(), page.locator(".desk").bounding_box()
     assert message["y"] + message["height"] <= desk["y"]
     expect(page.get_by_label("Notes")).to_have_value("Wants a demo in March")
